@@ -1,0 +1,155 @@
+"""The `studybot` command line: run the bot, and look at the content without Telegram."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import render
+from bot.config import Config, ConfigError, load_config
+from content.loader import load_document
+from content.model import Document
+from content.parser import SpeechFormatError
+from content.readings import plan_readings
+from content.refs import RefError, resolve
+from content.search import SearchIndex
+
+
+class CliError(Exception):
+    """A problem to report on stderr in one line, without a traceback."""
+
+
+def _document(config: Config) -> Document:
+    return load_document(config.content.speech)
+
+
+def cmd_toc(args: argparse.Namespace, config: Config) -> None:
+    print(render.plain(render.outline(_document(config))))
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> None:
+    doc = _document(config)
+    try:
+        section = resolve(doc, " ".join(args.ref))
+    except RefError as exc:
+        raise CliError(f"no such section: {' '.join(args.ref)!r}. {exc}") from None
+    for chunk in render.section_messages(doc, section):
+        print(render.plain(chunk))
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> None:
+    doc = _document(config)
+    query = " ".join(args.terms)
+    hits = SearchIndex(doc).search(query, limit=args.limit)
+    print(render.plain(render.search_results(doc, query, hits)))
+
+
+def cmd_plan(args: argparse.Namespace, config: Config) -> None:
+    doc = _document(config)
+    low = args.min_chars or config.readings.min_chars
+    high = args.max_chars or config.readings.max_chars
+    try:
+        plan = plan_readings(doc, low, high)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(render.plain(render.plan_summary(doc, plan)))
+
+
+def cmd_content_check(args: argparse.Namespace, config: Config) -> None:
+    doc = load_document(Path(args.file))
+    print(f"{args.file}: OK — {len(doc.parts)} parts, {sum(len(p.points) for p in doc.parts)} points, "
+          f"opening: {'yes' if doc.opening else 'no'}, closing: {'yes' if doc.closing else 'no'}")
+    print(render.plain(render.outline(doc)))
+
+
+def cmd_config_check(args: argparse.Namespace, config: Config) -> None:
+    doc = _document(config)
+    plan = plan_readings(doc, config.readings.min_chars, config.readings.max_chars)
+    token = "set" if config.telegram.token else "not set (the bot runs offline)"
+    print(f"{config.source}: OK")
+    print(f"  token: {token}; mode: {config.telegram.mode}; database: {config.database}")
+    print(f"  speech: {doc.title} — {len(plan)} daily readings")
+    print(f"  default push: {config.push.default_time:%H:%M} {config.push.default_timezone}, "
+          f"{config.push.default_days}")
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> None:
+    from bot.runner import run
+
+    run(config, force_offline=args.offline)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studybot",
+        description="A Telegram bot that takes a study group through one long speech.",
+    )
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help="configuration file (default: ./config.yaml if present, else built-in defaults)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="run the bot (offline local chat when no token is configured)",
+                              description="Run the bot: long polling (or webhook) with a token; without one, an "
+                                          "offline local chat against a built-in stand-in for the Bot API.")
+    run.add_argument("--offline", action="store_true", help="run the offline local chat even if a token is set")
+    run.set_defaults(func=cmd_run)
+
+    toc = commands.add_parser("toc", help="print the outline of the speech", description="Print the outline.")
+    toc.set_defaults(func=cmd_toc)
+
+    show = commands.add_parser("show", help="print one section, e.g. 2.3 or 二、3",
+                               description="Print a section by reference: 2.3, 二、3, 2, 开头, 结语 ...")
+    show.add_argument("ref", nargs="+", help="the section reference")
+    show.set_defaults(func=cmd_show)
+
+    search = commands.add_parser("search", help="full-text search of the speech",
+                                 description="Search the speech; every term must match (any length, any text).")
+    search.add_argument("terms", nargs="+", help="search terms")
+    search.add_argument("-n", "--limit", type=int, default=5, help="how many hits (default 5)")
+    search.set_defaults(func=cmd_search)
+
+    plan = commands.add_parser("plan", help="print the daily reading plan",
+                               description="Print the daily reading plan with each reading's length and sections.")
+    plan.add_argument("--min-chars", type=int, default=None, help="shortest reading (default from config)")
+    plan.add_argument("--max-chars", type=int, default=None, help="longest reading (default from config)")
+    plan.set_defaults(func=cmd_plan)
+
+    content = commands.add_parser("content", help="check a speech file",
+                                  description="Work with speech files.")
+    content_commands = content.add_subparsers(dest="content_command", metavar="ACTION", required=True)
+    check = content_commands.add_parser("check", help="parse a speech file and print its structure or the error",
+                                        description="Parse FILE and print its structure, or a precise error.")
+    check.add_argument("file", help="a UTF-8 text file")
+    check.set_defaults(func=cmd_content_check)
+
+    config = commands.add_parser("config", help="check the configuration", description="Configuration tools.")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_check = config_commands.add_parser("check", help="validate the configuration and report every problem",
+                                              description="Validate the configuration file and the content.")
+    config_check.set_defaults(func=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        args.func(args, config)
+    except ConfigError as exc:
+        print(f"studybot: {exc}", file=sys.stderr)
+        return 2
+    except (CliError, SpeechFormatError) as exc:
+        print(f"studybot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

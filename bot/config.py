@@ -1,0 +1,325 @@
+"""Configuration: one YAML file, validated once at start-up, every problem reported together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+DEFAULT_CONFIG_PATHS = ("config.yaml", "studybot.yaml")
+
+
+class ConfigError(ValueError):
+    """The configuration has problems; `problems` lists each one as 'key: what is wrong'."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the configuration:\n{lines}")
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    url: str = ""
+    secret_token: str = ""
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: str = field(default="", repr=False)
+    base_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"
+    webhook: WebhookConfig = WebhookConfig()
+
+
+@dataclass(frozen=True)
+class ContentConfig:
+    speech: Path | None = None
+    question_banks: tuple[Path, ...] = ()
+    generated_questions: bool = True
+
+
+@dataclass(frozen=True)
+class ReadingsConfig:
+    min_chars: int = 250
+    max_chars: int = 600
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    default_time: time = time(8, 0)
+    default_timezone: str = "Asia/Shanghai"
+    default_days: str = "每天"
+    grace_hours: float = 3.0
+    at_end: str = "stop"
+    daily_quiz_questions: int = 0
+    concurrency: int = 64
+
+
+@dataclass(frozen=True)
+class QuizConfig:
+    open_period: int = 30
+    default_questions: int = 5
+    max_questions: int = 10
+
+
+@dataclass(frozen=True)
+class Config:
+    telegram: TelegramConfig = TelegramConfig()
+    database: Path = Path("studybot.db")
+    content: ContentConfig = ContentConfig()
+    readings: ReadingsConfig = ReadingsConfig()
+    push: PushConfig = PushConfig()
+    quiz: QuizConfig = QuizConfig()
+    log_level: str = "INFO"
+    source: str = "defaults"
+
+    @property
+    def offline(self) -> bool:
+        return not self.telegram.token
+
+
+class _Reader:
+    """Walks the raw mapping, collecting problems instead of stopping at the first one."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.problems: list[str] = []
+        self.base_dir = base_dir
+
+    def section(self, raw: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
+        value = raw.get(key, {})
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.problems.append(f"{key}: must be a mapping of settings, got {_kind(value)}")
+            return {}
+        for unknown in sorted(set(value) - allowed):
+            self.problems.append(f"{key}.{unknown}: unknown key (known: {', '.join(sorted(allowed))})")
+        return value
+
+    def get(self, raw: Mapping[str, Any], path: str, default: Any, check: Callable[[Any], Any]) -> Any:
+        key = path.rsplit(".", 1)[-1]
+        if key not in raw or raw[key] is None:
+            return default
+        try:
+            return check(raw[key])
+        except ValueError as exc:
+            self.problems.append(f"{path}: {exc}")
+            return default
+
+    def path(self, value: Any) -> Path:
+        text = _string(value)
+        resolved = (self.base_dir / text).expanduser()
+        if not resolved.is_file():
+            raise ValueError(f"file not found: {resolved}")
+        return resolved
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {_kind(value)} {value!r}")
+    return value
+
+
+def _int_in(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number, got {_kind(value)} {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return check
+
+
+def _number_in(low: float, high: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, got {_kind(value)} {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+        return float(value)
+
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {_kind(value)} {value!r}")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = _string(value)
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {text!r}")
+        return text
+
+    return check
+
+
+def parse_clock_time(value: Any) -> time:
+    """'HH:MM' as a string; YAML reads an unquoted 8:30 as the number 510, so say so."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f'YAML read an unquoted time as the number {value}; quote it, e.g. "08:00"')
+    text = _string(value).strip()
+    hours, sep, minutes = text.partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        raise ValueError(f'must be a time "HH:MM", got {text!r}')
+    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+        raise ValueError(f"not a valid time of day: {text!r}")
+    return time(int(hours), int(minutes))
+
+
+def parse_zone(value: Any) -> str:
+    text = _string(value).strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r} (use an IANA name such as Asia/Shanghai)") from None
+    return text
+
+
+def _base_url(value: Any) -> str:
+    text = _string(value).strip()
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {text!r}")
+    return text
+
+
+def _log_level(value: Any) -> str:
+    text = _string(value).upper()
+    if text not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError(f"must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
+    return text
+
+
+TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "log_level"}
+
+
+def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) -> Config:
+    """Validate a raw mapping into a Config, raising ConfigError with every problem."""
+    r = _Reader(base_dir)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(source, [f"the file must be a mapping of settings, got {_kind(raw)}"])
+    for unknown in sorted(set(raw) - TOP_KEYS):
+        r.problems.append(f"{unknown}: unknown key (known: {', '.join(sorted(TOP_KEYS))})")
+
+    tg = r.section(raw, "telegram", {"token", "base_url", "mode", "webhook"})
+    wh = r.section(tg, "webhook", {"listen", "port", "url", "secret_token"}) if "webhook" in tg else {}
+    token = env.get(TOKEN_ENV, "").strip() or r.get(tg, "telegram.token", "", _string).strip()
+    webhook = WebhookConfig(
+        listen=r.get(wh, "telegram.webhook.listen", "0.0.0.0", _string),
+        port=r.get(wh, "telegram.webhook.port", 8443, _int_in(1, 65535)),
+        url=r.get(wh, "telegram.webhook.url", "", _string),
+        secret_token=r.get(wh, "telegram.webhook.secret_token", "", _string),
+    )
+    mode = r.get(tg, "telegram.mode", "polling", _choice("polling", "webhook"))
+    if mode == "webhook" and not webhook.url:
+        r.problems.append("telegram.webhook.url: required when telegram.mode is webhook")
+    telegram = TelegramConfig(
+        token=token,
+        base_url=r.get(tg, "telegram.base_url", TelegramConfig.base_url, _base_url),
+        mode=mode,
+        webhook=webhook,
+    )
+
+    ct = r.section(raw, "content", {"speech", "question_banks", "generated_questions"})
+    banks: tuple[Path, ...] = ()
+    if ct.get("question_banks") is not None:
+        if isinstance(ct["question_banks"], list):
+            checked = [r.get({"b": b}, f"content.question_banks[{i}]", None, r.path)
+                       for i, b in enumerate(ct["question_banks"])]
+            banks = tuple(b for b in checked if b is not None)
+        else:
+            r.problems.append("content.question_banks: must be a list of file paths")
+    content = ContentConfig(
+        speech=r.get(ct, "content.speech", None, r.path),
+        question_banks=banks,
+        generated_questions=r.get(ct, "content.generated_questions", True, _bool),
+    )
+
+    rd = r.section(raw, "readings", {"min_chars", "max_chars"})
+    readings = ReadingsConfig(
+        min_chars=r.get(rd, "readings.min_chars", ReadingsConfig.min_chars, _int_in(50, 3500)),
+        max_chars=r.get(rd, "readings.max_chars", ReadingsConfig.max_chars, _int_in(50, 3500)),
+    )
+    if readings.min_chars > readings.max_chars:
+        r.problems.append(f"readings: min_chars ({readings.min_chars}) is larger than max_chars ({readings.max_chars})")
+
+    pu = r.section(raw, "push", {"default_time", "default_timezone", "default_days", "grace_hours", "at_end",
+                                 "daily_quiz_questions", "concurrency"})
+    push = PushConfig(
+        default_time=r.get(pu, "push.default_time", PushConfig.default_time, parse_clock_time),
+        default_timezone=r.get(pu, "push.default_timezone", PushConfig.default_timezone, parse_zone),
+        default_days=r.get(pu, "push.default_days", PushConfig.default_days, _days),
+        grace_hours=r.get(pu, "push.grace_hours", PushConfig.grace_hours, _number_in(0, 23)),
+        at_end=r.get(pu, "push.at_end", "stop", _choice("stop", "restart")),
+        daily_quiz_questions=r.get(pu, "push.daily_quiz_questions", 0, _int_in(0, 3)),
+        concurrency=r.get(pu, "push.concurrency", PushConfig.concurrency, _int_in(1, 1000)),
+    )
+
+    qz = r.section(raw, "quiz", {"open_period", "default_questions", "max_questions"})
+    quiz = QuizConfig(
+        open_period=r.get(qz, "quiz.open_period", 30, _int_in(5, 600)),
+        default_questions=r.get(qz, "quiz.default_questions", 5, _int_in(1, 10)),
+        max_questions=r.get(qz, "quiz.max_questions", 10, _int_in(1, 10)),
+    )
+
+    database = Path(r.get(raw, "database", "studybot.db", _string))
+    if not database.is_absolute():
+        database = base_dir / database
+    if database.parent.exists() and not database.parent.is_dir():
+        r.problems.append(f"database: {database.parent} is not a folder")
+
+    log_level = r.get(raw, "log_level", "INFO", _log_level)
+    if r.problems:
+        raise ConfigError(source, r.problems)
+    return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
+                  quiz=quiz, log_level=log_level, source=source)
+
+
+def _days(value: Any) -> str:
+    from schedules.due import parse_weekdays
+
+    text = _string(value)
+    parse_weekdays(text)
+    return text
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the config file (given, or config.yaml in the working folder if present, else defaults)."""
+    env = os.environ if env is None else env
+    if path is None:
+        found = next((Path(p) for p in DEFAULT_CONFIG_PATHS if Path(p).is_file()), None)
+        if found is None:
+            return build_config({}, "defaults", Path.cwd(), env)
+        path = found
+    if not path.is_file():
+        raise ConfigError(str(path), ["the configuration file does not exist"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "somewhere"
+        raise ConfigError(str(path), [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["the file is not UTF-8 text"]) from None
+    return build_config(raw, str(path), path.parent.resolve(), env)

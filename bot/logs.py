@@ -1,0 +1,48 @@
+"""Logging set-up that keeps the bot token out of every log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+REDACTED = "<token>"
+# Telegram tokens look like 123456789:AAE...; also catch them inside /bot<token>/ URL paths.
+TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces the token (and anything shaped like one) in the formatted message and exception text."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return TOKEN_SHAPE.sub(REDACTED, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redact(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def setup_logging(level: str, token: str) -> RedactingFilter:
+    """Root logging at `level`, httpx quieted (it logs request URLs, which carry the token), token redacted."""
+    redactor = RedactingFilter([token])
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return redactor

@@ -1,0 +1,485 @@
+"""The SQLite store: the one module that owns the schema. Returns dataclasses, never rows."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from schedules.due import PushSchedule
+
+migrations = Migrations("studybot")
+
+
+@migrations()
+def m001_groups_and_deliveries(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE groups (
+            chat_id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            active INTEGER NOT NULL DEFAULT 1,
+            subscribed INTEGER NOT NULL DEFAULT 0,
+            paused INTEGER NOT NULL DEFAULT 0,
+            push_time TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            weekdays TEXT NOT NULL,
+            next_day INTEGER NOT NULL DEFAULT 1,
+            last_pushed TEXT,
+            finished INTEGER NOT NULL DEFAULT 0,
+            daily_quiz INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX groups_pushable ON groups(active, subscribed, paused, finished)")
+    db.execute(
+        """CREATE TABLE deliveries (
+            chat_id INTEGER NOT NULL,
+            local_date TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            message_id INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, local_date)
+        )"""
+    )
+
+
+@migrations()
+def m002_quiz(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE rounds (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            started_by INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            question_ids TEXT NOT NULL,
+            position INTEGER NOT NULL DEFAULT 0,
+            scope TEXT NOT NULL DEFAULT ''
+        )"""
+    )
+    db.execute("CREATE INDEX rounds_running ON rounds(chat_id, status)")
+    db.execute(
+        """CREATE TABLE polls (
+            poll_id TEXT PRIMARY KEY,
+            round_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            correct_index INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            closes_at REAL NOT NULL,
+            closed INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX polls_round ON polls(round_id, position)")
+    db.execute(
+        """CREATE TABLE answers (
+            poll_id TEXT NOT NULL,
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            round_id INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            option INTEGER NOT NULL,
+            correct INTEGER NOT NULL,
+            answered_at REAL NOT NULL,
+            local_date TEXT NOT NULL,
+            PRIMARY KEY (poll_id, user_id)
+        )"""
+    )
+    db.execute("CREATE INDEX answers_member ON answers(chat_id, user_id)")
+    db.execute(
+        """CREATE TABLE members (
+            chat_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (chat_id, user_id)
+        )"""
+    )
+
+
+@dataclass(frozen=True)
+class GroupDefaults:
+    push_time: time = time(8, 0)
+    timezone: str = "Asia/Shanghai"
+    weekdays: frozenset[int] = frozenset(range(7))
+
+
+@dataclass(frozen=True)
+class Group:
+    chat_id: int
+    title: str
+    active: bool
+    subscribed: bool
+    paused: bool
+    push_time: time
+    timezone: str
+    weekdays: frozenset[int]
+    next_day: int  # the plan day the next push sends
+    last_pushed: date | None  # the local date of the last push delivered
+    finished: bool
+    daily_quiz: int
+
+    @property
+    def schedule(self) -> PushSchedule:
+        return PushSchedule(time=self.push_time, timezone=self.timezone, weekdays=self.weekdays)
+
+    @property
+    def pushable(self) -> bool:
+        return self.active and self.subscribed and not self.paused and not self.finished
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    poll_id: str
+    round_id: int
+    chat_id: int
+    message_id: int
+    question_id: str
+    ref: str
+    correct_index: int
+    position: int
+    closes_at: float
+    closed: bool
+
+
+@dataclass(frozen=True)
+class Round:
+    id: int
+    chat_id: int
+    started_by: int
+    started_at: float
+    status: str  # running, finished, stopped
+    question_ids: tuple[str, ...]
+    position: int  # index of the question being asked (or next to ask)
+    scope: str
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    poll_id: str
+    user_id: int
+    question_id: str
+    ref: str
+    correct: bool
+    answered_at: float
+    local_date: date
+
+
+class Store:
+    """All persistent state. Call it from one thread (the event loop's): sqlite3 connections are not shared."""
+
+    def __init__(self, path: Path | str, defaults: GroupDefaults | None = None) -> None:
+        self.path = str(path)
+        self.defaults = defaults or GroupDefaults()
+        self.db = Database(self.path) if self.path != ":memory:" else Database(memory=True)
+        if self.path != ":memory:":
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        migrations.apply(self.db)
+        # Identifies this process's delivery claims: a claim left 'sending' by another run died with it.
+        self.run_id = uuid.uuid4().hex
+
+    def close(self) -> None:
+        self.db.close()
+
+    def applied_migrations(self) -> list[str]:
+        return [m.name for m in migrations.applied(self.db)]
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        return next(iter(self.db.query(sql, list(params))), None)
+
+    # --- groups -------------------------------------------------------------------------------------------
+
+    def group(self, chat_id: int) -> Group | None:
+        row = self._one("SELECT * FROM groups WHERE chat_id = ?", [chat_id])
+        return _group(row) if row else None
+
+    def ensure_group(self, chat_id: int, title: str = "") -> Group:
+        """The group's record, created with the configured defaults if it is new."""
+        d = self.defaults
+        self.db.execute(
+            """INSERT INTO groups (chat_id, title, push_time, timezone, weekdays, created_at)
+               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO NOTHING""",
+            [chat_id, title, d.push_time.strftime("%H:%M"), d.timezone, _days(d.weekdays), _now_iso()],
+        )
+        if title:
+            self.db.execute("UPDATE groups SET title = ? WHERE chat_id = ? AND title != ?", [title, chat_id, title])
+        group = self.group(chat_id)
+        assert group is not None
+        return group
+
+    def update_group(self, chat_id: int, **changes: Any) -> Group:
+        """Change settings of an existing group; values are domain types (time, frozenset, date, bool)."""
+        columns = {
+            "title", "active", "subscribed", "paused", "push_time", "timezone", "weekdays", "next_day",
+            "last_pushed", "finished", "daily_quiz",
+        }
+        unknown = set(changes) - columns
+        if unknown:
+            raise ValueError(f"unknown group fields: {sorted(unknown)}")
+        if changes:
+            sets = ", ".join(f"{k} = ?" for k in changes)
+            self.db.execute(f"UPDATE groups SET {sets} WHERE chat_id = ?",
+                            [*(_to_column(v) for v in changes.values()), chat_id])
+        group = self.group(chat_id)
+        if group is None:
+            raise KeyError(chat_id)
+        return group
+
+    def groups(self, active_only: bool = False) -> list[Group]:
+        where = "WHERE active = 1" if active_only else ""
+        return [_group(r) for r in self.db.query(f"SELECT * FROM groups {where} ORDER BY chat_id")]
+
+    def push_candidates(self) -> list[tuple[int, PushSchedule, date | None]]:
+        """Groups that take daily pushes, as (chat_id, schedule, last pushed local date)."""
+        rows = self.db.execute(
+            """SELECT chat_id, push_time, timezone, weekdays, last_pushed FROM groups
+               WHERE active = 1 AND subscribed = 1 AND paused = 0 AND finished = 0"""
+        ).fetchall()
+        schedules: dict[tuple[str, str, str], PushSchedule] = {}
+        out = []
+        for chat_id, push_time, zone, days, last in rows:
+            key = (push_time, zone, days)
+            schedule = schedules.get(key)
+            if schedule is None:
+                schedule = schedules[key] = PushSchedule(time=_time(push_time), timezone=zone, weekdays=_weekdays(days))
+            out.append((chat_id, schedule, date.fromisoformat(last) if last else None))
+        return out
+
+    def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """A group became a supergroup: its record, progress, deliveries and scores move to the new id."""
+        with self.db.atomic():
+            if self._one("SELECT 1 AS x FROM groups WHERE chat_id = ?", [new_id]) is not None:
+                # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
+                self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
+            for table in ("groups", "deliveries", "rounds", "polls", "answers", "members"):
+                self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
+
+    # --- daily delivery: exactly once per group and local date ---------------------------------------------
+
+    def claim_delivery(self, chat_id: int, local_date: date, day: int) -> bool:
+        """Take the right to push `local_date` to this group; False if it is sent or being sent."""
+        cursor = self.db.execute(
+            """INSERT INTO deliveries (chat_id, local_date, day, status, owner, updated_at)
+               VALUES (?, ?, ?, 'sending', ?, ?)
+               ON CONFLICT(chat_id, local_date) DO UPDATE SET
+                   status = 'sending', owner = excluded.owner, day = excluded.day,
+                   attempts = attempts + 1, updated_at = excluded.updated_at
+               WHERE status = 'failed' OR (status = 'sending' AND owner != excluded.owner)""",
+            [chat_id, local_date.isoformat(), day, self.run_id, _now_iso()],
+        )
+        return cursor.rowcount == 1
+
+    def complete_delivery(self, chat_id: int, local_date: date, message_id: int, plan_length: int,
+                          restart_at_end: bool) -> Group:
+        """Mark the push delivered and advance the group's progress, in one transaction."""
+        with self.db.atomic():
+            self.db.execute(
+                """UPDATE deliveries SET status = 'sent', message_id = ?, updated_at = ?
+                   WHERE chat_id = ? AND local_date = ?""",
+                [message_id, _now_iso(), chat_id, local_date.isoformat()],
+            )
+            group = self.group(chat_id)
+            assert group is not None
+            next_day = group.next_day + 1
+            finished = False
+            if next_day > plan_length:
+                next_day, finished = (1, False) if restart_at_end else (plan_length + 1, True)
+            return self.update_group(chat_id, next_day=next_day, finished=finished, last_pushed=local_date)
+
+    def release_delivery(self, chat_id: int, local_date: date) -> None:
+        """The push failed and was not delivered: a later tick may try again."""
+        self.db.execute(
+            "UPDATE deliveries SET status = 'failed', updated_at = ? WHERE chat_id = ? AND local_date = ?",
+            [_now_iso(), chat_id, local_date.isoformat()],
+        )
+
+    def delivery_counts(self) -> dict[str, int]:
+        return {r["status"]: r["n"] for r in self.db.query(
+            "SELECT status, count(*) AS n FROM deliveries GROUP BY status")}
+
+    def deliveries(self, chat_id: int) -> list[tuple[date, int, str]]:
+        return [(date.fromisoformat(r["local_date"]), r["day"], r["status"]) for r in self.db.query(
+            "SELECT local_date, day, status FROM deliveries WHERE chat_id = ? ORDER BY local_date", [chat_id])]
+
+    # --- quiz rounds, polls and answers --------------------------------------------------------------------
+
+    def running_round(self, chat_id: int) -> Round | None:
+        row = self._one("SELECT * FROM rounds WHERE chat_id = ? AND status = 'running'", [chat_id])
+        return _round(row) if row else None
+
+    def running_rounds(self) -> list[Round]:
+        return [_round(r) for r in self.db.query("SELECT * FROM rounds WHERE status = 'running'")]
+
+    def round(self, round_id: int) -> Round | None:
+        row = self._one("SELECT * FROM rounds WHERE id = ?", [round_id])
+        return _round(row) if row else None
+
+    def start_round(self, chat_id: int, started_by: int, question_ids: list[str], scope: str, now: float) -> Round | None:
+        """A new running round, or None if the group already has one."""
+        with self.db.atomic():
+            if self.running_round(chat_id) is not None:
+                return None
+            cursor = self.db.execute(
+                """INSERT INTO rounds (chat_id, started_by, started_at, status, question_ids, scope)
+                   VALUES (?, ?, ?, 'running', ?, ?)""",
+                [chat_id, started_by, now, json.dumps(question_ids), scope],
+            )
+        new = self.round(int(cursor.lastrowid or 0))
+        assert new is not None
+        return new
+
+    def advance_round(self, round_id: int) -> Round:
+        self.db.execute("UPDATE rounds SET position = position + 1 WHERE id = ?", [round_id])
+        advanced = self.round(round_id)
+        assert advanced is not None
+        return advanced
+
+    def end_round(self, round_id: int, status: str) -> bool:
+        """Finish a running round; False if it had already ended (so results are posted once)."""
+        cursor = self.db.execute("UPDATE rounds SET status = ? WHERE id = ? AND status = 'running'",
+                                 [status, round_id])
+        return cursor.rowcount == 1
+
+    def record_poll(self, poll: PollRecord) -> None:
+        self.db.execute(
+            """INSERT INTO polls (poll_id, round_id, chat_id, message_id, question_id, ref, correct_index,
+                                  position, closes_at, closed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [poll.poll_id, poll.round_id, poll.chat_id, poll.message_id, poll.question_id, poll.ref,
+             poll.correct_index, poll.position, poll.closes_at, int(poll.closed)],
+        )
+
+    def poll(self, poll_id: str) -> PollRecord | None:
+        row = self._one("SELECT * FROM polls WHERE poll_id = ?", [poll_id])
+        return _poll(row) if row else None
+
+    def round_polls(self, round_id: int) -> list[PollRecord]:
+        return [_poll(r) for r in self.db.query("SELECT * FROM polls WHERE round_id = ? ORDER BY position",
+                                                [round_id])]
+
+    def close_poll(self, poll_id: str) -> bool:
+        """Mark the poll closed; False if it already was (so the next question is sent once)."""
+        return self.db.execute("UPDATE polls SET closed = 1 WHERE poll_id = ? AND closed = 0", [poll_id]).rowcount == 1
+
+    def record_answer(self, poll: PollRecord, user_id: int, option: int, now: float, local_date: date) -> bool:
+        """Store a member's first answer to an open poll; False if it does not count (late, closed, repeated)."""
+        if poll.closed or now > poll.closes_at:
+            return False
+        cursor = self.db.execute(
+            """INSERT INTO answers (poll_id, user_id, chat_id, round_id, question_id, ref, option, correct,
+                                    answered_at, local_date)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(poll_id, user_id) DO NOTHING""",
+            [poll.poll_id, user_id, poll.chat_id, poll.round_id, poll.question_id, poll.ref, option,
+             int(option == poll.correct_index), now, local_date.isoformat()],
+        )
+        return cursor.rowcount == 1
+
+    def round_answers(self, round_id: int) -> list[AnswerRecord]:
+        return [_answer(r) for r in self.db.query(
+            "SELECT * FROM answers WHERE round_id = ? ORDER BY answered_at", [round_id])]
+
+    def member_answers(self, chat_id: int, user_id: int) -> list[AnswerRecord]:
+        return [_answer(r) for r in self.db.query(
+            "SELECT * FROM answers WHERE chat_id = ? AND user_id = ? ORDER BY answered_at", [chat_id, user_id])]
+
+    def chat_scores(self, chat_id: int, since: float | None = None) -> dict[int, tuple[int, int]]:
+        """user_id -> (correct, answered) in this group, optionally only answers since a timestamp."""
+        sql = "SELECT user_id, sum(correct) AS c, count(*) AS n FROM answers WHERE chat_id = ?"
+        params: list[Any] = [chat_id]
+        if since is not None:
+            sql += " AND answered_at >= ?"
+            params.append(since)
+        return {r["user_id"]: (r["c"], r["n"]) for r in self.db.query(sql + " GROUP BY user_id", params)}
+
+    def recent_question_ids(self, chat_id: int, limit: int = 200) -> list[str]:
+        return [r["question_id"] for r in self.db.query(
+            "SELECT question_id FROM polls WHERE chat_id = ? ORDER BY rowid DESC LIMIT ?", [chat_id, limit])]
+
+    def remember_member(self, chat_id: int, user_id: int, name: str) -> None:
+        self.db.execute(
+            """INSERT INTO members (chat_id, user_id, name) VALUES (?, ?, ?)
+               ON CONFLICT(chat_id, user_id) DO UPDATE SET name = excluded.name WHERE name != excluded.name""",
+            [chat_id, user_id, name],
+        )
+
+    def member_names(self, chat_id: int) -> dict[int, str]:
+        return {r["user_id"]: r["name"] for r in self.db.query(
+            "SELECT user_id, name FROM members WHERE chat_id = ?", [chat_id])}
+
+
+def _now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _days(days: frozenset[int]) -> str:
+    return ",".join(str(d) for d in sorted(days))
+
+
+def _weekdays(text: str) -> frozenset[int]:
+    return frozenset(int(d) for d in text.split(",") if d)
+
+
+def _time(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _to_column(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, frozenset):
+        return _days(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _group(row: dict[str, Any]) -> Group:
+    return Group(
+        chat_id=row["chat_id"], title=row["title"], active=bool(row["active"]), subscribed=bool(row["subscribed"]),
+        paused=bool(row["paused"]), push_time=_time(row["push_time"]), timezone=row["timezone"],
+        weekdays=_weekdays(row["weekdays"]), next_day=row["next_day"],
+        last_pushed=date.fromisoformat(row["last_pushed"]) if row["last_pushed"] else None,
+        finished=bool(row["finished"]), daily_quiz=row["daily_quiz"],
+    )
+
+
+def _round(row: dict[str, Any]) -> Round:
+    return Round(id=row["id"], chat_id=row["chat_id"], started_by=row["started_by"], started_at=row["started_at"],
+                 status=row["status"], question_ids=tuple(json.loads(row["question_ids"])),
+                 position=row["position"], scope=row["scope"])
+
+
+def _poll(row: dict[str, Any]) -> PollRecord:
+    return PollRecord(poll_id=row["poll_id"], round_id=row["round_id"], chat_id=row["chat_id"],
+                      message_id=row["message_id"], question_id=row["question_id"], ref=row["ref"],
+                      correct_index=row["correct_index"], position=row["position"], closes_at=row["closes_at"],
+                      closed=bool(row["closed"]))
+
+
+def _answer(row: dict[str, Any]) -> AnswerRecord:
+    return AnswerRecord(poll_id=row["poll_id"], user_id=row["user_id"], question_id=row["question_id"],
+                        ref=row["ref"], correct=bool(row["correct"]), answered_at=row["answered_at"],
+                        local_date=date.fromisoformat(row["local_date"]))
+
