@@ -1,0 +1,347 @@
+"""What is due now: pure functions over a group's push schedule and an injected instant.
+
+The scheduler ticks once a minute and asks, for every group, whether a push is due. Nothing here reads the
+clock or keeps state, so a restart or a changed schedule needs no job surgery: the answer only depends on the
+schedule, the last local date the group received a push, and `now`.
+
+Conventions:
+- Weekdays follow Python: 0 = Monday ... 6 = Sunday (`date.weekday()`). PTB's `run_daily` counts 0 = Sunday;
+  we do not, and only this module converts user text into day numbers.
+- A push belongs to a *local date* in the group's time zone. That date is the idempotency key the store
+  records, so a group receives at most one push per local date.
+- DST: a push time that does not exist on a date (spring-forward gap) happens at the first valid instant after
+  the gap (02:30 in a 02:00→03:00 gap happens at 03:00); a time that exists twice (fall-back) happens at its
+  FIRST occurrence (fold=0), never twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+UTC = dt.UTC
+ALL_DAYS: frozenset[int] = frozenset(range(7))
+WORKDAYS: frozenset[int] = frozenset(range(5))
+WEEKEND: frozenset[int] = frozenset({5, 6})
+# Long enough to survive a restart or a slow deploy, short enough that a reading does not arrive at night.
+DEFAULT_GRACE = dt.timedelta(hours=3)
+# More than this and two consecutive dates' windows could overlap (a DST day has 23 hours), which would make
+# "the date due now" ambiguous.
+MAX_GRACE = dt.timedelta(hours=22)
+
+
+@dataclass(frozen=True)
+class PushSchedule:
+    """When a group gets its daily reading: wall-clock `time` in IANA `timezone` on `weekdays` (0=Mon)."""
+
+    time: dt.time
+    timezone: str
+    weekdays: frozenset[int] = ALL_DAYS
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of ints, but store a frozenset so schedules hash (due_groups groups by them).
+        object.__setattr__(self, "weekdays", frozenset(self.weekdays))
+        if self.time.tzinfo is not None:
+            raise ValueError("push time must be a naive wall-clock time; the zone goes in `timezone`")
+        if self.time.second or self.time.microsecond:
+            raise ValueError("push time must be a whole minute: the scheduler ticks once a minute")
+        if not self.weekdays:
+            raise ValueError("a schedule needs at least one weekday")
+        if not self.weekdays <= ALL_DAYS:
+            raise ValueError(f"weekdays must be 0 (Monday) to 6 (Sunday), got {sorted(self.weekdays)}")
+        _zone(self.timezone)  # raises ValueError for an unknown zone
+
+
+# --- Parsing (admin commands and config) ---
+# Errors are English ValueErrors; the bot's renderer words them for the chat.
+
+_AM_WORDS = ("凌晨", "早上", "早晨", "上午", "清晨", "早")
+_PM_WORDS = ("下午", "傍晚", "晚上", "晚间", "夜里", "晚")
+_NOON_WORDS = ("中午",)
+_CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
+_CN_HOUR_RE = re.compile(r"(\d{1,2})(?:点|点钟|时)(?:(半)|(\d{1,2})分?)?")
+
+
+def parse_time(text: str) -> dt.time:
+    """Parse a push time such as "08:00", "8:00", "08：30", "20:05", "8点", "8点半", "晚上8点15"."""
+    if not isinstance(text, str):
+        # PyYAML turns an unquoted 12:30 into the integer 750: say so instead of guessing.
+        raise ValueError(f'time must be text such as "08:00" (quote it in YAML), got {text!r}')
+    s = unicodedata.normalize("NFKC", text).strip().replace(" ", "")
+    period = ""
+    for word in (*_AM_WORDS, *_PM_WORDS, *_NOON_WORDS):
+        if s.startswith(word):
+            period, s = word, s[len(word) :]
+            break
+    m = _CLOCK_RE.fullmatch(s)
+    if m:
+        hour, minute = int(m[1]), int(m[2])
+    elif m := _CN_HOUR_RE.fullmatch(s):
+        hour = int(m[1])
+        minute = 30 if m[2] else int(m[3] or 0)
+    else:
+        raise ValueError(f'cannot read time {text!r}: use HH:MM such as "08:00" or "20:05", or "8点"/"8点半"')
+    if period and hour <= 12:
+        if (period in _PM_WORDS and hour < 12) or (period in _NOON_WORDS and hour < 11):
+            hour += 12
+        elif period in _AM_WORDS and hour == 12:
+            hour = 0
+    elif period in _AM_WORDS:
+        raise ValueError(f"time {text!r}: {period} with hour {hour} is contradictory")
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise ValueError(f"time {text!r} is out of range: hours 0-23, minutes 0-59")
+    return dt.time(hour, minute)
+
+
+_TZ_ALIASES = {
+    "北京": "Asia/Shanghai",
+    "北京时间": "Asia/Shanghai",
+    "中国": "Asia/Shanghai",
+    "上海": "Asia/Shanghai",
+    "香港": "Asia/Hong_Kong",
+    "台北": "Asia/Taipei",
+    "新加坡": "Asia/Singapore",
+    "东京": "Asia/Tokyo",
+    "伦敦": "Europe/London",
+    "纽约": "America/New_York",
+}
+_OFFSET_RE = re.compile(r"(?:UTC|GMT)([+-])(\d{1,2})(?::?00)?", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _zone_names_by_lower() -> dict[str, str]:
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def parse_timezone(name: str) -> str:
+    """Canonical IANA zone name for `name`: "Asia/Shanghai", "asia/shanghai", "北京时间", "UTC+8"."""
+    if not isinstance(name, str):
+        raise ValueError(f'time zone must be text such as "Asia/Shanghai", got {name!r}')
+    s = unicodedata.normalize("NFKC", name).strip()
+    if s in _TZ_ALIASES:
+        return _TZ_ALIASES[s]
+    if m := _OFFSET_RE.fullmatch(s.replace(" ", "")):
+        # POSIX-style Etc zones invert the sign: UTC+8 is Etc/GMT-8.
+        hours = int(m[2])
+        s = "UTC" if hours == 0 else f"Etc/GMT{'-' if m[1] == '+' else '+'}{hours}"
+    canonical = _zone_names_by_lower().get(s.lower())
+    if canonical is None:
+        raise ValueError(
+            f'unknown time zone {name!r}: use an IANA name such as "Asia/Shanghai" or "Europe/London"'
+        )
+    return canonical
+
+
+@cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    """ZoneInfo for `name`, cached (a tick over 10,000 groups must not re-resolve zones)."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+_CN_DAY_CHARS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
+_EN_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_EN_DAY_RE = re.compile(r"(mon|tue|wed|thu|fri|sat|sun)[a-z]*")
+_CN_DAY_RE = re.compile(r"(?:周|星期|礼拜|週)?([一二三四五六日天七])")
+_CN_DAY_SEQ_RE = re.compile(r"(?:(?:周|星期|礼拜|週)[一二三四五六日天七]+)+")
+_WHOLE_PHRASES: dict[str, frozenset[int]] = {
+    **dict.fromkeys(("每天", "每日", "天天", "每周", "全周"), ALL_DAYS),
+    **dict.fromkeys(("daily", "everyday", "every day", "all", "*"), ALL_DAYS),
+    **dict.fromkeys(("工作日", "周一至周五", "weekdays", "weekday", "workdays", "workday"), WORKDAYS),
+    **dict.fromkeys(("周末", "双休日", "weekends", "weekend"), WEEKEND),
+}
+_LIST_SEP_RE = re.compile(r"[,，、;；/\s]+|和|及")
+_RANGE_SEP_RE = re.compile(r"\s*(?:-|~|至|到|—|–)\s*")  # spaces around a range dash belong to the range
+
+
+def _parse_day(token: str, original: str) -> int:
+    t = token.strip()
+    if t.isdigit():
+        n = int(t)
+        if 1 <= n <= 7:
+            return n - 1
+        raise ValueError(f"weekday number {t} in {original!r}: use 1 (Monday) to 7 (Sunday)")
+    if m := _EN_DAY_RE.fullmatch(t):
+        return _EN_DAYS.index(m[1])
+    if m := _CN_DAY_RE.fullmatch(t):
+        return _CN_DAY_CHARS[m[1]]
+    raise ValueError(f"cannot read weekday {token!r} in {original!r}")
+
+
+def parse_weekdays(text: str) -> frozenset[int]:
+    """Parse weekday text into 0=Monday days.
+
+    Accepts "每天", "工作日", "周末", "mon-fri", "1-5" (1 = Monday, 7 = Sunday), "一至五", "周一,周三,周五",
+    "周六日", and ranges that wrap past Sunday such as "fri-mon".
+    """
+    if not isinstance(text, str):
+        raise ValueError(f'weekdays must be text such as "mon-fri" or "工作日", got {text!r}')
+    s = unicodedata.normalize("NFKC", text).strip().lower()
+    if s in _WHOLE_PHRASES:
+        return _WHOLE_PHRASES[s]
+    days: set[int] = set()
+    s = _RANGE_SEP_RE.sub("-", s)  # "mon - fri" must not split into three list items
+    for item in filter(None, _LIST_SEP_RE.split(s)):
+        if item in _WHOLE_PHRASES:
+            days |= _WHOLE_PHRASES[item]
+            continue
+        ends = _RANGE_SEP_RE.split(item)
+        if len(ends) == 2 and all(ends):
+            first, last = _parse_day(ends[0], text), _parse_day(ends[1], text)
+            # A range may wrap past Sunday: "fri-mon" is Fri, Sat, Sun, Mon.
+            days.update((first + i) % 7 for i in range((last - first) % 7 + 1))
+        elif len(ends) == 1 and _CN_DAY_SEQ_RE.fullmatch(item):
+            days.update(_CN_DAY_CHARS[m[1]] for m in _CN_DAY_RE.finditer(item))  # "周一周三周五"
+        elif len(ends) == 1:
+            days.add(_parse_day(item, text))
+        else:
+            raise ValueError(f"cannot read weekday range {item!r} in {text!r}")
+    if not days:
+        raise ValueError(f'no weekdays in {text!r}: try "每天", "工作日", "周一,周三,周五" or "mon-fri"')
+    return frozenset(days)
+
+
+_CN_DAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def format_weekdays(days: Iterable[int]) -> str:
+    """Chinese summary: "每天", "工作日", "周末", "周一至周四", "周一、周三、周五", "周一至周三、周六"."""
+    ds = sorted(set(days))
+    if not ds or not set(ds) <= ALL_DAYS:
+        raise ValueError(f"weekdays must be a non-empty subset of 0-6, got {ds}")
+    named = {ALL_DAYS: "每天", WORKDAYS: "工作日", WEEKEND: "周末"}.get(frozenset(ds))
+    if named:
+        return named
+    runs: list[list[int]] = []
+    for d in ds:
+        if runs and runs[-1][-1] == d - 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    parts: list[str] = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(f"{_CN_DAY_NAMES[run[0]]}至{_CN_DAY_NAMES[run[-1]]}")
+        else:
+            parts.extend(_CN_DAY_NAMES[d] for d in run)
+    return "、".join(parts)
+
+
+# --- Instants ---
+
+
+def _require_aware(now: dt.datetime) -> dt.datetime:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"`now` must be timezone-aware (UTC), got naive {now!r}")
+    return now
+
+
+@lru_cache(maxsize=16384)
+def _push_instant_utc(time: dt.time, tz_name: str, local_date: dt.date) -> dt.datetime:
+    """UTC instant of `time` on `local_date` in `tz_name` under the module's DST rule; cached across ticks."""
+    tz = _zone(tz_name)
+    wall = dt.datetime.combine(local_date, time)
+    first = wall.replace(tzinfo=tz, fold=0)
+    utc_first = first.astimezone(UTC)
+    if utc_first.astimezone(tz).replace(tzinfo=None) == wall:
+        return utc_first  # exists (once, or twice and fold=0 picks the first occurrence)
+    # In a gap, fold=0 reads the wall time with the offset from before the transition and fold=1 with the one
+    # after, so the transition instant lies between the two readings: binary-search it to the second.
+    lo = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)  # still before the transition
+    hi = utc_first  # already after it
+    after = hi.astimezone(tz).utcoffset()
+    while hi - lo > dt.timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        mid = mid.replace(microsecond=0)
+        if mid.astimezone(tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def local_push_datetime(schedule: PushSchedule, local_date: dt.date) -> dt.datetime:
+    """The aware local instant of the push on `local_date` (gap → first instant after it; overlap → first)."""
+    instant = _push_instant_utc(schedule.time, schedule.timezone, local_date)
+    return instant.astimezone(_zone(schedule.timezone))
+
+
+def _open_date(schedule: PushSchedule, now: dt.datetime, grace: dt.timedelta) -> dt.date | None:
+    """The latest push weekday whose window [push, push + grace) holds `now`, ignoring what was delivered."""
+    today = now.astimezone(_zone(schedule.timezone)).date()
+    # Yesterday covers a window that crosses local midnight; the day before covers a gap pushed past midnight.
+    for offset in range(3):
+        d = today - dt.timedelta(days=offset)
+        if d.weekday() not in schedule.weekdays:
+            continue
+        start = _push_instant_utc(schedule.time, schedule.timezone, d)
+        if start <= now < start + grace:
+            return d
+        if start <= now:
+            return None  # this date's window has closed: an older date cannot be due after a newer one passed
+    return None
+
+
+def _check_grace(grace: dt.timedelta) -> None:
+    if not dt.timedelta(0) < grace <= MAX_GRACE:
+        raise ValueError(f"grace must be positive and at most {MAX_GRACE}, got {grace}")
+
+
+def due_date(
+    schedule: PushSchedule, last_pushed: dt.date | None, now: dt.datetime, grace: dt.timedelta = DEFAULT_GRACE
+) -> dt.date | None:
+    """The local date whose push should happen now, or None.
+
+    Due iff that date is a push weekday, `now` lies in [push instant, push instant + grace), and nothing was
+    pushed for that date or a later one (`last_pushed` < date). The date may be yesterday's when the window
+    crosses local midnight. A window missed entirely is skipped: the reading itself is not lost, because
+    progress only advances on delivery.
+    """
+    _check_grace(grace)
+    d = _open_date(schedule, _require_aware(now), grace)
+    if d is None or (last_pushed is not None and last_pushed >= d):
+        return None
+    return d
+
+
+def due_groups(
+    groups: Iterable[tuple[K, PushSchedule, dt.date | None]],
+    now: dt.datetime,
+    grace: dt.timedelta = DEFAULT_GRACE,
+) -> list[tuple[K, dt.date]]:
+    """(key, local date) for every group due now, in input order; a shared schedule is evaluated once."""
+    _check_grace(grace)
+    _require_aware(now)
+    open_by_schedule: dict[PushSchedule, dt.date | None] = {}
+    due: list[tuple[K, dt.date]] = []
+    for key, schedule, last_pushed in groups:
+        try:
+            d = open_by_schedule[schedule]
+        except KeyError:
+            d = open_by_schedule[schedule] = _open_date(schedule, now, grace)
+        if d is not None and (last_pushed is None or last_pushed < d):
+            due.append((key, d))
+    return due
+
+
+def next_push_after(schedule: PushSchedule, now: dt.datetime) -> dt.datetime:
+    """The first scheduled push instant strictly after `now`, as an aware datetime in the group's zone."""
+    _require_aware(now)
+    start = now.astimezone(_zone(schedule.timezone)).date() - dt.timedelta(days=1)
+    for offset in range(10):  # a week plus slack for a date swallowed by a zone change
+        d = start + dt.timedelta(days=offset)
+        if d.weekday() in schedule.weekdays:
+            instant = _push_instant_utc(schedule.time, schedule.timezone, d)
+            if instant > now:
+                return instant.astimezone(_zone(schedule.timezone))
+    raise AssertionError("unreachable: every non-empty weekday set recurs within a week")  # pragma: no cover
