@@ -5,8 +5,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from bot.store import Group
 from content.model import Document, Hit, Reading, Section
+from schedules.due import format_weekdays
 
 MESSAGE_LIMIT = 4096
 # Room left under Telegram's limit for the breadcrumb, markup and escaping.
@@ -57,7 +61,7 @@ def breadcrumb(doc: Document, section: Section) -> str:
 def outline(doc: Document) -> str:
     lines = [f"📖 <b>{esc(doc.title)}</b>", ""]
     if doc.opening is not None:
-        lines.append(f"<b>开头</b>　/section 开头")
+        lines.append("<b>开头</b>　/section 开头")
     for part in doc.parts:
         lines.append(f"<b>{esc(section_name(part.section))}</b>　〔{part.section.ref}〕")
         for point in part.points:
@@ -106,4 +110,178 @@ def plan_summary(doc: Document, plan: Sequence[Reading]) -> str:
         labels = "、".join(doc.section(r).label for r in reading.refs)
         first = reading.text.strip().splitlines()[0][:24]
         lines.append(f"第 {reading.day:>2} 天  {size:>4} 字  〔{esc(labels)}〕 {esc(first)}…")
+    return "\n".join(lines)
+
+
+# --- help and errors -----------------------------------------------------------------------------------------
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("toc", "全文目录"),
+    ("section", "查看某部分或某一点，如 /section 2.3"),
+    ("search", "全文搜索，如 /search 终身学习"),
+    ("today", "今天的学习内容"),
+    ("next", "下一次推送的内容"),
+    ("quiz", "来一轮小测验，如 /quiz 5"),
+    ("leaderboard", "测验排行榜"),
+    ("mystats", "我的答题统计"),
+    ("progress", "本群学习进度"),
+    ("settings", "查看推送设置"),
+    ("subscribe", "订阅每日推送（管理员）"),
+    ("help", "使用说明"),
+)
+ADMIN_COMMANDS = (
+    "/subscribe 订阅每日推送　/unsubscribe 退订",
+    "/settime 07:30 推送时间　/timezone Asia/Shanghai 时区",
+    "/days 工作日 推送日（每天、工作日、周一,周三,周五）",
+    "/pause 暂停　/resume 恢复　/goto 2.3 或 /goto 第5天 调整进度",
+    "/stopquiz 结束正在进行的测验",
+)
+
+
+def help_text(doc: Document, private: bool, offline: bool = False) -> str:
+    lines = [f"👋 我是学习助手，陪大家一起学习《{esc(doc.title)}》：", "",
+             "📅 每天定时推送一小段原文（订阅后生效）",
+             "🔍 随时查看任意部分、搜索关键词",
+             "📝 在群里做小测验，积分排行", "", "<b>常用命令</b>"]
+    lines += [f"/{name} — {desc}" for name, desc in COMMANDS]
+    lines += ["", "<b>管理员命令</b>", *ADMIN_COMMANDS]
+    lines += ["", "也可以直接发“目录”“搜索 终身学习”或“二、3”。"]
+    if offline:
+        lines += ["", "（本地离线模式：/pushnow 立即推送下一段）"]
+    return "\n".join(lines)
+
+
+def section_usage(doc: Document) -> str:
+    return ("请在命令后写上要看的部分或要点，例如：\n/section 2.3　或　/section 二、3\n"
+            "/section 2（整个第二部分）　/section 开头　/section 结语\n用 /toc 查看目录。")
+
+
+def ref_error(text: str, reason: str) -> str:
+    return f"找不到“{esc(text.strip()[:30])}”。{esc(reason)}\n例如：/section 2.3　或用 /toc 查看目录。"
+
+
+def unknown_command(command: str) -> str:
+    return f"我不认识 {esc(command)} 这个命令。发送 /help 查看可用命令。"
+
+
+def plain_text_hint() -> str:
+    return "可以发送“目录”、“搜索 关键词”或要点编号（如 二、3），也可以用 /help 查看全部命令。"
+
+
+def admins_only() -> str:
+    return "抱歉，这个设置只有群管理员可以修改。"
+
+
+# --- daily readings ------------------------------------------------------------------------------------------
+
+
+def reading_header(doc: Document, reading: Reading, total: int) -> str:
+    # Name the first point the reading covers; a reading of an intro or the opening/closing names that instead.
+    names = [doc.section(r) for r in reading.refs]
+    first = next((s for s in names if s.kind == "point"), names[0] if names else None)
+    where = section_name(first) if first is not None else ""
+    return f"《{doc.title}》第 {reading.day} 天 / 共 {total} 天 · {where}"
+
+
+def reading_message(doc: Document, reading: Reading, total: int) -> str:
+    return f"📖 <b>{esc(reading_header(doc, reading, total))}</b>\n\n{esc(reading.text.strip())}"
+
+
+def reading_note(upcoming: bool, started: bool) -> str:
+    if upcoming:
+        return "⏭ 下一次推送的内容：\n\n"
+    return "" if started else "还没有开始推送，先看看第一天的内容（管理员可发 /subscribe 订阅）：\n\n"
+
+
+def plan_finished(doc: Document, total: int) -> str:
+    return f"🎉 本群已学完《{esc(doc.title)}》全部 {total} 天的内容！管理员可用 /goto 1 从头再学。"
+
+
+def finished_push(doc: Document, total: int, restart: bool) -> str:
+    tail = "明天起将从第 1 天重新开始。" if restart else "每日推送已结束，管理员可用 /goto 1 从头再学。"
+    return f"🎉 恭喜！本群已学完《{esc(doc.title)}》全部 {total} 天的内容。{tail}"
+
+
+# --- groups and settings -------------------------------------------------------------------------------------
+
+
+def greeting(doc: Document, group: Group) -> str:
+    return (f"大家好！我是学习助手，陪大家一起学习《{esc(doc.title)}》。\n\n"
+            "管理员发送 /subscribe 即可订阅每日推送（默认每天早上 8:00，北京时间），"
+            "可用 /settime、/timezone、/days 调整。\n发送 /help 查看全部命令，/toc 查看目录。")
+
+
+def settings(doc: Document, group: Group, total: int, upcoming: datetime | None) -> str:
+    if not group.subscribed:
+        state = "未订阅（管理员发送 /subscribe 订阅）"
+    elif group.paused:
+        state = "已暂停（/resume 恢复）"
+    elif group.finished:
+        state = "已学完"
+    else:
+        state = "已订阅"
+    lines = ["⚙️ <b>推送设置</b>", f"状态：{state}",
+             f"时间：{format_weekdays(group.weekdays)} {group.push_time:%H:%M}（{esc(group.timezone)}）",
+             f"进度：下一次推送第 {min(group.next_day, total)} 天 / 共 {total} 天"]
+    if upcoming is not None:
+        local = upcoming.astimezone(ZoneInfo(group.timezone))
+        lines.append(f"下次推送：{local:%Y-%m-%d %H:%M}")
+    return "\n".join(lines)
+
+
+def subscribed_note() -> str:
+    return "✅ 已订阅每日推送。\n\n"
+
+
+def unsubscribed_note() -> str:
+    return "已退订每日推送，学习进度会保留。需要时发送 /subscribe 重新订阅。"
+
+
+def changed_note() -> str:
+    return "✅ 已更新。\n\n"
+
+
+def paused_note() -> str:
+    return "⏸ 已暂停每日推送，进度保留。\n\n"
+
+
+def resumed_note() -> str:
+    return "▶️ 已恢复每日推送。\n\n"
+
+
+def bad_time() -> str:
+    return "时间格式不对。请写成 时:分，例如 /settime 07:30 或 /settime 20:00。"
+
+
+def bad_timezone() -> str:
+    return ("不认识这个时区。请用标准时区名，例如 /timezone Asia/Shanghai（北京时间）、"
+            "/timezone Europe/London、/timezone America/New_York。")
+
+
+def bad_days() -> str:
+    return "不认识这些日子。例如：/days 每天、/days 工作日、/days 周末、/days 周一,周三,周五。"
+
+
+def goto_usage(total: int) -> str:
+    return f"请写上要跳到的要点或天数，例如：/goto 2.3 或 /goto 第5天（共 {total} 天）。"
+
+
+def goto_done(doc: Document, reading: Reading, total: int) -> str:
+    where = reading_header(doc, reading, total).split("·")[-1].strip()
+    return f"✅ 已调整进度：下一次推送第 {reading.day} 天 / 共 {total} 天 · {esc(where)}"
+
+
+def progress(doc: Document, group: Group, plan: Sequence[Reading]) -> str:
+    total = len(plan)
+    done = total if group.finished else max(group.next_day - 1, 0)
+    filled = round(10 * done / total) if total else 0
+    bar = "▓" * filled + "░" * (10 - filled)
+    lines = [f"📊 <b>学习进度</b>　{bar} {done}/{total} 天"]
+    if group.finished:
+        lines.append("已学完全部内容 🎉")
+    else:
+        nxt = plan[min(group.next_day, total) - 1]
+        lines.append(f"下一次：{esc(reading_header(doc, nxt, total))}")
+    if group.last_pushed is not None:
+        lines.append(f"上次推送：{group.last_pushed:%Y-%m-%d}")
     return "\n".join(lines)

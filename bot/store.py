@@ -334,7 +334,8 @@ class Store:
         row = self._one("SELECT * FROM rounds WHERE id = ?", [round_id])
         return _round(row) if row else None
 
-    def start_round(self, chat_id: int, started_by: int, question_ids: list[str], scope: str, now: float) -> Round | None:
+    def start_round(self, chat_id: int, started_by: int, question_ids: list[str], scope: str,
+                    now: float) -> Round | None:
         """A new running round, or None if the group already has one."""
         with self.db.atomic():
             if self.running_round(chat_id) is not None:
@@ -378,7 +379,8 @@ class Store:
 
     def close_poll(self, poll_id: str) -> bool:
         """Mark the poll closed; False if it already was (so the next question is sent once)."""
-        return self.db.execute("UPDATE polls SET closed = 1 WHERE poll_id = ? AND closed = 0", [poll_id]).rowcount == 1
+        cursor = self.db.execute("UPDATE polls SET closed = 1 WHERE poll_id = ? AND closed = 0", [poll_id])
+        return cursor.rowcount == 1
 
     def record_answer(self, poll: PollRecord, user_id: int, option: int, now: float, local_date: date) -> bool:
         """Store a member's first answer to an open poll; False if it does not count (late, closed, repeated)."""

@@ -1,0 +1,46 @@
+"""Who may change a group's settings: its administrators, anonymous admins included, cached briefly."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from telegram import Chat, Update
+from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
+
+# Telegram's GroupAnonymousBot: an anonymous admin's messages come from this user, sent as the chat itself.
+ANONYMOUS_ADMIN_ID = 1087968824
+ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
+
+
+@dataclass
+class AdminCache:
+    """Admin lists per chat, kept for `ttl` seconds: each getChatAdministrators costs a rate-limit slot."""
+
+    ttl: float = 300.0
+    _lists: dict[int, tuple[float, frozenset[int]]] = field(default_factory=dict)
+
+    def forget(self, chat_id: int) -> None:
+        self._lists.pop(chat_id, None)
+
+    async def is_admin(self, update: Update) -> bool:
+        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+        if chat is None or user is None:
+            return False
+        if chat.type == Chat.PRIVATE:
+            return True
+        if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+            return True  # an anonymous admin, posting as the group
+        if user.id == ANONYMOUS_ADMIN_ID:
+            return False
+        cached = self._lists.get(chat.id)
+        now = time.monotonic()
+        if cached is None or cached[0] < now:
+            try:
+                admins = await chat.get_administrators()
+            except TelegramError:
+                return False
+            ids = frozenset(m.user.id for m in admins if m.status in ADMIN_STATUSES)
+            self._lists[chat.id] = cached = (now + self.ttl, ids)
+        return user.id in cached[1]

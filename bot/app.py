@@ -1,0 +1,91 @@
+"""Builds the python-telegram-bot Application: every handler is registered here, in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import render
+from bot.handlers import groups, lookup
+from bot.services import SERVICES_KEY, Services, services
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.POLL_ANSWER, Update.POLL]
+
+
+async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Drop a member's commands quietly once they flood; other members and groups are unaffected."""
+    user = update.effective_user
+    if user is None or update.poll_answer is not None or update.my_chat_member is not None:
+        return
+    if not services(context).throttle.allow(user.id, services(context).monotonic()):
+        log.info("throttled user %s", user.id)
+        raise ApplicationHandlerStop
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log every handler error with its traceback; the token is redacted by the logging filter."""
+    log.error("error while handling an update", exc_info=context.error)
+
+
+async def register_commands(app: Application) -> None:  # type: ignore[type-arg]
+    """setMyCommands with Chinese descriptions, for groups and private chats."""
+    commands = [BotCommand(name, desc) for name, desc in render.COMMANDS]
+    for scope in (BotCommandScopeAllGroupChats(), BotCommandScopeAllPrivateChats()):
+        await app.bot.set_my_commands(commands, scope=scope)
+    await app.bot.set_my_commands(commands)
+
+
+def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(TypeHandler(Update, throttle), group=-1)
+    commands = {
+        "start": lookup.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
+        "search": lookup.search, "today": lookup.today, "next": lookup.next_reading,
+        "subscribe": groups.subscribe, "unsubscribe": groups.unsubscribe, "settime": groups.settime,
+        "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
+        "settings": groups.settings, "goto": groups.goto, "progress": groups.progress,
+    }
+    for name, handler in commands.items():
+        app.add_handler(CommandHandler(name, handler))
+    app.add_handler(ChatMemberHandler(groups.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated))
+    app.add_handler(CallbackQueryHandler(lookup.button))
+    app.add_handler(MessageHandler(filters.COMMAND, lookup.unknown_command))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, lookup.plain_text))
+    app.add_error_handler(on_error)
+
+
+def build_application(svc: Services, base_url: str | None = None, rate_limit: bool = True) -> Application:  # type: ignore[type-arg]
+    """The bot, pointed at Telegram or at a local stand-in (`base_url`), with the services attached."""
+    config = svc.config
+    token = config.telegram.token or "0:offline"
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url or config.telegram.base_url)
+        .concurrent_updates(64)
+        .connection_pool_size(128)
+        .pool_timeout(30)
+        .post_init(register_commands)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    app = builder.build()
+    app.bot_data[SERVICES_KEY] = svc
+    add_handlers(app)
+    return app

@@ -1,0 +1,202 @@
+"""Group lifecycle (added, removed, migrated) and the admins' settings commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import ChatMember, ChatMemberUpdated, Update
+from telegram.ext import ContextTypes
+
+from bot import render
+from bot.handlers.lookup import reply
+from bot.services import Services, services
+from bot.store import Group
+from content.refs import RefError, resolve
+from schedules.due import next_push_after, parse_time, parse_timezone, parse_weekdays
+
+log = logging.getLogger(__name__)
+PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+def _was_present(change: ChatMemberUpdated) -> tuple[bool, bool]:
+    old, new = change.old_chat_member, change.new_chat_member
+    was = old.status in PRESENT and (old.status != ChatMember.RESTRICTED or bool(getattr(old, "is_member", True)))
+    now = new.status in PRESENT and (new.status != ChatMember.RESTRICTED or bool(getattr(new, "is_member", True)))
+    return was, now
+
+
+async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The bot was added to or removed from a chat."""
+    svc = services(context)
+    change = update.my_chat_member
+    if change is None:
+        return
+    chat = change.chat
+    was, now = _was_present(change)
+    if now and not was:
+        group = svc.store.ensure_group(chat.id, chat.title or chat.full_name or "")
+        svc.store.update_group(chat.id, active=True)
+        svc.admins.forget(chat.id)
+        if chat.type != chat.PRIVATE:
+            await context.bot.send_message(chat.id, render.greeting(svc.doc, group), parse_mode="HTML")
+    elif was and not now:
+        if svc.store.group(chat.id) is not None:
+            svc.store.update_group(chat.id, active=False)
+        log.info("removed from chat %s", chat.id)
+
+
+async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: move its record to the new id (both service messages may arrive)."""
+    svc = services(context)
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    if svc.store.group(old) is not None:
+        svc.store.migrate_chat(old, new)
+        log.info("chat %s migrated to %s", old, new)
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Lets group admins (anonymous ones included) through; others get a polite refusal."""
+
+    async def checked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await services(context).admins.is_admin(update):
+            await handler(update, context)
+        else:
+            await reply(update, render.admins_only())
+
+    checked.__doc__ = handler.__doc__
+    checked.__name__ = handler.__name__
+    return checked
+
+
+def _group(update: Update, svc: Services) -> Group:
+    chat = update.effective_chat
+    assert chat is not None
+    return svc.store.ensure_group(chat.id, chat.title or chat.full_name or "")
+
+
+async def _show_settings(update: Update, svc: Services, group: Group, changed: str = "") -> None:
+    upcoming = next_push_after(group.schedule, svc.clock()) if group.pushable else None
+    await reply(update, changed + render.settings(svc.doc, group, len(svc.plan), upcoming))
+
+
+@admin_only
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start daily pushes for this chat."""
+    svc = services(context)
+    group = svc.store.update_group(_group(update, svc).chat_id, subscribed=True, active=True, paused=False)
+    await _show_settings(update, svc, group, render.subscribed_note())
+
+
+@admin_only
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop daily pushes; progress is kept."""
+    svc = services(context)
+    svc.store.update_group(_group(update, svc).chat_id, subscribed=False)
+    await reply(update, render.unsubscribed_note())
+
+
+@admin_only
+async def settime(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Set the local push time: /settime 07:30."""
+    svc = services(context)
+    try:
+        value = parse_time(" ".join(context.args or []))
+    except ValueError:
+        await reply(update, render.bad_time())
+        return
+    group = svc.store.update_group(_group(update, svc).chat_id, push_time=value)
+    await _show_settings(update, svc, group, render.changed_note())
+
+
+@admin_only
+async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Set the time zone: /timezone Asia/Shanghai."""
+    svc = services(context)
+    try:
+        value = parse_timezone(" ".join(context.args or []).strip())
+    except ValueError:
+        await reply(update, render.bad_timezone())
+        return
+    group = svc.store.update_group(_group(update, svc).chat_id, timezone=value)
+    await _show_settings(update, svc, group, render.changed_note())
+
+
+@admin_only
+async def days(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Set the push weekdays: /days 工作日."""
+    svc = services(context)
+    try:
+        value = parse_weekdays(" ".join(context.args or []))
+    except ValueError:
+        await reply(update, render.bad_days())
+        return
+    group = svc.store.update_group(_group(update, svc).chat_id, weekdays=value)
+    await _show_settings(update, svc, group, render.changed_note())
+
+
+@admin_only
+async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Pause daily pushes."""
+    svc = services(context)
+    group = svc.store.update_group(_group(update, svc).chat_id, paused=True)
+    await _show_settings(update, svc, group, render.paused_note())
+
+
+@admin_only
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Resume daily pushes."""
+    svc = services(context)
+    group = svc.store.update_group(_group(update, svc).chat_id, paused=False)
+    await _show_settings(update, svc, group, render.resumed_note())
+
+
+async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show this chat's push settings (anyone may look)."""
+    svc = services(context)
+    await _show_settings(update, svc, _group(update, svc))
+
+
+@admin_only
+async def goto(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Jump the group's progress: /goto 2.3 or /goto 5 (day 5)."""
+    svc = services(context)
+    text = " ".join(context.args or []).strip()
+    day = _day_for(svc, text)
+    if day is None:
+        await reply(update, render.goto_usage(len(svc.plan)))
+        return
+    group = svc.store.update_group(_group(update, svc).chat_id, next_day=day, finished=False)
+    await reply(update, render.goto_done(svc.doc, svc.reading(group.next_day), len(svc.plan)))
+
+
+def _day_for(svc: Services, text: str) -> int | None:
+    """A day number ('第5天', '5天', 'day 5') or the first reading that covers a section reference."""
+    digits = text.removeprefix("第").removesuffix("天").removeprefix("day").strip()
+    if digits.isdigit() and ("天" in text or text.startswith("day")):
+        day = int(digits)
+        return day if 1 <= day <= len(svc.plan) else None
+    try:
+        section = resolve(svc.doc, text)
+    except RefError:
+        if digits.isdigit() and 1 <= int(digits) <= len(svc.plan):
+            return int(digits)
+        return None
+    return next((r.day for r in svc.plan if section.ref in r.refs), None)
+
+
+async def progress(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Where this chat stands in the reading plan."""
+    svc = services(context)
+    group = _group(update, svc)
+    await reply(update, render.progress(svc.doc, group, svc.plan))

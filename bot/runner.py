@@ -1,0 +1,90 @@
+"""Starting and stopping the bot: online (polling or webhook) and the pieces the offline chat and tests share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from telegram.ext import Application
+
+from bot.app import ALLOWED_UPDATES, build_application, register_commands
+from bot.config import Config
+from bot.delivery import Deliverer
+from bot.logs import setup_logging
+from bot.services import Services, build_services
+from schedules.scheduler import PushScheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Running:
+    """A started bot: the application, its services and its push scheduler."""
+
+    app: Application  # type: ignore[type-arg]
+    svc: Services
+    pusher: PushScheduler[int]
+
+
+def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:  # type: ignore[type-arg]
+    """The daily push, on the application's own APScheduler (one scheduler per process)."""
+    assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
+    deliverer = Deliverer(svc, app.bot)
+    return PushScheduler[int](
+        app.job_queue.scheduler, svc.store.push_candidates, deliverer, clock=svc.clock, grace=svc.grace,
+        concurrency=svc.config.push.concurrency,
+    )
+
+
+async def start(svc: Services, base_url: str | None = None, rate_limit: bool = True,
+                poll_interval: float = 0.0) -> Running:
+    """Initialise, register commands, start the push tick and long polling; the caller stops it with `stop`."""
+    app = build_application(svc, base_url=base_url, rate_limit=rate_limit)
+    await app.initialize()
+    await register_commands(app)
+    pusher = attach_pusher(app, svc)
+    await app.start()
+    pusher.start()
+    assert app.updater is not None
+    await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=poll_interval, timeout=10,
+                                    drop_pending_updates=False)
+    return Running(app=app, svc=svc, pusher=pusher)
+
+
+async def stop(running: Running) -> None:
+    running.pusher.stop()
+    app = running.app
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+def run(config: Config, force_offline: bool = False) -> None:
+    """`studybot run`: serve Telegram with the configured token, or the offline local chat without one."""
+    setup_logging(config.log_level, config.telegram.token)
+    if config.offline or force_offline:
+        from bot.offline import run_offline
+
+        asyncio.run(run_offline(config))
+        return
+    svc = build_services(config)
+    app = build_application(svc)
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        await register_commands(application)
+        attach_pusher(application, svc).start()
+
+    app.post_init = post_init
+    log.info("studybot started for %s (%d readings); mode %s", svc.doc.title, len(svc.plan), config.telegram.mode)
+    if config.telegram.mode == "webhook":
+        hook = config.telegram.webhook
+        app.run_webhook(listen=hook.listen, port=hook.port, url_path=urlsplit(hook.url).path.lstrip("/"),
+                        webhook_url=hook.url,
+                        secret_token=hook.secret_token or None, allowed_updates=ALLOWED_UPDATES)
+    else:
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+

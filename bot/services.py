@@ -1,0 +1,65 @@
+"""What the handlers share: configuration, the loaded content, the store, clocks and caches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from telegram.ext import ContextTypes
+
+from bot.admin import AdminCache
+from bot.config import Config
+from bot.store import GroupDefaults, Store
+from bot.throttle import Throttle
+from content.loader import load_document
+from content.model import Document, Reading
+from content.readings import plan_readings
+from content.search import SearchIndex
+from schedules.clock import SystemClock
+from schedules.due import parse_weekdays
+
+SERVICES_KEY = "studybot"
+
+
+@dataclass
+class Services:
+    config: Config
+    doc: Document
+    plan: tuple[Reading, ...]
+    index: SearchIndex
+    store: Store
+    clock: Callable[[], datetime] = field(default_factory=SystemClock)
+    admins: AdminCache = field(default_factory=AdminCache)
+    throttle: Throttle = field(default_factory=Throttle)
+    offline: bool = False
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(hours=self.config.push.grace_hours)
+
+    def reading(self, day: int) -> Reading:
+        """The plan's reading for `day`, clamped into the plan."""
+        return self.plan[min(max(day, 1), len(self.plan)) - 1]
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def build_services(config: Config, clock: Callable[[], datetime] | None = None) -> Services:
+    """Load and check everything once, at start-up."""
+    doc = load_document(config.content.speech)
+    plan = plan_readings(doc, config.readings.min_chars, config.readings.max_chars)
+    defaults = GroupDefaults(push_time=config.push.default_time, timezone=config.push.default_timezone,
+                             weekdays=parse_weekdays(config.push.default_days))
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(config.database, defaults)
+    return Services(config=config, doc=doc, plan=plan, index=SearchIndex(doc), store=store,
+                    clock=clock or SystemClock(), offline=config.offline)
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    found = context.bot_data[SERVICES_KEY]
+    assert isinstance(found, Services)
+    return found
