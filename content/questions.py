@@ -1,0 +1,389 @@
+"""Quiz questions: the `Question` value, and loading the curated bank (YAML) with every problem reported at once."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from content.model import Document, Section
+
+# Telegram's quiz-poll limits (Bot API; 2–10 options is what every client and server accepts).
+MAX_QUESTION_CHARS = 300
+MAX_OPTION_CHARS = 100
+MIN_OPTIONS = 2
+MAX_OPTIONS = 10
+MAX_EXPLANATION_CHARS = 200
+MAX_EXPLANATION_LINE_FEEDS = 2
+# The curated bank always offers four options: one answer and three distractors.
+BANK_DISTRACTORS = 3
+
+BLANK = "（　　）"
+
+Source = Literal["bank", "generated"]
+QuestionKind = Literal["cloze", "odd_one_out", "which_part", "choice"]
+
+REQUIRED_FIELDS = ("id", "ref", "question", "answer", "distractors", "explanation")
+OPTIONAL_FIELDS = ("support",)
+
+
+class QuestionBankError(ValueError):
+    """A question bank failed validation; `problems` lists every problem found, each naming file, question, field."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the quiz bank:"
+        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+@dataclass(frozen=True)
+class Question:
+    """One four-option (usually) quiz question, from the curated bank or generated from the speech."""
+
+    id: str
+    ref: str  # the section that states the answer: "2.3", "opening", "closing", a part "2"
+    question: str
+    answer: str
+    distractors: tuple[str, ...]
+    explanation: str
+    source: Source
+    kind: str  # one of QuestionKind
+    # The exact source substring proving the answer, when the answer itself is not verbatim in the section.
+    support: str | None = None
+
+    def options(self, rng: random.Random) -> tuple[tuple[str, ...], int]:
+        """The answer and distractors in an order drawn from `rng`, and the index of the answer."""
+        opts = [self.answer, *self.distractors]
+        rng.shuffle(opts)
+        return tuple(opts), opts.index(self.answer)
+
+
+def infer_kind(question: str) -> str:
+    """The question's form, read from its wording (the bank does not repeat it in a field)."""
+    if "哪一部分" in question:
+        return "which_part"
+    if BLANK in question:
+        return "cloze"
+    if "不属于" in question or "不是" in question or "没有" in question:
+        return "odd_one_out"
+    return "choice"
+
+
+# --- Telegram limits, shared by the bank and generated questions -------------------------------------------------
+
+
+def limit_problems(question: str, options: Sequence[str], explanation: str) -> list[str]:
+    """Every way these texts break Telegram's quiz-poll limits (empty when the poll can be sent)."""
+    problems: list[str] = []
+    if not question.strip():
+        problems.append("field 'question': must not be empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        problems.append(f"field 'question': {len(question)} characters, Telegram allows {MAX_QUESTION_CHARS}")
+    if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
+        problems.append(f"options: {len(options)} options, Telegram needs {MIN_OPTIONS}–{MAX_OPTIONS}")
+    for option in options:
+        if not option.strip():
+            problems.append("options: an option is empty")
+        elif len(option) > MAX_OPTION_CHARS:
+            problems.append(
+                f"options: {option[:20]!r}… has {len(option)} characters, Telegram allows {MAX_OPTION_CHARS}"
+            )
+    if len(explanation) > MAX_EXPLANATION_CHARS:
+        problems.append(f"field 'explanation': {len(explanation)} characters, Telegram allows {MAX_EXPLANATION_CHARS}")
+    if explanation.count("\n") > MAX_EXPLANATION_LINE_FEEDS:
+        problems.append(
+            f"field 'explanation': {explanation.count(chr(10))} line feeds, "
+            f"Telegram allows {MAX_EXPLANATION_LINE_FEEDS}"
+        )
+    return problems
+
+
+def option_problems(answer: str, distractors: Sequence[str]) -> list[str]:
+    """Duplicate options (after trimming spaces), including the answer repeated among the distractors."""
+    problems: list[str] = []
+    key = answer.strip()
+    if key in {d.strip() for d in distractors}:
+        problems.append(f"field 'distractors': the answer {answer!r} is also a distractor")
+    seen: set[str] = set()
+    for d in distractors:
+        if d.strip() in seen:
+            problems.append(f"field 'distractors': {d!r} appears twice")
+        seen.add(d.strip())
+    return problems
+
+
+# --- loading the bank ----------------------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that remembers keys repeated within one mapping (PyYAML silently keeps the last one)."""
+
+    duplicates: list[str]
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                self.duplicates.append(f"line {key_node.start_mark.line + 1}: key {key!r} repeated")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _describe_non_string(name: str, value: object) -> str:
+    """Why a YAML scalar is not text, with the fix; YAML turns 2.10 into 2.1 and `no` into False."""
+    if value is None:
+        return "is empty: write the text, quoted"
+    if isinstance(value, bool | int | float):
+        kind = "a boolean" if isinstance(value, bool) else "a number"
+        return f'must be a string, but YAML read {kind} ({value!r}): quote it, e.g. {name}: "..."'
+    return f"must be a string, got {type(value).__name__}"
+
+
+def _check_entry(entry: object, where: str) -> tuple[list[str], Question | None]:
+    """Problems with one bank entry, and the Question when it has none."""
+    if not isinstance(entry, Mapping):
+        return [f"{where}: must be a mapping of fields, got {type(entry).__name__}"], None
+    problems: list[str] = []
+    for name in REQUIRED_FIELDS:
+        if name not in entry:
+            problems.append(f"{where}: field {name!r} is missing")
+    for name in entry:
+        if name not in REQUIRED_FIELDS and name not in OPTIONAL_FIELDS:
+            allowed = ", ".join(REQUIRED_FIELDS + OPTIONAL_FIELDS)
+            problems.append(f"{where}: unknown field {name!r} (allowed: {allowed})")
+    texts: dict[str, str] = {}
+    for name in ("id", "ref", "question", "answer", "explanation", "support"):
+        if name not in entry:
+            continue
+        value = entry[name]
+        if not isinstance(value, str):
+            problems.append(f"{where}: field {name!r} {_describe_non_string(name, value)}")
+        elif not value.strip():
+            problems.append(f"{where}: field {name!r} must not be empty")
+        else:
+            texts[name] = value
+    distractors: list[str] = []
+    if "distractors" in entry:
+        raw = entry["distractors"]
+        if not isinstance(raw, list):
+            problems.append(f"{where}: field 'distractors' must be a list of {BANK_DISTRACTORS} strings")
+        else:
+            if len(raw) != BANK_DISTRACTORS:
+                problems.append(
+                    f"{where}: field 'distractors' has {len(raw)} items, the bank needs exactly {BANK_DISTRACTORS}"
+                )
+            for i, item in enumerate(raw):
+                if isinstance(item, str):
+                    distractors.append(item)
+                else:
+                    problems.append(
+                        f"{where}: field 'distractors' item {i + 1} {_describe_non_string('distractors', item)}"
+                    )
+    if "answer" in texts and len(distractors) == len(entry.get("distractors") or []):
+        problems += [f"{where}: {p}" for p in option_problems(texts["answer"], distractors)]
+    if {"question", "answer", "explanation"} <= texts.keys():
+        options = [texts["answer"], *distractors]
+        problems += [f"{where}: {p}" for p in limit_problems(texts["question"], options, texts["explanation"])]
+    if problems or not set(REQUIRED_FIELDS) - {"distractors"} <= texts.keys():
+        return problems, None
+    question = Question(
+        id=texts["id"],
+        ref=texts["ref"],
+        question=texts["question"],
+        answer=texts["answer"],
+        distractors=tuple(distractors),
+        explanation=texts["explanation"],
+        source="bank",
+        kind=infer_kind(texts["question"]),
+        support=texts.get("support"),
+    )
+    return problems, question
+
+
+def _entry_name(entry: object, index: int) -> str:
+    qid = entry.get("id") if isinstance(entry, Mapping) else None
+    return f"question {qid!r} (#{index + 1})" if isinstance(qid, str) else f"question #{index + 1}"
+
+
+def parse_bank(text: str, name: str) -> tuple[Question, ...]:
+    """Questions from the YAML text of a bank; `name` is used in messages. Raises QuestionBankError."""
+    loader = _UniqueKeyLoader(text)
+    loader.duplicates = []
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise QuestionBankError([f"{name}: not valid YAML: {exc}"]) from exc
+    finally:
+        loader.dispose()
+    problems = [f"{name}: {d}" for d in loader.duplicates]
+    entries = data.get("questions") if isinstance(data, Mapping) else None
+    if not isinstance(entries, list):
+        raise QuestionBankError([*problems, f"{name}: expected a mapping with a 'questions:' list at the top"])
+    if isinstance(data, Mapping):
+        for key in data:
+            if key not in ("questions", "title"):
+                problems.append(f"{name}: unknown top-level key {key!r} (allowed: questions, title)")
+    questions: list[Question] = []
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        where = f"{name}: {_entry_name(entry, index)}"
+        entry_problems, question = _check_entry(entry, where)
+        problems += entry_problems
+        qid = entry.get("id") if isinstance(entry, Mapping) else None
+        if isinstance(qid, str):
+            if qid in first_index:
+                problems.append(f"{where}: field 'id': duplicate of question #{first_index[qid] + 1}")
+            else:
+                first_index[qid] = index
+        if question is not None:
+            questions.append(question)
+    if problems:
+        raise QuestionBankError(problems)
+    return tuple(questions)
+
+
+def load_bank(path: str | Path, doc: Document | None = None) -> tuple[Question, ...]:
+    """Load and validate a bank file; with `doc`, also check refs and that each answer is in its section."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionBankError([f"{path}: cannot read: {exc}"]) from exc
+    questions = parse_bank(text, str(path))
+    if doc is not None:
+        problems = ref_problems(questions, doc) + support_problems(questions, doc)
+        if problems:
+            raise QuestionBankError([f"{path}: {p}" for p in problems])
+    return questions
+
+
+def default_bank_path() -> Path:
+    return Path(__file__).with_name("quiz_bank.yaml")
+
+
+def load_default_bank(doc: Document | None = None) -> tuple[Question, ...]:
+    return load_bank(default_bank_path(), doc)
+
+
+# --- checks against the speech -------------------------------------------------------------------------------------
+
+
+def ref_problems(questions: Iterable[Question], doc: Document) -> list[str]:
+    """Questions whose ref names no section of `doc`."""
+    known = ", ".join(s.ref for s in doc.sections())
+    return [
+        f"question {q.id!r}: field 'ref': unknown section {q.ref!r} (known: {known})"
+        for q in questions
+        if not doc.has(q.ref)
+    ]
+
+
+def validate_refs(questions: Iterable[Question], doc: Document) -> None:
+    """Raise QuestionBankError listing every question whose ref is not a section of `doc`."""
+    problems = ref_problems(questions, doc)
+    if problems:
+        raise QuestionBankError(problems)
+
+
+def section_span_text(doc: Document, ref: str) -> str:
+    """The text a ref stands for: a part means its heading, introduction and all its points."""
+    section = doc.section(ref)
+    if section.kind == "part" and section.part is not None:
+        points = doc.part(section.part).points
+        end = points[-1].end if points else section.end
+        return doc.body[section.start : end]
+    return section.text
+
+
+_NUMBERING = re.compile(r"^\s*[一二三四五六七八九十百]+\s*[、.．]\s*")
+
+
+def part_title(section: Section) -> str:
+    """A part as an option of a "which part" question: "二、突出重点,积极用学习型党组织建设推动实践"."""
+    heading = _NUMBERING.sub("", section.heading).strip()
+    return f"{section.label}、{heading}"
+
+
+def part_titles(doc: Document) -> tuple[str, ...]:
+    return tuple(part_title(p.section) for p in doc.parts)
+
+
+# The speech is typed with ASCII , ; : ( ) while questions use full-width marks: compare them as equal.
+_TO_SPEECH_PUNCTUATION = str.maketrans({"，": ",", "；": ";", "：": ":", "（": "(", "）": ")"})
+# A cloze question must show at least this much verbatim context around its blank, or it tests nothing.
+MIN_CLOZE_CONTEXT = 4
+
+
+def cloze_context(question: str, answer: str, text: str) -> tuple[str, str] | None:
+    """The longest text either side of the blank that, with `answer` filled in, is verbatim in `text`.
+
+    None when the question has not exactly one blank or the answer does not fit the blank at all.
+    """
+    if question.count(BLANK) != 1:
+        return None
+    left, _, right = question.partition(BLANK)
+    left, right = left.translate(_TO_SPEECH_PUNCTUATION), right.translate(_TO_SPEECH_PUNCTUATION)
+    if answer not in text:
+        return None
+    n = 0
+    while n < len(left) and left[len(left) - n - 1 :] + answer in text:
+        n += 1
+    before = left[len(left) - n :]
+    m = 0
+    while m < len(right) and before + answer + right[: m + 1] in text:
+        m += 1
+    return before, right[:m]
+
+
+def cloze_problems(question: Question, doc: Document) -> list[str]:
+    """A cloze question must quote its section around the blank, and no distractor may fit the quoted text."""
+    text = section_span_text(doc, question.ref)
+    context = cloze_context(question.question, question.answer, text)
+    if context is None or sum(map(len, context)) < MIN_CLOZE_CONTEXT:
+        return [
+            f"question {question.id!r}: field 'question': the text around the blank, with the answer filled in, "
+            f"is not in section {question.ref!r}"
+        ]
+    before, after = context
+    return [
+        f"question {question.id!r}: field 'distractors': {d!r} in the blank also gives text of the speech"
+        for d in question.distractors
+        if before + d + after in doc.body
+    ]
+
+
+def support_problems(questions: Iterable[Question], doc: Document) -> list[str]:
+    """Questions whose answer (or `support`) is not stated verbatim in the section they cite.
+
+    A "which part" question must answer with the heading of the part holding its ref, and its `support` (the
+    quoted sentence) must be in the cited section.
+    """
+    problems: list[str] = []
+    for q in questions:
+        if not doc.has(q.ref):
+            continue  # reported by ref_problems
+        section = doc.section(q.ref)
+        text = section_span_text(doc, q.ref)
+        evidence = q.support if q.support is not None else q.answer
+        if evidence not in text:
+            field = "support" if q.support is not None else "answer"
+            problems.append(f"question {q.id!r}: field {field!r}: {evidence!r} is not in section {q.ref!r}")
+        if q.kind == "cloze" and evidence in text:
+            problems += cloze_problems(q, doc)
+        if q.kind == "which_part":
+            if section.part is None:
+                problems.append(f"question {q.id!r}: field 'ref': a 'which part' question must cite a part")
+                continue
+            part = doc.part(section.part).section
+            if q.answer not in (part_title(part), part.heading):
+                problems.append(
+                    f"question {q.id!r}: field 'answer': must be the heading of part {part.ref}: {part_title(part)!r}"
+                )
+    return problems
