@@ -270,7 +270,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         default_time=r.get(pu, "push.default_time", PushConfig.default_time, parse_clock_time),
         default_timezone=r.get(pu, "push.default_timezone", PushConfig.default_timezone, parse_zone),
         default_days=r.get(pu, "push.default_days", PushConfig.default_days, _days),
-        grace_hours=r.get(pu, "push.grace_hours", PushConfig.grace_hours, _number_in(0, 23)),
+        grace_hours=r.get(pu, "push.grace_hours", PushConfig.grace_hours, _number_in(0.25, 22)),
         at_end=r.get(pu, "push.at_end", "stop", _choice("stop", "restart")),
         daily_quiz_questions=r.get(pu, "push.daily_quiz_questions", 0, _int_in(0, 3)),
         concurrency=r.get(pu, "push.concurrency", PushConfig.concurrency, _int_in(1, 1000)),
