@@ -25,9 +25,7 @@ def load_document(path: Path | None = None) -> Document:
     try:
         stat = target.stat()
     except OSError as error:
-        raise SpeechFormatError(
-            f"cannot read the speech file: {error.strerror or error}", path=str(target)
-        ) from error
+        raise SpeechFormatError(f"cannot read the speech file: {error.strerror or error}", path=str(target)) from error
     return _load(str(target), stat.st_mtime_ns, stat.st_size)
 
 
@@ -37,9 +35,7 @@ def _load(path: str, mtime_ns: int, size: int) -> Document:
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
-        raise SpeechFormatError(
-            f"cannot read the speech file: {error.strerror or error}", path=path
-        ) from error
+        raise SpeechFormatError(f"cannot read the speech file: {error.strerror or error}", path=path) from error
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -269,7 +269,7 @@ def _split_header(lines: list[str]) -> tuple[str, dict[str, str], int]:
             metadata.setdefault(header.group("key"), header.group("value").strip())
         elif line.strip() != title:
             return title, metadata, index
-    raise SpeechFormatError("no speech text after the title and header lines", len(lines))
+    raise SpeechFormatError("no speech text after the title and header lines", filled[-1] + 1)
 
 
 def _trim_end(text: str, end: int) -> int:
@@ -361,9 +361,5 @@ def parse_speech(text: str) -> Document:
     parts.append(Part(part_section, tuple(points)))
     closing = None
     if closing_at is not None:
-        closing = _section(
-            body, closing_at, len(body), ref=CLOSING_REF, kind="closing", label="结语", heading="结语"
-        )
-    return Document(
-        title=title, metadata=metadata, body=body, opening=opening, parts=tuple(parts), closing=closing
-    )
+        closing = _section(body, closing_at, len(body), ref=CLOSING_REF, kind="closing", label="结语", heading="结语")
+    return Document(title=title, metadata=metadata, body=body, opening=opening, parts=tuple(parts), closing=closing)

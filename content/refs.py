@@ -51,11 +51,7 @@ def _count_cn(number: int) -> str:
 def _overview(doc: Document) -> str:
     """``本讲话共四部分：一至四；开头、结语。`` (what can be named at the top level)."""
     count = len(doc.parts)
-    span = (
-        doc.parts[0].section.label
-        if count == 1
-        else f"{doc.parts[0].section.label}至{doc.parts[-1].section.label}"
-    )
+    span = doc.parts[0].section.label if count == 1 else f"{doc.parts[0].section.label}至{doc.parts[-1].section.label}"
     extras = [name for name, present in (("开头", doc.opening), ("结语", doc.closing)) if present is not None]
     tail = f"；{'、'.join(extras)}" if extras else ""
     amount = "两" if count == 2 else _count_cn(count)  # 共两部分, not 共二部分
@@ -110,9 +106,7 @@ def format_ref_help(doc: Document) -> str:
     for part in doc.parts:
         label = part.section.label
         if part.points:
-            lines.append(
-                f"{label}、{part.section.heading}（{part.points[0].label} 至 {part.points[-1].label}）"
-            )
+            lines.append(f"{label}、{part.section.heading}（{part.points[0].label} 至 {part.points[-1].label}）")
         else:
             lines.append(f"{label}、{part.section.heading}（无分点）")
     lines.append(_examples(doc))
