@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from content.loader import load_document
 from content.model import CLOSING_REF, OPENING_REF, Document, Part, Reading, Section
 from content.readings import DEFAULT_MAX_CHARS, DEFAULT_MIN_CHARS, plan_readings
 
@@ -311,12 +311,6 @@ def test_sentence_end_mid_paragraph_point_boundary_is_a_break() -> None:
 
 
 def shipped_document() -> Document:
-    try:
-        from content.loader import load_document
-    except ImportError:  # the loader lands separately; the parser alone reads the same file
-        from content.parser import parse_speech
-
-        return parse_speech((Path(__file__).parent.parent / "content" / "speech.txt").read_text(encoding="utf-8"))
     return load_document()
 
 
