@@ -78,22 +78,24 @@ def infer_kind(question: str) -> str:
 # --- Telegram limits, shared by the bank and generated questions -------------------------------------------------
 
 
-def limit_problems(question: str, options: Sequence[str], explanation: str) -> list[str]:
+def limit_problems(question: str, answer: str, distractors: Sequence[str], explanation: str) -> list[str]:
     """Every way these texts break Telegram's quiz-poll limits (empty when the poll can be sent)."""
     problems: list[str] = []
     if not question.strip():
         problems.append("field 'question': must not be empty")
     if len(question) > MAX_QUESTION_CHARS:
         problems.append(f"field 'question': {len(question)} characters, Telegram allows {MAX_QUESTION_CHARS}")
-    if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
-        problems.append(f"options: {len(options)} options, Telegram needs {MIN_OPTIONS}–{MAX_OPTIONS}")
-    for option in options:
+    count = 1 + len(distractors)
+    if not MIN_OPTIONS <= count <= MAX_OPTIONS:
+        problems.append(f"field 'distractors': {count} options in all, Telegram needs {MIN_OPTIONS}–{MAX_OPTIONS}")
+    named = [("field 'answer'", answer)] + [
+        (f"field 'distractors' item {i}", d) for i, d in enumerate(distractors, start=1)
+    ]
+    for where, option in named:
         if not option.strip():
-            problems.append("options: an option is empty")
+            problems.append(f"{where}: an option must not be empty")
         elif len(option) > MAX_OPTION_CHARS:
-            problems.append(
-                f"options: {option[:20]!r}… has {len(option)} characters, Telegram allows {MAX_OPTION_CHARS}"
-            )
+            problems.append(f"{where}: {len(option)} characters, Telegram allows {MAX_OPTION_CHARS} per option")
     if len(explanation) > MAX_EXPLANATION_CHARS:
         problems.append(f"field 'explanation': {len(explanation)} characters, Telegram allows {MAX_EXPLANATION_CHARS}")
     if explanation.count("\n") > MAX_EXPLANATION_LINE_FEEDS:
@@ -189,8 +191,8 @@ def _check_entry(entry: object, where: str) -> tuple[list[str], Question | None]
     if "answer" in texts and len(distractors) == len(entry.get("distractors") or []):
         problems += [f"{where}: {p}" for p in option_problems(texts["answer"], distractors)]
     if {"question", "answer", "explanation"} <= texts.keys():
-        options = [texts["answer"], *distractors]
-        problems += [f"{where}: {p}" for p in limit_problems(texts["question"], options, texts["explanation"])]
+        limits = limit_problems(texts["question"], texts["answer"], distractors, texts["explanation"])
+        problems += [f"{where}: {p}" for p in limits]
     if problems or not set(REQUIRED_FIELDS) - {"distractors"} <= texts.keys():
         return problems, None
     question = Question(
@@ -212,20 +214,23 @@ def _entry_name(entry: object, index: int) -> str:
     return f"question {qid!r} (#{index + 1})" if isinstance(qid, str) else f"question #{index + 1}"
 
 
-def parse_bank(text: str, name: str) -> tuple[Question, ...]:
-    """Questions from the YAML text of a bank; `name` is used in messages. Raises QuestionBankError."""
+def _parse(text: str, name: str) -> tuple[list[Question], list[str]]:
+    """The valid questions of a bank's YAML text, and every problem found (each naming `name`)."""
     loader = _UniqueKeyLoader(text)
     loader.duplicates = []
     try:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
-        raise QuestionBankError([f"{name}: not valid YAML: {exc}"]) from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        return [], [f"{name}: not valid YAML{where}: {reason}"]
     finally:
         loader.dispose()
     problems = [f"{name}: {d}" for d in loader.duplicates]
     entries = data.get("questions") if isinstance(data, Mapping) else None
     if not isinstance(entries, list):
-        raise QuestionBankError([*problems, f"{name}: expected a mapping with a 'questions:' list at the top"])
+        return [], [*problems, f"{name}: expected a mapping with a 'questions:' list at the top"]
     if isinstance(data, Mapping):
         for key in data:
             if key not in ("questions", "title"):
@@ -244,6 +249,12 @@ def parse_bank(text: str, name: str) -> tuple[Question, ...]:
                 first_index[qid] = index
         if question is not None:
             questions.append(question)
+    return questions, problems
+
+
+def parse_bank(text: str, name: str) -> tuple[Question, ...]:
+    """Questions from the YAML text of a bank; `name` is used in messages. Raises QuestionBankError."""
+    questions, problems = _parse(text, name)
     if problems:
         raise QuestionBankError(problems)
     return tuple(questions)
@@ -256,12 +267,12 @@ def load_bank(path: str | Path, doc: Document | None = None) -> tuple[Question, 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise QuestionBankError([f"{path}: cannot read: {exc}"]) from exc
-    questions = parse_bank(text, str(path))
-    if doc is not None:
-        problems = ref_problems(questions, doc) + support_problems(questions, doc)
-        if problems:
-            raise QuestionBankError([f"{path}: {p}" for p in problems])
-    return questions
+    questions, problems = _parse(text, str(path))
+    if doc is not None:  # checked on the entries that parsed, so one run reports everything
+        problems += [f"{path}: {p}" for p in ref_problems(questions, doc) + support_problems(questions, doc)]
+    if problems:
+        raise QuestionBankError(problems)
+    return tuple(questions)
 
 
 def default_bank_path() -> Path:

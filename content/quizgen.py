@@ -340,8 +340,8 @@ def _keeps(q: Question, doc: Document, before: str, after: str) -> bool:
         return False
     if any(before + d + after in doc.body for d in q.distractors):
         return False
-    options = [q.answer, *q.distractors]
-    return not limit_problems(q.question, options, q.explanation) and not option_problems(q.answer, q.distractors)
+    limits = limit_problems(q.question, q.answer, q.distractors, q.explanation)
+    return not limits and not option_problems(q.answer, q.distractors)
 
 
 # --- "which part" questions ----------------------------------------------------------------------------------------
@@ -377,8 +377,7 @@ def _which_part(doc: Document, sentence: _Sentence) -> Question | None:
         kind="which_part",
         support=sentence.text,
     )
-    options = [q.answer, *q.distractors]
-    if limit_problems(q.question, options, q.explanation) or option_problems(q.answer, q.distractors):
+    if limit_problems(q.question, q.answer, q.distractors, q.explanation) or option_problems(q.answer, q.distractors):
         return None
     return q
 
