@@ -1,0 +1,232 @@
+"""Generated questions: proved by their section, unambiguous, sendable, deterministic, for any speech of the genre."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import content.quizgen as quizgen
+from content.loader import load_document
+from content.model import Document
+from content.parser import parse_speech
+from content.questions import (
+    BLANK,
+    MAX_EXPLANATION_CHARS,
+    MAX_OPTION_CHARS,
+    MAX_QUESTION_CHARS,
+    Question,
+    cloze_context,
+    part_title,
+    ref_problems,
+    section_span_text,
+    support_problems,
+)
+from content.quizgen import cached_generated_questions, generate_questions
+
+
+@pytest.fixture(scope="module")
+def doc() -> Document:
+    return load_document()
+
+
+@pytest.fixture(scope="module")
+def generated(doc: Document) -> tuple[Question, ...]:
+    return generate_questions(doc)
+
+
+def _unfilled_context(q: Question) -> tuple[str, str]:
+    """The verbatim text shown either side of the blank, without the ellipses that mark a cut."""
+    left, right = q.question.split(BLANK)
+    table = str.maketrans({"，": ",", "；": ";", "：": ":", "（": "(", "）": ")"})
+    return left.removeprefix("……").translate(table), right.removesuffix("……").translate(table)
+
+
+def assert_sound(questions: tuple[Question, ...], doc: Document) -> None:
+    """Every invariant a generated question must keep, checked independently of how it was made."""
+    assert len({q.id for q in questions}) == len(questions)
+    assert ref_problems(questions, doc) == []
+    assert support_problems(questions, doc) == []
+    for q in questions:
+        assert q.source == "generated"
+        assert 1 <= len(q.question) <= MAX_QUESTION_CHARS
+        options = (q.answer, *q.distractors)
+        expected = 4 if q.kind == "cloze" else min(4, len(doc.parts))  # "which part": all parts, up to four
+        assert len(options) == expected and len(set(options)) == expected, q
+        assert all(1 <= len(o) <= MAX_OPTION_CHARS for o in options)
+        assert len(q.explanation) <= MAX_EXPLANATION_CHARS and q.explanation.count("\n") <= 2
+        assert f"〔{doc.section(q.ref).label}〕" in q.explanation
+        if q.kind == "cloze":
+            before, after = _unfilled_context(q)
+            text = section_span_text(doc, q.ref)
+            # The answer is what stands at the blank in the cited section...
+            assert before + q.answer + after in text, q
+            assert cloze_context(q.question, q.answer, text) == (before, after)
+            # ...and no distractor in the blank gives text of the speech, nor is any shown in the question.
+            for d in q.distractors:
+                assert before + d + after not in doc.body, (q, d)
+                assert d not in before + after, (q, d)
+            assert len(q.answer) <= max(len(d) for d in q.distractors)
+        else:
+            assert q.kind == "which_part"
+            section = doc.section(q.ref)
+            assert section.part is not None
+            assert q.answer == part_title(doc.part(section.part).section)
+            assert q.support is not None and doc.body.count(q.support) == 1
+            assert all(d in {part_title(p.section) for p in doc.parts} for d in q.distractors)
+
+
+def test_shipped_speech_gives_many_sound_questions(generated: tuple[Question, ...], doc: Document) -> None:
+    assert sum(q.kind == "cloze" for q in generated) >= 25
+    assert sum(q.kind == "which_part" for q in generated) >= 12
+    assert_sound(generated, doc)
+    # Every part is reached, and most points.
+    parts = {doc.section(q.ref).part for q in generated}
+    assert parts == {p.number for p in doc.parts}
+    assert len({q.ref for q in generated if doc.section(q.ref).kind == "point"}) >= 10
+
+
+def test_the_speech_lists_become_blanks(generated: tuple[Question, ...]) -> None:
+    answers = {q.answer for q in generated if q.kind == "cloze"}
+    assert {"终身学习", "集体学习", "学习态度"} <= answers
+
+
+def test_a_blank_whose_siblings_share_an_affix_gets_distractors_with_it(generated: tuple[Question, ...]) -> None:
+    q = next(q for q in generated if q.answer == "终身学习")  # beside 全员学习、持续学习
+    assert sum(d.endswith("学习") for d in q.distractors) >= 2
+
+
+def test_generation_is_deterministic(doc: Document, generated: tuple[Question, ...]) -> None:
+    assert generate_questions(doc) == generated
+
+
+SMALL_SPEECH = """在全市读书活动推进会上的讲话
+
+时间:2023-03-01 10:00:00
+
+同志们:
+
+今天召开全市读书活动推进会,主要任务是总结经验、部署工作。
+
+一、提高认识,把读书活动摆上重要位置
+
+读书是提升素质的重要途径。我们要深刻认识开展读书活动的重要意义。
+
+1、读书是立身之本。要把读书作为一种生活方式,坚持多读书、读好书、善读书,做到学而不厌、学思结合、学用相长。
+
+2、读书是兴业之基。要在全社会营造爱读书、读好书的氛围,推动形成“书香机关”和“书香家庭”。
+
+二、突出重点,推动读书活动走深走实
+
+要围绕中心、服务大局,创新形式、丰富载体。
+
+1、抓好领导干部读书。领导干部要带头读原著、学原文、悟原理,做到先学一步、学深一层、用好一招。
+
+2、抓好青年读书。要组织读书沙龙、经典诵读、知识竞赛等活动,引导青年读经典、品经典、用经典。
+
+同志们,让我们以更加饱满的热情推进读书活动,为建设书香城市作出新的贡献。
+"""
+
+
+def test_a_different_speech_of_the_genre_gets_questions() -> None:
+    small = parse_speech(SMALL_SPEECH)
+    questions = generate_questions(small)
+    assert any(q.kind == "cloze" for q in questions)
+    assert any(q.kind == "which_part" for q in questions)
+    assert_sound(questions, small)
+
+
+# A vocabulary of phrase families, as a speech of the genre uses them; hypothesis builds speeches from it.
+FAMILIES = [
+    ["全员学习", "终身学习", "持续学习", "集体学习", "个人自学"],
+    ["学以立德", "学以增智", "学以创业", "学以致用"],
+    ["谋划发展", "统筹发展", "优化发展", "推动发展"],
+    ["定位明确", "特色鲜明", "功能互补", "覆盖广泛"],
+    ["互动式学习", "研究式学习", "共享式学习", "体验式学习"],
+    ["工作观", "事业观", "政绩观", "权力观"],
+]
+LEADS = ["要坚持", "自觉做到", "努力构建", "切实推进", "不断提高"]
+TAILS = ["的良好局面", "的工作格局", "等各项要求", "的目标任务"]
+
+
+@st.composite
+def speeches(draw: st.DrawFn) -> str:
+    def sentence() -> str:
+        family = draw(st.sampled_from(FAMILIES))
+        items = draw(st.lists(st.sampled_from(family), min_size=2, max_size=4, unique=True))
+        lead, tail = draw(st.sampled_from(LEADS)), draw(st.sampled_from(TAILS))
+        extra = draw(st.sampled_from(["", "狠抓落实,", "精心组织,"]))
+        return f"{extra}{lead}{'、'.join(items)}{tail}。"
+
+    lines = ["测试讲话", "", "同志们:", "", sentence(), ""]
+    for part in range(draw(st.integers(2, 4))):
+        lines += [f"{'一二三四'[part]}、第{part + 1}部分的标题{'甲乙丙丁'[part]}", "", sentence(), ""]
+        for point in range(draw(st.integers(1, 3))):
+            body = "".join(sentence() for _ in range(draw(st.integers(1, 3))))
+            lines += [f"{point + 1}、要点{part + 1}{point + 1}。{body}", ""]
+    lines += ["同志们,让我们共同努力。" + sentence()]
+    return "\n".join(lines)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=speeches())
+def test_generated_questions_are_unambiguous_for_any_speech(text: str) -> None:
+    small = parse_speech(text)
+    questions = generate_questions(small)
+    assert_sound(questions, small)
+    assert generate_questions(small) == questions
+
+
+# --- the cache -----------------------------------------------------------------------------------------------------
+
+
+def test_the_cache_file_is_written_and_then_used(
+    doc: Document, generated: tuple[Question, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(quizgen, "_MEMO", {})
+    first = cached_generated_questions(doc, tmp_path)
+    assert first == generated
+    (path,) = tmp_path.glob("quizgen-*.json")
+    assert len(json.loads(path.read_text(encoding="utf-8"))["questions"]) == len(generated)
+
+    # A fresh process (empty memo) reads the file instead of generating again.
+    monkeypatch.setattr(quizgen, "_MEMO", {})
+
+    def fail(_: Document) -> tuple[Question, ...]:
+        raise AssertionError("generated again despite the cache")
+
+    monkeypatch.setattr(quizgen, "generate_questions", fail)
+    assert cached_generated_questions(doc, tmp_path) == generated
+
+
+def test_a_corrupt_cache_file_is_regenerated(
+    doc: Document, generated: tuple[Question, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(quizgen, "_MEMO", {})
+    cached_generated_questions(doc, tmp_path)
+    (path,) = tmp_path.glob("quizgen-*.json")
+    path.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(quizgen, "_MEMO", {})
+    assert cached_generated_questions(doc, tmp_path) == generated
+    assert json.loads(path.read_text(encoding="utf-8"))["questions"]
+
+
+def test_a_changed_speech_gets_its_own_cache_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quizgen, "_MEMO", {})
+    small = parse_speech(SMALL_SPEECH)
+    changed = parse_speech(SMALL_SPEECH.replace("书香城市", "学习型城市"))
+    cached_generated_questions(small, tmp_path)
+    cached_generated_questions(changed, tmp_path)
+    assert len(list(tmp_path.glob("quizgen-*.json"))) == 2
+
+
+def test_an_unwritable_cache_dir_still_gives_questions(
+    doc: Document, generated: tuple[Question, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(quizgen, "_MEMO", {})
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cached_generated_questions(doc, blocker / "sub") == generated
