@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .model import CLOSING_REF, OPENING_REF, Document, Part, Section
+from .model import CLOSING_REF, OPENING_REF, Document, Part, Section, SectionKind
 
 CN_DIGITS = {**{char: value for value, char in enumerate("〇一二三四五六七八九")}, "零": 0, "两": 2}
 _CN = "〇零一二三四五六七八九十两"
@@ -119,6 +119,7 @@ class _Mark:
     point: int | None
     start: int
     heading: str
+    heading_end: int  # just after the heading's sentence, which tells whether text runs on in the same line
 
 
 def _sentence_end(text: str, pos: int, limit: int) -> int:
@@ -199,15 +200,15 @@ class _Scanner:
 
     def _part(self, number: int, match: re.Match[str], end: int) -> None:
         at = match.start()
-        label = int_to_cn(number) if number <= 99 else str(number)
+        label = int_to_cn(number)
         if number != self.part + 1:
             after = f"part {int_to_cn(self.part)}" if self.part else "the opening"
             raise self.fail(f"part {label} follows {after}; expected part {int_to_cn(self.part + 1)}", at)
-        heading, _ = _heading(self.body, match.end(), end)
+        heading, heading_end = _heading(self.body, match.end(), end)
         if not heading:
             raise self.fail(f"part {label} has no heading text", at)
         self.part, self.point, self.family = number, 0, None
-        self.marks.append(_Mark(number, None, at, heading))
+        self.marks.append(_Mark(number, None, at, heading, heading_end))
 
     def _point(self, match: re.Match[str], end: int) -> None:
         family = _family(match)
@@ -220,11 +221,11 @@ class _Scanner:
                 f"point {shown} follows {after} in part {part}; expected point {self.point + 1}",
                 match.start(),
             )
-        heading, _ = _heading(self.body, match.end(), end)
+        heading, heading_end = _heading(self.body, match.end(), end)
         if not heading:
             raise self.fail(f"point {number} in part {part} has no heading text", match.start())
         self.point, self.family = number, family
-        self.marks.append(_Mark(self.part, number, match.start(), heading))
+        self.marks.append(_Mark(self.part, number, match.start(), heading, heading_end))
 
     def _midline(self, pos: int, line_start: int, end: int) -> None:
         """Find points that begin after a sentence end inside this line."""
@@ -256,19 +257,17 @@ def _split_header(lines: list[str]) -> tuple[str, dict[str, str], int]:
     filled = [i for i, line in enumerate(lines) if line.strip()]
     if not filled:
         raise SpeechFormatError("the file is empty", None)
-    first = filled[0]
-    candidate = lines[first].strip()
-    # A file without a title starts straight with the address or part one.
-    if candidate.startswith(_ADDRESS) or _PART_RE.match(candidate):
-        return "", {}, first
-    title, metadata = candidate, dict[str, str]()
-    for index in filled[1:]:
-        line = lines[index]
+    title: str | None = None
+    metadata: dict[str, str] = {}
+    for index in filled:
+        line = lines[index].strip()
         header = _HEADER_RE.match(line)
         if header:
             metadata.setdefault(header.group("key"), header.group("value").strip())
-        elif line.strip() != title:
-            return title, metadata, index
+        elif title is None and not (line.startswith(_ADDRESS) or _PART_RE.match(line)):
+            title = line  # a file without a title starts straight with the address or part one
+        elif line != title:
+            return title or "", metadata, index
     raise SpeechFormatError("no speech text after the title and header lines", filled[-1] + 1)
 
 
@@ -289,10 +288,7 @@ def _closing_start(body: str, mark: _Mark) -> int | None:
         if line.strip():
             lines.append((offset, line))
         offset += len(line) + 1
-    marker = _PART_RE.match(body, mark.start) if mark.point is None else _POINT_RE.match(body, mark.start)
-    assert marker is not None
-    _, heading_end = _heading(body, marker.end(), line_end)
-    heading_alone = not body[heading_end:line_end].strip()
+    heading_alone = not body[mark.heading_end : line_end].strip()
     later = lines[1:] if heading_alone else lines  # paragraphs after the section's first paragraph of text
     for start, line in later:
         if line.lstrip(_SPACE).startswith(_ADDRESS):
@@ -303,9 +299,27 @@ def _closing_start(body: str, mark: _Mark) -> int | None:
     return None
 
 
-def _section(body: str, start: int, end: int, **fields: object) -> Section:
-    end = _trim_end(body, end)
-    return Section(text=body[start:end], start=start, end=end, **fields)  # type: ignore[arg-type]
+def _section(
+    body: str,
+    start: int,
+    stop: int,
+    ref: str,
+    kind: SectionKind,
+    label: str,
+    heading: str,
+    part: int | None = None,
+    point: int | None = None,
+) -> Section:
+    end = _trim_end(body, stop)
+    return Section(ref, kind, label, heading, body[start:end], start, end, part, point)
+
+
+def _mark_section(body: str, mark: _Mark, stop: int) -> Section:
+    cn = int_to_cn(mark.part)
+    if mark.point is None:
+        return _section(body, mark.start, stop, str(mark.part), "part", cn, mark.heading, mark.part)
+    ref, label = f"{mark.part}.{mark.point}", f"{cn}、{mark.point}"
+    return _section(body, mark.start, stop, ref, "point", label, mark.heading, mark.part, mark.point)
 
 
 def parse_speech(text: str) -> Document:
@@ -321,45 +335,16 @@ def parse_speech(text: str) -> Document:
     body_start = len(body) - len(body.lstrip())
     opening = None
     if _trim_end(body, marks[0].start) > body_start:
-        opening = _section(
-            body, body_start, marks[0].start, ref=OPENING_REF, kind="opening", label="开头", heading="开头"
-        )
-    parts: list[Part] = []
-    points: list[Section] = []
-    part_section: Section | None = None
+        opening = _section(body, body_start, marks[0].start, OPENING_REF, "opening", "开头", "开头")
+    grouped: list[tuple[Section, list[Section]]] = []
     for mark, stop in zip(marks, stops, strict=True):
-        cn = int_to_cn(mark.part)
-        if mark.point is None:
-            if part_section is not None:
-                parts.append(Part(part_section, tuple(points)))
-            points = []
-            part_section = _section(
-                body,
-                mark.start,
-                stop,
-                ref=str(mark.part),
-                kind="part",
-                label=cn,
-                heading=mark.heading,
-                part=mark.part,
-            )
+        section = _mark_section(body, mark, stop)
+        if section.kind == "part":
+            grouped.append((section, []))
         else:
-            points.append(
-                _section(
-                    body,
-                    mark.start,
-                    stop,
-                    ref=f"{mark.part}.{mark.point}",
-                    kind="point",
-                    label=f"{cn}、{mark.point}",
-                    heading=mark.heading,
-                    part=mark.part,
-                    point=mark.point,
-                )
-            )
-    assert part_section is not None
-    parts.append(Part(part_section, tuple(points)))
+            grouped[-1][1].append(section)
+    parts = tuple(Part(section, tuple(points)) for section, points in grouped)
     closing = None
     if closing_at is not None:
-        closing = _section(body, closing_at, len(body), ref=CLOSING_REF, kind="closing", label="结语", heading="结语")
-    return Document(title=title, metadata=metadata, body=body, opening=opening, parts=tuple(parts), closing=closing)
+        closing = _section(body, closing_at, len(body), CLOSING_REF, "closing", "结语", "结语")
+    return Document(title=title, metadata=metadata, body=body, opening=opening, parts=parts, closing=closing)

@@ -16,6 +16,7 @@ _WRAPPERS = "〔〕［］[]【】()（）{}｛｝「」『』《》〈〉<>“�
 # Words that only say "part"/"point": they separate the numbers and are otherwise ignored.
 _NOISE = re.compile(r"第|部分|部|点|条|项|段|节|part|point|§|#")
 _SEPARATORS = re.compile(r"[\s.\-、,:;/\\_·—~()]+")
+_POINT_WORD = re.compile(r"点|条|项|point")
 _NUMERAL = re.compile(r"[0-9]+|[〇零一二三四五六七八九十两]+")
 _MAX_TEXT = 40  # longer input is not a reference; refuse it before any work
 
@@ -68,7 +69,7 @@ def _points_note(doc: Document, part_number: int) -> str:
 
 def resolve(doc: Document, text: str) -> Section:
     """The section `text` names, or RefError with a short Chinese explanation of what exists."""
-    cleaned = _normalise(text)[: _MAX_TEXT + 1]
+    cleaned = _normalise(text[: _MAX_TEXT * 4])[: _MAX_TEXT + 1]
     if not cleaned:
         raise RefError(f"请写出要看的部分，例如 2.3 或 二、3。{_overview(doc)}")
     if len(cleaned) > _MAX_TEXT:
@@ -82,6 +83,9 @@ def resolve(doc: Document, text: str) -> Section:
         raise RefError(f"看不懂“{cleaned}”。{_overview(doc)}{_examples(doc)}")
     if numbers == [0]:
         return _special(doc, OPENING_REF, "开头")
+    if len(numbers) == 1 and _POINT_WORD.search(cleaned) and "部" not in cleaned:
+        # “第三点” alone names no part; guessing part three would show the wrong text.
+        raise RefError(f"请写明是哪一部分的第{_count_cn(numbers[0])}点，例如 二、{numbers[0]}。{_overview(doc)}")
     part = numbers[0]
     if not 1 <= part <= len(doc.parts):
         raise RefError(f"没有第{_count_cn(part)}部分。{_overview(doc)}")

@@ -305,7 +305,7 @@ def assemble(sections: list[Section_], newline: str, indent: str) -> tuple[str, 
     return body, spans
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)  # each example draws hundreds of values; 150 cover the shapes
 @given(speech(), st.sampled_from(["\n", "\n\n", "\n\n\n"]), st.sampled_from(["", "　　", "  "]))
 def test_generated_speeches_parse_to_their_structure(
     generated: tuple[str, str, dict[str, str], list[Section_]], newline: str, indent: str
@@ -333,3 +333,43 @@ def test_arbitrary_text_parses_or_raises_format_error(text: str) -> None:
     else:
         check_tiling(doc)
         assert doc.parts
+
+
+def test_header_lines_before_the_title_are_metadata() -> None:
+    doc = parse_speech("时间：2022\n题目\n导语：简介\n\n一、部分\n\n内容。\n")
+    assert doc.title == "题目"
+    assert dict(doc.metadata) == {"时间": "2022", "导语": "简介"}
+    assert doc.body == "一、部分\n\n内容。"
+
+
+def test_file_without_title_starts_with_the_address() -> None:
+    doc = parse_speech("同志们：\n\n开场。\n\n一、部分\n\n内容。\n")
+    assert doc.title == ""
+    assert doc.opening is not None and doc.opening.text == "同志们：\n\n开场。"
+
+
+def test_header_line_inside_the_body_is_body_text() -> None:
+    doc = parse_speech("题目\n\n同志们：\n\n时间：不等人。\n\n一、部分\n\n内容。\n")
+    assert dict(doc.metadata) == {}
+    assert doc.opening is not None and "时间：不等人。" in doc.opening.text
+
+
+# Markers, sentence ends, quotes, line breaks and the address, glued at random.
+PART_MARKS = ["一、", "二、", "三、", "第一部分", "第二部分", "十、"]
+POINT_MARKS = ["1、", "2、", "3.", "２．", "（一）", "（二）", "(1)", "(2)", "第一，", "第二，"]
+PROSE = ["。", "！", "？", "；", "“", "”", "同志们，", "时间:", "学习", "建设", "题目", "\ufeff", "　　", " "]
+MARKERISH = st.sampled_from([*PART_MARKS, *POINT_MARKS, *PROSE, "\n", "\n\n", "\r\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(MARKERISH, max_size=40).map("".join))
+def test_marker_soup_parses_consistently_or_raises_format_error(text: str) -> None:
+    try:
+        doc = parse_speech(text)
+    except SpeechFormatError as error:
+        assert error.reason
+        return
+    check_tiling(doc)
+    for section in doc.sections():
+        assert resolve(doc, section.ref) is section
+        assert resolve(doc, section.label) is section

@@ -155,3 +155,9 @@ def test_reference_like_text_raises_only_ref_error(text: str) -> None:
         assert str(error)
     else:
         assert DOC.section(section.ref) is section
+
+
+def test_a_point_without_its_part_asks_which_part() -> None:
+    with pytest.raises(RefError) as info:
+        resolve(DOC, "第三点")
+    assert str(info.value).startswith("请写明是哪一部分的第三点，例如 二、3。")
