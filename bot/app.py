@@ -15,12 +15,15 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    PollAnswerHandler,
+    PollHandler,
     TypeHandler,
     filters,
 )
 
 from bot import render
-from bot.handlers import groups, lookup
+from bot.handlers import groups, lookup, quiz
+from bot.quizrounds import QuizRounds
 from bot.services import SERVICES_KEY, Services, services
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
 
 
-async def register_commands(app: Application) -> None:  # type: ignore[type-arg]
+async def register_commands(app: Application) -> None:
     """setMyCommands with Chinese descriptions, for groups and private chats."""
     commands = [BotCommand(name, desc) for name, desc in render.COMMANDS]
     for scope in (BotCommandScopeAllGroupChats(), BotCommandScopeAllPrivateChats()):
@@ -51,7 +54,7 @@ async def register_commands(app: Application) -> None:  # type: ignore[type-arg]
     await app.bot.set_my_commands(commands)
 
 
-def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
+def add_handlers(app: Application) -> None:
     app.add_handler(TypeHandler(Update, throttle), group=-1)
     commands = {
         "start": lookup.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
@@ -59,18 +62,21 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
         "subscribe": groups.subscribe, "unsubscribe": groups.unsubscribe, "settime": groups.settime,
         "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
         "settings": groups.settings, "goto": groups.goto, "progress": groups.progress,
+        "quiz": quiz.quiz, "stopquiz": quiz.stopquiz, "leaderboard": quiz.leaderboard, "mystats": quiz.mystats,
     }
     for name, handler in commands.items():
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(ChatMemberHandler(groups.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated))
+    app.add_handler(PollAnswerHandler(quiz.poll_answer))
+    app.add_handler(PollHandler(quiz.poll_update))
     app.add_handler(CallbackQueryHandler(lookup.button))
     app.add_handler(MessageHandler(filters.COMMAND, lookup.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, lookup.plain_text))
     app.add_error_handler(on_error)
 
 
-def build_application(svc: Services, base_url: str | None = None, rate_limit: bool = True) -> Application:  # type: ignore[type-arg]
+def build_application(svc: Services, base_url: str | None = None, rate_limit: bool = True) -> Application:
     """The bot, pointed at Telegram or at a local stand-in (`base_url`), with the services attached."""
     config = svc.config
     token = config.telegram.token or "0:offline"
@@ -84,8 +90,11 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .post_init(register_commands)
     )
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # Flood waits are retried here, and every request pauses while one is pending.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     app = builder.build()
     app.bot_data[SERVICES_KEY] = svc
+    assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
+    app.bot_data[quiz.ROUNDS_KEY] = QuizRounds(svc, app.bot, app.job_queue, svc.questions)
     add_handlers(app)
     return app

@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.store import Group
+from bot.store import AnswerRecord, Group, PollRecord
 from content.model import Document, Hit, Reading, Section
+from content.questions import Question
+from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
 from schedules.due import format_weekdays
 
 MESSAGE_LIMIT = 4096
@@ -24,7 +26,8 @@ def esc(text: str) -> str:
 
 def plain(text: str) -> str:
     """The HTML message as plain terminal text."""
-    return html.unescape(re.sub(r"</?(b|i|u|s|code|pre|blockquote)>", "", text))
+    marked = text.replace("<u>", "【").replace("</u>", "】")
+    return html.unescape(re.sub(r"</?(b|i|s|code|pre|blockquote)>", "", marked))
 
 
 def split_text(text: str, budget: int = TEXT_BUDGET) -> list[str]:
@@ -52,6 +55,11 @@ def section_name(section: Section) -> str:
     if section.kind == "part":
         return f"{section.label}、{section.heading}"
     return section.label
+
+
+def short_name(section: Section) -> str:
+    """'第二部分', '二、3', '开头', '结语'."""
+    return f"第{section.label}部分" if section.kind == "part" else section.label
 
 
 def breadcrumb(doc: Document, section: Section) -> str:
@@ -97,7 +105,7 @@ def search_results(doc: Document, query: str, hits: Sequence[Hit]) -> str:
                 "也可以用 /toc 查看全文目录。")
     lines = [f"🔎 “{shown}”：找到 {len(hits)} 处"]
     for hit in hits:
-        snippet = "".join(f"<b>{esc(t)}</b>" if matched else esc(t) for t, matched in hit.segments)
+        snippet = "".join(f"<b><u>{esc(t)}</u></b>" if matched else esc(t) for t, matched in hit.segments)
         lines.append(f"\n<b>〔{esc(hit.section.label)}〕</b> {esc(hit.section.heading)}\n{snippet}")
     lines.append("\n查看全文：/section 加上方括号里的编号")
     return "\n".join(lines)
@@ -107,7 +115,7 @@ def plan_summary(doc: Document, plan: Sequence[Reading]) -> str:
     lines = [f"《{esc(doc.title)}》每日学习计划：共 {len(plan)} 天"]
     for reading in plan:
         size = len("".join(reading.text.split()))
-        labels = "、".join(doc.section(r).label for r in reading.refs)
+        labels = " / ".join(short_name(doc.section(r)) for r in reading.refs)
         first = reading.text.strip().splitlines()[0][:24]
         lines.append(f"第 {reading.day:>2} 天  {size:>4} 字  〔{esc(labels)}〕 {esc(first)}…")
     return "\n".join(lines)
@@ -284,4 +292,108 @@ def progress(doc: Document, group: Group, plan: Sequence[Reading]) -> str:
         lines.append(f"下一次：{esc(reading_header(doc, nxt, total))}")
     if group.last_pushed is not None:
         lines.append(f"上次推送：{group.last_pushed:%Y-%m-%d}")
+    return "\n".join(lines)
+
+
+# --- quizzes -------------------------------------------------------------------------------------------------
+
+MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+
+
+def quiz_intro(count: int, scope: str, seconds: int) -> str:
+    return f"📝 <b>小测验开始！</b>共 {count} 题，范围：{esc(scope)}。每题 {seconds} 秒，先答先得，只计第一次作答。"
+
+
+def quiz_question(text: str, number: int, total: int) -> str:
+    prefix = f"【{number}/{total}】"
+    return prefix + text[: 300 - len(prefix)]
+
+
+def quiz_already_running() -> str:
+    return "本群正在进行一轮测验，请先答完（或由发起人、管理员发送 /stopquiz 结束）。"
+
+
+def quiz_no_questions(scope: str) -> str:
+    return f"“{esc(scope)}”范围内暂时没有题目。试试 /quiz all 从全文出题。"
+
+
+def quiz_usage(max_questions: int) -> str:
+    return (f"用法：/quiz [题数] [范围]。题数 1–{max_questions}，默认 5；范围可写 today（今天的内容）、"
+            "all（全文）或要点编号如 2.3，默认是本群已学过的内容。例如：/quiz 3 二、1")
+
+
+def quiz_cannot_send_polls() -> str:
+    return "⚠️ 我在这个群里无法发送投票，测验已结束。请管理员在群权限中允许发送投票后再试。"
+
+
+def quiz_not_running() -> str:
+    return "本群当前没有进行中的测验。发送 /quiz 开始一轮。"
+
+
+def quiz_stop_refused() -> str:
+    return "只有发起本轮测验的人或群管理员可以结束测验。"
+
+
+def member_name(names: dict[int, str], user_id: int) -> str:
+    return esc(names.get(user_id, f"成员{user_id}"))
+
+
+def quiz_results(doc: Document, polls: Sequence[PollRecord], answers: Sequence[AnswerRecord],
+                 names: dict[int, str], questions: dict[str, Question], stopped: bool) -> str:
+    results = [QuestionResult(p.poll_id, p.ref, {a.user_id: a.correct for a in answers if a.poll_id == p.poll_id})
+               for p in polls]
+    summary = round_summary(results)
+    head = "⏹ <b>测验已结束</b>" if stopped else "🏁 <b>本轮测验结束</b>"
+    lines = [f"{head}（共 {summary.questions} 题，{summary.participants} 人参与）"]
+    if not summary.participants:
+        lines.append("这一轮没有人作答。下次一起来吧！")
+        return "\n".join(lines)
+    lines.append("")
+    for place, user_id, score in summary.ranking:
+        assert isinstance(user_id, int)
+        lines.append(f"{MEDALS.get(place, f'{place}.')} {member_name(names, user_id)}　{score}/{summary.questions}")
+    by_poll = {p.poll_id: p for p in polls}
+    if summary.most_missed:
+        lines += ["", "<b>错得最多的题</b>（建议回看原文）："]
+        for missed in summary.most_missed:
+            question = questions.get(by_poll[missed.question_id].question_id)
+            text = question.question if question else missed.question_id
+            label = doc.section(missed.ref).label if doc.has(missed.ref) else missed.ref
+            lines.append(f"· {esc(_clip(text, 36))} 〔{esc(label)}〕{missed.wrong}/{missed.answered} 人答错"
+                         f"　/section {missed.ref}")
+    lines.append("\n发送 /leaderboard 查看排行榜，/mystats 查看个人统计。")
+    return "\n".join(lines)
+
+
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def leaderboard(scores: dict[int, tuple[int, int]], names: dict[int, str], week: bool) -> str:
+    title = "本周排行榜（近 7 天）" if week else "总排行榜"
+    if not scores:
+        return f"🏆 <b>{title}</b>\n还没有人答过题。发送 /quiz 开始一轮测验！"
+    lines = [f"🏆 <b>{title}</b>"]
+    ranking = rank({user: correct for user, (correct, _) in scores.items()})
+    for place, user_id, correct in ranking[:20]:
+        answered = scores[user_id][1]
+        lines.append(f"{MEDALS.get(place, f'{place}.')} {member_name(names, user_id)}　{correct} 分"
+                     f"（答 {answered} 题，正确率 {correct * 100 // max(answered, 1)}%）")
+    other = "/leaderboard all 查看总榜" if week else "/leaderboard week 查看本周榜"
+    lines.append(f"\n{other}")
+    return "\n".join(lines)
+
+
+def member_stats(doc: Document, name: str, answers: Sequence[AnswerRecord], today: date) -> str:
+    if not answers:
+        return f"{esc(name)}，你在本群还没有答过题。发送 /quiz 开始一轮测验！"
+    correct = sum(a.correct for a in answers)
+    stats = section_stats((a.ref, {a.poll_id: a.correct}) for a in answers)
+    weak = weakest_sections(stats)
+    lines = [f"📈 <b>{esc(name)} 的答题统计</b>",
+             f"答题：{len(answers)} 题　答对：{correct} 题　正确率：{correct * 100 // len(answers)}%",
+             f"连续答题：{streak((a.local_date for a in answers), today)} 天"]
+    if weak:
+        names = "、".join(doc.section(r).label if doc.has(r) else r for r in weak)
+        lines.append(f"薄弱环节：{esc(names)}（可用 /section {weak[0]} 回看）")
     return "\n".join(lines)

@@ -23,12 +23,12 @@ log = logging.getLogger(__name__)
 class Running:
     """A started bot: the application, its services and its push scheduler."""
 
-    app: Application  # type: ignore[type-arg]
+    app: Application
     svc: Services
     pusher: PushScheduler[int]
 
 
-def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:  # type: ignore[type-arg]
+def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
     """The daily push, on the application's own APScheduler (one scheduler per process)."""
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     deliverer = Deliverer(svc, app.bot)
@@ -74,7 +74,7 @@ def run(config: Config, force_offline: bool = False) -> None:
     svc = build_services(config)
     app = build_application(svc)
 
-    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    async def post_init(application: Application) -> None:
         await register_commands(application)
         attach_pusher(application, svc).start()
 

@@ -15,6 +15,8 @@ from bot.store import GroupDefaults, Store
 from bot.throttle import Throttle
 from content.loader import load_document
 from content.model import Document, Reading
+from content.questions import Question, load_bank, load_default_bank
+from content.quizgen import cached_generated_questions
 from content.readings import plan_readings
 from content.search import SearchIndex
 from schedules.clock import SystemClock
@@ -30,6 +32,7 @@ class Services:
     plan: tuple[Reading, ...]
     index: SearchIndex
     store: Store
+    questions: tuple[Question, ...] = ()
     clock: Callable[[], datetime] = field(default_factory=SystemClock)
     admins: AdminCache = field(default_factory=AdminCache)
     throttle: Throttle = field(default_factory=Throttle)
@@ -56,7 +59,19 @@ def build_services(config: Config, clock: Callable[[], datetime] | None = None) 
     config.database.parent.mkdir(parents=True, exist_ok=True)
     store = Store(config.database, defaults)
     return Services(config=config, doc=doc, plan=plan, index=SearchIndex(doc), store=store,
-                    clock=clock or SystemClock(), offline=config.offline)
+                    questions=load_questions(config, doc), clock=clock or SystemClock(), offline=config.offline)
+
+
+def load_questions(config: Config, doc: Document) -> tuple[Question, ...]:
+    """The shipped bank (when it fits this speech), extra banks from config, and questions generated from the text."""
+    questions: list[Question] = []
+    if config.content.speech is None:
+        questions += load_default_bank(doc)
+    for path in config.content.question_banks:
+        questions += load_bank(path, doc)
+    if config.content.generated_questions:
+        questions += cached_generated_questions(doc, config.database.parent / ".studybot-cache")
+    return tuple(questions)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 class Throttle:
     """Allows `burst` commands at once and `rate` more per second after that, per key."""
 
-    burst: float = 6.0
-    rate: float = 0.5
+    burst: float = 10.0
+    rate: float = 1.0
     max_keys: int = 50_000
     _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)  # key -> (tokens, last seen)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import ChatMember, ChatMemberUpdated, Update
 from telegram.ext import ContextTypes
@@ -18,7 +19,7 @@ from schedules.due import next_push_after, parse_time, parse_timezone, parse_wee
 log = logging.getLogger(__name__)
 PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 def _was_present(change: ChatMemberUpdated) -> tuple[bool, bool]:

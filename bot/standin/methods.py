@@ -47,6 +47,15 @@ class Params:
         except (TypeError, ValueError):
             raise ApiError(400, f"Bad Request: invalid {name} specified") from None
 
+    def get_float(self, name: str) -> float | None:
+        value = self.data.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ApiError(400, f"Bad Request: invalid {name} specified") from None
+
     def get_bool(self, name: str, default: bool) -> bool:
         value = self.data.get(name)
         if value is None:
@@ -184,7 +193,7 @@ class BotApi:
         self.world.record(SentRecord(method, chat.id, message["message_id"], self.world.clock(),
                                      text=message.get("text"), entities=tuple(message.get("entities", ())),
                                      reply_markup=message.get("reply_markup"), poll=message.get("poll"),
-                                     message=message))
+                                     message=dict(message)))
         return dict(message)
 
     # ----- bot identity and updates -----
@@ -213,7 +222,7 @@ class BotApi:
                                 "deleteWebhook to delete the webhook first")
         limit = min(100, max(1, p.get_int("limit") or 100))
         allowed = p.get_json("allowed_updates")
-        return await self.world.get_updates(p.get_int("offset"), limit, float(p.get_int("timeout") or 0),
+        return await self.world.get_updates(p.get_int("offset"), limit, p.get_float("timeout") or 0.0,
                                             allowed if isinstance(allowed, list) else None)
 
     # ----- messages -----

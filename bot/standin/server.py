@@ -34,6 +34,7 @@ class Fault:
     status: int = 500
     description: str = ""
     seconds: float = 0.0
+    parameters: JSON | None = None
 
 
 class _Drop(Exception):
@@ -134,10 +135,11 @@ class StandIn:
         self._faults.setdefault(method.lower(), deque()).extend([fault] * count)
 
     def fail_next(self, method: str, status: int = 500, count: int = 1, description: str | None = None,
-                  *, deliver: bool = False) -> None:
-        """The next ``count`` calls of ``method`` answer ``status``; ``deliver`` still carries them out."""
+                  *, deliver: bool = False, parameters: JSON | None = None) -> None:
+        """The next ``count`` calls of ``method`` answer ``status`` (with ``parameters``, e.g. retry_after);
+        ``deliver=True`` still carries them out."""
         text = description or HTTPStatus(status).phrase
-        self._queue(method, Fault("fail", deliver, status=status, description=text), count)
+        self._queue(method, Fault("fail", deliver, status, text, parameters=parameters), count)
 
     def delay_next(self, method: str, seconds: float, count: int = 1, *, deliver: bool = True) -> None:
         """Answer the next calls ``seconds`` late.  ``deliver=True``: carried out at once (as Telegram may do for
@@ -153,17 +155,25 @@ class StandIn:
 
     # ----- HTTP -----
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+        # The connection runs in an inner task so that stop() can cancel it without asyncio's stream callback
+        # logging the cancellation of the task start_server made.
+        task = asyncio.ensure_future(self._connection(reader, writer))
         self._tasks.add(task)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+        finally:
+            self._tasks.discard(task)
+            writer.transport.abort()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while await self._one_request(reader, writer):
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, _Drop):
             pass
-        finally:
-            self._tasks.discard(task)
-            writer.transport.abort()
 
     async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; return whether to keep the connection open."""
@@ -231,7 +241,7 @@ class StandIn:
         if fault.kind == "fail":
             if fault.deliver:
                 await self._call(method, params)
-            return _error(ApiError(fault.status, fault.description))
+            return _error(ApiError(fault.status, fault.description, fault.parameters))
         if fault.kind == "drop":
             if fault.deliver:
                 await self._call(method, params)

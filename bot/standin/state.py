@@ -275,6 +275,8 @@ class World:
             if found is None:
                 raise ApiError(400, "Bad Request: chat not found")
             chat = found
+        elif chat_ref not in self.chats and self.strict_chats and chat_ref > 0:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         elif chat_ref not in self.chats and (self.strict_chats or chat_ref == 0):
             raise ApiError(400, "Bad Request: chat not found")
         else:
@@ -310,7 +312,7 @@ class World:
             method, chat.id, message_id, self.clock(), text=fields.get("text"),
             entities=tuple(fields.get("entities", ())), reply_markup=fields.get("reply_markup"),
             poll=poll.to_api() if poll else None,
-            reply_to_message_id=reply["message_id"] if reply else None, message=message))
+            reply_to_message_id=reply["message_id"] if reply else None, message=dict(message)))
         return message
 
     def record(self, rec: SentRecord) -> None:

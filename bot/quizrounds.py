@@ -1,0 +1,180 @@
+"""Quiz rounds in a chat: send quiz polls one after another, score answers, post results. State lives in the store."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from telegram import Bot, Poll
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes, JobQueue
+
+from bot import render
+from bot.services import Services
+from bot.store import PollRecord, Round
+from content.questions import Question
+from content.scoring import pick_questions
+
+log = logging.getLogger(__name__)
+# Poll closing is driven by our own timer as well as Telegram's poll update: whichever comes first wins.
+CLOSE_MARGIN = 1.5
+
+
+@dataclass(frozen=True)
+class Scope:
+    refs: frozenset[str]
+    label: str  # shown in the chat: "全文", "已学内容", "二、3"
+
+
+class QuizRounds:
+    """One running round per chat at most; every step is recorded so a restart can resume."""
+
+    def __init__(self, svc: Services, bot: Bot, job_queue: JobQueue,
+                 questions: Sequence[Question], rng: random.Random | None = None,
+                 now: Callable[[], float] = time.time) -> None:
+        self.svc = svc
+        self.bot = bot
+        self.job_queue = job_queue
+        self.questions = {q.id: q for q in questions}
+        self.rng = rng or random.Random()
+        self.now = now
+
+    # --- starting and asking -----------------------------------------------------------------------------
+
+    async def start(self, chat_id: int, user_id: int, count: int, scope: Scope) -> str | None:
+        """Start a round; returns a refusal to show instead, or None when the first poll is out."""
+        store = self.svc.store
+        if store.running_round(chat_id) is not None:
+            return render.quiz_already_running()
+        recent = store.recent_question_ids(chat_id)
+        picked = pick_questions(tuple(self.questions.values()), count, scope.refs, self.rng, recent)
+        if not picked:
+            return render.quiz_no_questions(scope.label)
+        rnd = store.start_round(chat_id, user_id, [q.id for q in picked], scope.label, self.now())
+        if rnd is None:
+            return render.quiz_already_running()
+        await self.bot.send_message(chat_id, render.quiz_intro(len(picked), scope.label,
+                                                               self.svc.config.quiz.open_period),
+                                    parse_mode="HTML")
+        await self._ask(rnd)
+        return None
+
+    async def _ask(self, rnd: Round) -> None:
+        question = self.questions.get(rnd.question_ids[rnd.position])
+        if question is None:  # the bank changed since the round started: skip the question
+            await self._next(rnd)
+            return
+        options, correct = question.options(self.rng)
+        period = self.svc.config.quiz.open_period
+        try:
+            message = await self.bot.send_poll(
+                rnd.chat_id, render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids)),
+                list(options), type=Poll.QUIZ, is_anonymous=False,
+                correct_option_ids=[correct],  # type: ignore[list-item]  # PTB types ids as Literal[0..11]
+                explanation=question.explanation, open_period=period)
+        except (BadRequest, Forbidden) as exc:
+            await self._abort(rnd, exc)
+            return
+        except TelegramError as exc:
+            # Flood waits were already retried by the rate limiter; rather than leave the group stuck, end here.
+            log.warning("quiz in chat %s: sending a poll failed: %s", rnd.chat_id, exc)
+            await self.finish(rnd, "stopped")
+            return
+        assert message.poll is not None
+        record = PollRecord(poll_id=message.poll.id, round_id=rnd.id, chat_id=rnd.chat_id,
+                            message_id=message.message_id, question_id=question.id, ref=question.ref,
+                            correct_index=correct, position=rnd.position, closes_at=self.now() + period,
+                            closed=False)
+        self.svc.store.record_poll(record)
+        self._schedule_close(record)
+
+    def _schedule_close(self, poll: PollRecord) -> None:
+        delay = max(0.0, poll.closes_at - self.now()) + CLOSE_MARGIN
+        self.job_queue.run_once(self._close_job, delay, data=poll.poll_id, name=f"quiz-close:{poll.poll_id}")
+
+    async def _close_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        poll_id = context.job.data if context.job else None
+        if isinstance(poll_id, str):
+            await self.poll_closed(poll_id)
+
+    async def poll_closed(self, poll_id: str) -> None:
+        """The poll's time is up (our timer or Telegram's poll update): move the round on, once."""
+        poll = self.svc.store.poll(poll_id)
+        if poll is None or not self.svc.store.close_poll(poll_id):
+            return
+        rnd = self.svc.store.round(poll.round_id)
+        if rnd is not None and rnd.status == "running" and rnd.position == poll.position:
+            await self._next(rnd)
+
+    async def _next(self, rnd: Round) -> None:
+        if rnd.position + 1 >= len(rnd.question_ids):
+            await self.finish(rnd, "finished")
+            return
+        await self._ask(self.svc.store.advance_round(rnd.id))
+
+    async def _abort(self, rnd: Round, exc: TelegramError) -> None:
+        log.info("quiz in chat %s cannot send polls: %s", rnd.chat_id, exc)
+        self.svc.store.end_round(rnd.id, "stopped")
+        try:
+            await self.bot.send_message(rnd.chat_id, render.quiz_cannot_send_polls())
+        except TelegramError:
+            log.info("chat %s cannot be written to either", rnd.chat_id)
+
+    # --- answers, stopping and results --------------------------------------------------------------------
+
+    def answer(self, poll_id: str, user_id: int, name: str, option_ids: Sequence[int], local_date: date) -> bool:
+        """Record a member's first answer while the poll is open; unknown polls and retractions are ignored."""
+        poll = self.svc.store.poll(poll_id)
+        if poll is None or not option_ids:
+            return False
+        counted = self.svc.store.record_answer(poll, user_id, option_ids[0], self.now(), local_date)
+        if counted:
+            self.svc.store.remember_member(poll.chat_id, user_id, name)
+        return counted
+
+    async def stop(self, chat_id: int) -> bool:
+        """End the chat's round early with its results so far; False if none was running."""
+        rnd = self.svc.store.running_round(chat_id)
+        if rnd is None:
+            return False
+        polls = self.svc.store.round_polls(rnd.id)
+        for poll in polls:
+            if self.svc.store.close_poll(poll.poll_id):
+                try:
+                    await self.bot.stop_poll(chat_id, poll.message_id)
+                except TelegramError as exc:
+                    log.info("could not stop poll %s: %s", poll.poll_id, exc)
+        await self.finish(rnd, "stopped")
+        return True
+
+    async def finish(self, rnd: Round, status: str) -> None:
+        if not self.svc.store.end_round(rnd.id, status):
+            return  # someone else already posted the results
+        store = self.svc.store
+        text = render.quiz_results(
+            self.svc.doc, polls=store.round_polls(rnd.id), answers=store.round_answers(rnd.id),
+            names=store.member_names(rnd.chat_id), questions=self.questions, stopped=status == "stopped")
+        try:
+            await self.bot.send_message(rnd.chat_id, text, parse_mode="HTML")
+        except TelegramError as exc:
+            log.warning("could not post quiz results to %s: %s", rnd.chat_id, exc)
+
+    async def resume_all(self) -> None:
+        """After a restart: every running round continues where it was (or ends if its time is long gone)."""
+        for rnd in self.svc.store.running_rounds():
+            polls = self.svc.store.round_polls(rnd.id)
+            current = next((p for p in polls if p.position == rnd.position), None)
+            try:
+                if current is None:
+                    await self._ask(rnd)
+                elif current.closed or current.closes_at <= self.now():
+                    self.svc.store.close_poll(current.poll_id)
+                    await self._next(rnd)
+                else:
+                    self._schedule_close(current)
+            except TelegramError as exc:
+                log.warning("could not resume the quiz in %s: %s", rnd.chat_id, exc)

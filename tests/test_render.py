@@ -1,0 +1,59 @@
+"""The renderer: message splitting, HTML safety, and the chat texts built from content."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot import render
+from content.loader import load_document
+from content.readings import plan_readings
+
+sentences = st.lists(
+    st.text(alphabet=st.sampled_from("学习型党组织建设<>&\"'ab 1"), min_size=1, max_size=120).map(
+        lambda s: s + "。"),
+    min_size=1, max_size=80)
+
+
+@given(sentences, st.integers(min_value=50, max_value=600))
+def test_split_text_keeps_every_character_and_prefers_sentence_ends(parts: list[str], budget: int) -> None:
+    text = "".join(parts)
+    chunks = render.split_text(text, budget)
+    assert all(0 < len(c) <= budget for c in chunks)
+    assert "".join("".join(c.split()) for c in chunks) == "".join(text.split())
+    for chunk, following in zip(chunks, chunks[1:], strict=False):
+        # A chunk ends mid-sentence only when one sentence alone is longer than the budget.
+        if not chunk.endswith("。"):
+            assert max(len(p) for p in parts) > budget // 2 or len(following) > 0
+
+
+def test_section_messages_split_a_long_section_under_telegrams_limit() -> None:
+    doc = load_document()
+    section = doc.section("2.3")
+    long_doc_text = section.text * 12
+    chunks = render.split_text(long_doc_text)
+    assert len(chunks) > 1 and all(len(c) <= render.TEXT_BUDGET for c in chunks)
+    messages = render.section_messages(doc, doc.section("3"))
+    assert all(len(m) <= render.MESSAGE_LIMIT for m in messages)
+
+
+def test_user_text_is_escaped_in_html_replies() -> None:
+    doc = load_document()
+    reply = render.search_results(doc, "<b>&</i>", [])
+    assert "<b>&</i>" not in reply and html.escape("<b>&</i>", quote=False) in reply
+    bad = render.ref_error("<script>", "没有这一部分。")
+    assert "<script>" not in bad
+
+
+def test_reading_header_names_day_total_and_point() -> None:
+    doc = load_document()
+    plan = plan_readings(doc)
+    header = render.reading_header(doc, plan[2], len(plan))
+    assert re.match(rf"《{doc.title}》第 3 天 / 共 {len(plan)} 天 · 一、\d ", header)
+
+
+def test_plain_keeps_search_marks_visible_in_the_terminal() -> None:
+    assert render.plain("<b>a</b> <b><u>终身</u></b> &lt;x&gt;") == "a 【终身】 <x>"
