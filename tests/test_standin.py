@@ -308,6 +308,7 @@ async def test_poll_limits(standin_fast: StandIn, kwargs: dict[str, Any], error:
     assert standin_fast.sent(ALICE.id) == []
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # correct_option_id on purpose
 async def test_poll_edge_values_accepted_and_deprecated_correct_option_id(standin_fast: StandIn) -> None:
     async with make_bot(standin_fast) as bot:
         msg = await bot.send_poll(ALICE.id, "问" * 300, [str(i) for i in range(10)], type="quiz",
@@ -379,6 +380,7 @@ def test_unclosed_tag_is_an_error() -> None:
 
 
 # ----- flood limits ------------------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_group_flood_limit_raises_retry_after() -> None:
     now = [1000.0]
     async with StandIn(STANDIN_TOKEN, clock=lambda: now[0]) as standin, make_bot(standin) as bot:
@@ -395,6 +397,7 @@ async def test_group_flood_limit_raises_retry_after() -> None:
     assert standin.stats.delivered[GROUP] == 21 and standin.stats.delivered[ALICE.id] == 1
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_private_and_overall_limits() -> None:
     now = [0.0]
     config = LimitConfig(overall=Bucket(30, 1.0), private=Bucket(5, 5.0))
@@ -434,10 +437,10 @@ async def test_kicked_bot_gets_forbidden_and_my_chat_member(standin: StandIn) ->
     changes = [u.my_chat_member for u in updates if u.my_chat_member]
     assert [c.difference()["status"] for c in changes] == [("left", "member"), ("member", "kicked")]
     assert isinstance(changes[1].new_chat_member, telegram.ChatMemberBanned)
-    assert [m.new_chat_members for m in (u.message for u in updates) if m] == [(await_me(standin),)]
+    assert [m.new_chat_members for m in (u.message for u in updates) if m] == [(bot_user(standin),)]
 
 
-def await_me(standin: StandIn) -> telegram.User:
+def bot_user(standin: StandIn) -> telegram.User:
     return telegram.User(**{k: v for k, v in standin.world.bot.to_api().items() if k != "is_bot"}, is_bot=True)
 
 
@@ -507,6 +510,23 @@ async def test_fail_delay_and_drop(standin_fast: StandIn) -> None:
     assert [r.text for r in standin_fast.sent(ALICE.id)] == ["慢的", "丢了但送到了", "正常"]
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_injected_429_and_strict_chats() -> None:
+    async with StandIn(STANDIN_TOKEN, strict_chats=True) as standin, make_bot(standin) as bot:
+        standin.fail_next("sendMessage", 429, description="Too Many Requests: retry after 7",
+                          parameters={"retry_after": 7})
+        with pytest.raises(RetryAfter) as info:
+            await bot.send_message(ALICE.id, "x")
+        assert seconds(info.value.retry_after) == 7
+        with pytest.raises(Forbidden, match=r"(?i)initiate conversation"):
+            await bot.send_message(ALICE.id, "x")
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+            await bot.send_message(GROUP, "x")
+        standin.user_sends(ALICE.id, ALICE, "/start")
+        await bot.send_message(ALICE.id, "你好")
+    assert standin.stats.requests_by_method["sendMessage"] == 4
+
+
 async def test_delayed_undelivered_request_is_dropped_when_client_gave_up(standin_fast: StandIn) -> None:
     standin_fast.delay_next("sendMessage", 0.4, deliver=False)
     async with make_bot(standin_fast, read_timeout=0.1) as bot:
@@ -561,6 +581,10 @@ async def test_every_object_round_trips_through_de_json(standin_fast: StandIn) -
         objects += [(telegram.ChatMember, s.world.member_api(chat, uid)) for uid in (ALICE.id, BOB.id, 103, 104, 999)]
         objects += [(telegram.ChatMember, s.world.member_api(chat, s.world.bot.id))]
         objects += [(Update, u) for u in raw_updates]
+        payload_types = {"message": telegram.Message, "callback_query": telegram.CallbackQuery,
+                         "poll_answer": telegram.PollAnswer, "poll": telegram.Poll,
+                         "my_chat_member": telegram.ChatMemberUpdated}
+        objects += [(payload_types[k], v) for u in raw_updates for k, v in u.items() if k != "update_id"]
         for cls, data in objects:
             obj = cls.de_json(json.loads(json.dumps(data)), bot)
             assert_known_fields(obj)

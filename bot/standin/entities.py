@@ -25,6 +25,7 @@ _SIMPLE_TAGS = {
 _ALL_TAGS = {*_SIMPLE_TAGS, "a", "span", "blockquote", "tg-emoji"}
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY_RE = re.compile(r"&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z]{2,4}));")
+_SPECIAL_RE = re.compile(r"[<&]")
 _ATTR_NAME_RE = re.compile(r"[A-Za-z0-9\-]+")
 _COMMAND_RE = re.compile(r"(?<![^\s])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_@])")
 
@@ -169,9 +170,8 @@ def parse_html(src: str) -> ParsedText:
                 i = hit[1]
                 continue
         if c != "<":
-            j = i + 1
-            while j < n and src[j] not in "<&":
-                j += 1
+            special = _SPECIAL_RE.search(src, i + 1)
+            j = special.start() if special else n
             chunk = src[i:j]
             out.append(chunk)
             u16 += utf16_len(chunk)
