@@ -176,6 +176,20 @@ def test_good_sample_structures() -> None:
     doc = load_document(DATA / "good_ordinal.txt")
     assert [len(p.points) for p in doc.parts] == [3, 2]
     assert doc.metadata["来源"] == "本地"
+    assert doc.title == "在读书会上的讲话"  # the BOM is not part of the title
+    assert doc.closing is not None and doc.closing.text == "最后，希望大家多读书。"
+    doc = load_document(DATA / "good_crlf_untitled.txt")
+    assert doc.title == ""
+    assert doc.opening is None
+    assert outline(doc)[1:] == [
+        ("1.1", "指导思想"),
+        ("1.2", "基本原则！"),
+        ("2", "主要任务"),
+        ("2.1", "读原著"),
+        ("2.2", "悟原理？"),
+        ("closing", "结语"),
+    ]
+    assert outline(doc)[0] == ("1", "总体要求")
 
 
 # --- generated speeches ---------------------------------------------------------------------------------------
