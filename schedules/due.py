@@ -134,9 +134,8 @@ def parse_timezone(name: str) -> str:
         s = "UTC" if hours == 0 else f"Etc/GMT{'-' if m[1] == '+' else '+'}{hours}"
     canonical = _zone_names_by_lower().get(s.lower())
     if canonical is None:
-        raise ValueError(
-            f'unknown time zone {name!r}: use an IANA name such as "Asia/Shanghai" or "Europe/London"'
-        )
+        hint = 'use an IANA name such as "Asia/Shanghai" or "Europe/London"'
+        raise ValueError(f"unknown time zone {name!r}: {hint}")
     return canonical
 
 
@@ -241,9 +240,10 @@ def format_weekdays(days: Iterable[int]) -> str:
 
 
 def _require_aware(now: dt.datetime) -> dt.datetime:
+    """`now` in UTC. Converting matters: == across zones is always False for an ambiguous time (PEP 495)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"`now` must be timezone-aware (UTC), got naive {now!r}")
-    return now
+    return now.astimezone(UTC)
 
 
 @lru_cache(maxsize=16384)
@@ -271,7 +271,11 @@ def _push_instant_utc(time: dt.time, tz_name: str, local_date: dt.date) -> dt.da
 
 
 def local_push_datetime(schedule: PushSchedule, local_date: dt.date) -> dt.datetime:
-    """The aware local instant of the push on `local_date` (gap → first instant after it; overlap → first)."""
+    """The aware local instant of the push on `local_date` (gap → first instant after it; overlap → first).
+
+    Compare the result in UTC (`.astimezone(UTC)`): Python's == between zones is always False for an ambiguous
+    local time.
+    """
     instant = _push_instant_utc(schedule.time, schedule.timezone, local_date)
     return instant.astimezone(_zone(schedule.timezone))
 
@@ -321,7 +325,7 @@ def due_groups(
 ) -> list[tuple[K, dt.date]]:
     """(key, local date) for every group due now, in input order; a shared schedule is evaluated once."""
     _check_grace(grace)
-    _require_aware(now)
+    now = _require_aware(now)
     open_by_schedule: dict[PushSchedule, dt.date | None] = {}
     due: list[tuple[K, dt.date]] = []
     for key, schedule, last_pushed in groups:
@@ -336,7 +340,7 @@ def due_groups(
 
 def next_push_after(schedule: PushSchedule, now: dt.datetime) -> dt.datetime:
     """The first scheduled push instant strictly after `now`, as an aware datetime in the group's zone."""
-    _require_aware(now)
+    now = _require_aware(now)
     start = now.astimezone(_zone(schedule.timezone)).date() - dt.timedelta(days=1)
     for offset in range(10):  # a week plus slack for a date swallowed by a zone change
         d = start + dt.timedelta(days=offset)

@@ -100,11 +100,10 @@ class PushScheduler(Generic[K]):
             "misfire_grace_time": None,
             "replace_existing": True,
         }
+        every_minute = IntervalTrigger(seconds=60, start_date=next_minute, timezone=dt.UTC)
         self._scheduler.add_job(
             self._scheduled_tick,
-            IntervalTrigger(
-                seconds=int(TICK_INTERVAL.total_seconds()), start_date=next_minute, timezone=dt.UTC
-            ),
+            every_minute,
             id=TICK_JOB_ID,
             name="studybot push tick",
             **common,
