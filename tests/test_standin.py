@@ -528,11 +528,11 @@ async def test_injected_429_and_strict_chats() -> None:
 
 
 async def test_delayed_undelivered_request_is_dropped_when_client_gave_up(standin_fast: StandIn) -> None:
-    standin_fast.delay_next("sendMessage", 0.4, deliver=False)
+    standin_fast.delay_next("sendMessage", 0.3, deliver=False)
     async with make_bot(standin_fast, read_timeout=0.1) as bot:
         with pytest.raises(TimedOut):
             await bot.send_message(ALICE.id, "超时")
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.35)  # let the delayed handler find the client gone
         await bot.send_message(ALICE.id, "之后")
     assert [r.text for r in standin_fast.sent(ALICE.id)] == ["之后"]
 
