@@ -12,6 +12,8 @@ from telegram.ext import Application
 from bot.app import ALLOWED_UPDATES, build_application, register_commands
 from bot.config import Config
 from bot.delivery import Deliverer
+from bot.handlers.quiz import ROUNDS_KEY
+from bot.quizrounds import QuizRounds
 from bot.logs import setup_logging
 from bot.services import Services, build_services
 from schedules.scheduler import PushScheduler
@@ -26,6 +28,12 @@ class Running:
     app: Application
     svc: Services
     pusher: PushScheduler[int]
+
+
+def rounds_of(app: Application) -> QuizRounds:
+    found = app.bot_data[ROUNDS_KEY]
+    assert isinstance(found, QuizRounds)
+    return found
 
 
 def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
@@ -47,6 +55,7 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     pusher = attach_pusher(app, svc)
     await app.start()
     pusher.start()
+    await rounds_of(app).resume_all()
     assert app.updater is not None
     await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=poll_interval, timeout=10,
                                     drop_pending_updates=False)
@@ -77,6 +86,7 @@ def run(config: Config, force_offline: bool = False) -> None:
     async def post_init(application: Application) -> None:
         await register_commands(application)
         attach_pusher(application, svc).start()
+        await rounds_of(application).resume_all()
 
     app.post_init = post_init
     log.info("studybot started for %s (%d readings); mode %s", svc.doc.title, len(svc.plan), config.telegram.mode)
