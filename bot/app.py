@@ -61,7 +61,7 @@ def add_handlers(app: Application) -> None:
         "search": lookup.search, "today": lookup.today, "next": lookup.next_reading,
         "subscribe": groups.subscribe, "unsubscribe": groups.unsubscribe, "settime": groups.settime,
         "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
-        "settings": groups.settings, "goto": groups.goto, "progress": groups.progress,
+        "settings": groups.settings, "goto": groups.goto, "dailyquiz": groups.dailyquiz, "progress": groups.progress,
         "quiz": quiz.quiz, "stopquiz": quiz.stopquiz, "leaderboard": quiz.leaderboard, "mystats": quiz.mystats,
     }
     for name, handler in commands.items():

@@ -142,6 +142,7 @@ ADMIN_COMMANDS = (
     "/settime 07:30 推送时间　/timezone Asia/Shanghai 时区",
     "/days 工作日 推送日（每天、工作日、周一,周三,周五）",
     "/pause 暂停　/resume 恢复　/goto 2.3 或 /goto 第5天 调整进度",
+    "/dailyquiz 2 每次推送后附 2 道小题（0 关闭，最多 3）",
     "/stopquiz 结束正在进行的测验",
 )
 
@@ -230,7 +231,8 @@ def settings(doc: Document, group: Group, total: int, upcoming: datetime | None)
         state = "已订阅"
     lines = ["⚙️ <b>推送设置</b>", f"状态：{state}",
              f"时间：{format_weekdays(group.weekdays)} {group.push_time:%H:%M}（{esc(group.timezone)}）",
-             f"进度：下一次推送第 {min(group.next_day, total)} 天 / 共 {total} 天"]
+             f"进度：下一次推送第 {min(group.next_day, total)} 天 / 共 {total} 天",
+             f"推送后小测验：{f'{group.daily_quiz} 题' if group.daily_quiz else '关闭'}（/dailyquiz 设置）"]
     if upcoming is not None:
         local = upcoming.astimezone(ZoneInfo(group.timezone))
         lines.append(f"下次推送：{local:%Y-%m-%d %H:%M}")
@@ -268,6 +270,10 @@ def bad_timezone() -> str:
 
 def bad_days() -> str:
     return "不认识这些日子。例如：/days 每天、/days 工作日、/days 周末、/days 周一,周三,周五。"
+
+
+def dailyquiz_usage() -> str:
+    return "请写 0 到 3 之间的题数，例如 /dailyquiz 2（每次推送后附 2 道小题），/dailyquiz 0 关闭。"
 
 
 def goto_usage(total: int) -> str:

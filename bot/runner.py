@@ -13,8 +13,8 @@ from bot.app import ALLOWED_UPDATES, build_application, register_commands
 from bot.config import Config
 from bot.delivery import Deliverer
 from bot.handlers.quiz import ROUNDS_KEY
-from bot.quizrounds import QuizRounds
 from bot.logs import setup_logging
+from bot.quizrounds import QuizRounds, Scope
 from bot.services import Services, build_services
 from schedules.scheduler import PushScheduler
 
@@ -39,7 +39,17 @@ def rounds_of(app: Application) -> QuizRounds:
 def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
     """The daily push, on the application's own APScheduler (one scheduler per process)."""
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
-    deliverer = Deliverer(svc, app.bot)
+    rounds = rounds_of(app)
+
+    async def daily_quiz(chat_id: int) -> None:
+        """A short round on the day's reading after the push, where the group asked for one."""
+        group = svc.store.group(chat_id)
+        if group is None or group.daily_quiz < 1 or group.next_day < 2:
+            return
+        reading = svc.reading(group.next_day - 1)
+        await rounds.start(chat_id, app.bot.id, group.daily_quiz, Scope(frozenset(reading.refs), "今天的内容"))
+
+    deliverer = Deliverer(svc, app.bot, after_push=daily_quiz)
     return PushScheduler[int](
         app.job_queue.scheduler, svc.store.push_candidates, deliverer, clock=svc.clock, grace=svc.grace,
         concurrency=svc.config.push.concurrency,

@@ -55,7 +55,8 @@ def build_services(config: Config, clock: Callable[[], datetime] | None = None) 
     doc = load_document(config.content.speech)
     plan = plan_readings(doc, config.readings.min_chars, config.readings.max_chars)
     defaults = GroupDefaults(push_time=config.push.default_time, timezone=config.push.default_timezone,
-                             weekdays=parse_weekdays(config.push.default_days))
+                             weekdays=parse_weekdays(config.push.default_days),
+                             daily_quiz=config.push.daily_quiz_questions)
     config.database.parent.mkdir(parents=True, exist_ok=True)
     store = Store(config.database, defaults)
     return Services(config=config, doc=doc, plan=plan, index=SearchIndex(doc), store=store,

@@ -115,6 +115,7 @@ class GroupDefaults:
     push_time: time = time(8, 0)
     timezone: str = "Asia/Shanghai"
     weekdays: frozenset[int] = frozenset(range(7))
+    daily_quiz: int = 0
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,10 @@ class Store:
         """The group's record, created with the configured defaults if it is new."""
         d = self.defaults
         self.db.execute(
-            """INSERT INTO groups (chat_id, title, push_time, timezone, weekdays, created_at)
-               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO NOTHING""",
-            [chat_id, title, d.push_time.strftime("%H:%M"), d.timezone, _days(d.weekdays), _now_iso()],
+            """INSERT INTO groups (chat_id, title, push_time, timezone, weekdays, daily_quiz, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO NOTHING""",
+            [chat_id, title, d.push_time.strftime("%H:%M"), d.timezone, _days(d.weekdays), d.daily_quiz,
+             _now_iso()],
         )
         if title:
             self.db.execute("UPDATE groups SET title = ? WHERE chat_id = ? AND title != ?", [title, chat_id, title])

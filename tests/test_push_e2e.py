@@ -132,3 +132,19 @@ async def test_end_of_plan_tells_the_group_and_stops(tmp_path: Path) -> None:
         clock.advance(days=1)
         await h.running.pusher.run_now()
         assert days_received(h, -1) == [total]
+
+
+async def test_a_daily_quiz_on_the_days_reading_follows_the_push_where_asked(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 0, 1, tzinfo=UTC))
+    async with bot_running(tmp_path, clock=clock) as h:
+        subscribe(h, -1, time(8, 0), "Asia/Shanghai", daily_quiz=2, next_day=3)
+        subscribe(h, -2, time(8, 0), "Asia/Shanghai")
+        await h.running.pusher.run_now()
+        [poll] = await h.standin.wait_for_sent(-1, 1, method="sendPoll")
+        assert poll.poll is not None and poll.poll["question"].startswith("【1/2】")
+        rnd = h.svc.store.running_round(-1)
+        day_refs = set(h.svc.reading(3).refs)
+        assert rnd is not None and rnd.scope == "今天的内容"
+        asked = {q.ref for q in h.svc.questions if q.id in rnd.question_ids}
+        assert asked and all(ref in day_refs or ref.split(".")[0] in day_refs for ref in asked)
+        assert h.standin.sent(-2, "sendPoll") == []

@@ -169,6 +169,18 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @admin_only
+async def dailyquiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A short quiz after each daily push: /dailyquiz 2 (0 turns it off)."""
+    svc = services(context)
+    text = " ".join(context.args or []).strip()
+    if not (text.isdigit() and 0 <= int(text) <= 3):
+        await reply(update, render.dailyquiz_usage())
+        return
+    group = svc.store.update_group(_group(update, svc).chat_id, daily_quiz=int(text))
+    await _show_settings(update, svc, group, render.changed_note())
+
+
+@admin_only
 async def goto(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Jump the group's progress: /goto 2.3 or /goto 5 (day 5)."""
     svc = services(context)
