@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from schedules.due import parse_time, parse_timezone, parse_weekdays
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 DEFAULT_CONFIG_PATHS = ("config.yaml", "studybot.yaml")
@@ -177,22 +178,11 @@ def parse_clock_time(value: Any) -> time:
     """'HH:MM' as a string; YAML reads an unquoted 8:30 as the number 510, so say so."""
     if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError(f'YAML read an unquoted time as the number {value}; quote it, e.g. "08:00"')
-    text = _string(value).strip()
-    hours, sep, minutes = text.partition(":")
-    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
-        raise ValueError(f'must be a time "HH:MM", got {text!r}')
-    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
-        raise ValueError(f"not a valid time of day: {text!r}")
-    return time(int(hours), int(minutes))
+    return parse_time(_string(value))
 
 
 def parse_zone(value: Any) -> str:
-    text = _string(value).strip()
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {text!r} (use an IANA name such as Asia/Shanghai)") from None
-    return text
+    return parse_timezone(_string(value))
 
 
 def _base_url(value: Any) -> str:
@@ -297,8 +287,6 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
 
 
 def _days(value: Any) -> str:
-    from schedules.due import parse_weekdays
-
     text = _string(value)
     parse_weekdays(text)
     return text
