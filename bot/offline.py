@@ -17,7 +17,7 @@ from bot.config import Config
 from bot.runner import Running, start, stop
 from bot.services import build_services
 from bot.standin import StandIn
-from bot.standin.state import SentRecord
+from bot.standin.state import FakeUser, SentRecord
 from schedules.clock import SystemClock
 from schedules.due import next_push_after
 
@@ -159,6 +159,7 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
     svc = build_services(replace(config, telegram=replace(config.telegram, token=OFFLINE_TOKEN)), clock=clock)
     svc.offline = True
     standin = StandIn(OFFLINE_TOKEN, privacy_mode=False)
+    standin.world.user(FakeUser(ME, "学员"))
     await standin.start()
     running = await start(svc, base_url=standin.base_url)
     terminal = Terminal(standin, running, clock, out=out)

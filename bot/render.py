@@ -220,7 +220,7 @@ def greeting(doc: Document, group: Group) -> str:
             "可用 /settime、/timezone、/days 调整。\n发送 /help 查看全部命令，/toc 查看目录。")
 
 
-def settings(doc: Document, group: Group, total: int, upcoming: datetime | None) -> str:
+def settings(doc: Document, group: Group, total: int, upcoming: datetime | None, now: datetime) -> str:
     if not group.subscribed:
         state = "未订阅（管理员发送 /subscribe 订阅）"
     elif group.paused:
@@ -233,7 +233,9 @@ def settings(doc: Document, group: Group, total: int, upcoming: datetime | None)
              f"时间：{format_weekdays(group.weekdays)} {group.push_time:%H:%M}（{esc(group.timezone)}）",
              f"进度：下一次推送第 {min(group.next_day, total)} 天 / 共 {total} 天",
              f"推送后小测验：{f'{group.daily_quiz} 题' if group.daily_quiz else '关闭'}（/dailyquiz 设置）"]
-    if upcoming is not None:
+    if upcoming is not None and upcoming <= now:
+        lines.append("下次推送：一分钟内（今天的还没有推送）")
+    elif upcoming is not None:
         local = upcoming.astimezone(ZoneInfo(group.timezone))
         lines.append(f"下次推送：{local:%Y-%m-%d %H:%M}")
     return "\n".join(lines)

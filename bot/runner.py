@@ -84,8 +84,11 @@ async def stop(running: Running) -> None:
 
 def run(config: Config, force_offline: bool = False) -> None:
     """`studybot run`: serve Telegram with the configured token, or the offline local chat without one."""
-    setup_logging(config.log_level, config.telegram.token)
-    if config.offline or force_offline:
+    offline = config.offline or force_offline
+    # The offline chat prints a transcript: routine INFO lines would drown it.
+    level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
+    setup_logging(level, config.telegram.token)
+    if offline:
         from bot.offline import run_offline
 
         asyncio.run(run_offline(config))

@@ -14,7 +14,7 @@ from bot.handlers.lookup import reply
 from bot.services import Services, services
 from bot.store import Group
 from content.refs import RefError, resolve
-from schedules.due import next_push_after, parse_time, parse_timezone, parse_weekdays
+from schedules.due import due_date, next_push_after, parse_time, parse_timezone, parse_weekdays
 
 log = logging.getLogger(__name__)
 PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
@@ -87,8 +87,13 @@ def _group(update: Update, svc: Services) -> Group:
 
 
 async def _show_settings(update: Update, svc: Services, group: Group, changed: str = "") -> None:
-    upcoming = next_push_after(group.schedule, svc.clock()) if group.pushable else None
-    await reply(update, changed + render.settings(svc.doc, group, len(svc.plan), upcoming))
+    now = svc.clock()
+    upcoming = None
+    if group.pushable:
+        # Today's push may still be due (within the grace period): then it goes out at the next minute's tick.
+        due_today = due_date(group.schedule, group.last_pushed, now, svc.grace) is not None
+        upcoming = now if due_today else next_push_after(group.schedule, now)
+    await reply(update, changed + render.settings(svc.doc, group, len(svc.plan), upcoming, now))
 
 
 @admin_only

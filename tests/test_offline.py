@@ -1,0 +1,42 @@
+"""The offline local chat: piped input gives a readable transcript of the real bot's replies."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.config import build_config
+from bot.offline import run_offline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_piped_lines_give_a_transcript_with_pushes_and_polls(tmp_path: Path) -> None:
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    lines = "/toc\n/section 2.3\n#1\n/subscribe\n/pushnow\n/quiz 1 all\n1\n"
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO(lines), out=out)
+    transcript = out.getvalue()
+    assert transcript.startswith("studybot — 离线本地聊天（offline）")
+    assert "TELEGRAM_BOT_TOKEN" in transcript.splitlines()[1]
+    assert "大家好！我是学习助手" in transcript  # the greeting when the bot joins the demo group
+    assert "〔4.4〕" in transcript  # the outline
+    assert "二、3 突出推动科学发展这个根本目标" in transcript
+    assert "◀ 二、2" in transcript and "二、2 突出适应岗位需求" in transcript  # button #1 pressed
+    assert "第 1 天 / 共" in transcript  # the push fired by /pushnow
+    assert "📊 测验:" in transcript and "  1) " in transcript
+    assert "回答正确" in transcript or "回答错误" in transcript
+
+
+def test_studybot_run_without_a_token_works_from_a_pipe(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"], input="/toc\n/section 2.3\n", capture_output=True, text=True,
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "offline" in result.stdout.splitlines()[0]
+    assert "> /section 2.3" in result.stdout and "二、3 突出推动科学发展" in result.stdout
+    assert "Traceback" not in result.stderr
