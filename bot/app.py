@@ -87,6 +87,10 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .concurrent_updates(64)
         .connection_pool_size(128)
         .pool_timeout(30)
+        # Generous, so a slow answer is waited for rather than retried: a retried send could arrive twice.
+        .read_timeout(config.telegram.timeout)
+        .write_timeout(config.telegram.timeout)
+        .connect_timeout(min(config.telegram.timeout, 10.0))
         .post_init(register_commands)
     )
     if rate_limit:

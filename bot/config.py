@@ -41,6 +41,7 @@ class TelegramConfig:
     base_url: str = "https://api.telegram.org/bot"
     mode: str = "polling"
     webhook: WebhookConfig = WebhookConfig()
+    timeout: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     for unknown in sorted(set(raw) - TOP_KEYS):
         r.problems.append(f"{unknown}: unknown key (known: {', '.join(sorted(TOP_KEYS))})")
 
-    tg = r.section(raw, "telegram", {"token", "base_url", "mode", "webhook"})
+    tg = r.section(raw, "telegram", {"token", "base_url", "mode", "webhook", "timeout"})
     wh = r.section(tg, "webhook", {"listen", "port", "url", "secret_token"}) if "webhook" in tg else {}
     token = env.get(TOKEN_ENV, "").strip() or r.get(tg, "telegram.token", "", _string).strip()
     webhook = WebhookConfig(
@@ -229,6 +230,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         base_url=r.get(tg, "telegram.base_url", TelegramConfig.base_url, _base_url),
         mode=mode,
         webhook=webhook,
+        timeout=r.get(tg, "telegram.timeout", TelegramConfig.timeout, _number_in(1, 120)),
     )
 
     ct = r.section(raw, "content", {"speech", "question_banks", "generated_questions"})

@@ -215,8 +215,9 @@ def finished_push(doc: Document, total: int, restart: bool) -> str:
 
 
 def greeting(doc: Document, group: Group) -> str:
+    when = f"{format_weekdays(group.weekdays)} {group.push_time:%H:%M}，{group.timezone}"
     return (f"大家好！我是学习助手，陪大家一起学习《{esc(doc.title)}》。\n\n"
-            "管理员发送 /subscribe 即可订阅每日推送（默认每天早上 8:00，北京时间），"
+            f"管理员发送 /subscribe 即可订阅每日推送（默认{esc(when)}），"
             "可用 /settime、/timezone、/days 调整。\n发送 /help 查看全部命令，/toc 查看目录。")
 
 
