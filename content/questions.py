@@ -216,17 +216,19 @@ def _entry_name(entry: object, index: int) -> str:
 
 def _parse(text: str, name: str) -> tuple[list[Question], list[str]]:
     """The valid questions of a bank's YAML text, and every problem found (each naming `name`)."""
-    loader = _UniqueKeyLoader(text)
-    loader.duplicates = []
     try:
-        data = loader.get_single_data()
+        # The loader checks the text for unprintable characters as it is built: that error is YAML's too.
+        loader = _UniqueKeyLoader(text)
+        loader.duplicates = []
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         reason = getattr(exc, "problem", None) or str(exc)
         return [], [f"{name}: not valid YAML{where}: {reason}"]
-    finally:
-        loader.dispose()
     problems = [f"{name}: {d}" for d in loader.duplicates]
     entries = data.get("questions") if isinstance(data, Mapping) else None
     if not isinstance(entries, list):
