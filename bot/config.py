@@ -237,7 +237,8 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     banks: tuple[Path, ...] = ()
     if ct.get("question_banks") is not None:
         if isinstance(ct["question_banks"], list):
-            checked = [r.get({"b": b}, f"content.question_banks[{i}]", None, r.path)
+            # `get` looks the value up under the last part of the path, so key each item by that name.
+            checked = [r.get({f"question_banks[{i}]": b}, f"content.question_banks[{i}]", None, r.path)
                        for i, b in enumerate(ct["question_banks"])]
             banks = tuple(b for b in checked if b is not None)
         else:
