@@ -12,6 +12,7 @@ from bot.config import Config, ConfigError, load_config
 from content.loader import load_document
 from content.model import Document
 from content.parser import SpeechFormatError
+from content.questions import QuestionBankError, load_bank
 from content.readings import plan_readings
 from content.refs import RefError, resolve
 from content.search import SearchIndex
@@ -67,18 +68,31 @@ def cmd_content_check(args: argparse.Namespace, config: Config) -> None:
 def cmd_config_check(args: argparse.Namespace, config: Config) -> None:
     doc = _document(config)
     plan = plan_readings(doc, config.readings.min_chars, config.readings.max_chars)
+    questions = sum(len(load_bank(path, doc)) for path in config.content.question_banks)
     token = "set" if config.telegram.token else "not set (the bot runs offline)"
     print(f"{config.source}: OK")
     print(f"  token: {token}; mode: {config.telegram.mode}; database: {config.database}")
     print(f"  speech: {doc.title} — {len(plan)} daily readings")
+    if config.content.question_banks:
+        print(f"  question banks: {len(config.content.question_banks)} file(s), {questions} questions")
     print(f"  default push: {config.push.default_time:%H:%M} {config.push.default_timezone}, "
           f"{config.push.default_days}")
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> None:
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.logs import RedactingFilter
     from bot.runner import run
 
-    run(config, force_offline=args.offline)
+    try:
+        run(config, force_offline=args.offline)
+    except InvalidToken:
+        # PTB's own message quotes the token: say what is wrong without it.
+        raise CliError("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN or telegram.token") from None
+    except TelegramError as exc:
+        detail = RedactingFilter([config.telegram.token]).redact(str(exc))
+        raise CliError(f"could not start the bot: {type(exc).__name__}: {detail}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"studybot: {exc}", file=sys.stderr)
         return 2
-    except (CliError, SpeechFormatError) as exc:
+    except (CliError, SpeechFormatError, QuestionBankError) as exc:
         print(f"studybot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
