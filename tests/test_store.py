@@ -17,7 +17,8 @@ def make(tmp_path: Path) -> Store:
 def test_new_group_takes_the_defaults_and_settings_survive_a_reopen(tmp_path: Path) -> None:
     store = make(tmp_path)
     group = store.ensure_group(-100, "学习小组")
-    assert (group.push_time, group.timezone, group.next_day, group.subscribed) == (time(7, 30), "Europe/London", 1, False)
+    assert (group.push_time, group.timezone, group.next_day, group.subscribed) == (
+        time(7, 30), "Europe/London", 1, False)
     store.update_group(-100, subscribed=True, push_time=time(21, 5), weekdays=frozenset({0, 2}), next_day=4)
     store.close()
     reopened = make(tmp_path)
