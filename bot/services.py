@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from telegram.ext import ContextTypes
 
@@ -45,6 +46,12 @@ class Services:
     def reading(self, day: int) -> Reading:
         """The plan's reading for `day`, clamped into the plan."""
         return self.plan[min(max(day, 1), len(self.plan)) - 1]
+
+    def local_today(self, chat_id: int) -> date:
+        """The chat's current date in its own time zone (answers and streaks count in it)."""
+        group = self.store.group(chat_id)
+        zone = ZoneInfo(group.timezone if group else self.config.push.default_timezone)
+        return self.clock().astimezone(zone).date()
 
     def monotonic(self) -> float:
         return time.monotonic()

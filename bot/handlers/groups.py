@@ -112,43 +112,47 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await reply(update, render.unsubscribed_note())
 
 
+async def _set(update: Update, context: ContextTypes.DEFAULT_TYPE, field: str, parse: Callable[[str], Any],
+               bad_input: Callable[[], str]) -> None:
+    """Parse the command's argument into one group setting, or say what would work."""
+    svc = services(context)
+    try:
+        value = parse(" ".join(context.args or []).strip())
+    except ValueError:
+        await reply(update, bad_input())
+        return
+    group = svc.store.update_group(_group(update, svc).chat_id, **{field: value})
+    await _show_settings(update, svc, group, render.changed_note())
+
+
 @admin_only
 async def settime(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Set the local push time: /settime 07:30."""
-    svc = services(context)
-    try:
-        value = parse_time(" ".join(context.args or []))
-    except ValueError:
-        await reply(update, render.bad_time())
-        return
-    group = svc.store.update_group(_group(update, svc).chat_id, push_time=value)
-    await _show_settings(update, svc, group, render.changed_note())
+    await _set(update, context, "push_time", parse_time, render.bad_time)
 
 
 @admin_only
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Set the time zone: /timezone Asia/Shanghai."""
-    svc = services(context)
-    try:
-        value = parse_timezone(" ".join(context.args or []).strip())
-    except ValueError:
-        await reply(update, render.bad_timezone())
-        return
-    group = svc.store.update_group(_group(update, svc).chat_id, timezone=value)
-    await _show_settings(update, svc, group, render.changed_note())
+    await _set(update, context, "timezone", parse_timezone, render.bad_timezone)
 
 
 @admin_only
 async def days(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Set the push weekdays: /days 工作日."""
-    svc = services(context)
-    try:
-        value = parse_weekdays(" ".join(context.args or []))
-    except ValueError:
-        await reply(update, render.bad_days())
-        return
-    group = svc.store.update_group(_group(update, svc).chat_id, weekdays=value)
-    await _show_settings(update, svc, group, render.changed_note())
+    await _set(update, context, "weekdays", parse_weekdays, render.bad_days)
+
+
+@admin_only
+async def dailyquiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A short quiz after each daily push: /dailyquiz 2 (0 turns it off)."""
+    await _set(update, context, "daily_quiz", _quiz_size, render.dailyquiz_usage)
+
+
+def _quiz_size(text: str) -> int:
+    if not (text.isdigit() and 0 <= int(text) <= 3):
+        raise ValueError(f"daily quiz size must be 0-3, got {text!r}")
+    return int(text)
 
 
 @admin_only
@@ -171,18 +175,6 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show this chat's push settings (anyone may look)."""
     svc = services(context)
     await _show_settings(update, svc, _group(update, svc))
-
-
-@admin_only
-async def dailyquiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A short quiz after each daily push: /dailyquiz 2 (0 turns it off)."""
-    svc = services(context)
-    text = " ".join(context.args or []).strip()
-    if not (text.isdigit() and 0 <= int(text) <= 3):
-        await reply(update, render.dailyquiz_usage())
-        return
-    group = svc.store.update_group(_group(update, svc).chat_id, daily_quiz=int(text))
-    await _show_settings(update, svc, group, render.changed_note())
 
 
 @admin_only

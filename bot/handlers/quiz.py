@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import ContextTypes
@@ -133,11 +132,8 @@ async def mystats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return
-    group = svc.store.group(chat.id)
-    zone = ZoneInfo(group.timezone if group else svc.config.push.default_timezone)
-    today = svc.clock().astimezone(zone).date()
     answers = svc.store.member_answers(chat.id, user.id)
-    await reply(update, render.member_stats(svc.doc, user.full_name, answers, today))
+    await reply(update, render.member_stats(svc.doc, user.full_name, answers, svc.local_today(chat.id)))
 
 
 async def poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -147,10 +143,10 @@ async def poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if answer is None or answer.user is None:
         return
     poll = svc.store.poll(answer.poll_id)
-    group = svc.store.group(poll.chat_id) if poll else None
-    zone = ZoneInfo(group.timezone if group else svc.config.push.default_timezone)
-    today = svc.clock().astimezone(zone).date()
-    rounds(context).answer(answer.poll_id, answer.user.id, answer.user.full_name, list(answer.option_ids), today)
+    if poll is None:
+        return  # not one of ours, or from before the records began
+    rounds(context).answer(answer.poll_id, answer.user.id, answer.user.full_name, list(answer.option_ids),
+                           svc.local_today(poll.chat_id))
 
 
 async def poll_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
