@@ -91,7 +91,6 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .read_timeout(config.telegram.timeout)
         .write_timeout(config.telegram.timeout)
         .connect_timeout(min(config.telegram.timeout, 10.0))
-        .post_init(register_commands)
     )
     if rate_limit:
         # Flood waits are retried here, and every request pauses while one is pending.

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from telegram.error import InvalidToken, TelegramError
+
 from bot import render
 from bot.config import Config, ConfigError, load_config
 from content.loader import load_document
@@ -80,7 +82,6 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> None:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> None:
-    from telegram.error import InvalidToken, TelegramError
 
     from bot.logs import RedactingFilter
     from bot.runner import run

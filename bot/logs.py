@@ -10,6 +10,14 @@ REDACTED = "<token>"
 TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
 
 
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    """The text with the given secrets and anything shaped like a bot token replaced."""
+    for secret in secrets or []:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return TOKEN_SHAPE.sub(REDACTED, text)
+
+
 class RedactingFilter(logging.Filter):
     """Replaces the token (and anything shaped like one) in the formatted message and exception text."""
 
@@ -18,9 +26,7 @@ class RedactingFilter(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return TOKEN_SHAPE.sub(REDACTED, text)
+        return redact(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -56,9 +57,8 @@ def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
     )
 
 
-async def start(svc: Services, base_url: str | None = None, rate_limit: bool = True,
-                poll_interval: float = 0.0) -> Running:
-    """Initialise, register commands, start the push tick and long polling; the caller stops it with `stop`."""
+async def start(svc: Services, base_url: str | None = None, rate_limit: bool = True) -> Running:
+    """Initialise, register commands, start the push tick and receive updates; the caller stops it with `stop`."""
     app = build_application(svc, base_url=base_url, rate_limit=rate_limit)
     await app.initialize()
     await register_commands(app)
@@ -66,10 +66,20 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     await app.start()
     pusher.start()
     await rounds_of(app).resume_all()
-    assert app.updater is not None
-    await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, poll_interval=poll_interval, timeout=10,
-                                    drop_pending_updates=False)
+    await _receive_updates(app, svc.config)
     return Running(app=app, svc=svc, pusher=pusher)
+
+
+async def _receive_updates(app: Application, config: Config) -> None:
+    assert app.updater is not None
+    telegram = config.telegram
+    if telegram.mode == "webhook":
+        hook = telegram.webhook
+        await app.updater.start_webhook(
+            listen=hook.listen, port=hook.port, url_path=urlsplit(hook.url).path.lstrip("/"), webhook_url=hook.url,
+            secret_token=hook.secret_token or None, allowed_updates=ALLOWED_UPDATES)
+    else:
+        await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
 
 
 async def stop(running: Running) -> None:
@@ -82,6 +92,23 @@ async def stop(running: Running) -> None:
     await app.shutdown()
 
 
+async def serve(config: Config) -> None:
+    """Serve Telegram until SIGINT or SIGTERM, then stop cleanly."""
+    svc = build_services(config)
+    running = await start(svc)
+    log.info("studybot serving %s (%d readings) by %s", svc.doc.title, len(svc.plan), config.telegram.mode)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        log.info("studybot stopping")
+        await stop(running)
+        svc.store.close()
+
+
 def run(config: Config, force_offline: bool = False) -> None:
     """`studybot run`: serve Telegram with the configured token, or the offline local chat without one."""
     offline = config.offline or force_offline
@@ -92,22 +119,5 @@ def run(config: Config, force_offline: bool = False) -> None:
         from bot.offline import run_offline
 
         asyncio.run(run_offline(config))
-        return
-    svc = build_services(config)
-    app = build_application(svc)
-
-    async def post_init(application: Application) -> None:
-        await register_commands(application)
-        attach_pusher(application, svc).start()
-        await rounds_of(application).resume_all()
-
-    app.post_init = post_init
-    log.info("studybot started for %s (%d readings); mode %s", svc.doc.title, len(svc.plan), config.telegram.mode)
-    if config.telegram.mode == "webhook":
-        hook = config.telegram.webhook
-        app.run_webhook(listen=hook.listen, port=hook.port, url_path=urlsplit(hook.url).path.lstrip("/"),
-                        webhook_url=hook.url,
-                        secret_token=hook.secret_token or None, allowed_updates=ALLOWED_UPDATES)
     else:
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)
-
+        asyncio.run(serve(config))
