@@ -82,8 +82,7 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> None:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> None:
-
-    from bot.logs import RedactingFilter
+    from bot.logs import redact
     from bot.runner import run
 
     try:
@@ -92,7 +91,7 @@ def cmd_run(args: argparse.Namespace, config: Config) -> None:
         # PTB's own message quotes the token: say what is wrong without it.
         raise CliError("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN or telegram.token") from None
     except TelegramError as exc:
-        detail = RedactingFilter([config.telegram.token]).redact(str(exc))
+        detail = redact(str(exc), [config.telegram.token])
         raise CliError(f"could not start the bot: {type(exc).__name__}: {detail}") from None
 
 
