@@ -1,0 +1,144 @@
+"""The daily push: N groups due in the same minute, one `run_now()` tick.
+
+Limits on: the stand-in enforces Telegram's flood limits and the bot runs its production AIORateLimiter; the figure
+is the achieved rate against the 30 messages/s ceiling, plus 429s and lost or duplicated readings.
+Limits off: the bot's push rate against a bare PTB loop sending the same message to the same chats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.request import HTTPXRequest
+
+from bench.common import POOL_SIZE, TOKEN, Sizes, make_services, new_standin, replies, seed_groups, studybot, wall
+from bench.report import Goal, Row, ratio_at_least, value_is
+from bot import render
+from bot.handlers.lookup import reading_keyboard
+from bot.services import Services
+from bot.standin import StandIn
+from schedules.clock import FakeClock
+
+GROUP_BASE = -5_000_000
+PUSH_AT = time(8, 0)
+ZONE = "Asia/Shanghai"
+# 08:00:30 in Shanghai on a Monday; the bot starts a minute earlier, when nothing is due yet.
+PUSH_MINUTE = datetime(2026, 3, 2, 0, 0, 30, tzinfo=UTC)
+CEILING = 30.0  # messages per second, Telegram's overall limit (and the stand-in's)
+BURST = 30  # what the leaky bucket lets through at once before pacing starts
+
+
+@dataclass(frozen=True)
+class PushRun:
+    groups: int
+    seconds: float  # from the tick's start to the last reading recorded by the stand-in
+    too_many: int  # 429 answers during the push
+    lost: int  # subscribed groups with no reading
+    duplicated: int  # groups with more than one
+    failed: int  # deliveries the tick reported failed
+
+    @property
+    def rate(self) -> float:
+        return self.groups / self.seconds if self.seconds > 0 else 0.0
+
+
+def chat_ids(count: int) -> list[int]:
+    return [GROUP_BASE - i for i in range(count)]
+
+
+def count_readings(standin: StandIn, chats: list[int]) -> tuple[int, int]:
+    """(lost, duplicated): groups whose chat has no sendMessage, and groups with more than one."""
+    counts = [len(standin.sent(chat, "sendMessage")) for chat in chats]
+    return sum(1 for c in counts if c == 0), sum(1 for c in counts if c > 1)
+
+
+async def push_studybot(workdir: Path, groups: int, *, limits: bool) -> PushRun:
+    clock = FakeClock(PUSH_MINUTE - timedelta(minutes=1))
+    svc = make_services(workdir, f"push-{'limited' if limits else 'free'}", clock=clock)
+    chats = chat_ids(groups)
+    seed_groups(svc.store, chats, PUSH_AT, ZONE)
+    async with new_standin(limits=limits) as standin, studybot(svc, standin, rate_limit=limits) as running, \
+            replies(standin, "sendMessage") as listener:
+        await asyncio.sleep(0.2)  # the start-up catch-up tick runs (nothing is due at 07:59:30)
+        refused_before = standin.stats.too_many_requests
+        clock.set(PUSH_MINUTE)
+        start = wall()
+        result = await running.pusher.run_now()
+        # A minute tick of APScheduler may have raced this one and still hold some groups: wait for those too.
+        while running.pusher.in_flight:
+            await asyncio.sleep(0.05)
+        seconds = (listener.last_timestamp or wall()) - start
+        lost, duplicated = count_readings(standin, chats)
+        return PushRun(groups, seconds, standin.stats.too_many_requests - refused_before, lost, duplicated,
+                       len(result.failed))
+
+
+def reading_payload(svc: Services) -> tuple[str, InlineKeyboardMarkup]:
+    """Day 1's push exactly as the bot sends it, so the baseline sends the same bytes."""
+    reading = svc.plan[0]
+    text = render.reading_message(svc.doc, reading, len(svc.plan))
+    return text, reading_keyboard(reading.refs[0] if reading.refs else None)
+
+
+async def push_baseline(text: str, markup: InlineKeyboardMarkup, groups: int, concurrency: int) -> PushRun:
+    """A bare PTB loop: Bot.send_message to every chat, `concurrency` at a time, no studybot logic."""
+    chats = chat_ids(groups)
+    gate = asyncio.Semaphore(concurrency)
+    async with new_standin(limits=False) as standin, replies(standin, "sendMessage") as listener:
+        bot = Bot(TOKEN, base_url=standin.base_url,
+                  request=HTTPXRequest(connection_pool_size=POOL_SIZE, pool_timeout=30))
+
+        async def send(chat: int) -> None:
+            async with gate:
+                await bot.send_message(chat, text, parse_mode="HTML", reply_markup=markup)
+
+        async with bot:
+            await bot.send_message(GROUP_BASE + 1, text, parse_mode="HTML", reply_markup=markup)  # warm-up
+            start = wall()
+            await asyncio.gather(*(send(chat) for chat in chats))
+            seconds = listener.last_timestamp - start
+        lost, duplicated = count_readings(standin, chats)
+        return PushRun(groups, seconds, 0, lost, duplicated, 0)
+
+
+async def run_limited(workdir: Path, sizes: Sizes) -> list[Row]:
+    run = await push_studybot(workdir, sizes.groups, limits=True)
+    # A client pacing perfectly under Telegram's leaky bucket sends BURST at once, then CEILING per second.
+    paced = run.groups - BURST
+    steady = paced / run.seconds if run.seconds > 0 and paced > 0 else None
+    # With too few groups the push is mostly the initial burst, and its rate says nothing about pacing.
+    goal = ratio_at_least(0.95) if paced >= BURST else None
+    name = f"push, limits on ({sizes.groups:,} groups)"
+    return [
+        Row(name, "messages/s (after the 30-message burst)", steady, CEILING, goal,
+            baseline_label="Telegram ceiling"),
+        Row(name, "seconds for the whole push", run.seconds, max(paced, 0) / CEILING or None,
+            digits=2, baseline_label="ideal"),
+        Row(name, "429 responses", run.too_many, digits=0),
+        Row(name, "lost (no reading)", run.lost, goal=value_is(0), digits=0),
+        Row(name, "duplicated (>1 reading)", run.duplicated, goal=value_is(0), digits=0),
+        Row(name, "deliveries failed in the tick", run.failed, goal=value_is(0), digits=0),
+    ]
+
+
+async def run_unlimited(workdir: Path, sizes: Sizes) -> list[Row]:
+    probe = make_services(workdir, "push-probe")
+    text, markup = reading_payload(probe)
+    concurrency = probe.config.push.concurrency
+    probe.store.close()
+    bots: list[PushRun] = []
+    bases: list[PushRun] = []
+    for _ in range(sizes.repeats):
+        bases.append(await push_baseline(text, markup, sizes.groups, concurrency))
+        bots.append(await push_studybot(workdir, sizes.groups, limits=False))
+    name = f"push, limits off ({sizes.groups:,} groups)"
+    best = max(bots, key=lambda r: r.rate)
+    return [
+        Row(name, f"messages/s (concurrency {concurrency})", best.rate, max(b.rate for b in bases),
+            Goal("ratio", ">=", 0.8, "ratio ≥ 0.8 *"), baseline_label="PTB send loop"),
+        Row(name, "lost + duplicated", sum(r.lost + r.duplicated for r in bots), goal=value_is(0), digits=0),
+    ]
