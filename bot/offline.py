@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from bot import render
 from bot.config import Config
 from bot.runner import Running, start, stop
 from bot.services import build_services
@@ -57,7 +57,7 @@ class Terminal:
             self._show_poll(record.poll)
         elif record.method in ("sendMessage", "editMessageText") and record.text is not None:
             label = "🤖 学习助手" + ("（已编辑）" if record.method == "editMessageText" else "")
-            self._print(label, record.text)
+            self._print(label, mark_underlines(record.text, record.entities))
             self._remember_buttons(record)
         elif record.method == "stopPoll":
             self._print("🤖 学习助手", "（投票已结束）")
@@ -76,7 +76,7 @@ class Terminal:
             print(f"  按钮：{labels}（输入 #编号 点击）", file=self.out, flush=True)
 
     def _print(self, who: str, text: str) -> None:
-        body = "\n".join("  " + line for line in render.plain(text).splitlines())
+        body = "\n".join("  " + line for line in text.splitlines())
         print(f"{who}:\n{body}\n", file=self.out, flush=True)
 
     async def handle(self, line: str) -> None:
@@ -126,6 +126,21 @@ class Terminal:
         when = target.astimezone().strftime("%Y-%m-%d %H:%M")
         print(f"  （本地：时钟快进到推送时间 {when}）", file=self.out, flush=True)
         await self.running.pusher.run_now()
+
+
+def mark_underlines(text: str, entities: Sequence[dict[str, Any]]) -> str:
+    """Show underlined spans (search hits) as 【…】: a terminal has no underline. Offsets count UTF-16 units."""
+    units = text.encode("utf-16-le")
+    spans = sorted((e["offset"], e["offset"] + e["length"]) for e in entities if e.get("type") == "underline")
+    def piece(begin: int, end: int | None = None) -> str:
+        return units[2 * begin:None if end is None else 2 * end].decode("utf-16-le")
+
+    out, at = [], 0
+    for begin, end in spans:
+        out += [piece(at, begin), "【", piece(begin, end), "】"]
+        at = end
+    out.append(piece(at))
+    return "".join(out)
 
 
 BANNER = (

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 from bot.config import build_config
-from bot.offline import run_offline
+from bot.offline import mark_underlines, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_piped_lines_give_a_transcript_with_pushes_and_polls(tmp_path: Path) -> None:
     config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
-    lines = "/toc\n/section 2.3\n#1\n/subscribe\n/pushnow\n/quiz 1 all\n1\n"
+    lines = "/toc\n/section 2.3\n#1\n/search 学风\n/subscribe\n/pushnow\n/quiz 1 all\n1\n"
     out = io.StringIO()
     await run_offline(config, stdin=io.StringIO(lines), out=out)
     transcript = out.getvalue()
@@ -26,6 +26,7 @@ async def test_piped_lines_give_a_transcript_with_pushes_and_polls(tmp_path: Pat
     assert "〔4.4〕" in transcript  # the outline
     assert "二、3 突出推动科学发展这个根本目标" in transcript
     assert "◀ 二、2" in transcript and "二、2 突出适应岗位需求" in transcript  # button #1 pressed
+    assert "马克思主义【学风】" in transcript  # the search hit, marked
     assert "第 1 天 / 共" in transcript  # the push fired by /pushnow
     assert "📊 测验:" in transcript and "  1) " in transcript
     assert "回答正确" in transcript or "回答错误" in transcript
@@ -40,3 +41,9 @@ def test_studybot_run_without_a_token_works_from_a_pipe(tmp_path: Path) -> None:
     assert "offline" in result.stdout.splitlines()[0]
     assert "> /section 2.3" in result.stdout and "二、3 突出推动科学发展" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_underlines_are_marked_by_utf16_offsets() -> None:
+    text = "😀 终身学习理念"  # the emoji counts two UTF-16 units
+    assert mark_underlines(text, [{"type": "underline", "offset": 3, "length": 4}]) == "😀 【终身学习】理念"
+    assert mark_underlines(text, [{"type": "bold", "offset": 0, "length": 2}]) == text
