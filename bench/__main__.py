@@ -44,7 +44,7 @@ PHASES: dict[str, PhaseSpec] = {
         PhaseSpec("startup", startup.run, lambda s: 60 + s.startup_runs * 2 * (s.settle + 30)),
         PhaseSpec("commands", commands.run, lambda s: 60 + s.repeats * s.commands * 0.1),
         PhaseSpec("quiz", quiz.run, lambda s: 60 + s.repeats * s.answers * 0.02),
-        PhaseSpec("push-off", push.run_unlimited, lambda s: 60 + s.repeats * 2 * s.groups / 25),
+        PhaseSpec("push-off", push.run_unlimited, lambda s: 60 + s.push_repeats * 2 * s.groups / 25),
         PhaseSpec("push-on", push.run_limited, lambda s: 90 + s.groups / push.CEILING * 1.5),
     )
 }
@@ -61,7 +61,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--commands", type=int, default=None, help="lookup commands (default 2,000)")
     parser.add_argument("--answers", type=int, default=None, help="quiz answers (default 5,000)")
     parser.add_argument("--repeats", type=int, default=None,
-                        help="baseline/studybot pairs for the in-process benchmarks; the best counts (default 2)")
+                        help="baseline/studybot pairs for commands and quiz; the best of each side counts (default 3)")
     parser.add_argument("--only", default="", help=f"comma-separated phases to run: {', '.join(PHASES)}")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"Markdown output (default {RESULTS})")
     parser.add_argument("--workdir", type=Path, default=None, help="keep databases and logs here")

@@ -132,7 +132,7 @@ async def run_unlimited(workdir: Path, sizes: Sizes) -> list[Row]:
     probe.store.close()
     bots: list[PushRun] = []
     bases: list[PushRun] = []
-    for _ in range(sizes.repeats):
+    for _ in range(sizes.push_repeats):
         bases.append(await push_baseline(text, markup, sizes.groups, concurrency))
         bots.append(await push_studybot(workdir, sizes.groups, limits=False))
     name = f"push, limits off ({sizes.groups:,} groups)"

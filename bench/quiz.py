@@ -1,8 +1,8 @@
 """Quiz answers: many members answer the open polls of several groups' rounds; each answer must score once.
 
 Rounds are started through the QuizRounds object the bot keeps in bot_data (as /quiz does), with polls open long
-enough for the whole run. Each answer also brings a `poll` update (the vote counts), as on Telegram; the baseline
-receives the same update types.
+enough for the whole run. Each answer also brings a `poll` update (the vote counts), as on Telegram, to a bot that asks
+for them; the baseline asks for the same types studybot did when this was written (bench.common.BASELINE_UPDATES).
 """
 
 from __future__ import annotations
