@@ -253,8 +253,8 @@ async def test_a_restart_in_the_middle_of_a_push_to_200_groups_loses_and_repeats
             await still_answers(h2)
 
 
-async def _poll_ids(server: StandIn, chat: int, count: int) -> list[str]:
-    records = await server.wait_for_sent(chat, count, method="sendPoll")
+async def _poll_ids(server: StandIn, chat: int, count: int, timeout: float = 5.0) -> list[str]:
+    records = await server.wait_for_sent(chat, count, timeout=timeout, method="sendPoll")
     return [str(r.poll["id"]) for r in records if r.poll is not None]
 
 
@@ -295,3 +295,16 @@ async def test_a_restart_in_the_middle_of_quiz_rounds_resumes_each_without_repea
             await still_answers(h3)
     assert [r.getMessage() for r in errors.records] == []
 
+
+
+@pytest.mark.xfail(strict=True, reason="bot/quizrounds.py ends the round on any TelegramError from sendPoll; the "
+                                       "daily push retries 5xx, the quiz does not (reported, not fixed here)")
+async def test_a_passing_server_error_while_sending_the_next_quiz_poll_does_not_end_the_round(
+        tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await h.say(GROUP, ADMIN, "/quiz 3 all", replies=2)
+        [first] = await _poll_ids(h.standin, GROUP, 1)
+        h.standin.fail_next("sendPoll", 502)
+        h.standin.world.close_poll(first)
+        await _poll_ids(h.standin, GROUP, 2, timeout=1.5)
