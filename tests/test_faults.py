@@ -81,6 +81,14 @@ async def still_answers(h: Harness) -> None:
     assert "〔1.1〕" in (toc.text or "") and "〔4.4〕" in (toc.text or "")
 
 
+async def only_manual_ticks(h: Harness) -> None:
+    """Take the real-time minute tick (and the start-up catch-up tick) off APScheduler: only the test's
+    `run_now` ticks deliver, so a wall-clock minute turning over mid-test cannot race them."""
+    h.running.pusher.stop()
+    await asyncio.sleep(0.05)  # a catch-up tick already handed to the event loop gets going
+    await settle(lambda: not h.running.pusher.in_flight)
+
+
 def shorten_read_timeout(app: Application, seconds: float) -> None:
     """The bot's read timeout is PTB's default 5 s and not configurable; shorten it on the live HTTP client.
 
@@ -136,8 +144,8 @@ async def test_each_group_gets_its_reading_exactly_once_whatever_telegram_does(
         tmp_path: Path, errors: ErrorRecords, fault: str) -> None:
     clock = FakeClock(PUSH_AT)
     async with bot_running(tmp_path, clock=clock) as h:
+        await only_manual_ticks(h)
         subscribe(h, BYSTANDERS)
-        await settle(lambda: not h.running.pusher.in_flight)  # the start-up catch-up tick has been and gone
         FAULTS[fault](h)
         result = await h.running.pusher.run_now()
         assert result.failed == ()
@@ -160,8 +168,8 @@ async def test_each_group_gets_its_reading_exactly_once_whatever_telegram_does(
 async def test_a_send_carried_out_whose_answer_was_lost_is_not_sent_again(tmp_path: Path, lost: str) -> None:
     clock = FakeClock(PUSH_AT)
     async with bot_running(tmp_path, clock=clock) as h:
+        await only_manual_ticks(h)
         subscribe(h, BYSTANDERS[:2])
-        await settle(lambda: not h.running.pusher.in_flight)
         if lost == "timed out":
             shorten_read_timeout(h.running.app, 0.3)
             h.standin.delay_next("sendMessage", 1.0, count=1, deliver=True)
@@ -177,8 +185,8 @@ async def test_kicked_and_migrated_groups_leave_the_others_untouched(tmp_path: P
         world = h.standin.world
         for chat in (-71, -72):
             await add_group(h, chat_id=chat)
+        await only_manual_ticks(h)
         subscribe(h, [-71, -72, *BYSTANDERS])
-        await settle(lambda: not h.running.pusher.in_flight)
         world.set_status(-71, world.bot.id, "kicked")
         world.updates.clear()  # the bot missed the news: only the 403 on sending tells it
         new_id = world.migrate_group(-72)
@@ -225,8 +233,8 @@ async def test_a_restart_in_the_middle_of_a_push_to_200_groups_loses_and_repeats
     async with standin() as server:
         # Without PTB's client-side limiter (30 messages/s), which would only make this slow.
         async with bot_running(tmp_path, clock=clock, standin=server, rate_limit=False) as h:
+            await only_manual_ticks(h)
             subscribe(h, MANY)
-            await settle(lambda: not h.running.pusher.in_flight)
             # The first sends are answered at once, then Telegram slows down: the restart comes while every
             # delivery slot waits on a slow request, which is carried out only if the bot still waits for it.
             # (A request carried out whose answer is lost is the at-least-once case, tested above.)

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ from hypothesis import strategies as st
 from bot.config import ConfigError, build_config
 from bot.standin.state import DEFAULT_ALLOWED, World
 from content.questions import QuestionBankError, parse_bank
+from schedules.clock import FakeClock
 from tests.botkit import ADMIN, GROUP, MEMBER, Harness, add_group, bot_running
 
 MAX_MESSAGE = 4096
+QUIET_HOUR = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai: past the 08:00 push and its grace
 HOSTILE = [
     # SQL and FTS5 syntax
     "'; DROP TABLE groups; --", "\" OR 1=1 --", "1; DELETE FROM deliveries", 'NEAR("学习" "党组织", 2)',
@@ -88,7 +91,8 @@ def errors() -> Iterator[ErrorRecords]:
 @pytest.fixture
 async def harness(tmp_path: Path, errors: ErrorRecords) -> AsyncIterator[Harness]:
     # No client-side rate limiter: hundreds of replies a minute must not wait for per-group flood budgets.
-    async with bot_running(tmp_path, rate_limit=False) as h:
+    # A fixed clock far from any push time: no daily push changes the database behind a test's back.
+    async with bot_running(tmp_path, rate_limit=False, clock=FakeClock(QUIET_HOUR)) as h:
         yield h
     assert errors.messages() == []
 
