@@ -230,7 +230,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         base_url=r.get(tg, "telegram.base_url", TelegramConfig.base_url, _base_url),
         mode=mode,
         webhook=webhook,
-        timeout=r.get(tg, "telegram.timeout", TelegramConfig.timeout, _number_in(1, 120)),
+        timeout=r.get(tg, "telegram.timeout", TelegramConfig.timeout, _number_in(0.1, 120)),
     )
 
     ct = r.section(raw, "content", {"speech", "question_banks", "generated_questions"})

@@ -8,15 +8,15 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 
 from telegram import Bot, Message
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot import render
 from bot.handlers.lookup import reading_keyboard
+from bot.retry import with_retries
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 GONE = ("chat not found", "group chat was deactivated", "bot is not a member")
 
 
@@ -66,29 +66,17 @@ class Deliverer:
 
     async def _send(self, chat_id: int, text: str, ref: str | None) -> tuple[int, Message]:
         """Send, following a migration and retrying flood waits and network errors; returns the final chat id."""
-        delay = 1.0
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                message = await self.bot.send_message(chat_id, text, parse_mode="HTML",
-                                                      reply_markup=reading_keyboard(ref))
-                return chat_id, message
-            except ChatMigrated as exc:
-                self.svc.store.migrate_chat(chat_id, exc.new_chat_id)
-                log.info("chat %s migrated to %s during a push", chat_id, exc.new_chat_id)
-                chat_id = exc.new_chat_id
-            except BadRequest:
-                raise  # a subclass of NetworkError, but retrying cannot fix it
-            except RetryAfter as exc:
-                if attempt == MAX_ATTEMPTS:
-                    raise
-                await self.sleep(_seconds(exc.retry_after))
-            except (TimedOut, NetworkError):
-                # A timed-out send may still have been delivered: the claim stays recorded with its attempt count.
-                if attempt == MAX_ATTEMPTS:
-                    raise
-                await self.sleep(delay)
-                delay *= 2
-        raise PushFailed(f"chat {chat_id}: gave up after {MAX_ATTEMPTS} attempts")
+        target = [chat_id]
+
+        def migrated(new_id: int) -> None:
+            self.svc.store.migrate_chat(target[0], new_id)
+            log.info("chat %s migrated to %s during a push", target[0], new_id)
+            target[0] = new_id
+
+        message = await with_retries(
+            lambda: self.bot.send_message(target[0], text, parse_mode="HTML", reply_markup=reading_keyboard(ref)),
+            on_migrated=migrated, sleep=self.sleep)
+        return target[0], message
 
     async def _try_send(self, chat_id: int, text: str) -> None:
         try:
@@ -96,7 +84,3 @@ class Deliverer:
         except (NetworkError, RetryAfter, Forbidden, BadRequest) as exc:
             log.warning("could not send the end-of-plan note to %s: %s", chat_id, exc)
 
-
-def _seconds(value: object) -> float:
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes, JobQueue
 
 from bot import render
+from bot.retry import with_retries
 from bot.services import Services
 from bot.store import PollRecord, Round
 from content.questions import Question
@@ -71,16 +72,16 @@ class QuizRounds:
         options, correct = question.options(self.rng)
         period = self.svc.config.quiz.open_period
         try:
-            message = await self.bot.send_poll(
+            message = await with_retries(lambda: self.bot.send_poll(
                 rnd.chat_id, render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids)),
                 list(options), type=Poll.QUIZ, is_anonymous=False,
                 correct_option_ids=[correct],  # type: ignore[list-item]  # PTB types ids as Literal[0..11]
-                explanation=question.explanation, open_period=period)
+                explanation=question.explanation, open_period=period), attempts=3)
         except (BadRequest, Forbidden) as exc:
             await self._abort(rnd, exc)
             return
         except TelegramError as exc:
-            # Flood waits were already retried by the rate limiter; rather than leave the group stuck, end here.
+            # Still failing after retries: rather than leave the group stuck, end the round with its results.
             log.warning("quiz in chat %s: sending a poll failed: %s", rnd.chat_id, exc)
             await self.finish(rnd, "stopped")
             return
