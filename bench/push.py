@@ -67,7 +67,8 @@ async def push_studybot(workdir: Path, groups: int, *, limits: bool) -> PushRun:
         refused_before = standin.stats.too_many_requests
         clock.set(PUSH_MINUTE)
         start = wall()
-        result = await running.pusher.run_now()
+        # In a task of its own, as APScheduler runs the minute tick: stopping the bot may cancel tick tasks.
+        result = await asyncio.create_task(running.pusher.run_now())
         # A minute tick of APScheduler may have raced this one and still hold some groups: wait for those too.
         while running.pusher.in_flight:
             await asyncio.sleep(0.05)
