@@ -38,6 +38,9 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not services(context).throttle.allow(user.id, services(context).monotonic()):
         log.info("throttled user %s", user.id)
+        if update.callback_query is not None:
+            # Unanswered, the member's button would spin; the answer is a toast, not a chat message.
+            await update.callback_query.answer(render.throttled())
         raise ApplicationHandlerStop
 
 

@@ -177,6 +177,10 @@ def plain_text_hint() -> str:
     return "可以发送“目录”、“搜索 关键词”或要点编号（如 二、3），也可以用 /help 查看全部命令。"
 
 
+def throttled() -> str:
+    return "操作太频繁，请稍后再试。"
+
+
 def admins_only() -> str:
     return "抱歉，这个设置只有群管理员可以修改。"
 

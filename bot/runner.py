@@ -57,14 +57,19 @@ def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
     )
 
 
-async def start(svc: Services, base_url: str | None = None, rate_limit: bool = True) -> Running:
-    """Initialise, register commands, start the push tick and receive updates; the caller stops it with `stop`."""
+async def start(svc: Services, base_url: str | None = None, rate_limit: bool = True,
+                schedule_pushes: bool = True) -> Running:
+    """Initialise, register commands, start the push tick and receive updates; the caller stops it with `stop`.
+
+    `schedule_pushes=False` leaves the push tick to `running.pusher.run_now()` (tests with a fake clock).
+    """
     app = build_application(svc, base_url=base_url, rate_limit=rate_limit)
     await app.initialize()
     await register_commands(app)
     pusher = attach_pusher(app, svc)
     await app.start()
-    pusher.start()
+    if schedule_pushes:
+        pusher.start()
     await rounds_of(app).resume_all()
     await _receive_updates(app, svc.config)
     return Running(app=app, svc=svc, pusher=pusher)
@@ -83,7 +88,7 @@ async def _receive_updates(app: Application, config: Config) -> None:
 
 
 async def stop(running: Running) -> None:
-    running.pusher.stop()
+    await running.pusher.aclose()
     app = running.app
     if app.updater is not None and app.updater.running:
         await app.updater.stop()

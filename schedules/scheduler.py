@@ -79,6 +79,8 @@ class PushScheduler(Generic[K]):
         # key -> (local date that failed, no retry before): a kicked bot must not retry every minute.
         self._backoff: dict[K, tuple[dt.date, dt.datetime]] = {}
         self._started = False
+        self._closing = False
+        self._ticks: set[asyncio.Task[Any]] = set()
 
     @property
     def running(self) -> bool:
@@ -125,11 +127,32 @@ class PushScheduler(Generic[K]):
                 self._scheduler.remove_job(job_id)
         self._started = False
 
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Stop for good: no new deliveries start; those under way get `timeout` seconds, then are cancelled.
+
+        A delivery that has not started leaves nothing behind, so the next process picks it up; one cancelled
+        mid-send is retried by the next process (its claim belongs to this run).
+        """
+        self.stop()
+        self._closing = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._in_flight and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        ticks = [t for t in self._ticks if not t.done() and t is not asyncio.current_task()]
+        for task in ticks:
+            task.cancel()
+        await asyncio.gather(*ticks, return_exceptions=True)
+
     async def run_now(self) -> TickResult[K]:
         """Run one tick immediately, outside APScheduler (offline mode, admin "push now", tests)."""
         return await self.tick()
 
     async def _scheduled_tick(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:  # only APScheduler's tick tasks are ours to cancel in aclose()
+            self._ticks.add(task)
+            task.add_done_callback(self._ticks.discard)
         result = await self.tick()
         if result.due:
             log.info(
@@ -179,6 +202,8 @@ class PushScheduler(Generic[K]):
     async def _deliver_one(self, key: K, local_date: dt.date, token: object) -> bool:
         try:
             async with self._semaphore:
+                if self._closing:
+                    return False  # shutting down: the next process delivers it
                 await self._deliver(key, local_date)
         except Exception:
             log.exception("push to %r for %s failed; retrying later while within grace", key, local_date)

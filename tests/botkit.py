@@ -63,13 +63,17 @@ def make_config(tmp_path: Path, **sections: Any) -> Any:
 async def bot_running(tmp_path: Path, *, clock: Callable[[], datetime] | None = None, limits: bool = False,
                       standin: StandIn | None = None, rate_limit: bool = True,
                       **sections: Any) -> AsyncIterator[Harness]:
-    """The bot started on a fresh (or reused) stand-in with its database in tmp_path."""
+    """The bot started on a fresh (or reused) stand-in with its database in tmp_path.
+
+    With a fake `clock` the test drives the push tick itself (`running.pusher.run_now()`), so no wall-clock minute
+    tick races it.
+    """
     own = standin is None
     server = standin or StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=limits)
     if own:
         await server.start()
     svc = build_services(make_config(tmp_path, **sections), clock=clock)
-    running = await start(svc, base_url=server.base_url, rate_limit=rate_limit)
+    running = await start(svc, base_url=server.base_url, rate_limit=rate_limit, schedule_pushes=clock is None)
     try:
         yield Harness(server, running, svc)
     finally:

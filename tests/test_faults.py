@@ -79,14 +79,6 @@ async def still_answers(h: Harness) -> None:
     assert "〔1.1〕" in (toc.text or "") and "〔4.4〕" in (toc.text or "")
 
 
-async def only_manual_ticks(h: Harness) -> None:
-    """Take the real-time minute tick (and the start-up catch-up tick) off APScheduler: only the test's
-    `run_now` ticks deliver, so a wall-clock minute turning over mid-test cannot race them."""
-    h.running.pusher.stop()
-    await asyncio.sleep(0.05)  # a catch-up tick already handed to the event loop gets going
-    await settle(lambda: not h.running.pusher.in_flight)
-
-
 # Short enough that a 1 s delay times out, for the cases that need PTB's TimedOut.
 SHORT_TIMEOUT = {"timeout": 0.3}
 
@@ -136,7 +128,6 @@ async def test_each_group_gets_its_reading_exactly_once_whatever_telegram_does(
     clock = FakeClock(PUSH_AT)
     telegram = SHORT_TIMEOUT if fault in ("timeouts", "everything at once") else {}
     async with bot_running(tmp_path, clock=clock, telegram=telegram) as h:
-        await only_manual_ticks(h)
         subscribe(h, BYSTANDERS)
         FAULTS[fault](h)
         result = await h.running.pusher.run_now()
@@ -160,7 +151,6 @@ async def test_each_group_gets_its_reading_exactly_once_whatever_telegram_does(
 async def test_a_send_carried_out_whose_answer_was_lost_is_not_sent_again(tmp_path: Path, lost: str) -> None:
     clock = FakeClock(PUSH_AT)
     async with bot_running(tmp_path, clock=clock, telegram=SHORT_TIMEOUT) as h:
-        await only_manual_ticks(h)
         subscribe(h, BYSTANDERS[:2])
         if lost == "timed out":
             h.standin.delay_next("sendMessage", 1.0, count=1, deliver=True)
@@ -176,7 +166,6 @@ async def test_kicked_and_migrated_groups_leave_the_others_untouched(tmp_path: P
         world = h.standin.world
         for chat in (-71, -72):
             await add_group(h, chat_id=chat)
-        await only_manual_ticks(h)
         subscribe(h, [-71, -72, *BYSTANDERS])
         world.set_status(-71, world.bot.id, "kicked")
         world.updates.clear()  # the bot missed the news: only the 403 on sending tells it
@@ -224,7 +213,6 @@ async def test_a_restart_in_the_middle_of_a_push_to_200_groups_loses_and_repeats
     async with standin() as server:
         # Without PTB's client-side limiter (30 messages/s), which would only make this slow.
         async with bot_running(tmp_path, clock=clock, standin=server, rate_limit=False) as h:
-            await only_manual_ticks(h)
             subscribe(h, MANY)
             # The first sends are answered at once, then Telegram slows down: the restart comes while every
             # delivery slot waits on a slow request, which is carried out only if the bot still waits for it.
@@ -236,7 +224,8 @@ async def test_a_restart_in_the_middle_of_a_push_to_200_groups_loses_and_repeats
             await settle(lambda: server.stats.requests_by_method["sendMessage"] >= fast + slots)
             await _stop_mid_push(h, tick, how)
             delivered = {chat for chat in MANY if readings(server, chat)}
-            assert len(delivered) == fast  # really stopped in the middle
+            # Really stopped in the middle: a graceful stop lets the sends under way finish (and starts no more).
+            assert len(delivered) == fast if how == "tick cancelled" else fast <= len(delivered) < len(MANY)
         server.clear_faults()
         async with bot_running(tmp_path, clock=clock, standin=server, rate_limit=False) as h2:
             # The new process's catch-up tick (or this one) finishes the job.

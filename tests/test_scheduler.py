@@ -310,3 +310,18 @@ def test_schedules_never_import_telegram() -> None:
             )
             roots = {n.split(".")[0] for n in names}
             assert not roots & {"telegram", "bot"}, f"{path.name} imports {sorted(roots & {'telegram', 'bot'})}"
+
+
+async def test_aclose_starts_no_new_delivery_and_cancels_the_slow_ones(aps: AsyncIOScheduler) -> None:
+    store = FakeStore({k: SHANGHAI_8 for k in range(10)})
+    store.gate = asyncio.Event()  # deliveries hang, like sends to a Telegram that does not answer
+    pusher = make(aps, store, FakeClock(AT_8_SHANGHAI), concurrency=3)
+    pusher.start()  # the catch-up tick runs at once, as APScheduler's job
+    for _ in range(100):
+        if store.active == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert store.active == 3
+    await pusher.aclose(timeout=0.1)
+    assert store.active == 0 and store.sent == []  # seven never started; three were cancelled mid-send
+    assert pusher.in_flight == frozenset()
