@@ -127,14 +127,14 @@ class QuizRounds:
 
     # --- answers, stopping and results --------------------------------------------------------------------
 
-    def answer(self, poll_id: str, user_id: int, name: str, option_ids: Sequence[int], local_date: date) -> bool:
-        """Record a member's first answer while the poll is open; unknown polls and retractions are ignored."""
-        poll = self.svc.store.poll(poll_id)
-        if poll is None or not option_ids:
+    def answer(self, poll: PollRecord, user_id: int, name: str, option_ids: Sequence[int], local_date: date) -> bool:
+        """Record a member's first answer while the poll is open; a retraction (no options) is ignored."""
+        if not option_ids:
             return False
-        counted = self.svc.store.record_answer(poll, user_id, option_ids[0], self.now(), local_date)
-        if counted:
-            self.svc.store.remember_member(poll.chat_id, user_id, name)
+        with self.svc.store.atomic():
+            counted = self.svc.store.record_answer(poll, user_id, option_ids[0], self.now(), local_date)
+            if counted:
+                self.svc.store.remember_member(poll.chat_id, user_id, name)
         return counted
 
     async def stop(self, chat_id: int) -> bool:

@@ -145,7 +145,7 @@ async def poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     poll = svc.store.poll(answer.poll_id)
     if poll is None:
         return  # not one of ours, or from before the records began
-    rounds(context).answer(answer.poll_id, answer.user.id, answer.user.full_name, list(answer.option_ids),
+    rounds(context).answer(poll, answer.user.id, answer.user.full_name, list(answer.option_ids),
                            svc.local_today(poll.chat_id))
 
 

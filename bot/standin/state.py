@@ -351,6 +351,8 @@ class World:
     # ----- updates ---------------------------------------------------------------------------------------------
     def enqueue(self, kind: str, payload: JSON) -> int:
         update_id = next(self._update_ids)
+        if kind not in self.allowed_updates:
+            return update_id  # Telegram never creates updates of types the bot did not ask for
         self.updates.append({"update_id": update_id, kind: payload})
         self._updates_changed.set()
         self._updates_changed = asyncio.Event()
@@ -367,18 +369,16 @@ class World:
 
     async def get_updates(self, offset: int | None, limit: int, timeout: float, allowed: Iterable[str] | None
                           ) -> list[JSON]:
-        if allowed is not None:
+        if allowed is not None and (frozenset(allowed) or DEFAULT_ALLOWED) != self.allowed_updates:
             self.allowed_updates = frozenset(allowed) or DEFAULT_ALLOWED
+            # Updates queued under the old list that the bot no longer asks for are dropped for good.
+            self.updates = deque(u for u in self.updates if _kind(u) in self.allowed_updates)
         if offset is not None:
             self.confirm(offset)
         deadline = asyncio.get_running_loop().time() + max(0.0, timeout)
         while True:
-            # Telegram never creates updates of types the bot did not ask for: drop them for good.
-            kept = [u for u in self.updates if _kind(u) in self.allowed_updates]
-            if len(kept) != len(self.updates):
-                self.updates = deque(kept)
-            if kept:
-                return kept[:limit]
+            if self.updates:
+                return list(itertools.islice(self.updates, limit))
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 return []
