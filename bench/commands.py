@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler, ContextTypes
 
 from bench.common import (
@@ -118,10 +118,16 @@ async def run_studybot(workdir: Path, sizes: Sizes, mix: list[Command]) -> Measu
         return await _drive(standin, listener, mix, sizes, [c.replies for c in mix])
 
 
+KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("◀ 二、2", callback_data="sec:2.2"),
+                                   InlineKeyboardButton("目录", callback_data="toc"),
+                                   InlineKeyboardButton("三 ▶", callback_data="sec:3")]])
+
+
 async def run_baseline(sizes: Sizes, mix: list[Command], text: str) -> Measured:
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_message is not None:
-            await update.effective_message.reply_html(text, do_quote=False)
+            # The same Telegram work as studybot's reply: a text of that size with a three-button keyboard.
+            await update.effective_message.reply_html(text, do_quote=False, reply_markup=KEYBOARD)
 
     one_each = [Command(c.text, 1, len(text)) for c in mix]
     async with new_standin(limits=False) as standin, bare_bot(standin, [CommandHandler(["section", "search"], echo)]), \

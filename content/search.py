@@ -47,6 +47,9 @@ class _Match:
 
 def fold(text: str) -> str:
     """Lower-case letter by letter, keeping every position (so offsets in the folded text hold in the original)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):  # no letter grew (lower() never shrinks one): positions already hold
+        return lowered
     return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
 
 
