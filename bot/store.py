@@ -206,7 +206,10 @@ class Store:
             yield
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
-        return next(iter(self.db.query(sql, list(params))), None)
+        # A plain cursor: db.query() wraps every read in a savepoint, three statements where one will do.
+        cursor = self.db.execute(sql, list(params))
+        row = cursor.fetchone()
+        return dict(zip([c[0] for c in cursor.description], row, strict=True)) if row is not None else None
 
     # --- groups -------------------------------------------------------------------------------------------
 
