@@ -17,6 +17,7 @@ from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import setup_logging
 from bot.quizrounds import QuizRounds, Scope
 from bot.services import Services, build_services
+from content.model import Reading
 from schedules.scheduler import PushScheduler
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,11 @@ def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     rounds = rounds_of(app)
 
-    async def daily_quiz(chat_id: int) -> None:
+    async def daily_quiz(chat_id: int, reading: Reading) -> None:
         """A short round on the day's reading after the push, where the group asked for one."""
         group = svc.store.group(chat_id)
-        if group is None or group.daily_quiz < 1 or group.next_day < 2:
-            return
-        reading = svc.reading(group.next_day - 1)
-        await rounds.start(chat_id, app.bot.id, group.daily_quiz, Scope(frozenset(reading.refs), "今天的内容"))
+        if group is not None and group.daily_quiz > 0:
+            await rounds.start(chat_id, app.bot.id, group.daily_quiz, Scope(frozenset(reading.refs), "今天的内容"))
 
     deliverer = Deliverer(svc, app.bot, after_push=daily_quiz)
     return PushScheduler[int](

@@ -273,6 +273,8 @@ class Store:
     def migrate_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup: its record, progress, deliveries and scores move to the new id."""
         with self.db.atomic():
+            if self._one("SELECT 1 AS x FROM groups WHERE chat_id = ?", [old_id]) is None:
+                return  # already moved (the service message and a send's ChatMigrated both report it)
             if self._one("SELECT 1 AS x FROM groups WHERE chat_id = ?", [new_id]) is not None:
                 # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
                 self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
@@ -294,9 +296,12 @@ class Store:
         )
         return cursor.rowcount == 1
 
-    def complete_delivery(self, chat_id: int, local_date: date, message_id: int, plan_length: int,
+    def complete_delivery(self, chat_id: int, local_date: date, day: int, message_id: int, plan_length: int,
                           restart_at_end: bool) -> Group:
-        """Mark the push delivered and advance the group's progress, in one transaction."""
+        """Mark the push of plan `day` delivered and move the group past it, in one transaction.
+
+        If an admin moved the group (/goto) while the push was under way, their choice stands.
+        """
         with self.db.atomic():
             self.db.execute(
                 """UPDATE deliveries SET status = 'sent', message_id = ?, updated_at = ?
@@ -305,7 +310,9 @@ class Store:
             )
             group = self.group(chat_id)
             assert group is not None
-            next_day = group.next_day + 1
+            if group.next_day != day:
+                return self.update_group(chat_id, last_pushed=local_date)
+            next_day = day + 1
             finished = False
             if next_day > plan_length:
                 next_day, finished = (1, False) if restart_at_end else (plan_length + 1, True)

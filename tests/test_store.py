@@ -34,7 +34,7 @@ def test_a_delivery_is_claimed_once_per_local_date(tmp_path: Path) -> None:
     store.ensure_group(-1)
     assert store.claim_delivery(-1, D1, 1)
     assert not store.claim_delivery(-1, D1, 1)  # racing tick in the same process
-    store.complete_delivery(-1, D1, message_id=9, plan_length=3, restart_at_end=False)
+    store.complete_delivery(-1, D1, day=1, message_id=9, plan_length=3, restart_at_end=False)
     assert not store.claim_delivery(-1, D1, 2)
     group = store.group(-1)
     assert group is not None and group.next_day == 2 and group.last_pushed == D1
@@ -60,8 +60,8 @@ def test_end_of_plan_stops_or_restarts(tmp_path: Path) -> None:
     store.update_group(-2, next_day=3)
     for chat in (-1, -2):
         assert store.claim_delivery(chat, D1, 3)
-    stopped = store.complete_delivery(-1, D1, 1, plan_length=3, restart_at_end=False)
-    restarted = store.complete_delivery(-2, D1, 1, plan_length=3, restart_at_end=True)
+    stopped = store.complete_delivery(-1, D1, 3, 1, plan_length=3, restart_at_end=False)
+    restarted = store.complete_delivery(-2, D1, 3, 1, plan_length=3, restart_at_end=True)
     assert stopped.finished and not stopped.pushable
     assert (restarted.finished, restarted.next_day) == (False, 1)
 
@@ -108,3 +108,23 @@ def test_first_answer_counts_and_late_or_closed_answers_do_not(tmp_path: Path) -
     assert closed is not None and not store.record_answer(closed, 3, 0, now=10.0, local_date=D1)
     assert store.chat_scores(-1) == {1: (1, 1)}
     assert store.end_round(rnd.id, "finished") and not store.end_round(rnd.id, "stopped")
+
+
+def test_a_goto_during_a_push_wins_over_the_push_it_interrupted(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    store.ensure_group(-1)
+    store.update_group(-1, next_day=3)
+    assert store.claim_delivery(-1, D1, 3)
+    store.update_group(-1, next_day=5)  # an admin's /goto while day 3 is on its way
+    group = store.complete_delivery(-1, D1, day=3, message_id=1, plan_length=14, restart_at_end=False)
+    assert (group.next_day, group.last_pushed) == (5, D1)
+
+
+def test_a_second_report_of_the_same_migration_changes_nothing(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    store.ensure_group(-5)
+    store.update_group(-5, subscribed=True, next_day=4)
+    store.migrate_chat(-5, -1005)
+    store.migrate_chat(-5, -1005)  # the push's ChatMigrated after the service message was handled
+    moved = store.group(-1005)
+    assert moved is not None and moved.subscribed and moved.next_day == 4
