@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -58,9 +59,13 @@ class QuizRounds:
         rnd = store.start_round(chat_id, user_id, [q.id for q in picked], scope.label, self.now())
         if rnd is None:
             return render.quiz_already_running()
-        await self.bot.send_message(chat_id, render.quiz_intro(len(picked), scope.label,
-                                                               self.svc.config.quiz.open_period),
-                                    parse_mode="HTML")
+        try:
+            await self.bot.send_message(chat_id, render.quiz_intro(len(picked), scope.label,
+                                                                   self.svc.config.quiz.open_period),
+                                        parse_mode="HTML")
+        except TelegramError:
+            store.end_round(rnd.id, "stopped")  # never leave the group with a round nobody can see
+            raise
         await self._ask(rnd)
         return None
 
@@ -71,12 +76,18 @@ class QuizRounds:
             return
         options, correct = question.options(self.rng)
         period = self.svc.config.quiz.open_period
+        target = [rnd.chat_id]
+
+        def migrated(new_id: int) -> None:
+            self.svc.store.migrate_chat(target[0], new_id)
+            target[0] = new_id
+
         try:
             message = await with_retries(lambda: self.bot.send_poll(
-                rnd.chat_id, render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids)),
+                target[0], render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids)),
                 list(options), type=Poll.QUIZ, is_anonymous=False,
                 correct_option_ids=[correct],  # type: ignore[list-item]  # PTB types ids as Literal[0..11]
-                explanation=question.explanation, open_period=period), attempts=3)
+                explanation=question.explanation, open_period=period), attempts=3, on_migrated=migrated)
         except (BadRequest, Forbidden) as exc:
             await self._abort(rnd, exc)
             return
@@ -86,7 +97,12 @@ class QuizRounds:
             await self.finish(rnd, "stopped")
             return
         assert message.poll is not None
-        record = PollRecord(poll_id=message.poll.id, round_id=rnd.id, chat_id=rnd.chat_id,
+        current = self.svc.store.round(rnd.id)
+        if current is None or current.status != "running":  # stopped while the poll was on its way
+            with contextlib.suppress(TelegramError):
+                await self.bot.stop_poll(target[0], message.message_id)
+            return
+        record = PollRecord(poll_id=message.poll.id, round_id=rnd.id, chat_id=target[0],
                             message_id=message.message_id, question_id=question.id, ref=question.ref,
                             correct_index=correct, position=rnd.position, closes_at=self.now() + period,
                             closed=False)

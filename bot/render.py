@@ -141,7 +141,7 @@ ADMIN_COMMANDS = (
     "/subscribe 订阅每日推送　/unsubscribe 退订",
     "/settime 07:30 推送时间　/timezone Asia/Shanghai 时区",
     "/days 工作日 推送日（每天、工作日、周一,周三,周五）",
-    "/pause 暂停　/resume 恢复　/goto 2.3 或 /goto 第5天 调整进度",
+    "/pause 暂停　/resume 恢复　/goto 5（第5天）或 /goto 2.3 调整进度",
     "/dailyquiz 2 每次推送后附 2 道小题（0 关闭，最多 3）",
     "/stopquiz 结束正在进行的测验",
 )
@@ -211,7 +211,7 @@ def plan_finished(doc: Document, total: int) -> str:
 
 
 def finished_push(doc: Document, total: int, restart: bool) -> str:
-    tail = "明天起将从第 1 天重新开始。" if restart else "每日推送已结束，管理员可用 /goto 1 从头再学。"
+    tail = "下次推送起将从第 1 天重新开始。" if restart else "每日推送已结束，管理员可用 /goto 1 从头再学。"
     return f"🎉 恭喜！本群已学完《{esc(doc.title)}》全部 {total} 天的内容。{tail}"
 
 
@@ -236,7 +236,8 @@ def settings(doc: Document, group: Group, total: int, upcoming: datetime | None,
         state = "已订阅"
     lines = ["⚙️ <b>推送设置</b>", f"状态：{state}",
              f"时间：{format_weekdays(group.weekdays)} {group.push_time:%H:%M}（{esc(group.timezone)}）",
-             f"进度：下一次推送第 {min(group.next_day, total)} 天 / 共 {total} 天",
+             f"进度：已学完全部 {total} 天" if group.finished
+             else f"进度：下一次推送第 {group.next_day} 天 / 共 {total} 天",
              f"推送后小测验：{f'{group.daily_quiz} 题' if group.daily_quiz else '关闭'}（/dailyquiz 设置）"]
     if upcoming is not None and upcoming <= now:
         lines.append("下次推送：一分钟内（今天的还没有推送）")
@@ -284,7 +285,7 @@ def dailyquiz_usage() -> str:
 
 
 def goto_usage(total: int) -> str:
-    return f"请写上要跳到的要点或天数，例如：/goto 2.3 或 /goto 第5天（共 {total} 天）。"
+    return f"请写上要跳到的天数或要点，例如：/goto 5（第 5 天，共 {total} 天）或 /goto 2.3。"
 
 
 def goto_done(doc: Document, reading: Reading, total: int) -> str:

@@ -394,9 +394,13 @@ class Store:
         cursor = self.db.execute("UPDATE polls SET closed = 1 WHERE poll_id = ? AND closed = 0", [poll_id])
         return cursor.rowcount == 1
 
-    def record_answer(self, poll: PollRecord, user_id: int, option: int, now: float, local_date: date) -> bool:
-        """Store a member's first answer to an open poll; False if it does not count (late, closed, repeated)."""
-        if poll.closed or now > poll.closes_at:
+    def record_answer(self, poll: PollRecord, user_id: int, option: int, now: float, local_date: date,
+                      late_allowance: float = 2.0) -> bool:
+        """Store a member's first answer to an open poll; False if it does not count (late, closed, repeated).
+
+        `late_allowance` seconds cover an answer Telegram took just before the close but that reached us after it.
+        """
+        if poll.closed or now > poll.closes_at + late_allowance:
             return False
         cursor = self.db.execute(
             """INSERT INTO answers (poll_id, user_id, chat_id, round_id, question_id, ref, option, correct,

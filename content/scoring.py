@@ -163,10 +163,14 @@ def round_summary(results: Sequence[QuestionResult], missed_limit: int = 3) -> R
 
 
 def in_scope(ref: str, scope_refs: Collection[str] | None) -> bool:
-    """A ref is in scope when listed, or when its part is listed ("2" covers "2.1"); None means everything."""
+    """A ref is in scope when listed exactly; None means everything.
+
+    Exact on purpose: a day's reading that holds part 2's introduction lists "2", and must not pull in questions on
+    points 2.2 and 2.3 that the group has not read yet. A scope meaning a whole part lists its points.
+    """
     if scope_refs is None:
         return True
-    return ref in scope_refs or ref.split(".", 1)[0] in scope_refs
+    return ref in scope_refs
 
 
 def pick_questions(

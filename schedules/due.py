@@ -338,13 +338,17 @@ def due_groups(
     return due
 
 
-def next_push_after(schedule: PushSchedule, now: dt.datetime) -> dt.datetime:
-    """The first scheduled push instant strictly after `now`, as an aware datetime in the group's zone."""
+def next_push_after(schedule: PushSchedule, now: dt.datetime, last_pushed: dt.date | None = None) -> dt.datetime:
+    """The first scheduled push instant strictly after `now`, as an aware datetime in the group's zone.
+
+    A date already pushed (`last_pushed` or earlier) gets no second push, so it is skipped here too: after a changed
+    push time, "today 20:00" is not promised when today's reading went out at 08:00.
+    """
     now = _require_aware(now)
     start = now.astimezone(_zone(schedule.timezone)).date() - dt.timedelta(days=1)
-    for offset in range(10):  # a week plus slack for a date swallowed by a zone change
+    for offset in range(12):  # a week plus slack for a date swallowed by a zone change or already pushed
         d = start + dt.timedelta(days=offset)
-        if d.weekday() in schedule.weekdays:
+        if d.weekday() in schedule.weekdays and (last_pushed is None or d > last_pushed):
             instant = _push_instant_utc(schedule.time, schedule.timezone, d)
             if instant > now:
                 return instant.astimezone(_zone(schedule.timezone))

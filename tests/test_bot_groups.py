@@ -81,3 +81,17 @@ async def test_restart_keeps_every_setting_and_progress(tmp_path: Path) -> None:
             assert "第 4 天" in (shown.text or "")
             [progress] = await h2.say(GROUP, MEMBER, "/progress")
             assert "3/" in (progress.text or "")
+
+
+async def test_goto_takes_day_numbers_and_section_references(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        first_of_part_two = next(r.day for r in h.svc.plan if "2" in r.refs)
+        for typed, day in (("1", 1), ("第3天", 3), ("Day 4", 4), ("二", first_of_part_two),
+                           ("2.1", next(r.day for r in h.svc.plan if "2.1" in r.refs))):
+            [done] = await h.say(GROUP, ADMIN, f"/goto {typed}")
+            assert f"下一次推送第 {day} 天" in (done.text or ""), typed
+            group = h.svc.store.group(GROUP)
+            assert group is not None and group.next_day == day
+        [bad] = await h.say(GROUP, ADMIN, "/goto 99")
+        assert "例如" in (bad.text or "")

@@ -383,6 +383,15 @@ def test_next_push_after(s: PushSchedule, now: dt.datetime, expected_utc: dt.dat
     assert got == expected_utc and got.tzinfo == ZoneInfo(s.timezone)
 
 
+def test_next_push_after_skips_a_date_already_pushed() -> None:
+    evening = sched("20:00", "Asia/Shanghai")
+    at_ten = utc(2024, 6, 3, 2, 0)  # 10:00 in Shanghai; today's reading went out at 08:00 before the change
+    assert next_push_after(evening, at_ten) == utc(2024, 6, 3, 12, 0)
+    assert next_push_after(evening, at_ten, last_pushed=MON) == utc(2024, 6, 4, 12, 0)
+    # A later push date agrees with due_date: the skipped date is never due either.
+    assert due_date(evening, MON, utc(2024, 6, 3, 12, 1), dt.timedelta(hours=3)) is None
+
+
 # --- due_groups ------------------------------------------------------------------------------------------------
 
 

@@ -188,11 +188,12 @@ def test_pick_questions_properties(
     assert pick_questions(list(reversed(pool)), n, scope, random.Random(seed), recent_ids) == picked
 
 
-def test_pick_spreads_over_sections_and_scope_covers_a_parts_points() -> None:
+def test_pick_spreads_over_sections_and_scope_is_exact() -> None:
     pool = [make_q(i, ref, "bank") for i, ref in enumerate(["2", "2.1", "2.1", "2.1", "2.3", "1.1"])]
-    picked = pick_questions(pool, 3, {"2"}, random.Random(1))
+    picked = pick_questions(pool, 3, {"2", "2.1", "2.3"}, random.Random(1))
     assert {q.ref for q in picked} == {"2", "2.1", "2.3"}
-    assert in_scope("2.1", {"2"}) and not in_scope("2.1", {"2.3"}) and not in_scope("12.1", {"1"})
+    # A reading that holds part 2's introduction lists "2": that must not bring in the unread points.
+    assert not in_scope("2.1", {"2"}) and in_scope("2", {"2"}) and not in_scope("12.1", {"1"})
 
 
 def test_pick_prefers_bank_and_fresh_questions() -> None:

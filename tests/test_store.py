@@ -102,11 +102,12 @@ def test_first_answer_counts_and_late_or_closed_answers_do_not(tmp_path: Path) -
     store.record_poll(poll)
     assert store.record_answer(poll, 1, 0, now=5.0, local_date=D1)
     assert not store.record_answer(poll, 1, 1, now=6.0, local_date=D1)  # a second answer
-    assert not store.record_answer(poll, 2, 0, now=31.0, local_date=D1)  # after closing time
+    assert not store.record_answer(poll, 2, 0, now=33.0, local_date=D1)  # after closing time and its allowance
+    assert store.record_answer(poll, 4, 1, now=31.0, local_date=D1)  # taken at the close, arrived just after
     assert store.close_poll("p") and not store.close_poll("p")
     closed = store.poll("p")
     assert closed is not None and not store.record_answer(closed, 3, 0, now=10.0, local_date=D1)
-    assert store.chat_scores(-1) == {1: (1, 1)}
+    assert store.chat_scores(-1) == {1: (1, 1), 4: (0, 1)}
     assert store.end_round(rnd.id, "finished") and not store.end_round(rnd.id, "stopped")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -92,7 +94,7 @@ async def _show_settings(update: Update, svc: Services, group: Group, changed: s
     if group.pushable:
         # Today's push may still be due (within the grace period): then it goes out at the next minute's tick.
         due_today = due_date(group.schedule, group.last_pushed, now, svc.grace) is not None
-        upcoming = now if due_today else next_push_after(group.schedule, now)
+        upcoming = now if due_today else next_push_after(group.schedule, now, group.last_pushed)
     await reply(update, changed + render.settings(svc.doc, group, len(svc.plan), upcoming, now))
 
 
@@ -179,7 +181,7 @@ async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 @admin_only
 async def goto(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Jump the group's progress: /goto 2.3 or /goto 5 (day 5)."""
+    """Jump the group's progress: /goto 5 (day 5) or /goto 2.3 (the day that reading starts)."""
     svc = services(context)
     text = " ".join(context.args or []).strip()
     day = _day_for(svc, text)
@@ -190,17 +192,19 @@ async def goto(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, render.goto_done(svc.doc, svc.reading(group.next_day), len(svc.plan)))
 
 
+DAY_NUMBER = re.compile(r"^(?:第\s*)?(\d+)\s*(?:天)?$|^day\s*(\d+)$", re.IGNORECASE)
+
+
 def _day_for(svc: Services, text: str) -> int | None:
-    """A day number ('第5天', '5天', 'day 5') or the first reading that covers a section reference."""
-    digits = text.removeprefix("第").removesuffix("天").removeprefix("day").strip()
-    if digits.isdigit() and ("天" in text or text.startswith("day")):
-        day = int(digits)
+    """A plan day ('5', '第5天', 'day 5') or the first reading that covers a section ('2.3', '二', '第二部分')."""
+    typed = unicodedata.normalize("NFKC", text).strip()
+    number = DAY_NUMBER.match(typed)
+    if number:
+        day = int(number.group(1) or number.group(2))
         return day if 1 <= day <= len(svc.plan) else None
     try:
-        section = resolve(svc.doc, text)
+        section = resolve(svc.doc, typed)
     except RefError:
-        if digits.isdigit() and 1 <= int(digits) <= len(svc.plan):
-            return int(digits)
         return None
     return next((r.day for r in svc.plan if section.ref in r.refs), None)
 

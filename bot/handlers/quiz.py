@@ -28,10 +28,10 @@ class QuizRequest:
 
 def parse_quiz_args(args: list[str], default: int, most: int) -> QuizRequest:
     """`/quiz [N] [REF|today|all]` in either order; ValueError when N is out of range or not a number."""
-    count, rest = default, list[str]()
+    count, rest, counted = default, list[str](), False
     for arg in args:
-        if arg.isdigit() and not rest:
-            count = int(arg)
+        if arg.isdigit() and not counted:
+            count, counted = int(arg), True
         else:
             rest.append(arg)
     if not 1 <= count <= most:
