@@ -51,8 +51,8 @@ def cmd_search(args: argparse.Namespace, config: Config) -> None:
 
 def cmd_plan(args: argparse.Namespace, config: Config) -> None:
     doc = _document(config)
-    low = args.min_chars or config.readings.min_chars
-    high = args.max_chars or config.readings.max_chars
+    low = config.readings.min_chars if args.min_chars is None else args.min_chars
+    high = config.readings.max_chars if args.max_chars is None else args.max_chars
     try:
         plan = plan_readings(doc, low, high)
     except ValueError as exc:
@@ -95,6 +95,16 @@ def cmd_run(args: argparse.Namespace, config: Config) -> None:
         raise CliError(f"could not start the bot: {type(exc).__name__}: {detail}") from None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studybot",
@@ -121,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="full-text search of the speech",
                                  description="Search the speech; every term must match (any length, any text).")
     search.add_argument("terms", nargs="+", help="search terms")
-    search.add_argument("-n", "--limit", type=int, default=5, help="how many hits (default 5)")
+    search.add_argument("-n", "--limit", type=_positive, default=5, help="how many hits (default 5)")
     search.set_defaults(func=cmd_search)
 
     plan = commands.add_parser("plan", help="print the daily reading plan",

@@ -241,10 +241,12 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
             checked = [r.get({f"question_banks[{i}]": b}, f"content.question_banks[{i}]", None, r.path)
                        for i, b in enumerate(ct["question_banks"])]
             banks = tuple(b for b in checked if b is not None)
+            r.problems += [f"content.question_banks[{i}]: empty entry; give a file path or remove the line"
+                           for i, b in enumerate(ct["question_banks"]) if b is None]
         else:
             r.problems.append("content.question_banks: must be a list of file paths")
     content = ContentConfig(
-        speech=r.get(ct, "content.speech", None, r.path),
+        speech=None if ct.get("speech") == "" else r.get(ct, "content.speech", None, r.path),
         question_banks=banks,
         generated_questions=r.get(ct, "content.generated_questions", True, _bool),
     )
@@ -275,6 +277,10 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         default_questions=r.get(qz, "quiz.default_questions", 5, _int_in(1, 10)),
         max_questions=r.get(qz, "quiz.max_questions", 10, _int_in(1, 10)),
     )
+
+    if quiz.default_questions > quiz.max_questions:
+        r.problems.append(f"quiz: default_questions ({quiz.default_questions}) is larger than max_questions "
+                          f"({quiz.max_questions})")
 
     database = Path(r.get(raw, "database", "studybot.db", _string))
     if not database.is_absolute():

@@ -80,6 +80,24 @@ def outline(doc: Document) -> str:
     return "\n".join(lines)
 
 
+def outline_messages(doc: Document) -> list[str]:
+    """The outline in as many messages as it needs: a long speech's outline can pass Telegram's limit."""
+    return split_lines(outline(doc))
+
+
+def split_lines(text: str, budget: int = TEXT_BUDGET) -> list[str]:
+    """Split at line ends (every line's markup is balanced on its own) into chunks of at most `budget`."""
+    chunks: list[list[str]] = [[]]
+    size = -1
+    for line in text.split("\n"):
+        if chunks[-1] and size + 1 + len(line) > budget:
+            chunks.append([])
+            size = -1
+        chunks[-1].append(line)
+        size += 1 + len(line)
+    return ["\n".join(chunk) for chunk in chunks]
+
+
 def section_messages(doc: Document, section: Section) -> list[str]:
     """The section's full text (a part with all its points), split across messages at sentence ends."""
     if section.kind == "part" and section.part is not None:
@@ -312,6 +330,8 @@ def progress(doc: Document, group: Group, plan: Sequence[Reading]) -> str:
 # --- quizzes -------------------------------------------------------------------------------------------------
 
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+# Keeps results and leaderboards far below Telegram's 4096 characters, whatever the members' names.
+RANKING_SHOWN = 20
 
 
 def quiz_intro(count: int, scope: str, seconds: int) -> str:
@@ -349,7 +369,7 @@ def quiz_stop_refused() -> str:
 
 
 def member_name(names: dict[int, str], user_id: int) -> str:
-    return esc(names.get(user_id, f"成员{user_id}"))
+    return esc(_clip(names.get(user_id, f"成员{user_id}"), 24))
 
 
 def quiz_results(doc: Document, polls: Sequence[PollRecord], answers: Sequence[AnswerRecord],
@@ -363,9 +383,11 @@ def quiz_results(doc: Document, polls: Sequence[PollRecord], answers: Sequence[A
         lines.append("这一轮没有人作答。下次一起来吧！")
         return "\n".join(lines)
     lines.append("")
-    for place, user_id, score in summary.ranking:
+    for place, user_id, score in summary.ranking[:RANKING_SHOWN]:
         assert isinstance(user_id, int)
         lines.append(f"{MEDALS.get(place, f'{place}.')} {member_name(names, user_id)}　{score}/{summary.questions}")
+    if len(summary.ranking) > RANKING_SHOWN:
+        lines.append(f"……等共 {len(summary.ranking)} 人")
     by_poll = {p.poll_id: p for p in polls}
     if summary.most_missed:
         lines += ["", "<b>错得最多的题</b>（建议回看原文）："]
@@ -389,7 +411,7 @@ def leaderboard(scores: dict[int, tuple[int, int]], names: dict[int, str], week:
         return f"🏆 <b>{title}</b>\n还没有人答过题。发送 /quiz 开始一轮测验！"
     lines = [f"🏆 <b>{title}</b>"]
     ranking = rank({user: correct for user, (correct, _) in scores.items()})
-    for place, user_id, correct in ranking[:20]:
+    for place, user_id, correct in ranking[:RANKING_SHOWN]:
         answered = scores[user_id][1]
         lines.append(f"{MEDALS.get(place, f'{place}.')} {member_name(names, user_id)}　{correct} 分"
                      f"（答 {answered} 题，正确率 {correct * 100 // max(answered, 1)}%）")

@@ -91,3 +91,13 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     path.write_text("push:\n  default_time: [\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="line 3: not valid YAML"):
         load_config(path, env={})
+
+
+def test_quiz_default_must_fit_the_maximum_and_empty_entries_are_named(tmp_path: Path) -> None:
+    found = problems({"quiz": {"max_questions": 3}, "content": {"question_banks": [None]}}, tmp_path)
+    assert "quiz: default_questions (5) is larger than max_questions (3)" in found
+    assert any(p.startswith("content.question_banks[0]: empty entry") for p in found)
+
+
+def test_an_empty_speech_setting_means_the_shipped_speech(tmp_path: Path) -> None:
+    assert build_config({"content": {"speech": ""}}, "t", tmp_path, env={}).content.speech is None

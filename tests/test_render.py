@@ -57,3 +57,16 @@ def test_reading_header_names_day_total_and_point() -> None:
 
 def test_plain_keeps_search_marks_visible_in_the_terminal() -> None:
     assert render.plain("<b>a</b> <b><u>终身</u></b> &lt;x&gt;") == "a 【终身】 <x>"
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("目录一二三<b>/ 1.〔〕"), max_size=60), min_size=1, max_size=200),
+       st.integers(min_value=60, max_value=500))
+def test_split_lines_keeps_lines_whole_and_under_budget(lines: list[str], budget: int) -> None:
+    text = "\n".join(lines)
+    chunks = render.split_lines(text, budget)
+    assert "\n".join(chunks) == text
+    assert all(len(c) <= budget for c in chunks)  # every line here is shorter than the budget
+
+
+def test_outline_of_the_shipped_speech_is_one_message() -> None:
+    assert render.outline_messages(load_document()) == [render.outline(load_document())]

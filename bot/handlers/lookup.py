@@ -13,6 +13,8 @@ from content.model import Section
 from content.refs import RefError, resolve
 
 SEARCH_WORDS = re.compile(r"^(搜索|查找|搜|查)\s*[:：]?\s*(.+)$", re.S)
+# In a group, chatter such as "查一下天气" is not a search: only 搜索/查找 followed by a space or colon is.
+GROUP_SEARCH_WORDS = re.compile(r"^(搜索|查找)[\s:：]+(.+)$", re.S)
 OUTLINE_WORDS = {"目录", "大纲", "提纲", "toc"}
 # In a group, plain text is taken as a reference only when it is clearly one, so chatter is left alone.
 CLEAR_REF = re.compile(r"^[〔\[【(（]?\s*(第.+部分|.{1,3}[、.．\-－].{0,3}|开头|结语|开篇|结尾|结束语)\s*[〕\]】)）]?$")
@@ -43,6 +45,11 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
     return await message.reply_html(text, reply_markup=markup, do_quote=False)
 
 
+async def send_outline(update: Update, svc: Services) -> None:
+    for text in render.outline_messages(svc.doc):
+        await reply(update, text)
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Introduce the bot and its commands."""
     svc = services(context)
@@ -52,7 +59,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def toc(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the outline of the speech."""
-    await reply(update, render.outline(services(context).doc))
+    await send_outline(update, services(context))
 
 
 async def section(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -128,9 +135,9 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     private = chat.type == Chat.PRIVATE
     to_bot = (message.reply_to_message is not None and message.reply_to_message.from_user is not None
               and message.reply_to_message.from_user.id == context.bot.id)
-    found = SEARCH_WORDS.match(text)
+    found = (SEARCH_WORDS if private or to_bot else GROUP_SEARCH_WORDS).match(text)
     if text.lower() in OUTLINE_WORDS:
-        await reply(update, render.outline(svc.doc))
+        await send_outline(update, svc)
     elif found:
         query = found.group(2)
         await reply(update, render.search_results(svc.doc, query, svc.index.search(query, limit=5)))
@@ -151,7 +158,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     data = query.data or ""
     await query.answer()
     if data == "toc":
-        await update.effective_chat.send_message(render.outline(svc.doc), parse_mode="HTML")
+        await send_outline(update, svc)
     elif data.startswith("sec:") and svc.doc.has(data[4:]):
         await send_section(update.effective_chat, svc, svc.doc.section(data[4:]))
 
