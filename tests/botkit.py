@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,8 +45,6 @@ class Harness:
 
     async def quiet(self, chat_id: int, user: int, text: str, wait: float = 0.5) -> list[SentRecord]:
         """A member posts `text` that should get no reply; returns whatever did arrive within `wait` seconds."""
-        import asyncio
-
         before = len(self.standin.sent(chat_id))
         self.standin.user_sends(chat_id, user, text)
         await asyncio.sleep(wait)
@@ -52,6 +52,30 @@ class Harness:
 
     def texts(self, chat_id: int) -> list[str]:
         return [r.text or "" for r in self.standin.sent(chat_id) if r.text is not None]
+
+
+class ErrorRecords(logging.Handler):
+    """Collects ERROR (and worse) records from every logger while installed (fixture `errors` in conftest)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def messages(self) -> list[str]:
+        return [f"{r.name}: {r.getMessage()} {r.exc_info[1]!r}" if r.exc_info else r.getMessage()
+                for r in self.records]
+
+
+async def settle(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    """Wait until `predicate()` is true (the bot handles updates concurrently), or fail."""
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
 
 
 def make_config(tmp_path: Path, **sections: Any) -> Any:

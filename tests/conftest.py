@@ -28,3 +28,22 @@ async def standin_fast() -> AsyncIterator[StandIn]:
 
 
 # --- end stand-in fixtures ---
+
+
+# --- shared bot fixtures ---
+import logging  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+from tests.botkit import ErrorRecords  # noqa: E402
+
+
+@pytest.fixture
+def errors() -> Iterator[ErrorRecords]:
+    """ERROR records logged anywhere during the test."""
+    handler = ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)

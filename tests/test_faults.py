@@ -7,10 +7,9 @@ groups the fault did not touch are served as usual — and the bot still answers
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 from pathlib import Path
 
@@ -19,31 +18,12 @@ import pytest
 from bot.runner import stop
 from bot.standin import StandIn
 from schedules.clock import FakeClock
-from tests.botkit import ADMIN, GROUP, TOKEN, Harness, add_group, bot_running
+from tests.botkit import ADMIN, GROUP, TOKEN, ErrorRecords, Harness, add_group, bot_running, settle
 
 PUSH_AT = datetime(2026, 3, 2, 0, 1, tzinfo=UTC)  # Monday 08:01 in Shanghai, a minute after the push time
 DAY_RE = re.compile(r"第 (\d+) 天 / 共 (\d+) 天")
 BYSTANDERS = [-(9000 + i) for i in range(8)]
 ASKER = 4242  # a private chat that asks for /toc after each fault
-
-
-class ErrorRecords(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def errors() -> Iterator[ErrorRecords]:
-    handler = ErrorRecords()
-    logging.getLogger().addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logging.getLogger().removeHandler(handler)
 
 
 def standin() -> StandIn:
@@ -64,14 +44,6 @@ def readings(server: StandIn, chat: int) -> list[int]:
 def assert_each_got(server: StandIn, chats: list[int], days: list[int]) -> None:
     wrong = {chat: readings(server, chat) for chat in chats if readings(server, chat) != days}
     assert wrong == {}, f"expected {days} everywhere"
-
-
-async def settle(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 async def still_answers(h: Harness) -> None:

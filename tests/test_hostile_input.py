@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from bot.config import ConfigError, build_config
 from bot.standin.state import DEFAULT_ALLOWED, World
 from content.questions import QuestionBankError, parse_bank
 from schedules.clock import FakeClock
-from tests.botkit import ADMIN, GROUP, MEMBER, Harness, add_group, bot_running
+from tests.botkit import ADMIN, GROUP, MEMBER, ErrorRecords, Harness, add_group, bot_running, settle
 
 MAX_MESSAGE = 4096
 QUIET_HOUR = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai: past the 08:00 push and its grace
@@ -62,32 +61,6 @@ FRESH = itertools.count(700_000)  # a fresh chat and member per example: no thro
 HTTP_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-class ErrorRecords(logging.Handler):
-    """Collects ERROR (and worse) records from every logger while installed."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def messages(self) -> list[str]:
-        return [f"{r.name}: {r.getMessage()} {r.exc_info[1]!r}" if r.exc_info else r.getMessage()
-                for r in self.records]
-
-
-@pytest.fixture
-def errors() -> Iterator[ErrorRecords]:
-    handler = ErrorRecords()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
-
-
 @pytest.fixture
 async def harness(tmp_path: Path, errors: ErrorRecords) -> AsyncIterator[Harness]:
     # No client-side rate limiter: hundreds of replies a minute must not wait for per-group flood budgets.
@@ -99,14 +72,6 @@ async def harness(tmp_path: Path, errors: ErrorRecords) -> AsyncIterator[Harness
 
 def command_line(command: str, arg: str) -> str:
     return f"/{command} {arg}"[:MAX_MESSAGE]
-
-
-async def settle(predicate: Any, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 from bot.standin import StandIn
 from bot.standin.state import SentRecord
-from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, add_group, bot_running
+from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, add_group, bot_running, settle
 
 ALICE, BOB, CAROL = 31, 32, 33
 
@@ -31,14 +29,6 @@ def poll_id(poll: SentRecord) -> str:
     return str(poll.poll["id"])
 
 
-async def settle(h: Harness, predicate: Any, timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
 async def test_a_round_scores_first_answers_only_and_posts_ranked_results(tmp_path: Path) -> None:
     async with bot_running(tmp_path) as h:
         await add_group(h)
@@ -55,12 +45,12 @@ async def test_a_round_scores_first_answers_only_and_posts_ranked_results(tmp_pa
                                       "option_ids": [correct(first)], "option_persistent_ids": ["x"]})
         world.enqueue("poll_answer", {"poll_id": "no-such-poll", "user": world.user(BOB).to_api(),
                                       "option_ids": [0], "option_persistent_ids": ["x"]})
-        await settle(h, lambda: len(h.svc.store.chat_scores(GROUP)) == 3)
+        await settle(lambda: len(h.svc.store.chat_scores(GROUP)) == 3)
         world.close_poll(poll_id(first))
         second = (await polls(h, 2))[1]
         world.user_answers_poll(poll_id(second), ALICE, [correct(second)])
         world.user_answers_poll(poll_id(second), CAROL, [wrong(second)])
-        await settle(h, lambda: sum(n for _, n in h.svc.store.chat_scores(GROUP).values()) == 5)
+        await settle(lambda: sum(n for _, n in h.svc.store.chat_scores(GROUP).values()) == 5)
         before = len(h.standin.sent(GROUP))
         world.close_poll(poll_id(second))
         [results] = (await h.standin.wait_for_sent(GROUP, before + 1))[before:]
@@ -123,13 +113,13 @@ async def test_a_restart_mid_round_keeps_answers_and_the_round_goes_on(tmp_path:
             await h.say(GROUP, ALICE, "/quiz 2 all", replies=2)
             [first] = await polls(h, 1)
             server.world.user_answers_poll(poll_id(first), ALICE, [correct(first)])
-            await settle(h, lambda: h.svc.store.chat_scores(GROUP) == {ALICE: (1, 1)})
+            await settle(lambda: h.svc.store.chat_scores(GROUP) == {ALICE: (1, 1)})
         async with bot_running(tmp_path, standin=server) as h2:
             assert h2.svc.store.running_round(GROUP) is not None
             server.world.close_poll(poll_id(first))  # Telegram closes the poll while the new process runs
             second = (await polls(h2, 2))[1]
             server.world.user_answers_poll(poll_id(second), ALICE, [correct(second)])
-            await settle(h2, lambda: h2.svc.store.chat_scores(GROUP) == {ALICE: (2, 2)})
+            await settle(lambda: h2.svc.store.chat_scores(GROUP) == {ALICE: (2, 2)})
             before = len(server.sent(GROUP))
             server.world.close_poll(poll_id(second))
             [results] = (await server.wait_for_sent(GROUP, before + 1))[before:]
