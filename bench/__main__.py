@@ -113,8 +113,8 @@ def notes(sizes: Sizes, error_notes: list[str]) -> list[str]:
         "stand-in's own cost is in both figures.",
         f"commands: flood limits off on both sides; {sizes.command_groups} groups, one member per command; the "
         "burst sends all commands at once, latency is measured closed-loop with one command in flight per group.",
-        "push, limits on: stand-in flood limits on and the bot's production AIORateLimiter; rate = (messages − 30) "
-        "÷ seconds, since a paced client may send Telegram's 30-message burst at once.",
+        "push, limits on: stand-in flood limits on and the bot's production FloodLimiter (bot/ratelimit.py); "
+        "rate = (messages − 30) ÷ seconds, since a paced client may send Telegram's 30-message burst at once.",
         "start-up: `python -m bot.cli -c CONFIG run` as a child process after a previous run (quiz cache present); "
         "peak RSS is the child's VmHWM after it has polled for a while.",
     ]

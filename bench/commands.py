@@ -1,6 +1,6 @@
 """Lookup commands: `/section` and `/search` from many groups — throughput (a burst) and latency (closed loop).
 
-Flood limits are off on both sides (the stand-in's and the bot's AIORateLimiter): this measures software speed.
+Flood limits are off on both sides (the stand-in's and the bot's FloodLimiter): this measures software speed.
 With the bot's production rate limiter on, replies to one group are paced at Telegram's 20 per minute instead.
 """
 

@@ -1,6 +1,6 @@
 """The daily push: N groups due in the same minute, one `run_now()` tick.
 
-Limits on: the stand-in enforces Telegram's flood limits and the bot runs its production AIORateLimiter; the figure
+Limits on: the stand-in enforces Telegram's flood limits and the bot runs its production FloodLimiter; the figure
 is the achieved rate against the 30 messages/s ceiling, plus 429s and lost or duplicated readings.
 Limits off: the bot's push rate against a bare PTB loop sending the same message to the same chats.
 """

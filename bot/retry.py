@@ -39,7 +39,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = ATTE
         except RetryAfter as exc:
             if attempt >= attempts:
                 raise
-            await sleep(_seconds(exc.retry_after))
+            await sleep(retry_seconds(exc))
         except NetworkError as exc:  # TimedOut included
             if attempt >= attempts:
                 raise
@@ -48,6 +48,8 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = ATTE
             delay *= 2
 
 
-def _seconds(value: object) -> float:
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait (PTB 22 gives an int or a timedelta, depending on an opt-in)."""
+    value: object = exc.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
