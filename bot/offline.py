@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.runner import Running, start, stop
@@ -19,7 +20,7 @@ from bot.services import build_services
 from bot.standin import StandIn
 from bot.standin.state import FakeUser, SentRecord
 from schedules.clock import SystemClock
-from schedules.due import next_push_after
+from schedules.due import due_date, next_push_after
 
 OFFLINE_TOKEN = "123456:offline-local-chat"
 DEMO_CHAT = -100
@@ -121,10 +122,11 @@ class Terminal:
         if group is None or not group.pushable:
             print("  （本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复）\n", file=self.out, flush=True)
             return
-        target = next_push_after(group.schedule, self.clock())
-        self.clock.offset += target - self.clock() + timedelta(seconds=1)
-        when = target.astimezone().strftime("%Y-%m-%d %H:%M")
-        print(f"  （本地：时钟快进到推送时间 {when}）", file=self.out, flush=True)
+        if due_date(group.schedule, group.last_pushed, self.clock(), svc.grace) is None:
+            target = next_push_after(group.schedule, self.clock(), group.last_pushed)
+            self.clock.offset += target - self.clock() + timedelta(seconds=1)
+            when = target.astimezone(ZoneInfo(group.timezone)).strftime("%Y-%m-%d %H:%M")
+            print(f"  （本地：时钟快进到下一次推送时间 {when}，{group.timezone}）", file=self.out, flush=True)
         await self.running.pusher.run_now()
 
 
