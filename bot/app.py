@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import (
@@ -36,7 +37,7 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     if user is None or update.poll_answer is not None or update.poll is not None or update.my_chat_member is not None:
         return
-    if not services(context).throttle.allow(user.id, services(context).monotonic()):
+    if not services(context).throttle.allow(user.id, time.monotonic()):
         log.info("throttled user %s", user.id)
         if update.callback_query is not None:
             # Unanswered, the member's button would spin; the answer is a toast, not a chat message.

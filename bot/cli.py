@@ -46,7 +46,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> None:
     doc = _document(config)
     query = " ".join(args.terms)
     hits = SearchIndex(doc).search(query, limit=args.limit)
-    print(render.plain(render.search_results(doc, query, hits)))
+    print(render.plain(render.search_results(query, hits)))
 
 
 def cmd_plan(args: argparse.Namespace, config: Config) -> None:

@@ -114,7 +114,7 @@ def section_messages(doc: Document, section: Section) -> list[str]:
     return messages
 
 
-def search_results(doc: Document, query: str, hits: Sequence[Hit]) -> str:
+def search_results(query: str, hits: Sequence[Hit]) -> str:
     shown = esc(query.strip()[:40])
     if not query.strip():
         return "请在 /search 后写上要找的词，例如：/search 终身学习"
@@ -172,13 +172,15 @@ def help_text(doc: Document, private: bool, offline: bool = False) -> str:
              "📝 在群里做小测验，积分排行", "", "<b>常用命令</b>"]
     lines += [f"/{name} — {desc}" for name, desc in COMMANDS]
     lines += ["", "<b>管理员命令</b>", *ADMIN_COMMANDS]
+    if private:
+        lines += ["", "在私聊里你就是管理员：发送 /subscribe 即可订阅个人的每日推送。"]
     lines += ["", "也可以直接发“目录”“搜索 终身学习”或“二、3”。"]
     if offline:
         lines += ["", "（本地离线模式：/pushnow 立即推送下一段）"]
     return "\n".join(lines)
 
 
-def section_usage(doc: Document) -> str:
+def section_usage() -> str:
     return ("请在命令后写上要看的部分或要点，例如：\n/section 2.3　或　/section 二、3\n"
             "/section 2（整个第二部分）　/section 开头　/section 结语\n用 /toc 查看目录。")
 
@@ -243,7 +245,7 @@ def greeting(doc: Document, group: Group) -> str:
             "可用 /settime、/timezone、/days 调整。\n发送 /help 查看全部命令，/toc 查看目录。")
 
 
-def settings(doc: Document, group: Group, total: int, upcoming: datetime | None, now: datetime) -> str:
+def settings(group: Group, total: int, upcoming: datetime | None, now: datetime) -> str:
     if not group.subscribed:
         state = "未订阅（管理员发送 /subscribe 订阅）"
     elif group.paused:

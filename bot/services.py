@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -52,9 +51,6 @@ class Services:
         group = self.store.group(chat_id)
         zone = ZoneInfo(group.timezone if group else self.config.push.default_timezone)
         return self.clock().astimezone(zone).date()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 def build_services(config: Config, clock: Callable[[], datetime] | None = None) -> Services:

@@ -41,8 +41,7 @@ def test_section_messages_split_a_long_section_under_telegrams_limit() -> None:
 
 
 def test_user_text_is_escaped_in_html_replies() -> None:
-    doc = load_document()
-    reply = render.search_results(doc, "<b>&</i>", [])
+    reply = render.search_results("<b>&</i>", [])
     assert "<b>&</i>" not in reply and html.escape("<b>&</i>", quote=False) in reply
     bad = render.ref_error("<script>", "没有这一部分。")
     assert "<script>" not in bad
@@ -70,3 +69,9 @@ def test_split_lines_keeps_lines_whole_and_under_budget(lines: list[str], budget
 
 def test_outline_of_the_shipped_speech_is_one_message() -> None:
     assert render.outline_messages(load_document()) == [render.outline(load_document())]
+
+
+def test_help_in_a_private_chat_says_the_member_may_subscribe_themselves() -> None:
+    doc = load_document()
+    assert "在私聊里你就是管理员" in render.help_text(doc, private=True)
+    assert "在私聊里你就是管理员" not in render.help_text(doc, private=False)

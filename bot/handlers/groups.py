@@ -95,7 +95,7 @@ async def _show_settings(update: Update, svc: Services, group: Group, changed: s
         # Today's push may still be due (within the grace period): then it goes out at the next minute's tick.
         due_today = due_date(group.schedule, group.last_pushed, now, svc.grace) is not None
         upcoming = now if due_today else next_push_after(group.schedule, now, group.last_pushed)
-    await reply(update, changed + render.settings(svc.doc, group, len(svc.plan), upcoming, now))
+    await reply(update, changed + render.settings(group, len(svc.plan), upcoming, now))
 
 
 @admin_only

@@ -67,7 +67,7 @@ async def section(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     text = " ".join(context.args or [])
     if not text.strip():
-        await reply(update, render.section_usage(svc.doc))
+        await reply(update, render.section_usage())
         return
     await show_ref(update, svc, text)
 
@@ -87,7 +87,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     query = " ".join(context.args or [])
     hits = svc.index.search(query, limit=5) if query.strip() else []
-    await reply(update, render.search_results(svc.doc, query, hits))
+    await reply(update, render.search_results(query, hits))
 
 
 async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,7 +140,7 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await send_outline(update, svc)
     elif found:
         query = found.group(2)
-        await reply(update, render.search_results(svc.doc, query, svc.index.search(query, limit=5)))
+        await reply(update, render.search_results(query, svc.index.search(query, limit=5)))
     elif private or to_bot or CLEAR_REF.match(text):
         try:
             await send_section(chat, svc, resolve(svc.doc, text))
