@@ -121,8 +121,13 @@ def run(config: Config, force_offline: bool = False) -> None:
     level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
     setup_logging(level, config.telegram.token)
     if offline:
-        from bot.offline import run_offline
+        import sys
 
-        asyncio.run(run_offline(config))
+        from bot.offline import run_interactive, run_offline
+
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            run_interactive(config)
+        else:
+            asyncio.run(run_offline(config))
     else:
         asyncio.run(serve(config))

@@ -346,6 +346,10 @@ def next_push_after(schedule: PushSchedule, now: dt.datetime, last_pushed: dt.da
     """
     now = _require_aware(now)
     start = now.astimezone(_zone(schedule.timezone)).date() - dt.timedelta(days=1)
+    if last_pushed is not None and last_pushed >= start:
+        # A date pushed ahead of `now` (a clock moved back, or the offline chat's fast clock in an earlier run):
+        # the next push is still the first scheduled date after it, not an error.
+        start = last_pushed + dt.timedelta(days=1)
     for offset in range(12):  # a week plus slack for a date swallowed by a zone change or already pushed
         d = start + dt.timedelta(days=offset)
         if d.weekday() in schedule.weekdays and (last_pushed is None or d > last_pushed):
