@@ -32,17 +32,33 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.POLL_ANSWER, Update.POLL]
 
 
+# Settings an admin sends are never dropped: a flood of lookups must not swallow "/settime 07:30".
+ADMIN_ONLY = {"subscribe", "unsubscribe", "settime", "timezone", "days", "pause", "resume", "goto", "dailyquiz",
+              "stopquiz"}
+
+
+def _command(update: Update) -> str:
+    text = update.message.text if update.message is not None and update.message.text else ""
+    return text[1:].split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") and len(text) > 1 else ""
+
+
 async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Drop a member's commands quietly once they flood; other members and groups are unaffected."""
+    """Stop a member's flood of commands with one short notice; other members and groups are unaffected."""
     user = update.effective_user
     if user is None or update.poll_answer is not None or update.poll is not None or update.my_chat_member is not None:
         return
-    if not services(context).throttle.allow(user.id, time.monotonic()):
-        log.info("throttled user %s", user.id)
-        if update.callback_query is not None:
-            # Unanswered, the member's button would spin; the answer is a toast, not a chat message.
-            await update.callback_query.answer(render.throttled())
-        raise ApplicationHandlerStop
+    svc = services(context)
+    if svc.throttle.allow(user.id, time.monotonic()):
+        return
+    if _command(update) in ADMIN_ONLY and await svc.admins.is_admin(update):
+        return
+    log.info("throttled user %s", user.id)
+    if update.callback_query is not None:
+        # Unanswered, the member's button would spin; the answer is a toast, not a chat message.
+        await update.callback_query.answer(render.throttled())
+    elif update.effective_message is not None and svc.throttle.first_refusal(user.id):
+        await update.effective_message.reply_text(render.throttled(), do_quote=True)
+    raise ApplicationHandlerStop
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

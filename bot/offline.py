@@ -18,6 +18,7 @@ from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
+from bot.render import zone_label
 from bot.runner import Running, start, stop
 from bot.services import Services, build_services
 from bot.standin import StandIn
@@ -156,7 +157,7 @@ class Terminal:
             target = next_push_after(group.schedule, self.clock(), group.last_pushed)
             self.clock.offset += target - self.clock() + timedelta(seconds=1)
             when = target.astimezone(ZoneInfo(group.timezone)).strftime("%Y-%m-%d %H:%M")
-            self._note(f"本地：时钟快进到下一次推送时间 {when}，{group.timezone}")
+            self._note(f"本地：时钟快进到下一次推送时间 {when}，{zone_label(group.timezone, target)}")
         await self.running.pusher.run_now()
 
 

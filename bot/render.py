@@ -157,7 +157,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 ADMIN_COMMANDS = (
     "/subscribe 订阅每日推送　/unsubscribe 退订",
-    "/settime 07:30 推送时间　/timezone Asia/Shanghai 时区",
+    "/settime 07:30 推送时间　/timezone 北京（或 UTC+8、Asia/Tokyo）时区",
     "/days 工作日 推送日（每天、工作日、周一,周三,周五）",
     "/pause 暂停　/resume 恢复　/goto 5（第5天）或 /goto 2.3 调整进度",
     "/dailyquiz 2 每次推送后附 2 道小题（0 关闭，最多 3）",
@@ -170,13 +170,15 @@ def help_text(doc: Document, private: bool, offline: bool = False) -> str:
              "📅 每天定时推送一小段原文（订阅后生效）",
              "🔍 随时查看任意部分、搜索关键词",
              "📝 在群里做小测验，积分排行", "", "<b>常用命令</b>"]
-    lines += [f"/{name} — {desc}" for name, desc in COMMANDS]
+    # Each command once: those the admin block explains are left out of the common list.
+    lines += [f"/{name} — {desc}" for name, desc in COMMANDS
+              if not any(f"/{name} " in line for line in ADMIN_COMMANDS)]
     lines += ["", "<b>管理员命令</b>", *ADMIN_COMMANDS]
     if private:
         lines += ["", "在私聊里你就是管理员：发送 /subscribe 即可订阅个人的每日推送。"]
     lines += ["", "也可以直接发“目录”“搜索 终身学习”或“二、3”。"]
     if offline:
-        lines += ["", "（本地离线模式：/pushnow 立即推送下一段）"]
+        lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言）"]
     return "\n".join(lines)
 
 
@@ -238,8 +240,29 @@ def finished_push(doc: Document, total: int, restart: bool) -> str:
 # --- groups and settings -------------------------------------------------------------------------------------
 
 
+# Zones by the name people use for them; other zones show their IANA name with the offset now in force.
+ZONE_NAMES = {"Asia/Shanghai": "北京时间", "Asia/Urumqi": "新疆时间", "Asia/Hong_Kong": "香港时间",
+              "Asia/Macau": "澳门时间", "Asia/Taipei": "台北时间"}
+
+
+def utc_offset(zone: str, when: datetime | None = None) -> str:
+    """UTC+8, UTC-5, UTC+5:30 — the offset `zone` has at `when` (now if not given)."""
+    offset = (when or datetime.now(ZoneInfo(zone))).astimezone(ZoneInfo(zone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
+
+
+def zone_label(zone: str, when: datetime | None = None) -> str:
+    """北京时间（UTC+8）, UTC+8 for a fixed offset (never Etc/GMT-8, whose sign reads backwards), else the IANA name."""
+    offset = utc_offset(zone, when)
+    if zone == "UTC" or zone.startswith("Etc/"):
+        return "UTC" if offset == "UTC+0" else offset
+    return f"{ZONE_NAMES.get(zone, zone)}（{offset}）"
+
+
 def greeting(doc: Document, group: Group) -> str:
-    when = f"{format_weekdays(group.weekdays)} {group.push_time:%H:%M}，{group.timezone}"
+    when = f"{format_weekdays(group.weekdays)} {group.push_time:%H:%M}，{zone_label(group.timezone)}"
     return (f"大家好！我是学习助手，陪大家一起学习《{esc(doc.title)}》。\n\n"
             f"管理员发送 /subscribe 即可订阅每日推送（默认{esc(when)}），"
             "可用 /settime、/timezone、/days 调整。\n发送 /help 查看全部命令，/toc 查看目录。")
@@ -255,7 +278,8 @@ def settings(group: Group, total: int, upcoming: datetime | None, now: datetime)
     else:
         state = "已订阅"
     lines = ["⚙️ <b>推送设置</b>", f"状态：{state}",
-             f"时间：{format_weekdays(group.weekdays)} {group.push_time:%H:%M}（{esc(group.timezone)}）",
+             f"时间：{format_weekdays(group.weekdays)} {group.push_time:%H:%M}",
+             f"时区：{esc(zone_label(group.timezone, now))}",
              f"进度：已学完全部 {total} 天" if group.finished
              else f"进度：下一次推送第 {group.next_day} 天 / 共 {total} 天",
              f"推送后小测验：{f'{group.daily_quiz} 题' if group.daily_quiz else '关闭'}（/dailyquiz 设置）"]
@@ -265,6 +289,19 @@ def settings(group: Group, total: int, upcoming: datetime | None, now: datetime)
         local = upcoming.astimezone(ZoneInfo(group.timezone))
         lines.append(f"下次推送：{local:%Y-%m-%d %H:%M}")
     return "\n".join(lines)
+
+
+def current_setting(setting: str, group: Group, now: datetime) -> str:
+    """A settings command sent without an argument: the value now, and how to change it."""
+    value, example = {
+        "push_time": (f"推送时间：{group.push_time:%H:%M}", "/settime 07:30（也可以写 7点半、晚上8点）"),
+        "timezone": (f"时区：{zone_label(group.timezone, now)}",
+                     "/timezone 北京、/timezone UTC+8 或 /timezone Asia/Tokyo"),
+        "weekdays": (f"推送日：{format_weekdays(group.weekdays)}", "/days 工作日、/days 每天 或 /days 周一,周三,周五"),
+        "daily_quiz": (f"推送后小测验：{f'{group.daily_quiz} 题' if group.daily_quiz else '关闭'}",
+                       "/dailyquiz 2（0 关闭，最多 3）"),
+    }[setting]
+    return f"当前{esc(value)}\n修改示例：{esc(example)}"
 
 
 def subscribed_note() -> str:
@@ -292,8 +329,8 @@ def bad_time() -> str:
 
 
 def bad_timezone() -> str:
-    return ("不认识这个时区。请用标准时区名，例如 /timezone Asia/Shanghai（北京时间）、"
-            "/timezone Europe/London、/timezone America/New_York。")
+    return ("不认识这个时区。可以写城市、时区或与 UTC 的时差，例如 /timezone 北京、/timezone 东八区、"
+            "/timezone UTC+8，或标准时区名 /timezone Asia/Shanghai、/timezone Europe/London。")
 
 
 def bad_days() -> str:
@@ -405,6 +442,10 @@ def quiz_results(doc: Document, polls: Sequence[PollRecord], answers: Sequence[A
 
 def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def leaderboard_usage() -> str:
+    return "排行榜可以看总榜或本周榜：/leaderboard（总榜）、/leaderboard week（近 7 天）。"
 
 
 def leaderboard(scores: dict[int, tuple[int, int]], names: dict[int, str], week: bool) -> str:

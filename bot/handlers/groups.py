@@ -122,8 +122,12 @@ async def _set(update: Update, context: ContextTypes.DEFAULT_TYPE, field: str, p
                bad_input: Callable[[], str]) -> None:
     """Parse the command's argument into one group setting, or say what would work."""
     svc = services(context)
+    text = " ".join(context.args or []).strip()
+    if not text:
+        await reply(update, render.current_setting(field, await _group(update, svc), svc.clock()))
+        return
     try:
-        value = parse(" ".join(context.args or []).strip())
+        value = parse(text)
     except ValueError:
         await reply(update, bad_input())
         return
@@ -202,6 +206,8 @@ DAY_NUMBER = re.compile(r"^(?:第\s*)?(\d+)\s*(?:天)?$|^day\s*(\d+)$", re.IGNOR
 def _day_for(svc: Services, text: str) -> int | None:
     """A plan day ('5', '第5天', 'day 5') or the first reading that covers a section ('2.3', '二', '第二部分')."""
     typed = unicodedata.normalize("NFKC", text).strip()
+    if not typed or typed[0] in "+-−":
+        return None  # "-1" is not a day, and must not be read as a reference either
     number = DAY_NUMBER.match(typed)
     if number:
         day = int(number.group(1) or number.group(2))

@@ -16,8 +16,12 @@ SEARCH_WORDS = re.compile(r"^(搜索|查找|搜|查)\s*[:：]?\s*(.+)$", re.S)
 # In a group, chatter such as "查一下天气" is not a search: only 搜索/查找 followed by a space or colon is.
 GROUP_SEARCH_WORDS = re.compile(r"^(搜索|查找)[\s:：]+(.+)$", re.S)
 OUTLINE_WORDS = {"目录", "大纲", "提纲", "toc"}
-# In a group, plain text is taken as a reference only when it is clearly one, so chatter is left alone.
-CLEAR_REF = re.compile(r"^[〔\[【(（]?\s*(第.+部分|.{1,3}[、.．\-－].{0,3}|开头|结语|开篇|结尾|结束语)\s*[〕\]】)）]?$")
+# In a group, plain text is taken as a reference only when it cannot be anything else: 二、3, 第二部分第三点,
+# or a reference as the outline prints it (〔2.3〕). "2-1", "1.1", "1、" or "开头" alone are ordinary chatter.
+_CN = "[一二三四五六七八九十]"
+CLEAR_REF = re.compile(rf"^(?:{_CN}{{1,3}}、\s*(?:[0-9]{{1,2}}|{_CN}{{1,3}})?"
+                       rf"|第{_CN}{{1,3}}部分(?:第{_CN}{{1,3}}[点条])?"
+                       r"|〔\s*[0-9]{1,2}(?:\.[0-9]{1,2})?\s*〕)$")
 
 
 def section_keyboard(svc: Services, section: Section) -> InlineKeyboardMarkup:

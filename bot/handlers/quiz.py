@@ -18,6 +18,7 @@ ROUNDS_KEY = "quiz_rounds"
 TODAY_WORDS = {"today", "今天", "今日", "当天"}
 ALL_WORDS = {"all", "全部", "全文", "所有"}
 WEEK_WORDS = {"week", "本周", "周", "这周", "七天"}
+ALL_WORDS = {"", "all", "总", "总榜", "全部", "所有"}
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ async def leaderboard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if chat is None:
         return
     word = " ".join(context.args or []).strip().lower()
+    if word not in WEEK_WORDS | ALL_WORDS:
+        await reply(update, render.leaderboard_usage())
+        return
     week = word in WEEK_WORDS
     since = rounds(context).now() - 7 * 86400 if week else None
     scores, names = await svc.db(lambda s: (s.chat_scores(chat.id, since=since), s.member_names(chat.id)))
