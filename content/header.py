@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from .numbering import PART_RE, SPACE, part_number
 
-_KEYS = ("文章来源", "信息来源", "稿件来源", "发布时间", "发布日期", "点击数", "责任编辑", "编者按", "导语", "来源", "时间",
-         "日期", "作者", "编辑", "审核")
+_KEYS = ("文章来源", "信息来源", "稿件来源", "发布时间", "发布日期", "点击数", "责任编辑", "编者按", "导语", "来源",
+         "时间", "日期", "作者", "编辑", "审核")
 _WHOLE_LINE_KEYS = ("编者按", "导语")  # their value is prose that may itself contain a colon
 _KEY_RE = re.compile(rf"(?:^|(?<=[{SPACE}]))[【\[]?(?P<key>{'|'.join(_KEYS)})[】\]]?[{SPACE}]*[:：]")
 _LEAD_RE = re.compile(rf"^[【\[]?(?P<key>{'|'.join(_KEYS)})[】\]]?[{SPACE}]*(?:[:：]|(?<=按)(?=[^:：])|】)")
@@ -31,7 +31,7 @@ _DATE_RE = re.compile(
 )
 _SUBTITLE_RE = re.compile(r"^(?:——|--|—|[（(]?\d{4}年\d{1,2}月\d{1,2}日在)")
 _BYLINE_RE = re.compile(
-    rf"^(?:[\u4e00-\u9fff·]{{2,4}}|\S{{0,16}}(?:长|书记|主任|主席|委员|部长|理事|经理|代表)[{SPACE}]+[\u4e00-\u9fff·]{{2,4}})$"
+    rf"^(?:(?![的之和与及上在])[\u4e00-\u9fff·]{{2,4}}(?<!讲话)(?<!报告)(?<!发言)(?<!致辞)|\S{{0,16}}(?:长|书记|主任|主席|委员|部长|理事|经理|代表)[{SPACE}]+[\u4e00-\u9fff·]{{2,4}})$"
 )
 _SPEAKER_RE = re.compile(r"^(?P<speaker>[\u4e00-\u9fff·]{2,5})[:：](?P<title>(?:在|关于).+)$")
 ADDRESS_RE = re.compile(r"^(?:同志们|各位|尊敬的|亲爱的|老师们|同学们|朋友们|女士们|先生们|家长们)")
@@ -147,7 +147,8 @@ def _trailer(lines: list[str], first: int, stop: int) -> tuple[int, list[HeaderL
         attribution = _TRAILER_RE.match(text)
         signature = after_date and len(text) <= 20 and not any(c in text for c in _PROSE + "，,：:")
         if attribution:
-            key = "来源" if attribution.group("key").endswith("来源") or attribution.group("key") == "转自" else "责任编辑"
+            found_key = attribution.group("key")
+            key = "来源" if found_key.endswith("来源") or found_key == "转自" else found_key
             value = attribution.group("value").strip()
             if value:
                 metadata.setdefault(key, value)

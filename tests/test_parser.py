@@ -138,11 +138,11 @@ def test_indented_paragraphs_and_trailing_spaces() -> None:
         ("题目\n\n二、乙\n", 3, "part 二 follows the opening; expected part 一"),
         ("题目\n\n一、\n", 3, "part 一 has no heading text"),
         ("题目\n\n第一部分：\n", 3, "part 一 has no heading text"),
-        ("题目\n\n一、甲\n1、点。\n3、点。\n", 5, "point 3、 follows point 1、 (line 4) in part 一; expected point 2、"),
-        ("题目\n\n一、甲\n\n2、点。\n", 5, "point 2、 follows the part heading (line 3) in part 一; expected point 1、"),
-        ("题目\n\n一、甲\n1、点。\n2、点。\n1、点。\n", 6, "point 1、 follows point 2、 (line 5) in part 一; expected point 3、"),
+        ("题目\n\n一、甲\n1、点。\n3、点。\n", 5, "point 3、 follows point 1、 (line 4) in part 一;"),
+        ("题目\n\n一、甲\n\n2、点。\n", 5, "point 2、 follows the part heading (line 3) in part 一"),
+        ("题目\n\n一、甲\n1、点。\n2、点。\n1、点。\n", 6, "point 1、 follows point 2、 (line 5) in part 一;"),
         ("题目\n\n一、甲\n1、\n", 4, "point 1、 in part 一 has no heading text"),
-        ("题目\n\n一、甲\n（一）点。\n（三）点。\n", 5, "point （三） follows point （一） (line 4) in part 一; expected point （二）"),
+        ("题目\n\n一、甲\n（一）点。\n（三）点。\n", 5, "point （三） follows point （一） (line 4) in part 一"),
     ],
 )
 def test_format_errors_say_where_and_why(text: str, line: int | None, reason: str) -> None:

@@ -15,7 +15,9 @@ from tests.test_parser import check_tiling
 
 # No numerals, no 第/是/同/各/最/以/结/总/回/由/在/让/谢, no 贡献 or 奋斗: generated prose can never look like a
 # marker, an address, a closing cue or an exhortation. A test that needs one writes it in.
-ALPHABET = "学习建设组织党员干工作发展要求创新科学理论实践群众推进加强服务思想政治经济社会重要任务能力教育制度领导基础方法"
+ALPHABET = (
+    "学习建设组织党员干工作发展要求创新科学理论实践群众推进加强服务思想政治经济社会重要任务能力教育制度领导基础方法"
+)
 NAMES = "王李张刘陈杨赵黄"
 FULL = str.maketrans("0123456789", "０１２３４５６７８９")
 
