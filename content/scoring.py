@@ -180,7 +180,18 @@ def pick_questions(
     rng: random.Random,
     recent_ids: Collection[str] = (),
 ) -> list[Question]:
-    """Draw up to n distinct questions in scope: first ones not asked recently, bank before generated within that.
+    """Draw up to n distinct questions in scope: the first n of `draw_order` (rounds use `roundplan`, which also
+    keeps questions that give each other away apart)."""
+    return draw_order(pool, scope_refs, rng, recent_ids)[:n]
+
+
+def draw_order(
+    pool: Iterable[Question],
+    scope_refs: Collection[str] | None,
+    rng: random.Random,
+    recent_ids: Collection[str] = (),
+) -> list[Question]:
+    """Every distinct question in scope, in drawing order: first ones not asked recently, bank before generated.
 
     Within each tier the draw is shuffled with `rng` and spread across sections (one per ref in turn), so a round
     covers the scope rather than one point. Deterministic for a given pool, rng state and arguments.
@@ -191,12 +202,7 @@ def pick_questions(
     for qid in sorted(unique):  # pool order must not change the draw
         q = unique[qid]
         tiers[2 * (qid in recent) + (q.source != "bank")].append(q)
-    picked: list[Question] = []
-    for tier in tiers:
-        if len(picked) >= n:
-            break
-        picked.extend(_spread(tier, rng)[: n - len(picked)])
-    return picked
+    return [q for tier in tiers for q in _spread(tier, rng)]
 
 
 def _spread(questions: list[Question], rng: random.Random) -> list[Question]:
