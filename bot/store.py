@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -180,12 +181,13 @@ class AnswerRecord:
 
 
 class Store:
-    """All persistent state. Call it from one thread (the event loop's): sqlite3 connections are not shared."""
+    """All persistent state. Plain synchronous code: async callers reach it through `StoreWorker`, one thread."""
 
     def __init__(self, path: Path | str, defaults: GroupDefaults | None = None) -> None:
         self.path = str(path)
         self.defaults = defaults or GroupDefaults()
-        self.db = Database(self.path) if self.path != ":memory:" else Database(memory=True)
+        # Opened here, used on the store worker's thread (bot/storeworker.py): one thread at a time, never two.
+        self.db = Database(sqlite3.connect(self.path, check_same_thread=False))
         if self.path != ":memory:":
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -270,16 +272,25 @@ class Store:
             out.append((chat_id, schedule, date.fromisoformat(last) if last else None))
         return out
 
-    def migrate_chat(self, old_id: int, new_id: int) -> None:
-        """A group became a supergroup: its record, progress, deliveries and scores move to the new id."""
+    def deactivate(self, chat_id: int) -> None:
+        """The bot left or was removed: no pushes until it is added again (a chat never seen stays unknown)."""
+        self.db.execute("UPDATE groups SET active = 0 WHERE chat_id = ?", [chat_id])
+
+    def migrate_chat(self, old_id: int, new_id: int) -> bool:
+        """A group became a supergroup: its record, progress, deliveries and scores move to the new id.
+
+        False if there was nothing to move (already moved: the service message and a send's ChatMigrated both
+        report it).
+        """
         with self.db.atomic():
             if self._one("SELECT 1 AS x FROM groups WHERE chat_id = ?", [old_id]) is None:
-                return  # already moved (the service message and a send's ChatMigrated both report it)
+                return False
             if self._one("SELECT 1 AS x FROM groups WHERE chat_id = ?", [new_id]) is not None:
                 # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
                 self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
             for table in ("groups", "deliveries", "rounds", "polls", "answers", "members"):
                 self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
+        return True
 
     # --- daily delivery: exactly once per group and local date ---------------------------------------------
 
