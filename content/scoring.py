@@ -47,6 +47,11 @@ def score_answers(
     return {user: option == correct_index for user, option in first_answers(votes, opens_at, closes_at).items()}
 
 
+def answer_is_right(chosen: Collection[int], correct: Collection[int]) -> bool:
+    """Right only for exactly the correct options: a multiple-answer quiz needs all of them and nothing else."""
+    return bool(chosen) and set(chosen) == set(correct)
+
+
 def total_scores(results: Iterable[Mapping[U, bool]]) -> dict[U, int]:
     """Points per member over a round: one per correct answer; members who only answered wrong score 0."""
     totals: dict[U, int] = {}
