@@ -112,7 +112,7 @@ async def studybot(svc: Services, standin: StandIn, *, rate_limit: bool) -> Asyn
         yield running
     finally:
         await stop(running)
-        svc.store.close()
+        svc.db.close()
 
 
 @asynccontextmanager

@@ -41,7 +41,7 @@ def prepare(workdir: Path, groups: int) -> Path:
     svc = make_services(workdir, "startup")
     later = (datetime.now(ZoneInfo(ZONE)) + timedelta(hours=12)).time().replace(second=0, microsecond=0)
     seed_groups(svc.store, [GROUP_BASE - i for i in range(groups)], later, ZONE)
-    svc.store.close()
+    svc.db.close()
     return svc.config.database
 
 

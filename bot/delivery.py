@@ -15,6 +15,7 @@ from bot import render
 from bot.handlers.lookup import reading_keyboard
 from bot.retry import with_retries
 from bot.services import Services
+from bot.store import Group, Store
 from content.model import Reading
 
 log = logging.getLogger(__name__)
@@ -45,16 +46,22 @@ class Deliverer:
         self.sleep = sleep
 
     async def __call__(self, chat_id: int, local_date: date) -> None:
-        store = self.svc.store
-        group = store.group(chat_id)
-        if group is None or not group.pushable:
-            return
+        db = self.svc.db
         total = len(self.svc.plan)
-        if group.next_day > total:  # the plan got shorter since (another speech or other reading bounds)
-            store.update_group(chat_id, finished=True)
+
+        def claim(store: Store) -> Group | None:
+            """The group, if this run may push `local_date` to it now (it is not sent, nor being sent)."""
+            group = store.group(chat_id)
+            if group is None or not group.pushable:
+                return None
+            if group.next_day > total:  # the plan got shorter since (another speech or other reading bounds)
+                store.update_group(chat_id, finished=True)
+                return None
+            return group if store.claim_delivery(chat_id, local_date, group.next_day) else None
+
+        group = await db(claim)
+        if group is None:
             return
-        if not store.claim_delivery(chat_id, local_date, group.next_day):
-            return  # already sent, or being sent by a racing tick
         reading = self.svc.reading(group.next_day)
         target = Target(chat_id)
         try:
@@ -63,17 +70,18 @@ class Deliverer:
         except asyncio.CancelledError:
             raise  # stopping: the claim stays with this run, so the next process sends it
         except BaseException as exc:
-            store.release_delivery(target.chat_id, local_date)
+            await db(lambda s: s.release_delivery(target.chat_id, local_date))
             if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest)
                                               and any(g in exc.message.lower() for g in GONE)):
-                store.update_group(target.chat_id, active=False)
+                await db(lambda s: s.deactivate(target.chat_id))
                 log.info("chat %s is gone (%s): deactivated", target.chat_id, exc)
                 return
             if isinstance(exc, TelegramError):
                 raise PushFailed(f"chat {target.chat_id}: {exc}") from exc
             raise
-        group = store.complete_delivery(target.chat_id, local_date, reading.day, message.message_id, total,
-                                        restart_at_end=self.svc.config.push.at_end == "restart")
+        restart = self.svc.config.push.at_end == "restart"
+        group = await db(lambda s: s.complete_delivery(target.chat_id, local_date, reading.day, message.message_id,
+                                                       total, restart_at_end=restart))
         if reading.day == total:
             await self._try_send(target.chat_id, render.finished_push(self.svc.doc, total, not group.finished))
         if self.after_push is not None:
@@ -85,8 +93,9 @@ class Deliverer:
     async def _send(self, target: Target, text: str, ref: str | None) -> Message:
         """Send to the target chat, following a migration (which re-targets it) and retrying passing failures."""
 
-        def migrated(new_id: int) -> None:
-            self.svc.store.migrate_chat(target.chat_id, new_id)
+        async def migrated(new_id: int) -> None:
+            old_id = target.chat_id
+            await self.svc.db(lambda s: s.migrate_chat(old_id, new_id))
             log.info("chat %s migrated to %s during a push", target.chat_id, new_id)
             target.chat_id = new_id
 

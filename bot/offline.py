@@ -118,7 +118,7 @@ class Terminal:
     async def _push_now(self) -> None:
         """Offline only: move the clock to this group's next push time and run the push tick."""
         svc = self.running.svc
-        group = svc.store.group(DEMO_CHAT)
+        group = await svc.db(lambda s: s.group(DEMO_CHAT))
         if group is None or not group.pushable:
             print("  （本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复）\n", file=self.out, flush=True)
             return
@@ -186,7 +186,8 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
     loop = asyncio.get_running_loop()
     print(BANNER.format(title=DEMO_TITLE), file=out, flush=True)
     try:
-        if svc.store.group(DEMO_CHAT) is None or not svc.store.group(DEMO_CHAT).active:  # type: ignore[union-attr]
+        demo = await svc.db(lambda s: s.group(DEMO_CHAT))
+        if demo is None or not demo.active:
             standin.world.add_bot_to_group(DEMO_CHAT, DEMO_TITLE, by_user=ME)
         await _wait_quiet(last_output, loop.time())
         interactive = stdin.isatty()
@@ -210,4 +211,4 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
         outbox.close()
         await stop(running)
         await standin.stop()
-        svc.store.close()
+        svc.db.close()

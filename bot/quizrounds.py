@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from telegram import Bot, Poll
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -17,9 +18,9 @@ from telegram.ext import ContextTypes, JobQueue
 from bot import render
 from bot.retry import with_retries
 from bot.services import Services
-from bot.store import PollRecord, Round
+from bot.store import AnswerRecord, PollRecord, Round, Store
 from content.questions import Question
-from content.scoring import pick_questions
+from content.roundplan import RoundPlanner
 
 log = logging.getLogger(__name__)
 # Poll closing is driven by our own timer as well as Telegram's poll update: whichever comes first wins.
@@ -42,6 +43,8 @@ class QuizRounds:
         self.bot = bot
         self.job_queue = job_queue
         self.questions = {q.id: q for q in questions}
+        # Footprints of every question, worked out once: rounds never hold two that give each other away.
+        self.planner = RoundPlanner(svc.doc, self.questions.values())
         self.rng = rng or random.Random()
         self.now = now
 
@@ -49,14 +52,15 @@ class QuizRounds:
 
     async def start(self, chat_id: int, user_id: int, count: int, scope: Scope) -> str | None:
         """Start a round; returns a refusal to show instead, or None when the first poll is out."""
-        store = self.svc.store
-        if store.running_round(chat_id) is not None:
+        db = self.svc.db
+        running, recent = await db(lambda s: (s.running_round(chat_id), s.recent_question_ids(chat_id)))
+        if running is not None:
             return render.quiz_already_running()
-        recent = store.recent_question_ids(chat_id)
-        picked = pick_questions(tuple(self.questions.values()), count, scope.refs, self.rng, recent)
+        picked = self.planner.pick(count, scope.refs, self.rng, recent)
         if not picked:
             return render.quiz_no_questions(scope.label)
-        rnd = store.start_round(chat_id, user_id, [q.id for q in picked], scope.label, self.now())
+        ids, started_at = [q.id for q in picked], self.now()
+        rnd = await db(lambda s: s.start_round(chat_id, user_id, ids, scope.label, started_at))
         if rnd is None:
             return render.quiz_already_running()
         try:
@@ -64,7 +68,7 @@ class QuizRounds:
                                                                    self.svc.config.quiz.open_period),
                                         parse_mode="HTML")
         except TelegramError:
-            store.end_round(rnd.id, "stopped")  # never leave the group with a round nobody can see
+            await db(lambda s: s.end_round(rnd.id, "stopped"))  # never leave the group with a round nobody can see
             raise
         await self._ask(rnd)
         return None
@@ -74,20 +78,24 @@ class QuizRounds:
         if question is None:  # the bank changed since the round started: skip the question
             await self._next(rnd)
             return
-        options, correct = question.options(self.rng)
+        options, correct = question.shuffled(self.rng)
         period = self.svc.config.quiz.open_period
         target = [rnd.chat_id]
 
-        def migrated(new_id: int) -> None:
-            self.svc.store.migrate_chat(target[0], new_id)
+        async def migrated(new_id: int) -> None:
+            old_id = target[0]
+            await self.svc.db(lambda s: s.migrate_chat(old_id, new_id))
             target[0] = new_id
 
         try:
             message = await with_retries(lambda: self.bot.send_poll(
-                target[0], render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids)),
-                list(options), type=Poll.QUIZ, is_anonymous=False,
-                correct_option_ids=[correct],  # type: ignore[list-item]  # PTB types ids as Literal[0..11]
-                explanation=question.explanation, open_period=period), attempts=3, on_migrated=migrated)
+                target[0], render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids),
+                                                question.multiple),
+                [render.quiz_option(o) for o in options], type=Poll.QUIZ, is_anonymous=False,
+                allows_multiple_answers=question.multiple,
+                correct_option_ids=list(correct),  # type: ignore[arg-type]  # PTB types ids as Literal[0..11]
+                explanation=render.quiz_explanation(question.explanation), open_period=period),
+                attempts=3, on_migrated=migrated)
         except (BadRequest, Forbidden) as exc:
             await self._abort(rnd, exc)
             return
@@ -97,16 +105,24 @@ class QuizRounds:
             await self.finish(rnd, "stopped")
             return
         assert message.poll is not None
-        current = self.svc.store.round(rnd.id)
-        if current is None or current.status != "running":  # stopped while the poll was on its way
+        record = PollRecord(poll_id=message.poll.id, round_id=rnd.id, chat_id=target[0],
+                            message_id=message.message_id, question_id=question.id, ref=question.ref,
+                            correct_index=correct[0], position=rnd.position, closes_at=self.now() + period,
+                            closed=False, correct_ids=correct if question.multiple else ())
+
+        def record_if_running(store: Store) -> bool:
+            # One store call, submitted with no await since the send returned: an answer that arrives at once
+            # is looked up after this, and finds the poll.
+            current = store.round(rnd.id)
+            if current is None or current.status != "running":
+                return False
+            store.record_poll(record)
+            return True
+
+        if not await self.svc.db(record_if_running):  # stopped while the poll was on its way
             with contextlib.suppress(TelegramError):
                 await self.bot.stop_poll(target[0], message.message_id)
             return
-        record = PollRecord(poll_id=message.poll.id, round_id=rnd.id, chat_id=target[0],
-                            message_id=message.message_id, question_id=question.id, ref=question.ref,
-                            correct_index=correct, position=rnd.position, closes_at=self.now() + period,
-                            closed=False)
-        self.svc.store.record_poll(record)
         self._schedule_close(record)
 
     def _schedule_close(self, poll: PollRecord) -> None:
@@ -120,10 +136,16 @@ class QuizRounds:
 
     async def poll_closed(self, poll_id: str) -> None:
         """The poll's time is up (our timer or Telegram's poll update): move the round on, once."""
-        poll = self.svc.store.poll(poll_id)
-        if poll is None or not self.svc.store.close_poll(poll_id):
+        def close(store: Store) -> tuple[PollRecord, Round | None] | None:
+            poll = store.poll(poll_id)
+            if poll is None or not store.close_poll(poll_id):
+                return None
+            return poll, store.round(poll.round_id)
+
+        closed = await self.svc.db(close)
+        if closed is None:
             return
-        rnd = self.svc.store.round(poll.round_id)
+        poll, rnd = closed
         if rnd is not None and rnd.status == "running" and rnd.position == poll.position:
             await self._next(rnd)
 
@@ -131,11 +153,11 @@ class QuizRounds:
         if rnd.position + 1 >= len(rnd.question_ids):
             await self.finish(rnd, "finished")
             return
-        await self._ask(self.svc.store.advance_round(rnd.id))
+        await self._ask(await self.svc.db(lambda s: s.advance_round(rnd.id)))
 
     async def _abort(self, rnd: Round, exc: TelegramError) -> None:
         log.info("quiz in chat %s cannot send polls: %s", rnd.chat_id, exc)
-        self.svc.store.end_round(rnd.id, "stopped")
+        await self.svc.db(lambda s: s.end_round(rnd.id, "stopped"))
         try:
             await self.bot.send_message(rnd.chat_id, render.quiz_cannot_send_polls())
         except TelegramError:
@@ -143,38 +165,59 @@ class QuizRounds:
 
     # --- answers, stopping and results --------------------------------------------------------------------
 
-    def answer(self, poll: PollRecord, user_id: int, name: str, option_ids: Sequence[int], local_date: date) -> bool:
-        """Record a member's first answer while the poll is open; a retraction (no options) is ignored."""
+    async def answer(self, poll: PollRecord, user_id: int, name: str, option_ids: Sequence[int],
+                     local_date: date) -> bool:
+        """Record a member's first answer while the poll is open; a retraction (no options) is ignored.
+
+        A multiple-answer quiz sends all chosen options at once: they are scored together, right only when exact.
+        """
         if not option_ids:
             return False
-        with self.svc.store.atomic():
-            counted = self.svc.store.record_answer(poll, user_id, option_ids[0], self.now(), local_date)
-            if counted:
-                self.svc.store.remember_member(poll.chat_id, user_id, name)
-        return counted
+        option, now = tuple(option_ids), self.now()
+
+        def record(store: Store) -> bool:
+            with store.atomic():
+                counted = store.record_answer(poll, user_id, option, now, local_date)
+                if counted:
+                    store.remember_member(poll.chat_id, user_id, name)
+            return counted
+
+        return await self.svc.db(record)
 
     async def stop(self, chat_id: int) -> bool:
         """End the chat's round early with its results so far; False if none was running."""
-        rnd = self.svc.store.running_round(chat_id)
-        if rnd is None:
+
+        def close_all(store: Store) -> tuple[Round, list[PollRecord]] | None:
+            """The running round and the polls this call closed."""
+            rnd = store.running_round(chat_id)
+            if rnd is None:
+                return None
+            return rnd, [p for p in store.round_polls(rnd.id) if store.close_poll(p.poll_id)]
+
+        found = await self.svc.db(close_all)
+        if found is None:
             return False
-        polls = self.svc.store.round_polls(rnd.id)
-        for poll in polls:
-            if self.svc.store.close_poll(poll.poll_id):
-                try:
-                    await self.bot.stop_poll(chat_id, poll.message_id)
-                except TelegramError as exc:
-                    log.info("could not stop poll %s: %s", poll.poll_id, exc)
+        rnd, closed = found
+        for poll in closed:
+            try:
+                await self.bot.stop_poll(chat_id, poll.message_id)
+            except TelegramError as exc:
+                log.info("could not stop poll %s: %s", poll.poll_id, exc)
         await self.finish(rnd, "stopped")
         return True
 
     async def finish(self, rnd: Round, status: str) -> None:
-        if not self.svc.store.end_round(rnd.id, status):
-            return  # someone else already posted the results
-        store = self.svc.store
-        text = render.quiz_results(
-            self.svc.doc, polls=store.round_polls(rnd.id), answers=store.round_answers(rnd.id),
-            names=store.member_names(rnd.chat_id), questions=self.questions, stopped=status == "stopped")
+        def end(store: Store) -> tuple[list[PollRecord], list[AnswerRecord], dict[int, str]] | None:
+            if not store.end_round(rnd.id, status):
+                return None  # someone else already posted the results
+            return store.round_polls(rnd.id), store.round_answers(rnd.id), store.member_names(rnd.chat_id)
+
+        ended = await self.svc.db(end)
+        if ended is None:
+            return
+        polls, answers, names = ended
+        text = render.quiz_results(self.svc.doc, polls=polls, answers=answers, names=names,
+                                   questions=self.questions, stopped=status == "stopped")
         try:
             await self.bot.send_message(rnd.chat_id, text, parse_mode="HTML")
         except TelegramError as exc:
@@ -182,14 +225,14 @@ class QuizRounds:
 
     async def resume_all(self) -> None:
         """After a restart: every running round continues where it was (or ends if its time is long gone)."""
-        for rnd in self.svc.store.running_rounds():
-            polls = self.svc.store.round_polls(rnd.id)
+        running = await self.svc.db(lambda s: [(r, s.round_polls(r.id)) for r in s.running_rounds()])
+        for rnd, polls in running:
             current = next((p for p in polls if p.position == rnd.position), None)
             try:
                 if current is None:
                     await self._ask(rnd)
                 elif current.closed or current.closes_at <= self.now():
-                    self.svc.store.close_poll(current.poll_id)
+                    await self.svc.db(partial(Store.close_poll, poll_id=current.poll_id))
                     await self._next(rnd)
                 else:
                     self._schedule_close(current)

@@ -15,7 +15,7 @@ ATTEMPTS = 5
 
 
 async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = ATTEMPTS,
-                       on_migrated: Callable[[int], None] | None = None,
+                       on_migrated: Callable[[int], Awaitable[None]] | None = None,
                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
     """`call()` until it succeeds: a 429 waits its retry_after, network errors back off 1, 2, 4 … s.
 
@@ -32,7 +32,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = ATTE
         except ChatMigrated as exc:
             if on_migrated is None:
                 raise
-            on_migrated(exc.new_chat_id)
+            await on_migrated(exc.new_chat_id)
             attempt -= 1
         except BadRequest:
             raise  # a subclass of NetworkError, but retrying cannot fix it

@@ -17,6 +17,7 @@ from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import setup_logging
 from bot.quizrounds import QuizRounds, Scope
 from bot.services import Services, build_services
+from bot.store import Store
 from content.model import Reading
 from schedules.scheduler import PushScheduler
 
@@ -45,14 +46,14 @@ def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
 
     async def daily_quiz(chat_id: int, reading: Reading) -> None:
         """A short round on the day's reading after the push, where the group asked for one."""
-        group = svc.store.group(chat_id)
+        group = await svc.db(lambda s: s.group(chat_id))
         if group is not None and group.daily_quiz > 0:
             await rounds.start(chat_id, app.bot.id, group.daily_quiz, Scope(frozenset(reading.refs), "今天的内容"))
 
     deliverer = Deliverer(svc, app.bot, after_push=daily_quiz)
     return PushScheduler[int](
-        app.job_queue.scheduler, svc.store.push_candidates, deliverer, clock=svc.clock, grace=svc.grace,
-        concurrency=svc.config.push.concurrency,
+        app.job_queue.scheduler, lambda: svc.db(Store.push_candidates), deliverer, clock=svc.clock,
+        grace=svc.grace, concurrency=svc.config.push.concurrency,
     )
 
 
@@ -110,7 +111,7 @@ async def serve(config: Config) -> None:
     finally:
         log.info("studybot stopping")
         await stop(running)
-        svc.store.close()
+        svc.db.close()
 
 
 def run(config: Config, force_offline: bool = False) -> None:

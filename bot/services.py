@@ -12,10 +12,12 @@ from telegram.ext import ContextTypes
 from bot.admin import AdminCache
 from bot.config import Config
 from bot.store import GroupDefaults, Store
+from bot.storeworker import StoreWorker
 from bot.throttle import Throttle
 from content.loader import load_document
 from content.model import Document, Reading
 from content.questions import Question, load_bank, load_default_bank
+from content.quizcheck import duplicates
 from content.quizgen import cached_generated_questions
 from content.readings import plan_readings
 from content.search import SearchIndex
@@ -37,6 +39,10 @@ class Services:
     admins: AdminCache = field(default_factory=AdminCache)
     throttle: Throttle = field(default_factory=Throttle)
     offline: bool = False
+    db: StoreWorker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = StoreWorker(self.store)
 
     @property
     def grace(self) -> timedelta:
@@ -46,9 +52,9 @@ class Services:
         """The plan's reading for `day`, clamped into the plan."""
         return self.plan[min(max(day, 1), len(self.plan)) - 1]
 
-    def local_today(self, chat_id: int) -> date:
+    async def local_today(self, chat_id: int) -> date:
         """The chat's current date in its own time zone (answers and streaks count in it)."""
-        group = self.store.group(chat_id)
+        group = await self.db(lambda s: s.group(chat_id))
         zone = ZoneInfo(group.timezone if group else self.config.push.default_timezone)
         return self.clock().astimezone(zone).date()
 
@@ -74,7 +80,9 @@ def load_questions(config: Config, doc: Document) -> tuple[Question, ...]:
     for path in config.content.question_banks:
         questions += load_bank(path, doc)
     if config.content.generated_questions:
-        questions += cached_generated_questions(doc, config.database.parent / ".studybot-cache")
+        generated = cached_generated_questions(doc, config.database.parent / ".studybot-cache")
+        repeated = duplicates(generated, questions, doc)  # what a bank already asks is not asked twice
+        questions += [q for q in generated if q.id not in repeated]
     return tuple(questions)
 
 

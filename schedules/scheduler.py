@@ -54,7 +54,7 @@ class PushScheduler(Generic[K]):
     def __init__(
         self,
         scheduler: BaseScheduler,
-        load_candidates: Callable[[], Iterable[tuple[K, PushSchedule, dt.date | None]]],
+        load_candidates: Callable[[], Awaitable[Iterable[tuple[K, PushSchedule, dt.date | None]]]],
         deliver: Callable[[K, dt.date], Awaitable[None]],
         clock: Clock | None = None,
         grace: dt.timedelta = DEFAULT_GRACE,
@@ -167,12 +167,12 @@ class PushScheduler(Generic[K]):
         """Deliver to every group due now, `concurrency` at a time; one failure never stops the others."""
         now = self._clock()
         try:
-            due = due_groups(self._load_candidates(), now, self._grace)
+            due = due_groups(await self._load_candidates(), now, self._grace)
         except Exception:
             log.exception("push tick: could not load groups or work out which are due")
             return TickResult(now=now)
-        # From loading candidates to marking them in flight there is no await: a concurrent tick either sees
-        # our marks or runs after our deliveries were recorded, so it cannot start the same group again.
+        # From working out who is due to marking them in flight there is no await: a concurrent tick either sees
+        # our marks or loaded after our deliveries were recorded; a stale load is caught by the store's claim.
         self._backoff = {k: v for k, v in self._backoff.items() if v[1] > now}
         token = object()
         started: list[tuple[K, dt.date]] = []

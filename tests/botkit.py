@@ -102,7 +102,7 @@ async def bot_running(tmp_path: Path, *, clock: Callable[[], datetime] | None = 
         yield Harness(server, running, svc)
     finally:
         await stop(running)
-        svc.store.close()
+        svc.db.close()
         if own:
             await server.stop()
 

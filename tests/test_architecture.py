@@ -74,3 +74,22 @@ def test_the_scan_sees_every_kind_of_import() -> None:
     assert imported_packages(source, ("content", "probe")) == {"os", "telegram", "bot", "schedules", "content",
                                                                 "importlib"}
     assert imported_packages("from .clock import FakeClock\n", ("schedules", "due")) == {"schedules"}
+
+
+# Async code reaches SQLite through the store worker's thread (`await svc.db(...)`), never on the event loop.
+STORE_OWNERS = {"bot/store.py", "bot/storeworker.py", "bot/services.py"}  # services builds the worker
+
+
+def test_async_code_never_calls_the_store_on_the_event_loop() -> None:
+    offenders = []
+    for path in modules("bot"):
+        name = str(path.relative_to(ROOT))
+        if name in STORE_OWNERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr == "store"
+                    and isinstance(node.value, ast.Name | ast.Attribute)):
+                parent_name = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+                if parent_name in {"svc", "self"}:
+                    offenders.append(f"{name}:{node.lineno}")
+    assert offenders == [], "use `await svc.db(lambda s: ...)` instead of svc.store"

@@ -49,7 +49,10 @@ async def test_bad_requests_are_not_retried() -> None:
 async def test_a_migrated_group_is_followed_without_spending_an_attempt() -> None:
     moved: list[int] = []
     script = Script(ChatMigrated(-1001), NetworkError("x"))
-    assert await with_retries(script.call, attempts=2, on_migrated=moved.append, sleep=script.sleep) == "sent"
+    async def migrated(new_id: int) -> None:
+        moved.append(new_id)
+
+    assert await with_retries(script.call, attempts=2, on_migrated=migrated, sleep=script.sleep) == "sent"
     assert moved == [-1001]
     with pytest.raises(ChatMigrated):
         await with_retries(Script(ChatMigrated(-5)).call, sleep=script.sleep)

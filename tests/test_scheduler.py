@@ -37,7 +37,7 @@ class FakeStore:
         self.all_sent = asyncio.Event()
         self.expect = 0
 
-    def candidates(self) -> list[tuple[int, PushSchedule, dt.date | None]]:
+    async def candidates(self) -> list[tuple[int, PushSchedule, dt.date | None]]:
         return [(k, s, self.last_pushed.get(k)) for k, s in self.schedules.items()]
 
     async def deliver(self, key: int, local_date: dt.date) -> None:
@@ -240,7 +240,7 @@ async def test_changed_schedule_needs_no_job_surgery(aps: AsyncIOScheduler) -> N
 async def test_failing_load_is_logged_and_the_tick_survives(
     aps: AsyncIOScheduler, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken() -> list[tuple[int, PushSchedule, dt.date | None]]:
+    async def broken() -> list[tuple[int, PushSchedule, dt.date | None]]:
         raise OSError("database is locked")
 
     async def deliver(key: int, local_date: dt.date) -> None:

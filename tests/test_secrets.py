@@ -129,7 +129,7 @@ async def _rejected_token(folder: Path, h: Harness) -> None:
         finally:
             for request in app.bot._request:  # initialize() failed half-way: close its HTTP clients
                 await request.shutdown()
-            svc.store.close()
+            svc.db.close()
 
 
 def _cli_env() -> dict[str, str]:

@@ -55,4 +55,4 @@ async def test_webhook_mode_serves_updates_with_the_secret_token(tmp_path: Path)
             assert "〔1.1〕" in (reply.text or "")
         finally:
             await stop(running)
-            svc.store.close()
+            svc.db.close()

@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot import render
 from bot.handlers.lookup import reply
 from bot.services import Services, services
-from bot.store import Group
+from bot.store import Group, Store
 from content.refs import RefError, resolve
 from schedules.due import due_date, next_push_after, parse_time, parse_timezone, parse_weekdays
 
@@ -40,14 +40,12 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     chat = change.chat
     was, now = _was_present(change)
     if now and not was:
-        group = svc.store.ensure_group(chat.id, chat.title or chat.full_name or "")
-        svc.store.update_group(chat.id, active=True)
+        group = await _group(update, svc, active=True)
         svc.admins.forget(chat.id)
         if chat.type != chat.PRIVATE:
             await context.bot.send_message(chat.id, render.greeting(svc.doc, group), parse_mode="HTML")
     elif was and not now:
-        if svc.store.group(chat.id) is not None:
-            svc.store.update_group(chat.id, active=False)
+        await svc.db(lambda s: s.deactivate(chat.id))
         log.info("removed from chat %s", chat.id)
 
 
@@ -63,8 +61,7 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         old, new = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    if svc.store.group(old) is not None:
-        svc.store.migrate_chat(old, new)
+    if await svc.db(lambda s: s.migrate_chat(old, new)):
         log.info("chat %s migrated to %s", old, new)
 
 
@@ -82,10 +79,17 @@ def admin_only(handler: Handler) -> Handler:
     return checked
 
 
-def _group(update: Update, svc: Services) -> Group:
+async def _group(update: Update, svc: Services, **changes: Any) -> Group:
+    """This chat's record (created with the defaults if new), with `changes` applied in the same store call."""
     chat = update.effective_chat
     assert chat is not None
-    return svc.store.ensure_group(chat.id, chat.title or chat.full_name or "")
+    title = chat.title or chat.full_name or ""
+
+    def ensure_and_change(store: Store) -> Group:
+        group = store.ensure_group(chat.id, title)
+        return store.update_group(chat.id, **changes) if changes else group
+
+    return await svc.db(ensure_and_change)
 
 
 async def _show_settings(update: Update, svc: Services, group: Group, changed: str = "") -> None:
@@ -102,7 +106,7 @@ async def _show_settings(update: Update, svc: Services, group: Group, changed: s
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Start daily pushes for this chat."""
     svc = services(context)
-    group = svc.store.update_group(_group(update, svc).chat_id, subscribed=True, active=True, paused=False)
+    group = await _group(update, svc, subscribed=True, active=True, paused=False)
     await _show_settings(update, svc, group, render.subscribed_note())
 
 
@@ -110,7 +114,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop daily pushes; progress is kept."""
     svc = services(context)
-    svc.store.update_group(_group(update, svc).chat_id, subscribed=False)
+    await _group(update, svc, subscribed=False)
     await reply(update, render.unsubscribed_note())
 
 
@@ -123,7 +127,7 @@ async def _set(update: Update, context: ContextTypes.DEFAULT_TYPE, field: str, p
     except ValueError:
         await reply(update, bad_input())
         return
-    group = svc.store.update_group(_group(update, svc).chat_id, **{field: value})
+    group = await _group(update, svc, **{field: value})
     await _show_settings(update, svc, group, render.changed_note())
 
 
@@ -161,7 +165,7 @@ def _quiz_size(text: str) -> int:
 async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Pause daily pushes."""
     svc = services(context)
-    group = svc.store.update_group(_group(update, svc).chat_id, paused=True)
+    group = await _group(update, svc, paused=True)
     await _show_settings(update, svc, group, render.paused_note())
 
 
@@ -169,14 +173,14 @@ async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Resume daily pushes."""
     svc = services(context)
-    group = svc.store.update_group(_group(update, svc).chat_id, paused=False)
+    group = await _group(update, svc, paused=False)
     await _show_settings(update, svc, group, render.resumed_note())
 
 
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show this chat's push settings (anyone may look)."""
     svc = services(context)
-    await _show_settings(update, svc, _group(update, svc))
+    await _show_settings(update, svc, await _group(update, svc))
 
 
 @admin_only
@@ -188,7 +192,7 @@ async def goto(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if day is None:
         await reply(update, render.goto_usage(len(svc.plan)))
         return
-    group = svc.store.update_group(_group(update, svc).chat_id, next_day=day, finished=False)
+    group = await _group(update, svc, next_day=day, finished=False)
     await reply(update, render.goto_done(svc.doc, svc.reading(group.next_day), len(svc.plan)))
 
 
@@ -212,5 +216,5 @@ def _day_for(svc: Services, text: str) -> int | None:
 async def progress(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Where this chat stands in the reading plan."""
     svc = services(context)
-    group = _group(update, svc)
+    group = await _group(update, svc)
     await reply(update, render.progress(svc.doc, group, svc.plan))

@@ -105,7 +105,8 @@ async def _reading(update: Update, context: ContextTypes.DEFAULT_TYPE, upcoming:
     chat = update.effective_chat
     if chat is None:
         return
-    group = svc.store.ensure_group(chat.id, chat.title or chat.full_name or "")
+    title = chat.title or chat.full_name or ""
+    group = await svc.db(lambda s: s.ensure_group(chat.id, title))
     started = group.last_pushed is not None or group.next_day > 1
     total = len(svc.plan)
     if upcoming and group.finished:

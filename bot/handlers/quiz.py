@@ -55,11 +55,11 @@ def section_scope(doc: Document, text: str) -> Scope:
     return Scope(frozenset(refs), render.short_name(section))
 
 
-def resolve_scope(svc: Services, chat_id: int, scope: str) -> Scope:
+async def resolve_scope(svc: Services, chat_id: int, scope: str) -> Scope:
     everything = Scope(frozenset(s.ref for s in svc.doc.sections()), "全文")
     if scope == "all":
         return everything
-    group = svc.store.group(chat_id)
+    group = await svc.db(lambda s: s.group(chat_id))
     read_days = (group.next_day - 1) if group is not None and not group.finished else len(svc.plan)
     if scope == "today":
         return Scope(frozenset(svc.reading(max(read_days, 1)).refs), "今天的内容")
@@ -86,12 +86,13 @@ async def quiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     limits = svc.config.quiz
     try:
         request = parse_quiz_args(list(context.args or []), limits.default_questions, limits.max_questions)
-        scope = resolve_scope(svc, chat.id, request.scope)
+        scope = await resolve_scope(svc, chat.id, request.scope)
     except ValueError as exc:
         detail = f"{exc}\n" if isinstance(exc, RefError) else ""
         await reply(update, render.esc(detail) + render.quiz_usage(limits.max_questions))
         return
-    svc.store.ensure_group(chat.id, chat.title or chat.full_name or "")
+    title = chat.title or chat.full_name or ""
+    await svc.db(lambda s: s.ensure_group(chat.id, title))
     refusal = await rounds(context).start(chat.id, user.id, request.count, scope)
     if refusal is not None:
         await reply(update, refusal)
@@ -103,7 +104,7 @@ async def stopquiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return
-    running = svc.store.running_round(chat.id)
+    running = await svc.db(lambda s: s.running_round(chat.id))
     if running is None:
         await reply(update, render.quiz_not_running())
         return
@@ -122,8 +123,8 @@ async def leaderboard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     word = " ".join(context.args or []).strip().lower()
     week = word in WEEK_WORDS
     since = rounds(context).now() - 7 * 86400 if week else None
-    scores = svc.store.chat_scores(chat.id, since=since)
-    await reply(update, render.leaderboard(scores, svc.store.member_names(chat.id), week))
+    scores, names = await svc.db(lambda s: (s.chat_scores(chat.id, since=since), s.member_names(chat.id)))
+    await reply(update, render.leaderboard(scores, names, week))
 
 
 async def mystats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -132,8 +133,8 @@ async def mystats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return
-    answers = svc.store.member_answers(chat.id, user.id)
-    await reply(update, render.member_stats(svc.doc, user.full_name, answers, svc.local_today(chat.id)))
+    answers = await svc.db(lambda s: s.member_answers(chat.id, user.id))
+    await reply(update, render.member_stats(svc.doc, user.full_name, answers, await svc.local_today(chat.id)))
 
 
 async def poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -142,11 +143,12 @@ async def poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     answer = update.poll_answer
     if answer is None or answer.user is None:
         return
-    poll = svc.store.poll(answer.poll_id)
+    poll_id = answer.poll_id
+    poll = await svc.db(lambda s: s.poll(poll_id))
     if poll is None:
         return  # not one of ours, or from before the records began
-    rounds(context).answer(poll, answer.user.id, answer.user.full_name, list(answer.option_ids),
-                           svc.local_today(poll.chat_id))
+    await rounds(context).answer(poll, answer.user.id, answer.user.full_name, list(answer.option_ids),
+                                 await svc.local_today(poll.chat_id))
 
 
 async def poll_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
