@@ -82,8 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[tuple[str, Document | None, tuple[Question, ...], str]] = []
     files = list(args.speeches)
     if not files:
-        doc = load_document()
-        rows.append(("shipped speech.txt", doc, load_default_bank(doc), ""))
+        shipped = load_document()
+        rows.append(("shipped speech.txt", shipped, load_default_bank(shipped), ""))
         files = sorted(CORPUS.glob("*.txt")) if CORPUS.is_dir() else []
     for path in files:
         try:
