@@ -18,7 +18,7 @@ ROUNDS_KEY = "quiz_rounds"
 TODAY_WORDS = {"today", "今天", "今日", "当天"}
 ALL_WORDS = {"all", "全部", "全文", "所有"}
 WEEK_WORDS = {"week", "本周", "周", "这周", "七天"}
-ALL_WORDS = {"", "all", "总", "总榜", "全部", "所有"}
+BOARD_WORDS = {"", "all", "总", "总榜", "全部", "所有"}  # the overall leaderboard
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ async def leaderboard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if chat is None:
         return
     word = " ".join(context.args or []).strip().lower()
-    if word not in WEEK_WORDS | ALL_WORDS:
+    if word not in WEEK_WORDS | BOARD_WORDS:
         await reply(update, render.leaderboard_usage())
         return
     week = word in WEEK_WORDS
