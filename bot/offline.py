@@ -298,14 +298,17 @@ async def _pump(outbox: Any, terminal: Terminal, last_output: list[float]) -> No
         last_output[0] = loop.time()
 
 
-async def _wait_quiet(standin: StandIn, last_output: list[float], started: float, longest: float = 20.0) -> None:
-    """Wait until the bot is done with what was typed: every update fetched, no request under way, and nothing
-    sent or asked for QUIET seconds (it may reply in several messages)."""
+async def _wait_quiet(standin: StandIn, running: Running, last_output: list[float], started: float,
+                      longest: float = 30.0) -> None:
+    """Wait until the bot is done with what was typed: every update fetched and handled, no request under way,
+    and nothing sent or asked for QUIET seconds (it may reply in several messages)."""
     loop = asyncio.get_running_loop()
+    app = running.app
     await asyncio.sleep(QUIET)
     while loop.time() - started < longest:
         idle = loop.time() - max(last_output[0], started, standin.last_request_end)
-        if idle >= QUIET and standin.busy == 0 and not standin.world.updates:
+        handling = app.update_processor.current_concurrent_updates or not app.update_queue.empty()
+        if idle >= QUIET and standin.busy == 0 and not standin.world.updates and not handling:
             return
         await asyncio.sleep(0.05)
 
@@ -365,7 +368,7 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
     try:
         if must_join:
             standin.world.add_bot_to_group(DEMO_CHAT, DEMO_TITLE, by_user=ME)
-        await _wait_quiet(standin, last_output, loop.time())
+        await _wait_quiet(standin, running, last_output, loop.time())
         while True:
             line = await reader.read()
             if line is None:
@@ -374,7 +377,7 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
                 print(f"> {valid_text(line).rstrip()}", file=out, flush=True)
             await terminal.handle(line)
             # Every reply is printed before the next prompt (and before the end of piped input).
-            await _wait_quiet(standin, last_output, loop.time())
+            await _wait_quiet(standin, running, last_output, loop.time())
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("", file=out, flush=True)
     finally:
