@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Chat, ChatMember, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -61,6 +62,27 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 
+async def allowed_chats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """With `telegram.allowed_chats` set, the bot serves only those groups: elsewhere it says so once and leaves."""
+    allowed = services(context).config.telegram.allowed_chats
+    chat = update.effective_chat
+    if not allowed or chat is None or chat.type not in (Chat.GROUP, Chat.SUPERGROUP) or chat.id in allowed:
+        return
+    message = update.effective_message
+    if message is not None and message.migrate_from_chat_id in allowed:
+        return  # a listed group became a supergroup: its new id belongs to it (list it too, see README)
+    change = update.my_chat_member
+    leaving = change is not None and change.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED)
+    if not leaving:
+        log.info("chat %s is not in telegram.allowed_chats: leaving", chat.id)
+        try:
+            await context.bot.send_message(chat.id, render.chat_not_allowed())
+            await context.bot.leave_chat(chat.id)
+        except TelegramError as exc:
+            log.info("could not leave chat %s: %s", chat.id, exc)
+    raise ApplicationHandlerStop
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log every handler error with its traceback; the token is redacted by the logging filter."""
     log.error("error while handling an update", exc_info=context.error)
@@ -75,6 +97,7 @@ async def register_commands(app: Application) -> None:
 
 
 def add_handlers(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, allowed_chats), group=-2)
     app.add_handler(TypeHandler(Update, throttle), group=-1)
     commands = {
         "start": lookup.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
@@ -112,6 +135,9 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .write_timeout(config.telegram.timeout)
         .connect_timeout(min(config.telegram.timeout, 10.0))
     )
+    if config.telegram.proxy:
+        # Both PTB HTTP clients: the one for sends and the long-poll one for getUpdates.
+        builder = builder.proxy(config.telegram.proxy).get_updates_proxy(config.telegram.proxy)
     if rate_limit:
         # Flood waits are retried here, and every request pauses while one is pending.
         builder = builder.rate_limiter(FloodLimiter())  # type: ignore[arg-type]

@@ -204,6 +204,10 @@ def throttled() -> str:
     return "操作太频繁，请稍后再试。"
 
 
+def chat_not_allowed() -> str:
+    return "您好！这个学习助手只为指定的学习群服务，暂时不能在本群使用，我先退出了。如需使用，请联系机器人的管理者。"
+
+
 def admins_only() -> str:
     return "抱歉，这个设置只有群管理员可以修改。"
 

@@ -119,7 +119,7 @@ def run(config: Config, force_offline: bool = False) -> None:
     offline = config.offline or force_offline
     # The offline chat prints a transcript: routine INFO lines would drown it.
     level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
-    setup_logging(level, config.telegram.token)
+    setup_logging(level, config.telegram.token, config.log_file, secrets=[config.telegram.proxy])
     if offline:
         import sys
 

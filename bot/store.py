@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -304,6 +305,91 @@ class Reminder:
     chat_id: int
     remind_time: time | None  # local time of the evening reminder; None: off
     reminded_on: date | None  # local date of the last reminder sent
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database(path: Path) -> list[str]:
+    """Every reason `path` cannot serve as the bot's database, one line each (empty: it can).
+
+    It exists or can be created, is an SQLite file, can be written (with its folder: WAL keeps files beside it),
+    and was not written by a newer studybot (a migration this code does not know). Opens it read-only.
+    """
+    if path.is_dir():
+        return [f"database {path} is a folder, not a file"]
+    folder = path.parent if str(path.parent) else Path(".")
+    if not path.exists():
+        if not folder.is_dir():
+            return [f"database {path}: its folder {folder} does not exist"]
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return [f"database {path} cannot be created: the folder {folder} is not writable"]
+        return []
+    problems = []
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return [f"database {path} cannot be read: {exc.strerror or exc}"]
+    if head and head != SQLITE_HEADER:
+        return [f"database {path} is not an SQLite database (move it away or set `database` to another file)"]
+    if not os.access(path, os.W_OK):
+        problems.append(f"database {path} is not writable")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        problems.append(f"database {path}: its folder {folder} is not writable (SQLite keeps its WAL file there)")
+    if not head:
+        return problems
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            db = Database(conn)
+            applied = {m.name for m in migrations.applied(db)}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return [*problems, f"database {path} cannot be opened: {exc}"]
+    known = {m.name for m in migrations.pending(Database(memory=True))}
+    if unknown := sorted(applied - known):
+        problems.append(f"database {path} was written by a newer studybot (unknown schema migrations: "
+                        f"{', '.join(unknown)}); upgrade studybot or restore a backup")
+    return problems
+
+
+def schema_state(path: Path) -> str:
+    """'new', 'current' or 'N migration(s) to apply' — for `config check` (the file must pass check_database)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return "new (created on first run)"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        pending = migrations.pending(Database(conn))
+    finally:
+        conn.close()
+    return "current" if not pending else f"{len(pending)} schema migration(s) will be applied on start"
+
+
+def backup_database(source: Path, target: Path) -> int:
+    """Copy the live database to `target` with SQLite's online backup API; returns its size in bytes.
+
+    Safe while the bot runs: unlike copying the file, it includes what is still in the WAL and sees one consistent
+    state. The copy is written beside `target` first and renamed into place once it passed an integrity check.
+    """
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    src = sqlite3.connect(source)
+    try:
+        dest = sqlite3.connect(partial)
+        try:
+            src.backup(dest)
+            verdict = dest.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            dest.close()
+    finally:
+        src.close()
+    if verdict != "ok":
+        partial.unlink(missing_ok=True)
+        raise sqlite3.DatabaseError(f"the backup failed its integrity check: {verdict}")
+    partial.replace(target)
+    return target.stat().st_size
 
 
 class Store:
