@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.store import AnswerRecord, Group, PollRecord
 from content.model import Document, Hit, Reading, Section
 from content.questions import Question
+from content.readings import covered_sections
 from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
 from content.typography import to_display
 from schedules.due import format_weekdays
@@ -216,10 +217,14 @@ def admins_only() -> str:
 
 
 def reading_header(doc: Document, reading: Reading, total: int) -> str:
-    # Name the first point the reading covers; a reading of an intro or the opening/closing names that instead.
-    names = [doc.section(r) for r in reading.refs]
-    first = next((s for s in names if s.kind == "point"), names[0] if names else None)
-    where = section_name(first) if first is not None else ""
+    """《…》第 3 天 / 共 14 天 · 一、1（续）— 一、2: every section the reading covers, and（续）where it starts
+    inside one; a reading of one section names it in full."""
+    covered = covered_sections(doc, reading)
+    if len(covered) == 1:
+        section, continued = covered[0]
+        where = f"{short_name(section)}（续）{section.heading}" if continued else section_name(section)
+    else:
+        where = " — ".join(short_name(section) + ("（续）" if continued else "") for section, continued in covered)
     return f"《{doc.title}》第 {reading.day} 天 / 共 {total} 天 · {where}"
 
 

@@ -53,7 +53,7 @@ def test_reading_header_names_day_total_and_point() -> None:
     doc = load_document()
     plan = plan_readings(doc)
     header = render.reading_header(doc, plan[2], len(plan))
-    assert re.match(rf"《{doc.title}》第 3 天 / 共 {len(plan)} 天 · 一、\d ", header)
+    assert re.match(rf"《{doc.title}》第 3 天 / 共 {len(plan)} 天 · 一、\d", header)
 
 
 def test_plain_keeps_search_marks_visible_in_the_terminal() -> None:
