@@ -76,6 +76,12 @@ class QuizConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    desired_retention: float = 0.9
+    questions_per_review: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     telegram: TelegramConfig = TelegramConfig()
     database: Path = Path("studybot.db")
@@ -83,6 +89,7 @@ class Config:
     readings: ReadingsConfig = ReadingsConfig()
     push: PushConfig = PushConfig()
     quiz: QuizConfig = QuizConfig()
+    review: ReviewConfig = ReviewConfig()
     log_level: str = "INFO"
     source: str = "defaults"
 
@@ -200,7 +207,7 @@ def _log_level(value: Any) -> str:
     return text
 
 
-TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "log_level"}
+TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "log_level"}
 
 
 def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) -> Config:
@@ -278,6 +285,11 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         max_questions=r.get(qz, "quiz.max_questions", 10, _int_in(1, 10)),
     )
 
+    rv = r.section(raw, "review", {"desired_retention", "questions_per_review"})
+    review = ReviewConfig(
+        desired_retention=r.get(rv, "review.desired_retention", 0.9, _number_in(0.7, 0.99)),
+        questions_per_review=r.get(rv, "review.questions_per_review", 5, _int_in(1, 20)),
+    )
     if quiz.default_questions > quiz.max_questions:
         r.problems.append(f"quiz: default_questions ({quiz.default_questions}) is larger than max_questions "
                           f"({quiz.max_questions})")
@@ -292,7 +304,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
-                  quiz=quiz, log_level=log_level, source=source)
+                  quiz=quiz, review=review, log_level=log_level, source=source)
 
 
 def _days(value: Any) -> str:

@@ -211,7 +211,8 @@ class QuizRounds:
         text = render.quiz_results(self.svc.doc, polls=polls, answers=answers, names=names,
                                    questions=self.questions, stopped=status == "stopped")
         try:
-            await self.bot.send_message(rnd.chat_id, text, parse_mode="HTML")
+            await self.bot.send_message(rnd.chat_id, text, parse_mode="HTML",
+                                        reply_markup=render.review_link_keyboard(self.bot.username, rnd.chat_id))
         except TelegramError as exc:
             log.warning("could not post quiz results to %s: %s", rnd.chat_id, exc)
 

@@ -13,6 +13,7 @@ from telegram.ext import Application
 from bot.app import ALLOWED_UPDATES, build_application, register_commands
 from bot.config import Config
 from bot.delivery import Deliverer
+from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import setup_logging
 from bot.quizrounds import QuizRounds, Scope
@@ -70,6 +71,8 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     await app.start()
     if schedule_pushes:
         pusher.start()
+        assert app.job_queue is not None
+        app.job_queue.run_repeating(review.remind_job, interval=60, first=5, name="studybot.review_reminders")
     await rounds_of(app).resume_all()
     await _receive_updates(app, svc.config)
     return Running(app=app, svc=svc, pusher=pusher)
