@@ -25,6 +25,7 @@ from bot.services import Services
 from bot.store import Group, ReviewPoll, Store
 from content.questions import Question
 from content.readings import sentence_containing
+from content.scoring import answer_is_right
 from schedules.review import (
     Answered,
     ReviewCard,
@@ -132,7 +133,7 @@ class PersonalReview:
                 poll = store.unanswered_review_poll(poll_id, user_id)
                 if poll is None:
                     return None
-                right = set(option_ids) == set(poll.correct_ids)  # a multi-answer question: exactly the right set
+                right = answer_is_right(option_ids, poll.correct_ids)
                 store.answer_review_poll(poll_id, right)
                 card = next((c for c in store.review_cards(poll.chat_id, user_id)
                              if c.question_id == poll.question_id), None)
@@ -186,15 +187,16 @@ class PersonalReview:
 
     async def _ask(self, user_id: int, chat_id: int, session: str, position: int, card: ReviewCard) -> None:
         question = self.questions[card.question_id]
-        options, correct = question.options(self.rng)
+        options, correct = question.shuffled(self.rng)
         message = await with_retries(lambda: self.bot.send_poll(
-            user_id, render.review_question(question.question, position + 1), list(options),
-            type=Poll.QUIZ, is_anonymous=False,
-            correct_option_ids=[correct],  # type: ignore[list-item]  # PTB types ids as Literal[0..11]
-            explanation=question.explanation))
+            user_id, render.review_question(question.question, position + 1, question.multiple),
+            [render.quiz_option(o) for o in options], type=Poll.QUIZ, is_anonymous=False,
+            allows_multiple_answers=question.multiple,
+            correct_option_ids=list(correct),  # type: ignore[arg-type]  # PTB types ids as Literal[0..11]
+            explanation=render.quiz_explanation(question.explanation)))
         assert message.poll is not None
         record = ReviewPoll(poll_id=message.poll.id, user_id=user_id, chat_id=chat_id, question_id=question.id,
-                            correct_ids=(correct,), session=session, position=position, answered=False)
+                            correct_ids=correct, session=session, position=position, answered=False)
         await self.svc.db(lambda s: s.record_review_poll(record))
 
     # --- reminders -----------------------------------------------------------------------------------------

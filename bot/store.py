@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -15,6 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from content.scoring import answer_is_right
 from schedules.due import PushSchedule
 from schedules.review import ReviewCard
 
@@ -113,6 +114,13 @@ def m002_quiz(db: Database) -> None:
 
 
 @migrations()
+def m003_quiz_multiple_answers(db: Database) -> None:
+    """A quiz poll may have several correct options, and a member's answer several chosen ones (JSON lists)."""
+    db.execute("ALTER TABLE polls ADD COLUMN correct_ids TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE answers ADD COLUMN option_ids TEXT NOT NULL DEFAULT ''")
+
+
+@migrations()
 def m010_personal_review(db: Database) -> None:
     # One member's spaced-review cards per group; review polls sent in private; reminder settings per member.
     db.execute(
@@ -207,6 +215,12 @@ class PollRecord:
     position: int
     closes_at: float
     closed: bool
+    # Every correct option of a multiple-answer quiz; empty means just correct_index.
+    correct_ids: tuple[int, ...] = ()
+
+    @property
+    def correct_set(self) -> tuple[int, ...]:
+        return self.correct_ids or (self.correct_index,)
 
 
 @dataclass(frozen=True)
@@ -460,9 +474,10 @@ class Store:
     def record_poll(self, poll: PollRecord) -> None:
         self.db.execute(
             """INSERT INTO polls (poll_id, round_id, chat_id, message_id, question_id, ref, correct_index,
-                                  position, closes_at, closed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                  position, closes_at, closed, correct_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [poll.poll_id, poll.round_id, poll.chat_id, poll.message_id, poll.question_id, poll.ref,
-             poll.correct_index, poll.position, poll.closes_at, int(poll.closed)],
+             poll.correct_index, poll.position, poll.closes_at, int(poll.closed),
+             json.dumps(list(poll.correct_ids)) if poll.correct_ids else ""],
         )
 
     def poll(self, poll_id: str) -> PollRecord | None:
@@ -478,20 +493,24 @@ class Store:
         cursor = self.db.execute("UPDATE polls SET closed = 1 WHERE poll_id = ? AND closed = 0", [poll_id])
         return cursor.rowcount == 1
 
-    def record_answer(self, poll: PollRecord, user_id: int, option: int, now: float, local_date: date,
-                      late_allowance: float = 2.0) -> bool:
+    def record_answer(self, poll: PollRecord, user_id: int, option: int | Sequence[int], now: float,
+                      local_date: date, late_allowance: float = 2.0) -> bool:
         """Store a member's first answer to an open poll; False if it does not count (late, closed, repeated).
 
-        `late_allowance` seconds cover an answer Telegram took just before the close but that reached us after it.
+        `option` is the chosen option, or all chosen options of a multiple-answer quiz (right only when exactly the
+        correct set). `late_allowance` seconds cover an answer Telegram took just before the close but that reached
+        us after it.
         """
         if poll.closed or now > poll.closes_at + late_allowance:
             return False
+        chosen = (option,) if isinstance(option, int) else tuple(option)
         cursor = self.db.execute(
             """INSERT INTO answers (poll_id, user_id, chat_id, round_id, question_id, ref, option, correct,
-                                    answered_at, local_date)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(poll_id, user_id) DO NOTHING""",
-            [poll.poll_id, user_id, poll.chat_id, poll.round_id, poll.question_id, poll.ref, option,
-             int(option == poll.correct_index), now, local_date.isoformat()],
+                                    answered_at, local_date, option_ids)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(poll_id, user_id) DO NOTHING""",
+            [poll.poll_id, user_id, poll.chat_id, poll.round_id, poll.question_id, poll.ref, chosen[0],
+             int(answer_is_right(chosen, poll.correct_set)), now, local_date.isoformat(),
+             json.dumps(list(chosen)) if len(chosen) > 1 else ""],
         )
         return cursor.rowcount == 1
 
@@ -682,7 +701,8 @@ def _poll(row: dict[str, Any]) -> PollRecord:
     return PollRecord(poll_id=row["poll_id"], round_id=row["round_id"], chat_id=row["chat_id"],
                       message_id=row["message_id"], question_id=row["question_id"], ref=row["ref"],
                       correct_index=row["correct_index"], position=row["position"], closes_at=row["closes_at"],
-                      closed=bool(row["closed"]))
+                      closed=bool(row["closed"]),
+                      correct_ids=tuple(json.loads(row["correct_ids"])) if row.get("correct_ids") else ())
 
 
 def _utc_iso(moment: datetime) -> str:

@@ -133,13 +133,16 @@ def test_odd_one_out_distractors_are_the_true_items(bank: tuple[Question, ...], 
 def test_bank_questions_fit_telegram_and_cite_their_section(bank: tuple[Question, ...], doc: Document) -> None:
     for q in bank:
         assert len(q.question) <= MAX_QUESTION_CHARS
-        assert all(1 <= len(o) <= MAX_OPTION_CHARS for o in (q.answer, *q.distractors))
-        assert len(q.distractors) == 3 and len({q.answer, *q.distractors}) == 4
+        options = (*q.answers, *q.distractors)
+        assert all(1 <= len(o) <= MAX_OPTION_CHARS for o in options)
+        assert len(set(options)) == len(options)
+        expected = {"true_false": (2, 2), "which_point": (2, 4), "multiple": (3, 6)}.get(q.kind, (4, 4))
+        assert expected[0] <= len(options) <= expected[1], q.id
         assert len(q.explanation) <= MAX_EXPLANATION_CHARS and q.explanation.count("\n") <= 2
         assert f"〔{doc.section(q.ref).label}〕" in q.explanation, q.id
         assert q.source == "bank"
         # The answer never gives itself away by being the longest option.
-        assert len(q.answer) <= max(len(d) for d in q.distractors), q.id
+        assert max(map(len, q.answers)) <= max(len(d) for d in q.distractors) or q.kind == "multiple", q.id
 
 
 def test_bank_ids_are_stable_and_unique(bank: tuple[Question, ...]) -> None:
