@@ -205,7 +205,7 @@ class PersonalReview:
         """Send today's reminder to every member whose time has come and who has cards due; returns how many."""
         now = self.svc.clock()
         sent = 0
-        for reminder in await self.svc.db(lambda s: s.reminders()):
+        for reminder in await self.svc.db(lambda s: s.review_reminders()):
             local = now.astimezone(ZoneInfo(reminder.timezone))
             if local.time() >= reminder.at and reminder.last_sent != local.date():
                 sent += await self._remind(reminder.user_id, local.date(), now)
@@ -213,7 +213,7 @@ class PersonalReview:
 
     async def _remind(self, user_id: int, today: date, now: datetime) -> int:
         # The day is claimed first, so the due count is worked out once a day per member, not every minute.
-        if not await self.svc.db(lambda s: s.mark_reminded(user_id, today)):
+        if not await self.svc.db(lambda s: s.mark_review_reminded(user_id, today)):
             return 0  # another tick (or process) did today's
         due = await self._due_count(user_id)
         if due == 0:
@@ -223,7 +223,7 @@ class PersonalReview:
             return 1
         except Forbidden:
             log.info("member %s blocked the bot: reminders off", user_id)
-            await self.svc.db(lambda s: s.set_reminder(user_id, None, ""))
+            await self.svc.db(lambda s: s.set_review_reminder(user_id, None, ""))
         except TelegramError as exc:
             log.warning("could not send the review reminder to %s: %s", user_id, exc)
         return 0

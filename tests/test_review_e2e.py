@@ -132,7 +132,7 @@ async def test_the_reminder_comes_once_a_day_at_the_members_time_and_stops_when_
         assert await personal(h).remind() == 0  # left the group: history kept, no reminders
         assert len(h.svc.store.review_cards(GROUP, ALICE)) == 1
         [off] = await h.say(ALICE, ALICE, "/reminder off")
-        assert "关闭" in (off.text or "") and h.svc.store.reminder(ALICE) is None
+        assert "关闭" in (off.text or "") and h.svc.store.review_reminder(ALICE) is None
 
 
 async def test_forgetme_deletes_review_data_after_confirmation_and_forged_buttons_do_nothing(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ async def test_forgetme_deletes_review_data_after_confirmation_and_forged_button
         assert "无法撤销" in (confirm.text or "") and h.svc.store.review_cards(GROUP, ALICE) != []
         h.world.user_presses(ALICE, ALICE, confirm.message_id, "rv:forget:yes")
         await settle(lambda: h.svc.store.review_cards(GROUP, ALICE) == [])
-        assert h.svc.store.reminder(ALICE) is None
+        assert h.svc.store.review_reminder(ALICE) is None
         # The group's quiz record is not review data: it stays.
         assert h.svc.store.chat_scores(GROUP) == {ALICE: (0, 1)}
 

@@ -70,13 +70,13 @@ async def reminder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     svc = services(context)
     text = " ".join(context.args or []).strip().lower()
     if text in {"off", "关", "关闭", "取消"}:
-        await svc.db(lambda s: s.set_reminder(user.id, None, ""))
+        await svc.db(lambda s: s.set_review_reminder(user.id, None, ""))
         await reply(update, render.reminder_off())
         return
     try:
         at = parse_time(text)
     except ValueError:
-        current = await svc.db(lambda s: s.reminder(user.id))
+        current = await svc.db(lambda s: s.review_reminder(user.id))
         await reply(update, render.reminder_usage(current.at.strftime("%H:%M") if current else None))
         return
     groups = await svc.db(lambda s: s.review_groups(user.id))
@@ -85,7 +85,7 @@ async def reminder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if groups:
         group = await svc.db(lambda s: s.group(groups[0][0]))
         zone = group.timezone if group else zone
-    await svc.db(lambda s: s.set_reminder(user.id, at, zone))
+    await svc.db(lambda s: s.set_review_reminder(user.id, at, zone))
     await reply(update, render.reminder_set(at.strftime("%H:%M"), zone))
 
 
