@@ -16,7 +16,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes, JobQueue
 
 from bot import render
-from bot.retry import with_retries
+from bot.retry import follow_migration
 from bot.services import Services
 from bot.store import AnswerRecord, PollRecord, Round, Store
 from content.questions import Question
@@ -86,11 +86,11 @@ class QuizRounds:
             target[0] = new_id
 
         try:
-            message = await with_retries(lambda: self.bot.send_poll(
+            message = await follow_migration(lambda: self.bot.send_poll(
                 target[0], render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids)),
                 list(options), type=Poll.QUIZ, is_anonymous=False,
                 correct_option_ids=[correct],  # type: ignore[list-item]  # PTB types ids as Literal[0..11]
-                explanation=question.explanation, open_period=period), attempts=3, on_migrated=migrated)
+                explanation=question.explanation, open_period=period), migrated)
         except (BadRequest, Forbidden) as exc:
             await self._abort(rnd, exc)
             return

@@ -105,9 +105,11 @@ async def _push_that_fails(h: Harness) -> None:
     from datetime import UTC, datetime
 
     from bot.delivery import Deliverer
+    from bot.retry import RetryPolicy
 
     h.standin.fail_next("sendMessage", 500, count=5)
-    deliver = Deliverer(h.svc, h.running.app.bot, sleep=lambda _: asyncio.sleep(0))
+    h.running.app.bot.rate_limiter.policy = RetryPolicy(backoff=0.0)  # type: ignore[union-attr]
+    deliver = Deliverer(h.svc, h.running.app.bot)
     try:
         await deliver(GROUP, datetime.now(UTC).date())
     except Exception:
