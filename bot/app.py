@@ -104,9 +104,9 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .write_timeout(config.telegram.timeout)
         .connect_timeout(min(config.telegram.timeout, 10.0))
     )
-    if rate_limit:
-        # Flood waits are retried here, and every request pauses while one is pending.
-        builder = builder.rate_limiter(FloodLimiter())  # type: ignore[arg-type]
+    # Every request is retried by one policy in the limiter; `rate_limit=False` keeps the retries, drops the pacing.
+    limiter = FloodLimiter() if rate_limit else FloodLimiter(overall_rate=None, group_rate=None)
+    builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     app = builder.build()
     app.bot_data[SERVICES_KEY] = svc
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"

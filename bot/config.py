@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -32,7 +33,7 @@ class WebhookConfig:
     listen: str = "0.0.0.0"
     port: int = 8443
     url: str = ""
-    secret_token: str = ""
+    secret_token: str = field(default="", repr=False)  # empty: the runner generates one for each run
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,16 @@ def _string(value: Any) -> str:
     return value
 
 
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _secret_token(value: Any) -> str:
+    """Telegram's rule for a webhook secret; the message never repeats the value (it is a secret)."""
+    if not isinstance(value, str) or (value and not SECRET_TOKEN.fullmatch(value)):
+        raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (the value is not shown)")
+    return value
+
+
 def _int_in(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -227,7 +238,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         listen=r.get(wh, "telegram.webhook.listen", "0.0.0.0", _string),
         port=r.get(wh, "telegram.webhook.port", 8443, _int_in(1, 65535)),
         url=r.get(wh, "telegram.webhook.url", "", _string),
-        secret_token=r.get(wh, "telegram.webhook.secret_token", "", _string),
+        secret_token=r.get(wh, "telegram.webhook.secret_token", "", _secret_token),
     )
     mode = r.get(tg, "telegram.mode", "polling", _choice("polling", "webhook"))
     if mode == "webhook" and not webhook.url:
