@@ -20,7 +20,6 @@ from telegram import Bot, Poll
 from telegram.error import Forbidden, TelegramError
 
 from bot import render
-from bot.retry import with_retries
 from bot.services import Services
 from bot.store import Group, ReviewPoll, Store
 from content.questions import Question
@@ -188,12 +187,12 @@ class PersonalReview:
     async def _ask(self, user_id: int, chat_id: int, session: str, position: int, card: ReviewCard) -> None:
         question = self.questions[card.question_id]
         options, correct = question.shuffled(self.rng)
-        message = await with_retries(lambda: self.bot.send_poll(
+        message = await self.bot.send_poll(  # passing failures are retried by the request layer (bot/retry.py)
             user_id, render.review_question(question.question, position + 1, question.multiple),
             [render.quiz_option(o) for o in options], type=Poll.QUIZ, is_anonymous=False,
             allows_multiple_answers=question.multiple,
             correct_option_ids=list(correct),  # type: ignore[arg-type]  # PTB types ids as Literal[0..11]
-            explanation=render.quiz_explanation(question.explanation)))
+            explanation=render.quiz_explanation(question.explanation))
         assert message.poll is not None
         record = ReviewPoll(poll_id=message.poll.id, user_id=user_id, chat_id=chat_id, question_id=question.id,
                             correct_ids=correct, session=session, position=position, answered=False)
