@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -47,10 +46,9 @@ LOG_FILE_BYTES = 5 * 1024 * 1024  # each rotated file
 LOG_FILE_KEEP = 5  # rotated files kept besides the current one
 
 
-def setup_logging(level: str, token: str, log_file: Path | None = None,
-                  secrets: Sequence[str] = ()) -> RedactingFilter:
+def setup_logging(level: str, token: str, *secrets: str, log_file: Path | None = None) -> RedactingFilter:
     """Root logging at `level` to stderr (and a rotating `log_file` if given), httpx quieted (it logs request
-    URLs, which carry the token), the token and other secrets (a proxy URL) redacted."""
+    URLs, which carry the token), token and `secrets` (webhook secret, proxy URL) redacted."""
     redactor = RedactingFilter([token, *secrets])
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_file is not None:
@@ -65,3 +63,11 @@ def setup_logging(level: str, token: str, log_file: Path | None = None,
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor
+
+
+def redact_also(secret: str) -> None:
+    """Redact `secret` too, in every handler set up by `setup_logging` (a secret made after start-up)."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactingFilter) and secret and secret not in found.secrets:
+                found.secrets.append(secret)

@@ -149,7 +149,7 @@ def test_log_file_rotates_and_keeps_secrets_out(tmp_path: Path) -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
-        setup_logging("INFO", TOKEN, log_file, secrets=["http://user:pw@proxy:3128"])
+        setup_logging("INFO", TOKEN, "http://user:pw@proxy:3128", log_file=log_file)
         logging.getLogger("studybot.test").info("token %s via %s", TOKEN, "http://user:pw@proxy:3128")
         for handler in root.handlers:
             handler.flush()
