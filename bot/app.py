@@ -119,6 +119,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(PollHandler(quiz.poll_update))
     app.add_handler(CallbackQueryHandler(review.button, pattern=r"^rv:"))
     app.add_handler(CallbackQueryHandler(lookup.button))
+    app.add_handler(MessageHandler(filters.Regex(r"^/section_[a-z0-9_]+(@\w+)?(\s|$)"), lookup.section_command))
     app.add_handler(MessageHandler(filters.COMMAND, lookup.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, lookup.plain_text))
     # Second group: these see updates the first group also handles (quiz polls, service messages).

@@ -73,14 +73,14 @@ def breadcrumb(doc: Document, section: Section) -> str:
 def outline(doc: Document) -> str:
     lines = [f"📖 <b>{esc(doc.title)}</b>", ""]
     if doc.opening is not None:
-        lines.append("<b>开头</b>　/section 开头")
+        lines.append(f"<b>开头</b>　{command_for(doc.opening.ref)}")
     for part in doc.parts:
         lines.append(f"<b>{esc(section_name(part.section))}</b>　〔{part.section.ref}〕")
         for point in part.points:
             lines.append(f"　{point.point}. {esc(point.heading)}　〔{point.ref}〕")
     if doc.closing is not None:
-        lines.append("<b>结语</b>　/section 结语")
-    lines += ["", "查看某一部分或某一点：/section 2.3（或 二、3）"]
+        lines.append(f"<b>结语</b>　{command_for(doc.closing.ref)}")
+    lines += ["", "点下方按钮查看，或发送 /section 2.3（或 二、3）"]
     return "\n".join(lines)
 
 
@@ -189,7 +189,8 @@ def help_text(doc: Document, private: bool, offline: bool = False) -> str:
 
 def section_usage() -> str:
     return ("请在命令后写上要看的部分或要点，例如：\n/section 2.3　或　/section 二、3\n"
-            "/section 2（整个第二部分）　/section 开头　/section 结语\n用 /toc 查看目录。")
+            "/section 2（整个第二部分）　/section_opening（开头）　/section_closing（结语）\n"
+            "点一下就能打开：/section_2_3　用 /toc 查看目录。")
 
 
 def ref_error(text: str, reason: str) -> str:
@@ -427,8 +428,9 @@ def section_tags(doc: Document, refs: Sequence[str]) -> str:
 
 
 def section_command(doc: Document, ref: str) -> str:
-    """ "/section 三、3" or "/section 开头": the command as a member would type it."""
-    return f"/section {esc(doc.section(ref).label if doc.has(ref) else ref)}"
+    """ "/section_3_3" or "/section_opening": one tap opens it (in Telegram "/section 开头" is tappable only up to
+    the space)."""
+    return command_for(ref) if doc.has(ref) else f"/section {esc(ref)}"
 
 
 def quiz_already_running() -> str:
@@ -672,3 +674,88 @@ def mastery_lines(doc: Document, strong: Sequence[str], weak: Sequence[str], fig
 
 def _percent(share: float) -> str:
     return f"{int(share * 100 + 0.5)}%"  # half up, as `percent`
+
+
+# --- navigation by inline buttons (issue 11) -----------------------------------------------------------------
+# Callback data: "toc[:page]" and "sec:REF[:page[:day]]" edit the pressed message in place; "open:REF" and "opentoc"
+# (under a daily reading, which stays as it was sent) post a new message; "rd:REF[:day]" opens a reading's sections.
+
+ROW_SIZE = 5
+
+
+def command_for(ref: str) -> str:
+    """A tappable command for a section: /section_2_3, /section_2, /section_opening (commands are [a-z0-9_])."""
+    return "/section_" + ref.replace(".", "_")
+
+
+def ref_of_command(tail: str) -> str:
+    """The reverse of command_for: '2_3' → '2.3'."""
+    return tail.replace("_", ".")
+
+
+def _rows(buttons: Sequence[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    return [list(buttons[i:i + ROW_SIZE]) for i in range(0, len(buttons), ROW_SIZE)]
+
+
+def toc_keyboard(doc: Document, page: int = 0, pages: int = 1) -> InlineKeyboardMarkup:
+    """One row per part: the part, then its points; the opening and closing on their own rows."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if doc.opening is not None:
+        rows.append([InlineKeyboardButton("📖 开头", callback_data="sec:opening")])
+    for part in doc.parts:
+        buttons = [InlineKeyboardButton(f"📖 {short_name(part.section)}", callback_data=f"sec:{part.section.ref}")]
+        buttons += [InlineKeyboardButton(p.label, callback_data=f"sec:{p.ref}") for p in part.points]
+        rows += _rows(buttons)
+    if doc.closing is not None:
+        rows.append([InlineKeyboardButton("📖 结语", callback_data="sec:closing")])
+    if pages > 1:
+        rows.append(_pager("toc", page, pages))
+    return InlineKeyboardMarkup(rows)
+
+
+def _pager(prefix: str, page: int, pages: int, suffix: str = "") -> list[InlineKeyboardButton]:
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton(f"◀ 上一页（{page}/{pages}）", callback_data=f"{prefix}:{page - 1}{suffix}"))
+    if page + 1 < pages:
+        row.append(InlineKeyboardButton(f"下一页（{page + 2}/{pages}）▶", callback_data=f"{prefix}:{page + 1}{suffix}"))
+    return row
+
+
+def section_keyboard(doc: Document, section: Section, page: int = 0, pages: int = 1,
+                     reading: Reading | None = None) -> InlineKeyboardMarkup:
+    """Pages of a long section, the reading's other sections (opened from 读全文), then ◀ previous · 目录 · next ▶."""
+    day = f":{reading.day}" if reading is not None else ""
+    rows: list[list[InlineKeyboardButton]] = []
+    if pages > 1:
+        rows.append(_pager(f"sec:{section.ref}", page, pages, day))
+    if reading is not None and len(reading.refs) > 1:
+        rows.append([InlineKeyboardButton(("✔ " if ref == section.ref else "📖 ") + short_name(doc.section(ref)),
+                                          callback_data=f"sec:{ref}:0{day}") for ref in reading.refs])
+    before, after = doc.neighbours(section.ref)
+    nav = []
+    if before is not None:
+        nav.append(InlineKeyboardButton(f"◀ {short_name(before)}", callback_data=f"sec:{before.ref}"))
+    nav.append(InlineKeyboardButton("目录", callback_data="toc"))
+    if after is not None:
+        nav.append(InlineKeyboardButton(f"{short_name(after)} ▶", callback_data=f"sec:{after.ref}"))
+    rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+def reading_keyboard(ref: str | None, day: int | None = None) -> InlineKeyboardMarkup:
+    """Under a daily reading: the outline and the full text of the reading's sections, each in a new message."""
+    row = [InlineKeyboardButton("📖 目录", callback_data="opentoc")]
+    if ref is not None:
+        row.append(InlineKeyboardButton("读全文（本段所在各部分）",
+                                        callback_data=f"rd:{ref}" + (f":{day}" if day is not None else "")))
+    return InlineKeyboardMarkup([row])
+
+
+READING_DAY = re.compile(r"第 (\d+) 天 / 共")
+
+
+def reading_day_in(text: str) -> int | None:
+    """The plan day a reading message names in its header (a push's 读全文 button carries only a reference)."""
+    found = READING_DAY.search(text)
+    return int(found.group(1)) if found else None

@@ -393,10 +393,12 @@ def check_database(path: Path) -> list[str]:
         return [f"database {path} is a folder, not a file"]
     folder = path.parent if str(path.parent) else Path(".")
     if not path.exists():
-        if not folder.is_dir():
-            return [f"database {path}: its folder {folder} does not exist"]
-        if not os.access(folder, os.W_OK | os.X_OK):
-            return [f"database {path} cannot be created: the folder {folder} is not writable"]
+        # The bot creates missing folders on start: the nearest existing one must be a writable folder.
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p == Path(p.anchor or "."))
+        if not existing.is_dir():
+            return [f"database {path} cannot be created: {existing} is not a folder"]
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return [f"database {path} cannot be created: the folder {existing} is not writable"]
         return []
     problems = []
     try:

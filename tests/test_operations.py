@@ -74,10 +74,11 @@ def test_broken_databases_fail_config_check_and_run_with_one_line(tmp_path: Path
         assert len(lines) == 1 and lines[0].startswith("studybot: ") and problem in lines[0], lines
 
 
-def test_a_database_in_a_missing_folder_is_reported(tmp_path: Path) -> None:
-    assert check_database(tmp_path / "nowhere" / "x.db") == [f"database {tmp_path / 'nowhere' / 'x.db'}: its "
-                                                             f"folder {tmp_path / 'nowhere'} does not exist"]
-    assert check_database(tmp_path / "new.db") == []  # creatable
+def test_a_database_under_a_file_is_reported_and_a_missing_folder_is_creatable(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    assert check_database(tmp_path / "afile" / "x.db") == [f"database {tmp_path / 'afile' / 'x.db'} cannot be "
+                                                           f"created: {tmp_path / 'afile'} is not a folder"]
+    assert check_database(tmp_path / "new" / "deeper" / "new.db") == []  # the bot creates the folders
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anything")

@@ -103,7 +103,7 @@ def test_weak_sections_are_bracketed_and_named_as_typed() -> None:
                for i, ref in enumerate(["3.3", "opening"])]
     text = render.member_stats(doc, "甲", answers, date(2026, 1, 1))
     assert "〔三、3〕〔开头〕" in text or "〔开头〕〔三、3〕" in text
-    assert "/section opening" not in text and ("/section 开头" in text or "/section 三、3" in text)
+    assert "/section opening" not in text and ("/section_opening" in text or "/section_3_3" in text)  # tappable
     assert "正确率：0%" in text
 
 
