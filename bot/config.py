@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from bot.robots.channels import ChannelConfig, parse_channels
 from schedules.due import parse_time, parse_timezone, parse_weekdays
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -83,6 +84,7 @@ class Config:
     readings: ReadingsConfig = ReadingsConfig()
     push: PushConfig = PushConfig()
     quiz: QuizConfig = QuizConfig()
+    channels: tuple[ChannelConfig, ...] = ()  # robot groups (WeCom, DingTalk, Feishu): bot/robots/
     log_level: str = "INFO"
     source: str = "defaults"
 
@@ -200,7 +202,7 @@ def _log_level(value: Any) -> str:
     return text
 
 
-TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "log_level"}
+TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "channels", "log_level"}
 
 
 def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) -> Config:
@@ -282,6 +284,8 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         r.problems.append(f"quiz: default_questions ({quiz.default_questions}) is larger than max_questions "
                           f"({quiz.max_questions})")
 
+    channels = parse_channels(raw.get("channels"), r.problems, push.default_timezone, push.default_days)
+
     database = Path(r.get(raw, "database", "studybot.db", _string))
     if not database.is_absolute():
         database = base_dir / database
@@ -292,7 +296,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
-                  quiz=quiz, log_level=log_level, source=source)
+                  quiz=quiz, channels=channels, log_level=log_level, source=source)
 
 
 def _days(value: Any) -> str:
