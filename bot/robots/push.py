@@ -249,6 +249,11 @@ class RobotPusher:
             await self.svc.db(lambda s: s.robots.reactivate(channel.name))
         return answer
 
+    async def wait_idle(self) -> None:
+        """Until the ticks kicked so far have finished (tests, the offline demo)."""
+        while tasks := [t for t in self._tasks if not t.done()]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def aclose(self, timeout: float = 5.0) -> None:
         """No new posts; ticks under way get `timeout` seconds, then are cancelled (their claims handed back)."""
         self._closing = True
