@@ -637,12 +637,15 @@ class RobotRecords:
                 """UPDATE robot_deliveries SET parts_sent = ?, parts = ?, lease_until = ?, updated_at = ?
                    WHERE name = ? AND local_date = ? AND owner = ? AND status = 'sending'""",
                 [parts_sent, parts, lease_until, _now_iso(), claim.name, claim.local_date.isoformat(), claim.owner])
-            row = next(self.db.query("SELECT recent_sends FROM robot_channels WHERE name = ?", [claim.name]), None)
-            if row is not None:
-                sends = [*json.loads(row["recent_sends"]), sent_at][-self.KEEP_SENDS:]
-                self.db.execute("UPDATE robot_channels SET recent_sends = ? WHERE name = ?",
-                                [json.dumps(sends), claim.name])
+            self.note_send(claim.name, sent_at)
         return cursor.rowcount == 1
+
+    def note_send(self, name: str, sent_at: float) -> None:
+        """Remember a post's time: after a restart the robot's rate windows still count it."""
+        row = next(self.db.query("SELECT recent_sends FROM robot_channels WHERE name = ?", [name]), None)
+        if row is not None:
+            sends = [*json.loads(row["recent_sends"]), sent_at][-self.KEEP_SENDS:]
+            self.db.execute("UPDATE robot_channels SET recent_sends = ? WHERE name = ?", [json.dumps(sends), name])
 
     def complete(self, claim: RobotClaim, plan_length: int, restart_at_end: bool) -> RobotChannel:
         """The whole reading is posted: the delivery is sent and the channel moves past its day, in one step."""
@@ -681,6 +684,10 @@ class RobotRecords:
     def stop(self, name: str, reason: str) -> None:
         """Retrying cannot help (robot removed, bad signature, keyword missing): no posts until the config changes."""
         self.db.execute("UPDATE robot_channels SET active = 0, stop_reason = ? WHERE name = ?", [reason[:300], name])
+
+    def set_next_day(self, name: str, day: int) -> None:
+        """Move the channel to plan `day` (like /goto for a Telegram group)."""
+        self.db.execute("UPDATE robot_channels SET next_day = ?, finished = 0 WHERE name = ?", [day, name])
 
     def reactivate(self, name: str) -> None:
         self.db.execute("UPDATE robot_channels SET active = 1, stop_reason = '' WHERE name = ?", [name])

@@ -216,6 +216,7 @@ class RobotPusher:
                 if not ours:
                     raise RobotPushFailed("another process took the claim over")
             elif answer.outcome == "unknown" and not repeated:
+                await db(partial(_note_send, channel.name, at))
                 repeated = True  # maybe posted, maybe not: one repeat rather than a loss
                 log.info("robot channel %s: part %d may not have been posted (%s); repeating it once",
                          channel.name, sent + 1, answer.describe())
@@ -245,6 +246,8 @@ class RobotPusher:
         body = posts(channel.kind, channel.format, text)[0]
         at = await self.limiter(channel, row[0]).acquire()
         answer = await post(self.http, channel, body, at)
+        if answer.outcome in ("ok", "unknown"):
+            await self.svc.db(partial(_note_send, channel.name, at))
         if answer.outcome == "ok" and row[0].stop_reason:
             await self.svc.db(lambda s: s.robots.reactivate(channel.name))
         return answer
@@ -273,3 +276,7 @@ def _part_posted(claim: RobotClaim, sent: int, parts: int, at: float, lease_unti
 
 def _hold(name: str, until: float, store: Store) -> None:
     store.robots.hold(name, until)
+
+
+def _note_send(name: str, at: float, store: Store) -> None:
+    store.robots.note_send(name, at)
