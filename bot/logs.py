@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 
 REDACTED = "<token>"
 # Telegram tokens look like 123456789:AAE...; also catch them inside /bot<token>/ URL paths.
@@ -44,11 +43,9 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str, token: str, secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Root logging at `level`, httpx quieted (it logs request URLs, which carry the token), secrets redacted.
-
-    `secrets`: more values to hide wherever they appear (robot webhook URLs and signing secrets).
-    """
+def setup_logging(level: str, token: str, *secrets: str) -> RedactingFilter:
+    """Root logging at `level`, httpx quieted (it logs request URLs, which carry the token), token and `secrets`
+    redacted."""
     redactor = RedactingFilter([token, *secrets])
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -59,3 +56,11 @@ def setup_logging(level: str, token: str, secrets: Iterable[str] = ()) -> Redact
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor
+
+
+def redact_also(secret: str) -> None:
+    """Redact `secret` too, in every handler set up by `setup_logging` (a secret made after start-up)."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactingFilter) and secret and secret not in found.secrets:
+                found.secrets.append(secret)

@@ -145,7 +145,7 @@ def test_logs_redact_robot_url_keys_and_configured_secrets(capsys: pytest.Captur
     assert "693a91f6" not in redact(f"POST {WECOM} failed")
     assert "0f1e2d3c" not in redact(f"{DINGTALK}&timestamp=1&sign=abc%2B")
     assert "3f9a2c1e" not in redact(FEISHU)
-    setup_logging("INFO", "", [DING_SECRET])
+    setup_logging("INFO", "", DING_SECRET)
     try:
         logging.getLogger("robot-test").warning("secret is %s, url %s", DING_SECRET, FEISHU)
     finally:
