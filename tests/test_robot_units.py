@@ -291,3 +291,15 @@ def test_a_dingtalk_throttle_holds_ten_minutes_and_an_unreadable_200_is_unknown(
     assert classify("dingtalk", 302, b"", {}).retry_after == 600
     assert classify("wecom", 200, b"<html>", {}).outcome == "unknown"
 
+
+
+def test_a_follow_channel_posts_the_groups_pushes_in_order_after_its_last_and_starts_with_the_latest() -> None:
+    from datetime import date
+
+    from bot.robots.push import follow_due
+
+    pushes = [(date(2026, 3, 2), 1), (date(2026, 3, 3), 2), (date(2026, 3, 4), 3)]
+    assert follow_due(pushes, None) == (date(2026, 3, 4), 3)  # a new channel does not replay the history
+    assert follow_due(pushes, date(2026, 3, 2)) == (date(2026, 3, 3), 2)  # after an outage: the oldest missed first
+    assert follow_due(pushes, date(2026, 3, 4)) is None
+    assert follow_due([], None) is None

@@ -1,8 +1,9 @@
 """The daily reading into robot groups: claim, post every part through the robot's limiter, record.
 
 Own-schedule channels are due by the same pure rules as Telegram groups (`schedules.due.due_groups`: time, zone,
-weekdays, catch-up within the grace period). A `follow:` channel posts what its Telegram group was last
-delivered, once that delivery is recorded (the Telegram push kicks a tick, so it follows within moments).
+weekdays, catch-up within the grace period). A `follow:` channel posts what its Telegram group is
+delivered, once that delivery is recorded (the Telegram push kicks a tick, so it follows within moments); after an
+outage it catches up the group's pushes one by one, oldest first.
 
 Exactly once per (channel, local date), through the store's claim with a lease (bot/store.py `RobotRecords`):
 a second process, a restart or a racing tick never posts a claimed reading again, and a claim resumed after a
@@ -37,6 +38,26 @@ log = logging.getLogger(__name__)
 
 LEASE = 180.0  # seconds a claim stays ours without renewal: longer than a part's post and its limiter wait
 TICK_JOB_ID = "studybot.robot_tick"
+
+
+FOLLOW_DAYS = 7  # a follow channel catches up the group's pushes of this many days after an outage
+
+
+def followed_pushes(store: Store, chat_id: int) -> list[tuple[dt.date, int]]:
+    """(local date, plan day) of every push the Telegram group was delivered, oldest first."""
+    return [(d, day) for d, day, status in store.deliveries(chat_id) if status == "sent"]
+
+
+def follow_due(pushes: list[tuple[dt.date, int]], last_posted: dt.date | None) -> tuple[dt.date, int] | None:
+    """The followed group's push a follow channel posts next: the oldest after its last post, one at a time.
+
+    Before its first post a channel starts with the group's latest push (it does not replay the group's history).
+    """
+    if not pushes:
+        return None
+    if last_posted is None:
+        return pushes[-1]
+    return next(((d, day) for d, day in pushes if d > last_posted), None)
 
 
 class RobotPushFailed(Exception):
@@ -107,19 +128,18 @@ class RobotPusher:
         kinds = [(c.name, c.kind) for c in self.channels.values()]
         follows = {c.follow for c in self.channels.values() if c.follow is not None}
 
-        def load(store: Store) -> tuple[list[RobotChannel], dict[int, tuple[dt.date, int] | None]]:
+        def load(store: Store) -> tuple[list[RobotChannel], dict[int, list[tuple[dt.date, int]]]]:
             rows = store.robots.sync(kinds)
-            latest: dict[int, tuple[dt.date, int] | None] = {}
+            sent: dict[int, list[tuple[dt.date, int]]] = {}
             for chat_id in follows:
                 group = store.group(chat_id)
-                sent = [(d, day) for d, day, status in store.deliveries(chat_id) if status == "sent"]
-                # Only a recent delivery is followed: a channel added today does not replay last week's.
                 today = now.astimezone(ZoneInfo(group.timezone)).date() if group else now.date()
-                latest[chat_id] = sent[-1] if sent and sent[-1][0] >= today - dt.timedelta(days=1) else None
-            return rows, latest
+                sent[chat_id] = [(d, day) for d, day in followed_pushes(store, chat_id)
+                                 if d >= today - dt.timedelta(days=FOLLOW_DAYS)]
+            return rows, sent
 
         try:
-            rows, latest = await self.svc.db(load)
+            rows, followed = await self.svc.db(load)
         except Exception:
             log.exception("robot tick: could not load the channels")
             return []
@@ -137,10 +157,9 @@ class RobotPusher:
                 for _, local_date in due_groups([(row.name, channel.schedule, row.last_pushed)], now,
                                                 self.svc.grace):
                     due.append((channel, local_date, row.next_day))
-            elif channel.follow is not None and (found := latest.get(channel.follow)) is not None:
-                local_date, day = found
-                if row.last_pushed is None or row.last_pushed < local_date:
-                    due.append((channel, local_date, day))
+            elif channel.follow is not None and (todo := follow_due(followed.get(channel.follow, []),
+                                                                     row.last_pushed)) is not None:
+                due.append((channel, *todo))
         for channel, _, _ in due:
             self._in_flight.add(channel.name)
         rows_by_name = {r.name: r for r in rows}
