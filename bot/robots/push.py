@@ -43,11 +43,6 @@ TICK_JOB_ID = "studybot.robot_tick"
 FOLLOW_DAYS = 7  # a follow channel catches up the group's pushes of this many days after an outage
 
 
-def followed_pushes(store: Store, chat_id: int) -> list[tuple[dt.date, int]]:
-    """(local date, plan day) of every push the Telegram group was delivered, oldest first."""
-    return [(d, day) for d, day, status in store.deliveries(chat_id) if status == "sent"]
-
-
 def follow_due(pushes: list[tuple[dt.date, int]], last_posted: dt.date | None) -> tuple[dt.date, int] | None:
     """The followed group's push a follow channel posts next: the oldest after its last post, one at a time.
 
@@ -134,8 +129,8 @@ class RobotPusher:
             for chat_id in follows:
                 group = store.group(chat_id)
                 today = now.astimezone(ZoneInfo(group.timezone)).date() if group else now.date()
-                sent[chat_id] = [(d, day) for d, day in followed_pushes(store, chat_id)
-                                 if d >= today - dt.timedelta(days=FOLLOW_DAYS)]
+                # The store reads them from the same records the Telegram push keeps (one source of truth).
+                sent[chat_id] = store.pushes(chat_id, since=today - dt.timedelta(days=FOLLOW_DAYS))
             return rows, sent
 
         try:
