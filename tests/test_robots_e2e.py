@@ -267,3 +267,21 @@ async def test_the_limiter_holds_the_robot_rate_limit_even_across_a_restart(tmp_
             assert all(a.outcome == "ok" for a in answers)
         assert len(dd.posts) == 30 and dd.refused == []  # a 130101 would have throttled the robot for 10 minutes
         assert clock().timestamp() - began >= 60  # the limiter waited rather than burst
+
+
+async def test_feishu_posts_wait_out_the_busy_minute_on_the_hour(tmp_path: Path) -> None:
+    clock = FakeClock(START + timedelta(seconds=30))  # 08:00:30 in Shanghai
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        fs, wx = robots.add("feishu"), robots.add("wecom")
+        cfg = make_config(tmp_path, channels=[channel(robots, fs, "fs", time="08:00", timezone="Asia/Shanghai"),
+                                              channel(robots, wx, "wx", time="08:00", timezone="Asia/Shanghai")])
+        svc = build_services(cfg, clock=clock)
+        pusher = RobotPusher(svc, sleep=fake_sleep(clock))
+        try:
+            assert await pusher.tick() == [("wx", date(2026, 3, 2))]  # WeCom has no such rule
+            clock.advance(seconds=30)  # 08:01:00
+            assert await pusher.tick() == [("fs", date(2026, 3, 2))]
+            assert days(fs) == [1] and days(wx) == [1]
+        finally:
+            await pusher.aclose()
+            svc.db.close()

@@ -46,6 +46,11 @@ class ChannelConfig:
     format: str = ""
 
     @property
+    def zone(self) -> str:
+        """The channel's own time zone (a follow channel's :00 and :30 are UTC's, the same nearly everywhere)."""
+        return self.schedule.timezone if self.schedule is not None else "UTC"
+
+    @property
     def platform(self) -> str:
         return PLATFORM[self.kind]
 

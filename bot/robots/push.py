@@ -146,6 +146,8 @@ class RobotPusher:
                 continue
             if row.hold_until > now.timestamp():
                 continue
+            if channel.kind == "feishu" and feishu_quiet_delay(now, ZoneInfo(channel.zone)):
+                continue  # Feishu asks senders to stay off the busy :00 and :30 minutes: the next tick posts it
             if channel.schedule is not None:
                 if row.finished:
                     continue
@@ -215,11 +217,6 @@ class RobotPusher:
         db = self.svc.db
         sent = claim.parts_sent
         repeated = False
-        if channel.kind == "feishu" and channel.schedule is not None:
-            # Feishu asks senders to stay off the busy :00 and :30 minutes.
-            delay = feishu_quiet_delay(self.svc.clock(), ZoneInfo(channel.schedule.timezone))
-            if delay:
-                await self.sleep(delay)
         while sent < len(bodies):
             at = await limiter.acquire()
             answer = await post(self.http, channel, bodies[sent], at)
