@@ -476,7 +476,6 @@ def _statement(doc: Document, cloze: Question) -> Question | None:
     question = f"判断：讲话说{quote(body)}。"
     if len(question) > MAX_STEM:
         return None
-    original = cloze.explanation
     context = cloze_context(cloze.question, cloze.answer, section_span_text(doc, cloze.ref))
     if context is None:
         return None
@@ -486,7 +485,8 @@ def _statement(doc: Document, cloze: Question) -> Question | None:
         question=question,
         answer=truth,
         distractors=(FALSE if truth == TRUE else TRUE,),
-        explanation=f"{truth}。{original}" if len(original) < 199 else original,
+        explanation=_explain(context[0] + cloze.answer + context[1], cloze.answer, doc.section(cloze.ref),
+                             lead=f"{truth}。原文："),
         source="generated",
         kind="true_false",
         support=context[0] + cloze.answer + context[1],  # verbatim: what the statement is judged against
