@@ -149,12 +149,13 @@ class Terminal:
     async def _push_now(self) -> None:
         """Offline only: move the clock to this group's next push time and run the push tick."""
         svc = self.running.svc
-        group = await svc.db(lambda s: s.group(DEMO_CHAT))
+        group, hold = await svc.db(lambda s: (s.group(DEMO_CHAT), s.push_hold(DEMO_CHAT)))
         if group is None or not group.pushable:
             self._note("本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复")
             return
-        if due_date(group.schedule, group.last_pushed, self.clock(), svc.grace) is None:
-            target = next_push_after(group.schedule, self.clock(), group.last_pushed)
+        last = max(filter(None, (group.last_pushed, hold)), default=None)  # a date held by a settings change
+        if due_date(group.schedule, last, self.clock(), svc.grace) is None:
+            target = next_push_after(group.schedule, self.clock(), last)
             self.clock.offset += target - self.clock() + timedelta(seconds=1)
             when = target.astimezone(ZoneInfo(group.timezone)).strftime("%Y-%m-%d %H:%M")
             self._note(f"本地：时钟快进到下一次推送时间 {when}，{zone_label(group.timezone, target)}")

@@ -380,6 +380,12 @@ class Reminder:
     reminded_on: date | None  # local date of the last reminder sent
 
 
+@migrations()
+def m012_push_holds(db: Database) -> None:
+    """A local date a settings change made due at once, which is not pushed (schedules.due.held_date)."""
+    db.execute("CREATE TABLE push_holds (chat_id INTEGER PRIMARY KEY, local_date TEXT NOT NULL)")
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -544,6 +550,18 @@ class Store:
         where = "WHERE active = 1" if active_only else ""
         return [_group(r) for r in self.db.query(f"SELECT * FROM groups {where} ORDER BY chat_id")]
 
+    def hold_push(self, chat_id: int, local_date: date) -> None:
+        """Today's push, made due at once by a settings change, is not sent (see schedules.due.held_date)."""
+        self.db.execute("INSERT OR REPLACE INTO push_holds (chat_id, local_date) VALUES (?, ?)",
+                        [chat_id, local_date.isoformat()])
+
+    def push_hold(self, chat_id: int) -> date | None:
+        row = self.db.execute("SELECT local_date FROM push_holds WHERE chat_id = ?", [chat_id]).fetchone()
+        return date.fromisoformat(row[0]) if row else None
+
+    def _push_holds(self) -> dict[int, str]:
+        return dict(self.db.execute("SELECT chat_id, local_date FROM push_holds").fetchall())
+
     def push_candidates(self) -> list[tuple[int, PushSchedule, date | None]]:
         """Groups that take daily pushes, as (chat_id, schedule, last pushed local date)."""
         rows = self.db.execute(
@@ -552,7 +570,9 @@ class Store:
         ).fetchall()
         schedules: dict[tuple[str, str, str], PushSchedule] = {}
         out = []
+        holds = self._push_holds()
         for chat_id, push_time, zone, days, last in rows:
+            last = max(filter(None, (last, holds.get(chat_id))), default=None)  # a held date counts as pushed
             key = (push_time, zone, days)
             schedule = schedules.get(key)
             if schedule is None:

@@ -385,6 +385,20 @@ def due_groups(
     return due
 
 
+def held_date(before: PushSchedule | None, after: PushSchedule, last_pushed: dt.date | None, now: dt.datetime,
+              grace: dt.timedelta = DEFAULT_GRACE) -> dt.date | None:
+    """The local date a settings change would make due at once, which then must not be pushed; None: nothing to hold.
+
+    Catch-up is for downtime only: an admin who sets 07:30 at 07:45 (or subscribes, resumes, changes the zone or the
+    days so that today's time has just passed) gets the push tomorrow, not within a minute in the middle of setting
+    up. A date that was already due before the change (`before`: the old schedule, None if pushes were off) stays due.
+    """
+    d = due_date(after, last_pushed, now, grace)
+    if d is None or (before is not None and due_date(before, last_pushed, now, grace) == d):
+        return None
+    return d
+
+
 def next_push_after(schedule: PushSchedule, now: dt.datetime, last_pushed: dt.date | None = None) -> dt.datetime:
     """The first scheduled push instant strictly after `now`, as an aware datetime in the group's zone.
 
