@@ -8,9 +8,10 @@ import signal
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from telegram.ext import Application
+from telegram.ext import Application, ContextTypes
 
 from bot.app import ALLOWED_UPDATES, build_application, register_commands
+from bot.campaign import CAMPAIGN_KEY, CampaignState, CampaignTick
 from bot.config import Config
 from bot.delivery import Deliverer
 from bot.handlers.quiz import ROUNDS_KEY
@@ -19,6 +20,7 @@ from bot.quizrounds import QuizRounds, Scope
 from bot.services import Services, build_services
 from bot.store import Store
 from content.model import Reading
+from schedules.campaign import daily_quiz_close
 from schedules.scheduler import PushScheduler
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class Running:
     app: Application
     svc: Services
     pusher: PushScheduler[int]
+    campaign: CampaignTick  # reminders, daily quiz closes, end-of-plan summaries: `run_now()` with a fake clock
 
 
 def rounds_of(app: Application) -> QuizRounds:
@@ -45,10 +48,14 @@ def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
     rounds = rounds_of(app)
 
     async def daily_quiz(chat_id: int, reading: Reading) -> None:
-        """A short round on the day's reading after the push, where the group asked for one."""
+        """A round on the day's reading after the push, where the group asked for one: open until the evening."""
         group = await svc.db(lambda s: s.group(chat_id))
         if group is not None and group.daily_quiz > 0:
-            await rounds.start(chat_id, app.bot.id, group.daily_quiz, Scope(frozenset(reading.refs), "今天的内容"))
+            closes = daily_quiz_close(svc.clock(), group.timezone, svc.config.quiz.daily_until)
+            refusal = await rounds.start(chat_id, app.bot.id, group.daily_quiz,
+                                         Scope(frozenset(reading.refs), "今天的内容"), closes_at=closes.timestamp())
+            if refusal is not None:
+                log.info("no daily quiz in %s: %s", chat_id, refusal)
 
     deliverer = Deliverer(svc, app.bot, after_push=daily_quiz)
     return PushScheduler[int](
@@ -67,12 +74,19 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     await app.initialize()
     await register_commands(app)
     pusher = attach_pusher(app, svc)
+    campaign = CampaignTick(svc, app.bot, rounds_of(app))
     await app.start()
     if schedule_pushes:
         pusher.start()
+        assert app.job_queue is not None
+
+        async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
+            await campaign.run_now()
+
+        app.job_queue.run_repeating(tick, interval=60, first=5, name="campaign-tick")
     await rounds_of(app).resume_all()
     await _receive_updates(app, svc.config)
-    return Running(app=app, svc=svc, pusher=pusher)
+    return Running(app=app, svc=svc, pusher=pusher, campaign=campaign)
 
 
 async def _receive_updates(app: Application, config: Config) -> None:
@@ -90,6 +104,9 @@ async def _receive_updates(app: Application, config: Config) -> None:
 async def stop(running: Running) -> None:
     await running.pusher.aclose()
     app = running.app
+    state = app.bot_data.get(CAMPAIGN_KEY)
+    if isinstance(state, CampaignState):
+        await state.counts.aclose()
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
     if app.running:
