@@ -239,6 +239,8 @@ class QuizRounds:
         polls, answers, names = ended
         text = render.quiz_results(self.svc.doc, polls=polls, answers=answers, names=names,
                                    questions=self.questions, stopped=status == "stopped")
+        if rnd.kind == "daily":
+            text = render.daily_quiz_closed() + text
         try:
             await self.bot.send_message(rnd.chat_id, text, parse_mode="HTML")
         except TelegramError as exc:

@@ -119,17 +119,21 @@ async def joined(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or message.chat.type not in GROUPS:
         return
     people = [u for u in message.new_chat_members or () if not u.is_bot]
+    adder = message.from_user
+    if adder is not None and (adder.is_bot or adder.id in {u.id for u in people}):
+        adder = None
     now = svc.clock().timestamp()
 
     def add(store: Store) -> None:
         with store.atomic():
             for u in people:
                 store.member_joined(message.chat.id, u.id, u.full_name, u.username, False, now)
+            if adder is not None:  # whoever added them (the bot, say) is a member too
+                store.remember_member(message.chat.id, adder.id, adder.full_name, adder.username, now=now)
 
-    if people:
-        await svc.db(add)
-        for u in people:
-            campaign(context).roster.forget(message.chat.id, u.id)
+    await svc.db(add)
+    for u in people:
+        campaign(context).roster.forget(message.chat.id, u.id)
 
 
 async def left(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
