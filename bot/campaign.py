@@ -19,7 +19,6 @@ from telegram.error import BadRequest, TelegramError
 
 from bot import render
 from bot.quizrounds import QuizRounds
-from bot.retry import with_retries
 from bot.services import Services
 from bot.store import Group, Store
 from content.attendance import current_cycle, summarize, to_remind
@@ -101,8 +100,7 @@ class CountEditor:
             count = await self.svc.db(lambda s: s.checkin_count(chat_id, push_date))
             updated = with_count(markup, count)
             if updated != markup:
-                await with_retries(lambda: self.bot.edit_message_reply_markup(chat_id, message_id,
-                                                                              reply_markup=updated), attempts=2)
+                await self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=updated)
         except BadRequest as exc:  # not modified, or the message is gone: the count is only a courtesy
             log.info("could not update the check-in count in %s: %s", chat_id, exc)
         except TelegramError as exc:
@@ -186,7 +184,7 @@ class CampaignTick:
             return False
         text = render.reminder(*picked)
         try:
-            await with_retries(lambda: self.bot.send_message(chat_id, text, parse_mode="HTML"), attempts=3)
+            await self.bot.send_message(chat_id, text, parse_mode="HTML")
         except TelegramError as exc:  # claimed, so never twice: a lost reminder is the lesser harm
             log.warning("could not send the reminder to %s: %s", chat_id, exc)
             return False
@@ -207,7 +205,7 @@ class CampaignTick:
         if text is None:
             return False
         try:
-            await with_retries(lambda: self.bot.send_message(group.chat_id, text, parse_mode="HTML"), attempts=3)
+            await self.bot.send_message(group.chat_id, text, parse_mode="HTML")
         except TelegramError as exc:
             log.warning("could not send the completion summary to %s: %s", group.chat_id, exc)
             return False

@@ -111,8 +111,10 @@ def in_text(needle: str, text: str) -> bool:
 # --- what a question shows --------------------------------------------------------------------------------------------
 
 
-_QUOTE_SPLIT = re.compile(r"[“”‘’\"〔〕「」…]+|原文：|出自")
+# Quotations, and the items of a listing such as "1、加强组织领导；2、加强示范带动", are located one by one.
+_QUOTE_SPLIT = re.compile(r"[“”‘’\"〔〕「」…；;：:]+|\d+[、.．]|原文|出自")
 MIN_QUOTED = 6  # folded characters of a quotation worth locating in the speech
+MAX_PLACES = 3  # sentences a located quotation may stand in
 
 
 def source(q: Question, doc: Document) -> frozenset[int]:
@@ -137,7 +139,9 @@ def footprint(q: Question, doc: Document) -> frozenset[int]:
     for text in (stem(q), q.explanation, *q.answers, *q.distractors):
         for piece in _QUOTE_SPLIT.split(text.replace(BLANK, "…")):
             if len(fold(piece)) >= MIN_QUOTED:
-                spots |= sentences_of(doc, piece)
+                found = sentences_of(doc, piece)
+                if len(found) <= MAX_PLACES:  # a stock phrase found all over the speech points at nothing
+                    spots |= found
     return frozenset(spots)
 
 
