@@ -19,6 +19,7 @@ from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import redact_also, setup_logging
 from bot.quizrounds import QuizRounds, Scope
+from bot.robots.push import RobotPusher
 from bot.services import Services, build_services
 from bot.store import Store
 from content.model import Reading
@@ -36,6 +37,7 @@ class Running:
     svc: Services
     pusher: PushScheduler[int]
     campaign: CampaignTick  # reminders, daily quiz closes, end-of-plan summaries: `run_now()` with a fake clock
+    robots: RobotPusher
 
 
 def rounds_of(app: Application) -> QuizRounds:
@@ -44,13 +46,16 @@ def rounds_of(app: Application) -> QuizRounds:
     return found
 
 
-def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
+def attach_pusher(app: Application, svc: Services, robots: RobotPusher | None = None) -> PushScheduler[int]:
     """The daily push, on the application's own APScheduler (one scheduler per process)."""
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     rounds = rounds_of(app)
 
-    async def daily_quiz(chat_id: int, reading: Reading) -> None:
-        """A round on the day's reading after the push, where the group asked for one: open until the evening."""
+    async def after_push(chat_id: int, reading: Reading) -> None:
+        """Robot channels that follow this group post it too; the day's quiz where the group asked for one, open
+        until the evening."""
+        if robots is not None:
+            await robots.kick()
         group = await svc.db(lambda s: s.group(chat_id))
         if group is not None and group.daily_quiz > 0:
             closes = daily_quiz_close(svc.clock(), group.timezone, svc.config.quiz.daily_until)
@@ -59,7 +64,7 @@ def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
             if refusal is not None:
                 log.info("no daily quiz in %s: %s", chat_id, refusal)
 
-    deliverer = Deliverer(svc, app.bot, after_push=daily_quiz)
+    deliverer = Deliverer(svc, app.bot, after_push=after_push)
     return PushScheduler[int](
         app.job_queue.scheduler, lambda: svc.db(Store.push_candidates), deliverer, clock=svc.clock,
         grace=svc.grace, concurrency=svc.config.push.concurrency,
@@ -75,13 +80,15 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     app = build_application(svc, base_url=base_url, rate_limit=rate_limit)
     await app.initialize()
     await register_commands(app)
-    pusher = attach_pusher(app, svc)
+    robots = RobotPusher(svc)
+    pusher = attach_pusher(app, svc, robots)
     campaign = CampaignTick(svc, app.bot, rounds_of(app))
     await app.start()
     if schedule_pushes:
         pusher.start()
         assert app.job_queue is not None
         app.job_queue.run_repeating(review.remind_job, interval=60, first=5, name="studybot.review_reminders")
+        robots.start(app.job_queue.scheduler)
 
         async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
             await campaign.run_now()
@@ -89,7 +96,7 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
         app.job_queue.run_repeating(tick, interval=60, first=5, name="campaign-tick")
     await rounds_of(app).resume_all()
     await _receive_updates(app, svc.config)
-    return Running(app=app, svc=svc, pusher=pusher, campaign=campaign)
+    return Running(app=app, svc=svc, pusher=pusher, campaign=campaign, robots=robots)
 
 
 async def _receive_updates(app: Application, config: Config) -> None:
@@ -121,6 +128,7 @@ def webhook_secret(configured: str) -> str:
 
 async def stop(running: Running) -> None:
     await running.pusher.aclose()
+    await running.robots.aclose()
     app = running.app
     state = app.bot_data.get(CAMPAIGN_KEY)
     if isinstance(state, CampaignState):
@@ -149,12 +157,17 @@ async def serve(config: Config) -> None:
         svc.db.close()
 
 
+def robot_secrets(config: Config) -> list[str]:
+    """Every robot webhook URL and signing secret, for the log redactor."""
+    return [s.reveal() for c in config.channels for s in (c.webhook, c.secret) if s]
+
+
 def run(config: Config, force_offline: bool = False) -> None:
     """`studybot run`: serve Telegram with the configured token, or the offline local chat without one."""
     offline = config.offline or force_offline
     # The offline chat prints a transcript: routine INFO lines would drown it.
     level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
-    setup_logging(level, config.telegram.token, config.telegram.webhook.secret_token)
+    setup_logging(level, config.telegram.token, config.telegram.webhook.secret_token, *robot_secrets(config))
     if offline:
         from bot.offline import run_offline
 
