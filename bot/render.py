@@ -245,8 +245,13 @@ def reading_header(doc: Document, reading: Reading, total: int) -> str:
     return f"《{to_display(doc.title)}》第 {reading.day} 天 / 共 {total} 天 · {where}"
 
 
+def reading_body(reading: Reading) -> str:
+    """The reading's text as members read it: display typography over the stored text."""
+    return to_display(reading.text.strip())
+
+
 def reading_message(doc: Document, reading: Reading, total: int) -> str:
-    return f"📖 <b>{esc(reading_header(doc, reading, total))}</b>\n\n{esc(to_display(reading.text.strip()))}"
+    return f"📖 <b>{esc(reading_header(doc, reading, total))}</b>\n\n{esc(reading_body(reading))}"
 
 
 def reading_note(upcoming: bool, started: bool) -> str:
