@@ -8,6 +8,7 @@ for them; the baseline asks for the same types studybot did when this was writte
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from bench.report import Goal, Row, value_is
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.quizrounds import QuizRounds, Scope
 from bot.standin import StandIn
+from content.scoring import answer_is_right
 
 GROUP_BASE = -7_000_000
 MEMBER_BASE = 300_000
@@ -77,8 +79,11 @@ async def run_studybot(workdir: Path, sizes: Sizes) -> QuizRun:
                 raise RuntimeError(f"the bot refused to start a round in {chat}: {refusal}")
         answers = plan_answers(standin, chats, sizes.answers)
 
+        # Counted on a connection of its own: only committed answers count, and the bot's is left to the bot.
+        counter = sqlite3.connect(svc.config.database)
+
         def stored() -> int:
-            return int(svc.store.db.execute("SELECT count(*) FROM answers").fetchone()[0])
+            return int(counter.execute("SELECT count(*) FROM answers").fetchone()[0])
 
         start = wall()
         for a in answers:
@@ -90,12 +95,13 @@ async def run_studybot(workdir: Path, sizes: Sizes) -> QuizRun:
             await asyncio.sleep(0.005)
         seconds = wall() - start
         await asyncio.sleep(SETTLE)
-        db = svc.store.db
-        total, distinct, correct = db.execute(
+        total, distinct, correct = counter.execute(
             "SELECT count(*), count(DISTINCT poll_id || ':' || user_id), coalesce(sum(correct), 0) FROM answers"
         ).fetchone()
+        counter.close()
         key = {p: svc.store.poll(p) for p in {a.poll_id for a in answers}}
-        expected = sum(1 for a in answers if (rec := key[a.poll_id]) is not None and rec.correct_index == a.option)
+        expected = sum(1 for a in answers
+                       if (rec := key[a.poll_id]) is not None and answer_is_right((a.option,), rec.correct_set))
         return QuizRun(len(answers), seconds, total, distinct, correct, expected)
 
 
