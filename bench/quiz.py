@@ -100,8 +100,9 @@ async def run_studybot(workdir: Path, sizes: Sizes) -> QuizRun:
         ).fetchone()
         counter.close()
         key = {p: svc.store.poll(p) for p in {a.poll_id for a in answers}}
+        # Right means exactly the correct set: one option given on a multiple-answer poll is wrong.
         expected = sum(1 for a in answers
-                       if (rec := key[a.poll_id]) is not None and answer_is_right((a.option,), rec.correct_set))
+                       if (rec := key[a.poll_id]) is not None and answer_is_right([a.option], rec.correct_set))
         return QuizRun(len(answers), seconds, total, distinct, correct, expected)
 
 
