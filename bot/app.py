@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot import render
-from bot.handlers import groups, lookup, quiz
+from bot.handlers import groups, lookup, quiz, records
 from bot.quizrounds import QuizRounds
 from bot.ratelimit import FloodLimiter
 from bot.services import SERVICES_KEY, Services, services
@@ -61,12 +61,13 @@ async def register_commands(app: Application) -> None:
 def add_handlers(app: Application) -> None:
     app.add_handler(TypeHandler(Update, throttle), group=-1)
     commands = {
-        "start": lookup.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
+        "start": records.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
         "search": lookup.search, "today": lookup.today, "next": lookup.next_reading,
         "subscribe": groups.subscribe, "unsubscribe": groups.unsubscribe, "settime": groups.settime,
         "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
         "settings": groups.settings, "goto": groups.goto, "dailyquiz": groups.dailyquiz, "progress": groups.progress,
         "quiz": quiz.quiz, "stopquiz": quiz.stopquiz, "leaderboard": quiz.leaderboard, "mystats": quiz.mystats,
+        "report": records.report, "export": records.export,
     }
     for name, handler in commands.items():
         app.add_handler(CommandHandler(name, handler))

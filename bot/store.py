@@ -15,6 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from records.model import Answer
 from schedules.due import PushSchedule
 
 migrations = Migrations("studybot")
@@ -107,6 +108,19 @@ def m002_quiz(db: Database) -> None:
             user_id INTEGER NOT NULL,
             name TEXT NOT NULL,
             PRIMARY KEY (chat_id, user_id)
+        )"""
+    )
+
+
+@migrations()
+def m005_report_digests(db: Database) -> None:
+    # One row per group and week whose digest was claimed: the weekly digest goes out once, across restarts.
+    db.execute(
+        """CREATE TABLE report_digests (
+            chat_id INTEGER NOT NULL,
+            week TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, week)
         )"""
     )
 
@@ -288,7 +302,7 @@ class Store:
             if self._one("SELECT 1 AS x FROM groups WHERE chat_id = ?", [new_id]) is not None:
                 # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
                 self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
-            for table in ("groups", "deliveries", "rounds", "polls", "answers", "members"):
+            for table in ("groups", "deliveries", "rounds", "polls", "answers", "members", "report_digests"):
                 self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
         return True
 
@@ -453,6 +467,49 @@ class Store:
     def member_names(self, chat_id: int) -> dict[int, str]:
         return {r["user_id"]: r["name"] for r in self.db.query(
             "SELECT user_id, name FROM members WHERE chat_id = ?", [chat_id])}
+
+
+    # --- campaign records (issue 10b): the facts behind /report and /export ----------------------------------
+
+    def record_facts(self, chat_id: int, first: date, last: date) -> RecordFacts:
+        """What the store knows of one group between two local dates (inclusive), for records/ to count."""
+        span = [chat_id, first.isoformat(), last.isoformat()]
+        pushed = tuple((date.fromisoformat(d), day) for d, day in self.db.execute(
+            """SELECT local_date, day FROM deliveries WHERE chat_id = ? AND status = 'sent'
+               AND local_date BETWEEN ? AND ? ORDER BY local_date""", span).fetchall())
+        members = tuple(self.db.execute(
+            "SELECT user_id, name FROM members WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
+        answers = tuple(
+            Answer(user_id, question_id, ref, bool(correct), date.fromisoformat(day))
+            for user_id, question_id, ref, correct, day in self.db.execute(
+                """SELECT user_id, question_id, ref, correct, local_date FROM answers
+                   WHERE chat_id = ? AND local_date BETWEEN ? AND ?""", span).fetchall())
+        asked = tuple(self.db.execute(
+            "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
+        return RecordFacts(pushed=pushed, members=members, answers=answers, asked=asked)
+
+    def first_push(self, chat_id: int) -> date | None:
+        row = self.db.execute("SELECT min(local_date) FROM deliveries WHERE chat_id = ? AND status = 'sent'",
+                              [chat_id]).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def claim_digest(self, chat_id: int, week: date) -> bool:
+        """Take the right to send this group's digest for the week starting `week`; False if already taken."""
+        cursor = self.db.execute(
+            "INSERT INTO report_digests (chat_id, week, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [chat_id, week.isoformat(), _now_iso()])
+        return cursor.rowcount == 1
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """Raw facts for a campaign record: (date, plan day) pushed, (user, name) members, answers, (id, ref, closes at)
+    of every poll (dated by the caller, who knows the group's zone)."""
+
+    pushed: tuple[tuple[date, int], ...]
+    members: tuple[tuple[int, str], ...]
+    answers: tuple[Answer, ...]
+    asked: tuple[tuple[str, str, float], ...]
 
 
 def _now_iso() -> str:

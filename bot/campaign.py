@@ -1,0 +1,84 @@
+"""From the store and the loaded content to a `records.Campaign`, and from there to reports and export files.
+
+`load_campaign` runs on the store's thread (it is one `svc.db` call); the counting and the file writing run on a
+thread of their own (`asyncio.to_thread`), so neither the event loop nor the store waits for a 5,000-member table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot import render
+from bot.services import Services
+from bot.store import Store
+from records import chart
+from records.export import write_export
+from records.ledger import Summary, summarize
+from records.model import Asked, Campaign, Member, Period, PushDay
+from records.period import parse_period
+
+log = logging.getLogger(__name__)
+
+
+def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Campaign:
+    """The group's record for `period`; call it on the store thread (`await svc.db(lambda s: load_campaign(...))`)."""
+    group = store.group(chat_id)
+    zone = ZoneInfo(group.timezone if group else svc.config.push.default_timezone)
+    facts = store.record_facts(chat_id, period.first, period.last)
+    texts = {q.id: q.question for q in svc.questions}
+    push_days = tuple(
+        PushDay(day_date, day, render.reading_title(svc.doc, svc.reading(day)), svc.reading(day).refs)
+        for day_date, day in facts.pushed)
+    asked = []
+    for question_id, ref, closes_at in facts.asked:
+        day = datetime.fromtimestamp(closes_at, zone).date()
+        if day in period:
+            asked.append(Asked(question_id, ref, texts.get(question_id, ""), day))
+    return Campaign(
+        chat_id=chat_id, title=group.title if group else str(chat_id), period=period, today=today,
+        push_days=push_days, members=tuple(Member(uid, name) for uid, name in facts.members),
+        answers=facts.answers, asked=tuple(asked))
+
+
+async def period_of(svc: Services, chat_id: int, text: str) -> Period:
+    """The period `text` names for this group (ValueError if none)."""
+    today = await svc.local_today(chat_id)
+    first = await svc.db(lambda s: s.first_push(chat_id))
+    return parse_period(text, today, first_push=first)
+
+
+async def summary_of(svc: Services, chat_id: int, period: Period) -> Summary:
+    today = await svc.local_today(chat_id)
+    campaign = await svc.db(lambda s: load_campaign(s, svc, chat_id, period, today))
+    return await asyncio.to_thread(summarize, campaign)
+
+
+async def export_file(svc: Services, summary: Summary, fmt: str, folder: Path) -> Path:
+    """Write the export into `folder` (named after group and period); returns its path."""
+    from records.export import file_name
+
+    path = folder / file_name(summary, fmt)
+    return await asyncio.to_thread(write_export, summary, fmt, path)
+
+
+async def chart_png(summary: Summary) -> bytes | None:
+    """The chart, or None without a Chinese font (said once at start-up) or without push days."""
+    if not summary.days:
+        return None
+    try:
+        return await asyncio.to_thread(chart.render_chart, summary)
+    except chart.NoCjkFont:
+        return None
+
+
+def warn_without_cjk_font() -> bool:
+    """Log once, at start-up, that charts are off for want of a Chinese font; True if one is there."""
+    if chart.cjk_font() is None:
+        log.warning("no Chinese (CJK) font found: report charts are off, text reports still work "
+                    "(install one, e.g. apt-get install fonts-wqy-microhei)")
+        return False
+    return True

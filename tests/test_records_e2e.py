@@ -1,0 +1,133 @@
+"""End to end: /report and /export through the stand-in — numbers equal to what was injected, private delivery,
+the deep-link fallback for an admin who never opened a private chat, and refusals for everyone else."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+
+from bot.store import PollRecord, Store
+from records import chart, wording
+from tests.botkit import ADMIN, GROUP, MEMBER, Harness, add_group, bot_running, settle
+
+WANG, LI = 41, 42
+LINK = f"https://t.me/studybot_test_bot?start=report_{GROUP}"
+
+
+async def inject(h: Harness) -> date:
+    """Two pushes (yesterday and today), three members, three answers (two right); returns today."""
+    today = await h.svc.local_today(GROUP)
+
+    def facts(s: Store) -> None:
+        for n, day in enumerate((today - timedelta(days=1), today), start=1):
+            assert s.claim_delivery(GROUP, day, n)
+            s.complete_delivery(GROUP, day, n, 100 + n, plan_length=len(h.svc.plan), restart_at_end=False)
+        for uid, name in ((WANG, "小王"), (LI, "小李"), (MEMBER, "小张")):
+            s.remember_member(GROUP, uid, name)
+        now = datetime.now().timestamp()
+        for i, (uid, option) in enumerate(((WANG, 0), (WANG, 0), (LI, 1))):
+            poll = PollRecord(f"p{i}", 1, GROUP, 200 + i, f"q{i % 2}", "1.1", 0, i, now + 60, False)
+            if s.poll(poll.poll_id) is None:
+                s.record_poll(poll)
+            assert s.record_answer(poll, uid, option, now, today)
+
+    await h.svc.db(facts)
+    return today
+
+
+async def test_report_in_group_counts_and_full_table_in_private(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        [summary] = await h.say(GROUP, ADMIN, "/report", replies=1)
+        text = summary.text or ""
+        assert "推送天数：2 天" in text and "记录在册：3 人" in text
+        assert "测验：2 人参与，作答 3 次，正确率 67%" in text
+        assert "完整的成员明细已私信发给你" in text
+        assert "小李" not in text.split("学习之星")[0]  # names only among the few top members
+        [table] = await h.standin.wait_for_sent(ADMIN, 1)
+        lines = (table.text or "").splitlines()
+        wang = next(line for line in lines if line.startswith("小王"))
+        li = next(line for line in lines if line.startswith("小李"))
+        assert "答对 2/2" in wang and "答对 0/1" in li and "薄弱 1.1" in li
+        assert "打卡 0/2（0%）" in wang  # no check-ins recorded
+        if chart.cjk_font() is not None:  # the week's chart follows in the group (counts only, no names)
+            [photo] = await h.standin.wait_for_sent(GROUP, 1, method="sendPhoto")
+            assert photo.file is not None and photo.file.data.startswith(b"\x89PNG")
+
+
+async def test_non_admins_are_refused_and_get_nothing_private(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        [refusal] = await h.say(GROUP, MEMBER, "/report")
+        assert refusal.text == "抱歉，学习报告和台账只有群管理员可以查看。"
+        [refusal] = await h.say(GROUP, MEMBER, "/export csv")
+        assert "只有群管理员" in (refusal.text or "")
+        # A forged deep link: the member is not an admin of the group.
+        [expired] = await h.say(MEMBER, MEMBER, f"/start report_{GROUP}")
+        assert "不是该群的管理员" in (expired.text or "")
+        assert all("小王" not in (r.text or "") for r in h.standin.sent(MEMBER))
+        [bad] = await h.say(GROUP, ADMIN, "/report 12-40")
+        assert (bad.text or "").startswith("用法：/report")
+
+
+async def test_admin_without_a_private_chat_gets_a_deep_link_that_delivers(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        h.world.unstarted.add(ADMIN)
+        [summary] = await h.say(GROUP, ADMIN, "/report")
+        assert f'<a href="{LINK}">' not in (summary.text or "")  # the text arrives parsed: link as an entity
+        entity = next(e for e in summary.entities if e["type"] == "text_link")
+        assert entity["url"] == LINK
+        assert h.standin.sent(ADMIN) == []
+        # The admin follows the link: Telegram opens the private chat and sends /start with the payload.
+        [table] = await h.say(ADMIN, ADMIN, f"/start report_{GROUP}")
+        assert "成员明细" in (table.text or "") and "小王" in (table.text or "")
+
+
+async def test_export_xlsx_and_csv_arrive_in_private_with_the_injected_cells(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        today = await inject(h)
+        [done] = await h.say(GROUP, ADMIN, "/export")
+        assert done.text == "学习台账已私信发给你。"
+        [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
+        assert doc.file is not None and doc.file.filename.endswith(".xlsx")
+        book = openpyxl.load_workbook(io.BytesIO(doc.file.data))
+        ledger = list(book[wording.LEDGER_SHEET].iter_rows(values_only=True))
+        assert ledger[0] == wording.LEDGER_HEADERS
+        assert len(ledger) == 1 + 3 * 2  # three members, two push days
+        wang_today = next(r for r in ledger if r[0] == "小王" and r[2] == datetime.combine(today, datetime.min.time()))
+        assert (wang_today[1], wang_today[3], wang_today[10], wang_today[11]) == (WANG, 2, 2, 2)
+        summary = {r[0]: r for r in book[wording.SUMMARY_SHEET].iter_rows(min_row=2, values_only=True)}
+        assert summary["小李"][9:13] == (1, 0, 0.0, "1.1")
+        quiz = {r[0]: r for r in book[wording.QUIZ_SHEET].iter_rows(min_row=2, values_only=True)}
+        assert quiz["q0"][3:7] == (2, 2, 1, 0.5) and quiz["q1"][3:7] == (1, 1, 1, 1.0)
+
+        await h.say(GROUP, ADMIN, "/export csv")
+        [_, archive] = await h.standin.wait_for_sent(ADMIN, 2, method="sendDocument")
+        assert archive.file is not None
+        with zipfile.ZipFile(io.BytesIO(archive.file.data)) as z:
+            rows = z.read("汇总.csv").decode("utf-8-sig").splitlines()
+        assert rows[0].split(",") == list(wording.SUMMARY_HEADERS)
+        assert any(r.startswith(f"小王,{WANG},2,0,0.0%,0,0,0,0,2,2,100.0%,") for r in rows)
+
+
+async def test_export_deep_link_when_the_admin_never_started_the_bot(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        h.world.unstarted.add(ADMIN)
+        [answer] = await h.say(GROUP, ADMIN, "/export csv")
+        link = next(e for e in answer.entities if e["type"] == "text_link")["url"]
+        assert link == f"https://t.me/studybot_test_bot?start=export_{GROUP}_csv"
+        await h.say(ADMIN, ADMIN, f"/start export_{GROUP}_csv", replies=0)
+        await settle(lambda: h.standin.sent(ADMIN, "sendDocument"))
+        [doc] = h.standin.sent(ADMIN, "sendDocument")
+        assert doc.file is not None and doc.file.filename.endswith(".zip")
