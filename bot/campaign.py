@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from bot.store import Store
 from records import chart
 from records.export import write_export
 from records.ledger import Summary, summarize
-from records.model import Asked, Campaign, Member, Period, PushDay
+from records.model import Asked, Campaign, CheckIn, Excuse, Member, Period, PushDay
 from records.period import parse_period
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,20 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
         day = datetime.fromtimestamp(closes_at, zone).date()
         if day in period:
             asked.append(Asked(question_id, ref, texts.get(question_id, ""), day))
+    members = []
+    for m in facts.members:
+        # The roster counts a member on the day they joined and on the day they left (issue10a's rule).
+        joined = datetime.fromtimestamp(m.joined_at, zone).date() if m.joined_at is not None else None
+        left = datetime.fromtimestamp(m.left_at, zone).date() + timedelta(days=1) if m.left_at is not None else None
+        member = Member(m.user_id, m.name, joined, left)
+        if (joined is None or joined <= period.last) and (left is None or left > period.first):
+            members.append(member)
+    checkins = tuple(CheckIn(c.user_id, c.push_date, datetime.combine(c.local_date, c.local_time))
+                     for c in facts.checkins)
+    excuses = tuple(Excuse(e.user_id, e.start, e.end, e.reason) for e in facts.excuses)
     return Campaign(
         chat_id=chat_id, title=group.title if group else str(chat_id), period=period, today=today,
-        push_days=push_days, members=tuple(Member(uid, name) for uid, name in facts.members),
+        push_days=push_days, members=tuple(members), checkins=checkins, excuses=excuses,
         answers=facts.answers, asked=tuple(asked))
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import openpyxl
 
-from bot.store import PollRecord, Store
+from bot.store import Checkin, PollRecord, Store
 from records import chart, wording
 from tests.botkit import ADMIN, GROUP, MEMBER, Harness, add_group, bot_running, settle
 
@@ -19,8 +19,12 @@ LINK = f"https://t.me/studybot_test_bot?start=report_{GROUP}"
 
 
 async def inject(h: Harness) -> date:
-    """Two pushes (yesterday and today), three members, three answers (two right); returns today."""
+    """Two pushes (yesterday and today), three members, check-ins (one 补学), an excuse, three answers (two right).
+
+    The admin is excused on both days, so the figures stay the same whether or not the roster counts them.
+    """
     today = await h.svc.local_today(GROUP)
+    yesterday = today - timedelta(days=1)
 
     def facts(s: Store) -> None:
         for n, day in enumerate((today - timedelta(days=1), today), start=1):
@@ -29,6 +33,11 @@ async def inject(h: Harness) -> date:
         for uid, name in ((WANG, "小王"), (LI, "小李"), (MEMBER, "小张")):
             s.remember_member(GROUP, uid, name)
         now = datetime.now().timestamp()
+        for uid, push, pressed in ((WANG, yesterday, today), (WANG, today, today), (LI, today, today)):
+            day = 1 if push == yesterday else 2
+            assert s.record_checkin(Checkin(GROUP, uid, push, day, pressed, time(7, 30), now, pressed > push)) is None
+        s.add_excuse(GROUP, MEMBER, yesterday, yesterday, "出差", ADMIN, now)
+        s.add_excuse(GROUP, ADMIN, yesterday, today, "", ADMIN, now)
         for i, (uid, option) in enumerate(((WANG, 0), (WANG, 0), (LI, 1))):
             poll = PollRecord(f"p{i}", 1, GROUP, 200 + i, f"q{i % 2}", "1.1", 0, i, now + 60, False)
             if s.poll(poll.poll_id) is None:
@@ -45,7 +54,11 @@ async def test_report_in_group_counts_and_full_table_in_private(tmp_path: Path) 
         await inject(h)
         [summary] = await h.say(GROUP, ADMIN, "/report", replies=1)
         text = summary.text or ""
-        assert "推送天数：2 天" in text and "记录在册：3 人" in text
+        assert "推送天数：2 天" in text and "打卡率：平均 60%" in text
+        # Yesterday: 王 and 李 expected (张 excused), 王 checked in the next day; today: all three, 王 and 李.
+        assert "第 1 天　1/2（50%） 含补学 1" in text and "第 2 天　2/3（67%）" in text
+        assert "今天还有 1 人未打卡。" in text
+        assert "学习之星：小王（2 天）、小李（1 天）" in text
         assert "测验：2 人参与，作答 3 次，正确率 67%" in text
         assert "完整的成员明细已私信发给你" in text
         assert "小李" not in text.split("学习之星")[0]  # names only among the few top members
@@ -53,8 +66,10 @@ async def test_report_in_group_counts_and_full_table_in_private(tmp_path: Path) 
         lines = (table.text or "").splitlines()
         wang = next(line for line in lines if line.startswith("小王"))
         li = next(line for line in lines if line.startswith("小李"))
-        assert "答对 2/2" in wang and "答对 0/1" in li and "薄弱 1.1" in li
-        assert "打卡 0/2（0%）" in wang  # no check-ins recorded
+        assert "打卡 2/2（100%） · 连续 2 · 答对 2/2 · 补学 1" in wang
+        assert "打卡 1/2（50%） · 连续 1 · 答对 0/1 · 薄弱 1.1" in li
+        zhang = next(line for line in lines if line.startswith("小张"))
+        assert "打卡 0/1（0%）" in zhang and "请假 1 天" in zhang
         if chart.cjk_font() is not None:  # the week's chart follows in the group (counts only, no names)
             [photo] = await h.standin.wait_for_sent(GROUP, 1, method="sendPhoto")
             assert photo.file is not None and photo.file.data.startswith(b"\x89PNG")
@@ -102,9 +117,13 @@ async def test_export_xlsx_and_csv_arrive_in_private_with_the_injected_cells(tmp
         book = openpyxl.load_workbook(io.BytesIO(doc.file.data))
         ledger = list(book[wording.LEDGER_SHEET].iter_rows(values_only=True))
         assert ledger[0] == wording.LEDGER_HEADERS
-        assert len(ledger) == 1 + 3 * 2  # three members, two push days
+        assert len([r for r in ledger if r[0] != "User11"]) == 1 + 3 * 2  # three members, two push days
         wang_today = next(r for r in ledger if r[0] == "小王" and r[2] == datetime.combine(today, datetime.min.time()))
-        assert (wang_today[1], wang_today[3], wang_today[10], wang_today[11]) == (WANG, 2, 2, 2)
+        assert (wang_today[1], wang_today[3], wang_today[7], wang_today[10], wang_today[11]) == (WANG, 2, None, 2, 2)
+        wang_before = next(r for r in ledger if r[0] == "小王" and r != wang_today)
+        assert wang_before[6] == datetime.combine(today, time(7, 30)) and wang_before[7] == "是"
+        zhang_before = next(r for r in ledger if r[0] == "小张" and r[3] == 1)
+        assert zhang_before[6:10] == (None, None, "是", "出差")
         summary = {r[0]: r for r in book[wording.SUMMARY_SHEET].iter_rows(min_row=2, values_only=True)}
         assert summary["小李"][9:13] == (1, 0, 0.0, "1.1")
         quiz = {r[0]: r for r in book[wording.QUIZ_SHEET].iter_rows(min_row=2, values_only=True)}
@@ -116,7 +135,7 @@ async def test_export_xlsx_and_csv_arrive_in_private_with_the_injected_cells(tmp
         with zipfile.ZipFile(io.BytesIO(archive.file.data)) as z:
             rows = z.read("汇总.csv").decode("utf-8-sig").splitlines()
         assert rows[0].split(",") == list(wording.SUMMARY_HEADERS)
-        assert any(r.startswith(f"小王,{WANG},2,0,0.0%,0,0,0,0,2,2,100.0%,") for r in rows)
+        assert f"小王,{WANG},2,2,100.0%,1,0,2,2,2,2,100.0%," in rows
 
 
 async def test_export_deep_link_when_the_admin_never_started_the_bot(tmp_path: Path) -> None:
