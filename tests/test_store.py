@@ -27,7 +27,7 @@ def test_new_group_takes_the_defaults_and_settings_survive_a_reopen(tmp_path: Pa
     assert (again.subscribed, again.push_time, again.weekdays, again.next_day) == (True, time(21, 5),
                                                                                  frozenset({0, 2}), 4)
     assert reopened.applied_migrations() == ["m001_groups_and_deliveries", "m002_quiz", "m003_quiz_multiple_answers",
-                                             "m004_campaign_records"]
+                                             "m004_campaign_records", "m005_report_digests"]
 
 
 def test_a_delivery_is_claimed_once_per_local_date(tmp_path: Path) -> None:
