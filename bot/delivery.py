@@ -13,7 +13,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import render
 from bot.handlers.lookup import reading_keyboard
-from bot.retry import with_retries
+from bot.retry import follow_migration
 from bot.services import Services
 from bot.store import Group, Store
 from content.model import Reading
@@ -91,7 +91,7 @@ class Deliverer:
                 log.exception("the follow-up to the push in chat %s failed", target.chat_id)
 
     async def _send(self, target: Target, text: str, ref: str | None) -> Message:
-        """Send to the target chat, following a migration (which re-targets it) and retrying passing failures."""
+        """Send to the target chat, following a migration (which re-targets it); the rate limiter retries."""
 
         async def migrated(new_id: int) -> None:
             old_id = target.chat_id
@@ -99,9 +99,9 @@ class Deliverer:
             log.info("chat %s migrated to %s during a push", target.chat_id, new_id)
             target.chat_id = new_id
 
-        return await with_retries(
+        return await follow_migration(
             lambda: self.bot.send_message(target.chat_id, text, parse_mode="HTML", reply_markup=reading_keyboard(ref)),
-            on_migrated=migrated, sleep=self.sleep)
+            migrated)
 
     async def _try_send(self, chat_id: int, text: str) -> None:
         try:
