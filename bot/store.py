@@ -179,14 +179,6 @@ def m004_campaign_records(db: Database) -> None:
 
 
 @migrations()
-def m005_report_digests(db: Database) -> None:
-    # One row per group and week whose digest was claimed: the weekly digest goes out once, across restarts.
-    db.execute(
-        """CREATE TABLE report_digests (
-            chat_id INTEGER NOT NULL,
-            week TEXT NOT NULL,
-            sent_at TEXT NOT NULL,
-            PRIMARY KEY (chat_id, week)
 def m010_personal_review(db: Database) -> None:
     # One member's spaced-review cards per group; review polls sent in private; reminder settings per member.
     db.execute(
@@ -233,6 +225,20 @@ def m010_personal_review(db: Database) -> None:
             at TEXT NOT NULL,
             timezone TEXT NOT NULL,
             last_sent TEXT
+        )"""
+    )
+
+
+
+@migrations()
+def m011_report_digests(db: Database) -> None:
+    # One row per group and week whose digest was claimed: the weekly digest goes out once, across restarts.
+    db.execute(
+        """CREATE TABLE report_digests (
+            chat_id INTEGER NOT NULL,
+            week TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, week)
         )"""
     )
 
@@ -858,9 +864,8 @@ class Store:
                            excuses=tuple(self.excuses(chat_id, first, last)), answers=answers, asked=asked)
 
     def first_push(self, chat_id: int) -> date | None:
-        row = self.db.execute("SELECT min(local_date) FROM deliveries WHERE chat_id = ? AND status = 'sent'",
-                              [chat_id]).fetchone()
-        return date.fromisoformat(row[0]) if row and row[0] else None
+        pushes = self.pushes(chat_id)  # through pushes(): the ledger behind it is issue9a's to change
+        return pushes[0][0] if pushes else None
 
     def claim_digest(self, chat_id: int, week: date) -> bool:
         """Take the right to send this group's digest for the week starting `week`; False if already taken."""
@@ -869,18 +874,6 @@ class Store:
             [chat_id, week.isoformat(), _now_iso()])
         return cursor.rowcount == 1
 
-
-@dataclass(frozen=True)
-class RecordFacts:
-    """Raw facts for a campaign record: (date, plan day) pushed, the roster (gone members too), check-ins, excuses,
-    answers, and (id, ref, closes at) of every poll (dated by the caller, who knows the group's zone)."""
-
-    pushed: tuple[tuple[date, int], ...]
-    members: tuple[Member, ...]
-    checkins: tuple[Checkin, ...]
-    excuses: tuple[Excuse, ...]
-    answers: tuple[Answer, ...]
-    asked: tuple[tuple[str, str, float], ...]
     # --- personal review: cards, private review polls, reminders ------------------------------------------------
 
     def review_cards(self, chat_id: int, user_id: int) -> list[ReviewCard]:
@@ -985,6 +978,19 @@ class RecordFacts:
             for table in ("review_polls", "review_members", "review_reminders"):
                 self.db.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
         return int(cards)
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """Raw facts for a campaign record: (date, plan day) pushed, the roster (gone members too), check-ins, excuses,
+    answers, and (id, ref, closes at) of every poll (dated by the caller, who knows the group's zone)."""
+
+    pushed: tuple[tuple[date, int], ...]
+    members: tuple[Member, ...]
+    checkins: tuple[Checkin, ...]
+    excuses: tuple[Excuse, ...]
+    answers: tuple[Answer, ...]
+    asked: tuple[tuple[str, str, float], ...]
 
 
 def _now_iso() -> str:
