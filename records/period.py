@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from records import wording
 from records.model import Period
@@ -57,3 +57,13 @@ def last_week(today: date) -> Period:
     """The calendar week (Monday to Sunday) before the one `today` is in: the weekly digest's period."""
     monday = today - timedelta(days=today.weekday())
     return Period(monday - timedelta(days=7), monday - timedelta(days=1), wording.LAST_WEEK)
+
+
+def digest_week(local_now: datetime, at: time) -> date | None:
+    """The Monday that starts last week, if `local_now` is a Monday at or after `at`; else None.
+
+    The digest is claimed per group and week in the store, so a tick every few minutes (or a restart) sends it once.
+    """
+    if local_now.weekday() != 0 or local_now.time() < at:
+        return None
+    return last_week(local_now.date()).first

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from records.ledger import ledger_rows, question_stats, ref_key, summarize
 from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Member, Period, PushDay
-from records.period import last_week, parse_period
+from records.period import digest_week, last_week, parse_period
 
 D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
 WANG, LI, ZHANG, ZHAO = 1, 2, 3, 4
@@ -129,3 +129,11 @@ def test_last_week_is_the_monday_to_sunday_before(today: date) -> None:
     week = last_week(today)
     assert week.first.weekday() == 0 and week.last - week.first == timedelta(days=6)
     assert week.last < today <= week.last + timedelta(days=7)
+
+
+def test_the_digest_is_due_on_monday_from_its_time_for_last_week() -> None:
+    at = time(9, 0)
+    assert digest_week(datetime(2026, 11, 30, 9, 0), at) == date(2026, 11, 23)
+    assert digest_week(datetime(2026, 11, 30, 23, 59), at) == date(2026, 11, 23)
+    assert digest_week(datetime(2026, 11, 30, 8, 59), at) is None
+    assert digest_week(datetime(2026, 12, 1, 9, 0), at) is None

@@ -7,9 +7,11 @@ import io
 import zipfile
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 
+from bot.digest import WeeklyDigest
 from bot.store import Checkin, PollRecord, Store
 from records import chart, wording
 from tests.botkit import ADMIN, GROUP, MEMBER, Harness, add_group, bot_running, settle
@@ -150,3 +152,28 @@ async def test_export_deep_link_when_the_admin_never_started_the_bot(tmp_path: P
         await settle(lambda: h.standin.sent(ADMIN, "sendDocument"))
         [doc] = h.standin.sent(ADMIN, "sendDocument")
         assert doc.file is not None and doc.file.filename.endswith(".zip")
+
+
+async def test_weekly_digest_goes_to_admins_once_per_week(tmp_path: Path) -> None:
+    monday = datetime(2026, 11, 30, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+
+        def facts(s: Store) -> None:
+            for n, day in enumerate((date(2026, 11, 24), date(2026, 11, 25)), start=1):
+                assert s.claim_delivery(GROUP, day, n)
+                s.complete_delivery(GROUP, day, n, 100 + n, plan_length=len(h.svc.plan), restart_at_end=False)
+            s.remember_member(GROUP, WANG, "小王")
+            s.record_checkin(Checkin(GROUP, WANG, date(2026, 11, 24), 1, date(2026, 11, 24), time(8), 0.0, False))
+
+        await h.svc.db(facts)
+        digest = WeeklyDigest(h.svc, h.running.app.bot)
+        assert await digest.tick(monday - timedelta(hours=2)) == 0  # Monday, but before 09:00
+        assert await digest.tick(monday + timedelta(days=1)) == 0  # Tuesday
+        assert h.standin.sent(ADMIN) == []
+        assert await digest.tick(monday) == 1
+        [text] = [r.text or "" for r in h.standin.sent(ADMIN, "sendMessage")]
+        assert text.startswith("🗓 每周学习简报 · 学习小组（上周）")
+        assert "上周：11-23 至 11-29" in text and "小王　打卡 1/2（50%）" in text
+        assert await digest.tick(monday + timedelta(minutes=5)) == 0  # claimed: once per week, across restarts
+        assert len(h.standin.sent(ADMIN, "sendMessage")) == 1
