@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,20 +26,28 @@ from records.period import parse_period
 log = logging.getLogger(__name__)
 
 
+def _ref_namer(svc: Services) -> Callable[[str], str]:
+    """Section refs as the record shows them: numbers stay (2.3 sorts and reads well), opening/closing in Chinese."""
+    names = {s.ref: s.label for s in svc.doc.sections() if not s.ref.replace(".", "").isdigit()}
+    return lambda ref: names.get(ref, ref)
+
+
 def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Campaign:
     """The group's record for `period`; call it on the store thread (`await svc.db(lambda s: load_campaign(...))`)."""
     group = store.group(chat_id)
     zone = ZoneInfo(group.timezone if group else svc.config.push.default_timezone)
     facts = store.record_facts(chat_id, period.first, period.last)
     texts = {q.id: q.question for q in svc.questions}
+    name = _ref_namer(svc)
     push_days = tuple(
-        PushDay(day_date, day, render.reading_title(svc.doc, svc.reading(day)), svc.reading(day).refs)
+        PushDay(day_date, day, render.reading_title(svc.doc, svc.reading(day)),
+                tuple(name(r) for r in svc.reading(day).refs))
         for day_date, day in facts.pushed)
     asked = []
     for question_id, ref, closes_at in facts.asked:
         day = datetime.fromtimestamp(closes_at, zone).date()
         if day in period:
-            asked.append(Asked(question_id, ref, texts.get(question_id, ""), day))
+            asked.append(Asked(question_id, name(ref), texts.get(question_id, ""), day))
     members = []
     for m in facts.members:
         # The roster counts a member on the day they joined and on the day they left (issue10a's rule).
@@ -52,7 +62,7 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
     return Campaign(
         chat_id=chat_id, title=group.title if group else str(chat_id), period=period, today=today,
         push_days=push_days, members=tuple(members), checkins=checkins, excuses=excuses,
-        answers=facts.answers, asked=tuple(asked))
+        answers=tuple(replace(a, ref=name(a.ref)) for a in facts.answers), asked=tuple(asked))
 
 
 async def period_of(svc: Services, chat_id: int, text: str) -> Period:
