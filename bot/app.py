@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot import render
-from bot.handlers import groups, lookup, quiz, records, review
+from bot.handlers import groups, lookup, quiz, reports, review
 from bot.quizrounds import QuizRounds
 from bot.ratelimit import FloodLimiter
 from bot.review import PersonalReview
@@ -62,13 +62,13 @@ async def register_commands(app: Application) -> None:
 def add_handlers(app: Application) -> None:
     app.add_handler(TypeHandler(Update, throttle), group=-1)
     commands = {
-        "start": records.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
+        "start": reports.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
         "search": lookup.search, "today": lookup.today, "next": lookup.next_reading,
         "subscribe": groups.subscribe, "unsubscribe": groups.unsubscribe, "settime": groups.settime,
         "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
         "settings": groups.settings, "goto": groups.goto, "dailyquiz": groups.dailyquiz, "progress": groups.progress,
         "quiz": quiz.quiz, "stopquiz": quiz.stopquiz, "leaderboard": quiz.leaderboard, "mystats": quiz.mystats,
-        "report": records.report, "export": records.export,
+        "report": reports.report, "export": reports.export,
         "review": review.review, "reminder": review.reminder, "forgetme": review.forgetme,
     }
     # The 去私聊复习 deep link is a /start with a payload: it goes to review before the plain /start.

@@ -128,7 +128,7 @@ def cmd_groups(args: argparse.Namespace, config: Config) -> None:
 def cmd_export(args: argparse.Namespace, config: Config) -> None:
     import asyncio
 
-    from bot.campaign import export_file, load_campaign
+    from bot.reports import export_file, load_campaign
     from bot.services import build_services
     from records.ledger import summarize
     from records.model import Period

@@ -16,8 +16,8 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot import render
-from bot.campaign import summary_of
-from bot.handlers.records import send_chart, send_private
+from bot.handlers.reports import send_chart, send_private
+from bot.reports import summary_of
 from bot.services import Services
 from bot.store import Store
 from records.period import digest_week, last_week

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 from telegram.ext import Application
 
 from bot.app import ALLOWED_UPDATES, build_application, register_commands
-from bot.campaign import warn_without_cjk_font
 from bot.config import Config
 from bot.delivery import Deliverer
 from bot.digest import TICK_SECONDS, WeeklyDigest
@@ -20,6 +19,7 @@ from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import redact_also, setup_logging
 from bot.quizrounds import QuizRounds, Scope
+from bot.reports import warn_without_cjk_font
 from bot.services import Services, build_services
 from bot.store import Store
 from content.model import Reading

@@ -84,6 +84,10 @@ def render_chart(summary: Summary, font: Path | None = None) -> bytes:
     else:
         per_section.axis("off")
         per_section.text(0.5, 0.5, wording.CHART_NO_ANSWERS, ha="center", va="center", fontproperties=prop)
+    for axes in (days, per_section):
+        for label in [*axes.get_xticklabels(), *axes.get_yticklabels()]:
+            label.set_fontproperties(prop)  # section names such as 开头 are tick labels too
+            label.set_fontsize(8)
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()

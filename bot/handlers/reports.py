@@ -17,8 +17,8 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot import render
-from bot.campaign import chart_png, export_file, period_of, summary_of
 from bot.handlers.lookup import reply
+from bot.reports import chart_png, export_file, period_of, summary_of
 from bot.services import Services, services
 from records.export import FORMATS
 from records.ledger import Summary
