@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from telegram import Bot, Chat, Update
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
@@ -119,6 +120,13 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def send_export(bot: Bot, svc: Services, user_id: int, chat_id: int, period_text: str = "all",
                       fmt: str = "xlsx", note: str | None = None) -> bool:
     """Build the export and send it to `user_id` in private; False if they have no private chat with the bot."""
+    try:
+        # Shows "sending a file…" while a big ledger is written, and finds out before any work whether the admin
+        # has a private chat with the bot at all (Telegram answers 403 if not).
+        await bot.send_chat_action(user_id, ChatAction.UPLOAD_DOCUMENT)
+    except (Forbidden, BadRequest) as exc:
+        log.info("no private chat with user %s: %s", user_id, exc.message)
+        return False
     period = await period_of(svc, chat_id, period_text)
     summary = await summary_of(svc, chat_id, period)
     with tempfile.TemporaryDirectory(prefix="studybot-export-") as folder:
