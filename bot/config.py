@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from bot.robots.channels import ChannelConfig, parse_channels
 from schedules.due import parse_time, parse_timezone, parse_weekdays
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -98,6 +99,7 @@ class Config:
     quiz: QuizConfig = QuizConfig()
     review: ReviewConfig = ReviewConfig()
     reports: ReportsConfig = ReportsConfig()
+    channels: tuple[ChannelConfig, ...] = ()  # robot groups (WeCom, DingTalk, Feishu): bot/robots/
     log_level: str = "INFO"
     source: str = "defaults"
 
@@ -225,7 +227,8 @@ def _log_level(value: Any) -> str:
     return text
 
 
-TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "reports", "log_level"}
+TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "reports", "channels",
+            "log_level"}
 
 
 def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) -> Config:
@@ -317,6 +320,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         weekly_digest=r.get(rp, "reports.weekly_digest", True, _bool),
         digest_time=r.get(rp, "reports.digest_time", ReportsConfig.digest_time, parse_clock_time),
     )
+    channels = parse_channels(raw.get("channels"), r.problems, push.default_timezone, push.default_days)
 
     database = Path(r.get(raw, "database", "studybot.db", _string))
     if not database.is_absolute():
@@ -328,7 +332,8 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
-                  quiz=quiz, review=review, reports=reports, log_level=log_level, source=source)
+                  quiz=quiz, review=review, reports=reports, channels=channels, log_level=log_level,
+                  source=source)
 
 
 def _days(value: Any) -> str:

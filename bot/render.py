@@ -766,3 +766,37 @@ def offline_file_saved(path: str, caption: str) -> str:
 def demo_filled(days: int, checkins: int, answers: int) -> str:
     return (f"  （本地演示：已模拟 8 位成员一周的学习记录——新增推送 {days} 天、打卡 {checkins} 次、答题 {answers} 次。"
             "试试 /report、/export、/export csv）\n")
+
+
+# --- robot channels (WeCom, DingTalk, Feishu): plain wording, laid out per platform by bot/robots/formats.py ----
+
+
+def robot_title(reading: Reading) -> str:
+    """DingTalk shows this short title in the notification preview."""
+    return f"每日学习 · 第 {reading.day} 天"
+
+
+def robot_refs(doc: Document, reading: Reading) -> str:
+    return "出处：" + "；".join(section_name(doc.section(r)) for r in reading.refs) if reading.refs else ""
+
+
+def robot_part(text: str, part: int, parts: int) -> str:
+    return f"{text}（{part}/{parts}）" if parts > 1 else text
+
+
+def robot_question(question: str, options: Sequence[str]) -> str:
+    lines = [f"📝 每日一题：{question}", *(f"{'ABCDEFGHIJ'[i]}. {o}" for i, o in enumerate(options))]
+    return "\n".join([*lines, "（答案和解析随明天的推送公布）"])
+
+
+def robot_question_title() -> str:
+    return "每日一题"
+
+
+def robot_answer(question: str, letter: str, answer: str, explanation: str) -> str:
+    tail = f"\n解析：{explanation}" if explanation else ""
+    return f"✅ 昨日一题「{question}」答案：{letter}. {answer}{tail}"
+
+
+def robot_test_message(name: str) -> str:
+    return f"学习助手测试消息：机器人「{name}」已连通，每日学习内容将按计划发到本群。"
