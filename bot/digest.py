@@ -16,7 +16,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot import render
-from bot.handlers.reports import send_chart, send_private
+from bot.handlers.reports import send_chart, send_private_report
 from bot.reports import summary_of
 from bot.services import Services
 from bot.store import Store
@@ -54,11 +54,9 @@ class WeeklyDigest:
         summary = await summary_of(self.svc, chat_id, last_week(now.astimezone(zone).date()))
         if not summary.days:
             return 0  # nothing pushed last week: no digest to read
-        texts = render.report_private(summary)
-        texts[0] = f"{render.digest_intro(title)}\n{texts[0]}"
         reached = 0
         for admin in sorted(await self.svc.admins.admin_ids(self.bot, chat_id)):
-            if await send_private(self.bot, admin, texts):
+            if await send_private_report(self.bot, admin, summary, intro=render.digest_intro(title)):
                 reached += 1
                 await send_chart(self.bot, admin, summary)
         return int(reached > 0)

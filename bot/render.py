@@ -555,6 +555,11 @@ def report_private(summary: RecordSummary) -> list[str]:
     return split_lines("\n".join(head + lines))
 
 
+def report_table_attached(members: int) -> str:
+    return (f"成员较多（{members} 人），以上只列出打卡率最低的一部分；完整的成员明细见下面的 CSV 文件，"
+            "每人每天的记录请在群里发送 /export。")
+
+
 def report_usage() -> str:
     return ("用法：/report [week|month|all|开始日期..结束日期]\n例如：/report　/report month　/report 12-01..12-07\n"
             "（默认近 7 天）")

@@ -126,9 +126,11 @@ def csv_value(value: Cell, header: str) -> str:
     return str(value)
 
 
-def csv_files(summary: Summary) -> Iterator[tuple[str, bytes]]:
-    """(file name, UTF-8-with-BOM bytes) of each sheet, for a zip or separate documents."""
+def csv_files(summary: Summary, only: str | None = None) -> Iterator[tuple[str, bytes]]:
+    """(file name, UTF-8-with-BOM bytes) of each sheet (or only the one named), for a zip or separate documents."""
     for name, headers, rows in sheets(summary):
+        if only is not None and name != only:
+            continue
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(headers)

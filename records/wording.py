@@ -34,3 +34,4 @@ CHART_SECTION_AXIS = "章节"
 
 CSV_NAMES = {LEDGER_SHEET: "台账", SUMMARY_SHEET: "汇总", QUIZ_SHEET: "测验", DAYS_SHEET: "每日"}
 FILE_STEM = "学习台账"
+MEMBERS_FILE = "成员明细"

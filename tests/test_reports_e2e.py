@@ -177,3 +177,21 @@ async def test_weekly_digest_goes_to_admins_once_per_week(tmp_path: Path) -> Non
         assert "上周：11-23 至 11-29" in text and "小王　打卡 1/2（50%）" in text
         assert await digest.tick(monday + timedelta(minutes=5)) == 0  # claimed: once per week, across restarts
         assert len(h.standin.sent(ADMIN, "sendMessage")) == 1
+
+
+async def test_a_big_group_gets_one_message_and_the_table_as_a_csv_document(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        await h.svc.db(lambda s: [s.remember_member(GROUP, 1000 + i, f"学员{i:03d}") for i in range(700)])
+        await h.say(GROUP, ADMIN, "/report")
+        [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
+        messages = h.standin.sent(ADMIN, "sendMessage")
+        roster = len(await h.svc.db(lambda s: s.roster(GROUP)))
+        assert roster >= 703
+        assert len(messages) == 1 and f"成员较多（{roster} 人）" in (messages[0].text or "")
+        assert len(messages[0].text or "") <= 4096
+        assert doc.file is not None and doc.file.filename.endswith(".csv")
+        rows = doc.file.data.decode("utf-8-sig").splitlines()
+        assert rows[0].split(",")[0] == "成员" and len(rows) == 1 + roster
+        assert any(r.startswith("学员699,1699,2,0,0.0%") for r in rows)

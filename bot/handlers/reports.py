@@ -21,12 +21,14 @@ from bot import render
 from bot.handlers.lookup import reply
 from bot.reports import chart_png, export_file, period_of, summary_of
 from bot.services import Services, services
-from records.export import FORMATS
+from records import wording
+from records.export import FORMATS, csv_files
 from records.ledger import Summary
 from records.period import parse_period
 
 log = logging.getLogger(__name__)
 CHART_MOST_DAYS = 31  # a chart of more push days than this would be unreadable on a phone
+PRIVATE_MESSAGES_MOST = 4  # a longer member table goes as a CSV document
 _PAYLOAD = re.compile(r"^(report|export)_(-?\d{1,20})(?:_(xlsx|csv))?$")
 
 
@@ -42,6 +44,25 @@ async def send_private(bot: Bot, user_id: int, texts: list[str]) -> bool:
     except (Forbidden, BadRequest) as exc:
         log.info("no private chat with user %s: %s", user_id, exc.message)
         return False
+    return True
+
+
+async def send_private_report(bot: Bot, user_id: int, summary: Summary, intro: str | None = None) -> bool:
+    """The full per-member table in private: a few messages, or for a big group the first one (the members with
+    the lowest rates) and the whole table as one CSV document, rather than dozens of messages."""
+    texts = render.report_private(summary)
+    attachment: tuple[str, bytes] | None = None
+    if len(texts) > PRIVATE_MESSAGES_MOST:
+        texts = [f"{texts[0]}\n\n{render.report_table_attached(len(summary.members))}"]
+        attachment = next((name, data) for name, data in csv_files(summary, only=wording.SUMMARY_SHEET))
+    if intro:
+        texts[0] = f"{intro}\n{texts[0]}"
+    if not await send_private(bot, user_id, texts):
+        return False
+    if attachment is not None:
+        period = summary.campaign.period
+        await bot.send_document(user_id, attachment[1],
+                                filename=f"{wording.MEMBERS_FILE}_{period.first:%Y%m%d}-{period.last:%Y%m%d}.csv")
     return True
 
 
@@ -79,7 +100,7 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, render.report_usage())
         return
     summary = await summary_of(svc, chat.id, period)
-    sent = await send_private(context.bot, update.effective_user.id, render.report_private(summary))
+    sent = await send_private_report(context.bot, update.effective_user.id, summary)
     link = None if sent else deep_link(context.bot, "report", chat.id)
     await reply(update, render.report_group(summary, await _member_count(chat), link, sent))
     await send_chart(context.bot, chat.id, summary)
@@ -161,7 +182,7 @@ async def start_payload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> b
         return True
     today = await svc.local_today(group_id)
     summary = await summary_of(svc, group_id, parse_period("week", today))
-    await send_private(context.bot, user.id, render.report_private(summary))
+    await send_private_report(context.bot, user.id, summary)
     await send_chart(context.bot, user.id, summary)
     return True
 
