@@ -16,8 +16,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot import render
-from bot.handlers.reports import send_chart, send_private_report
-from bot.reports import summary_of
+from bot.reports import send_chart, send_private_report, summary_of
 from bot.services import Services
 from bot.store import Store
 from records.period import digest_week, last_week

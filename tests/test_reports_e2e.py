@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ import openpyxl
 from bot.digest import WeeklyDigest
 from bot.store import Checkin, PollRecord, Store
 from records import chart, wording
+from schedules.clock import FakeClock
 from tests.botkit import ADMIN, GROUP, MEMBER, Harness, add_group, bot_running, settle
 
 WANG, LI = 41, 42
@@ -195,3 +196,29 @@ async def test_a_big_group_gets_one_message_and_the_table_as_a_csv_document(tmp_
         rows = doc.file.data.decode("utf-8-sig").splitlines()
         assert rows[0].split(",")[0] == "成员" and len(rows) == 1 + roster
         assert any(r.startswith("学员699,1699,2,0,0.0%") for r in rows)
+
+
+async def test_a_finished_plan_sends_the_admins_the_full_export(tmp_path: Path) -> None:
+    push = datetime(2026, 12, 1, 0, 1, tzinfo=UTC)  # 08:01 in Shanghai
+    clock = FakeClock(push)
+    async with bot_running(tmp_path, clock=clock) as h:
+        total = len(h.svc.plan)
+        await add_group(h)
+        await h.svc.db(lambda s: s.update_group(GROUP, subscribed=True, push_time=time(8, 0),
+                                                timezone="Asia/Shanghai", next_day=total))
+        await h.running.pusher.run_now()
+        reading = next(r for r in await h.standin.wait_for_sent(GROUP, 2, method="sendMessage")
+                       if r.reply_markup and "ck:" in str(r.reply_markup))
+        query = h.world.user_presses(GROUP, MEMBER, reading.message_id, f"ck:{total}:20261201")
+        await settle(lambda: h.world.callback_answers[query] is not None)
+        clock.set(datetime(2026, 12, 1, 14, 1, tzinfo=UTC))  # 22:01: the last day's quiz has closed
+        await h.running.campaign.run_now()
+        await h.running.campaign.run_now()
+        [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
+        assert doc.file is not None and doc.file.filename.endswith(".xlsx")
+        assert "已学完全部内容" in str((doc.message or {}).get("caption"))
+        ledger = list(openpyxl.load_workbook(io.BytesIO(doc.file.data))[wording.LEDGER_SHEET].iter_rows(
+            min_row=2, values_only=True))
+        member = next(r for r in ledger if r[1] == MEMBER)
+        assert member[3] == total and member[6] is not None  # the last day, checked in
+        assert len(h.standin.sent(ADMIN, "sendDocument")) == 1  # once

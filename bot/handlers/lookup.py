@@ -8,9 +8,11 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, 
 from telegram.ext import ContextTypes
 
 from bot import render
+from bot.campaign import checkin_button
 from bot.services import Services, services
 from content.model import Section
 from content.refs import RefError, resolve
+from content.search import split_page
 
 SEARCH_WORDS = re.compile(r"^(搜索|查找|搜|查)\s*[:：]?\s*(.+)$", re.S)
 # In a group, chatter such as "查一下天气" is not a search: only 搜索/查找 followed by a space or colon is.
@@ -85,9 +87,8 @@ async def show_ref(update: Update, svc: Services, text: str) -> None:
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Full-text search: /search 终身学习."""
     svc = services(context)
-    query = " ".join(context.args or [])
-    hits = svc.index.search(query, limit=5) if query.strip() else []
-    await reply(update, render.search_results(query, hits))
+    query, page = split_page(" ".join(context.args or []))  # /search 学习 2: the second page
+    await reply(update, render.search_results(query, svc.index.page(query, page)))
 
 
 async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -115,15 +116,14 @@ async def _reading(update: Update, context: ContextTypes.DEFAULT_TYPE, upcoming:
     day = group.next_day if upcoming or not started else group.next_day - 1
     reading = svc.reading(day)
     note = render.reading_note(upcoming=upcoming, started=started)
+    # /today carries the same 已学习 button as the push it repeats.
+    checkin = None if upcoming or not started else await checkin_button(svc, chat.id, reading.day)
     await reply(update, note + render.reading_message(svc.doc, reading, total),
-                reading_keyboard(reading.refs[0] if reading.refs else None))
+                render.reading_keyboard(reading.refs[0] if reading.refs else None, checkin))
 
 
 def reading_keyboard(ref: str | None) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton("目录", callback_data="toc")]
-    if ref is not None:
-        row.append(InlineKeyboardButton("读全文", callback_data=f"sec:{ref}"))
-    return InlineKeyboardMarkup([row])
+    return render.reading_keyboard(ref)
 
 
 async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,8 +140,8 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if text.lower() in OUTLINE_WORDS:
         await send_outline(update, svc)
     elif found:
-        query = found.group(2)
-        await reply(update, render.search_results(query, svc.index.search(query, limit=5)))
+        query, page = split_page(found.group(2))
+        await reply(update, render.search_results(query, svc.index.page(query, page)))
     elif private or to_bot or CLEAR_REF.match(text):
         try:
             await send_section(chat, svc, resolve(svc.doc, text))

@@ -9,69 +9,24 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
-from pathlib import Path
 
 from telegram import Bot, Chat, Update
-from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot import render
 from bot.handlers.lookup import reply
-from bot.reports import chart_png, export_file, period_of, summary_of
+from bot.reports import period_of, send_chart, send_export, send_private_report, summary_of
 from bot.services import Services, services
-from records import wording
-from records.export import FORMATS, csv_files
-from records.ledger import Summary
+from records.export import FORMATS
 from records.period import parse_period
 
 log = logging.getLogger(__name__)
-CHART_MOST_DAYS = 31  # a chart of more push days than this would be unreadable on a phone
-PRIVATE_MESSAGES_MOST = 4  # a longer member table goes as a CSV document
 _PAYLOAD = re.compile(r"^(report|export)_(-?\d{1,20})(?:_(xlsx|csv))?$")
 
 
 def deep_link(bot: Bot, kind: str, chat_id: int, fmt: str = "") -> str:
     return f"https://t.me/{bot.username}?start={kind}_{chat_id}" + (f"_{fmt}" if fmt else "")
-
-
-async def send_private(bot: Bot, user_id: int, texts: list[str]) -> bool:
-    """Send `texts` to the user's private chat; False if they never started one (or blocked the bot)."""
-    try:
-        for text in texts:
-            await bot.send_message(user_id, text, parse_mode="HTML")
-    except (Forbidden, BadRequest) as exc:
-        log.info("no private chat with user %s: %s", user_id, exc.message)
-        return False
-    return True
-
-
-async def send_private_report(bot: Bot, user_id: int, summary: Summary, intro: str | None = None) -> bool:
-    """The full per-member table in private: a few messages, or for a big group the first one (the members with
-    the lowest rates) and the whole table as one CSV document, rather than dozens of messages."""
-    texts = render.report_private(summary)
-    attachment: tuple[str, bytes] | None = None
-    if len(texts) > PRIVATE_MESSAGES_MOST:
-        texts = [f"{texts[0]}\n\n{render.report_table_attached(len(summary.members))}"]
-        attachment = next((name, data) for name, data in csv_files(summary, only=wording.SUMMARY_SHEET))
-    if intro:
-        texts[0] = f"{intro}\n{texts[0]}"
-    if not await send_private(bot, user_id, texts):
-        return False
-    if attachment is not None:
-        period = summary.campaign.period
-        await bot.send_document(user_id, attachment[1],
-                                filename=f"{wording.MEMBERS_FILE}_{period.first:%Y%m%d}-{period.last:%Y%m%d}.csv")
-    return True
-
-
-async def send_chart(bot: Bot, chat_id: int, summary: Summary) -> None:
-    if len(summary.days) > CHART_MOST_DAYS:
-        return
-    png = await chart_png(summary)
-    if png is not None:
-        await bot.send_photo(chat_id, png, caption=render.chart_caption(summary), parse_mode="HTML")
 
 
 async def _admin_in_group(update: Update, svc: Services) -> Chat | None:
@@ -136,32 +91,6 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, render.export_sent())
     else:
         await reply(update, render.export_link(deep_link(context.bot, "export", chat.id, fmt)))
-
-
-async def send_export(bot: Bot, svc: Services, user_id: int, chat_id: int, period_text: str = "all",
-                      fmt: str = "xlsx", note: str | None = None) -> bool:
-    """Build the export and send it to `user_id` in private; False if they have no private chat with the bot."""
-    try:
-        # Shows "sending a file…" while a big ledger is written, and finds out before any work whether the admin
-        # has a private chat with the bot at all (Telegram answers 403 if not).
-        await bot.send_chat_action(user_id, ChatAction.UPLOAD_DOCUMENT)
-    except (Forbidden, BadRequest) as exc:
-        log.info("no private chat with user %s: %s", user_id, exc.message)
-        return False
-    period = await period_of(svc, chat_id, period_text)
-    summary = await summary_of(svc, chat_id, period)
-    with tempfile.TemporaryDirectory(prefix="studybot-export-") as folder:
-        path = await export_file(svc, summary, fmt, Path(folder))
-        caption = render.export_caption(summary, fmt)
-        if note is not None:
-            caption = f"{note}\n{caption}"
-        try:
-            with path.open("rb") as handle:
-                await bot.send_document(user_id, handle, filename=path.name, caption=caption, parse_mode="HTML")
-        except (Forbidden, BadRequest) as exc:
-            log.info("export not delivered to user %s: %s", user_id, exc.message)
-            return False
-    return True
 
 
 async def start_payload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
