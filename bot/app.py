@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import (
@@ -22,7 +24,8 @@ from telegram.ext import (
 )
 
 from bot import render
-from bot.handlers import groups, lookup, quiz, review
+from bot.campaign import CAMPAIGN_KEY, CampaignState, CountEditor, RosterCache
+from bot.handlers import groups, lookup, quiz, records, reports, review
 from bot.quizrounds import QuizRounds
 from bot.ratelimit import FloodLimiter
 from bot.review import PersonalReview
@@ -30,13 +33,18 @@ from bot.services import SERVICES_KEY, Services, services
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.POLL_ANSWER, Update.POLL]
+# CHAT_MEMBER: joins and leaves for the roster (Telegram sends them only to admin bots, and only when asked).
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER,
+                   Update.POLL_ANSWER, Update.POLL]
+
+LEARN_GROUP = 5  # handler group of the roster learner: any handler group between 0 and it stays free for others
 
 
 async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Drop a member's commands quietly once they flood; other members and groups are unaffected."""
     user = update.effective_user
-    if user is None or update.poll_answer is not None or update.poll is not None or update.my_chat_member is not None:
+    if (user is None or update.poll_answer is not None or update.poll is not None
+            or update.my_chat_member is not None or update.chat_member is not None):
         return
     if not services(context).throttle.allow(user.id, time.monotonic()):
         log.info("throttled user %s", user.id)
@@ -44,6 +52,18 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             # Unanswered, the member's button would spin; the answer is a toast, not a chat message.
             await update.callback_query.answer(render.throttled())
         raise ApplicationHandlerStop
+
+
+class MemberUpdates(TypeHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
+    """Updates a member sent (messages, button presses), the ones the throttle weighs. Poll answers, poll updates
+    and membership news are left out here, not in the callback: a quiz burst then costs no extra callback."""
+
+    def __init__(self, callback: Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]) -> None:
+        super().__init__(Update, callback)
+
+    def check_update(self, update: object) -> bool:
+        return (isinstance(update, Update) and update.poll_answer is None and update.poll is None
+                and update.my_chat_member is None)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -60,14 +80,20 @@ async def register_commands(app: Application) -> None:
 
 
 def add_handlers(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, throttle), group=-1)
+    app.add_handler(MemberUpdates(throttle), group=-1)
+    # Poll answers and poll updates (vote counts after each answer) come in bursts during a quiz: matched first,
+    # they skip two dozen command checks each.
+    app.add_handler(PollAnswerHandler(quiz.poll_answer))
+    app.add_handler(PollHandler(quiz.poll_update))
     commands = {
-        "start": lookup.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
+        "start": reports.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
         "search": lookup.search, "today": lookup.today, "next": lookup.next_reading,
         "subscribe": groups.subscribe, "unsubscribe": groups.unsubscribe, "settime": groups.settime,
         "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
         "settings": groups.settings, "goto": groups.goto, "dailyquiz": groups.dailyquiz, "progress": groups.progress,
         "quiz": quiz.quiz, "stopquiz": quiz.stopquiz, "leaderboard": quiz.leaderboard, "mystats": quiz.mystats,
+        "excuse": records.excuse, "roster": records.roster, "remind": records.remind,
+        "report": reports.report, "export": reports.export,
         "review": review.review, "reminder": review.reminder, "forgetme": review.forgetme,
     }
     # The 去私聊复习 deep link is a /start with a payload: it goes to review before the plain /start.
@@ -76,12 +102,16 @@ def add_handlers(app: Application) -> None:
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(ChatMemberHandler(groups.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated))
-    app.add_handler(PollAnswerHandler(quiz.poll_answer))
-    app.add_handler(PollHandler(quiz.poll_update))
+    app.add_handler(ChatMemberHandler(records.chat_member, ChatMemberHandler.CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.NEW_CHAT_MEMBERS, records.joined))
+    app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, records.left))
+    app.add_handler(CallbackQueryHandler(records.checkin, pattern=r"^ck:"))
     app.add_handler(CallbackQueryHandler(review.button, pattern=r"^rv:"))
     app.add_handler(CallbackQueryHandler(lookup.button))
     app.add_handler(MessageHandler(filters.COMMAND, lookup.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, lookup.plain_text))
+    # A group of its own, after the handlers above: every message and press also teaches the roster.
+    app.add_handler(MemberUpdates(records.learn), group=LEARN_GROUP)
     # Second group: these see updates the first group also handles (quiz polls, service messages).
     app.add_handler(PollAnswerHandler(review.poll_answer), group=1)
     app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, review.member_left), group=1)
@@ -111,6 +141,7 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
     app.bot_data[SERVICES_KEY] = svc
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     app.bot_data[quiz.ROUNDS_KEY] = QuizRounds(svc, app.bot, app.job_queue, svc.questions)
+    app.bot_data[CAMPAIGN_KEY] = CampaignState(RosterCache(), CountEditor(svc, app.bot))
     app.bot_data[review.REVIEW_KEY] = PersonalReview(svc, app.bot, svc.questions)
     add_handlers(app)
     return app

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Collection, Sequence
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.store import AnswerRecord, Group, PollRecord
+from bot.store import AnswerRecord, Group, Member, PollRecord
+from content.attendance import CampaignSummary
 from content.model import Document, Reading, Section
 from content.questions import Question
 from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
 from content.search import Page
 from content.typography import to_display
+from records.ledger import Summary as RecordSummary
 from schedules.due import format_weekdays
 
 MESSAGE_LIMIT = 4096
@@ -191,6 +193,8 @@ ADMIN_COMMANDS = (
     "/pause 暂停　/resume 恢复　/goto 5（第5天）或 /goto 2.3 调整进度",
     "/dailyquiz 2 每次推送后附 2 道小题（0 关闭，最多 3）",
     "/stopquiz 结束正在进行的测验",
+    "/report 学习报告（week、month、all 或 12-01..12-07；明细私信发送）",
+    "/export 学习台账 Excel（/export csv 为 CSV；私信发送）",
 )
 
 
@@ -237,12 +241,15 @@ def admins_only() -> str:
 # --- daily readings ------------------------------------------------------------------------------------------
 
 
-def reading_header(doc: Document, reading: Reading, total: int) -> str:
-    # Name the first point the reading covers; a reading of an intro or the opening/closing names that instead.
+def reading_title(doc: Document, reading: Reading) -> str:
+    """Name the first point the reading covers; a reading of an intro or the opening/closing names that instead."""
     names = [doc.section(r) for r in reading.refs]
     first = next((s for s in names if s.kind == "point"), names[0] if names else None)
-    where = section_name(first) if first is not None else ""
-    return f"《{to_display(doc.title)}》第 {reading.day} 天 / 共 {total} 天 · {where}"
+    return section_name(first) if first is not None else ""
+
+
+def reading_header(doc: Document, reading: Reading, total: int) -> str:
+    return f"《{to_display(doc.title)}》第 {reading.day} 天 / 共 {total} 天 · {reading_title(doc, reading)}"
 
 
 def reading_body(reading: Reading) -> str:
@@ -505,6 +512,292 @@ def member_stats(doc: Document, name: str, answers: Sequence[AnswerRecord], toda
     return "\n".join(lines)
 
 
+# --- campaign records: /report, /export, the weekly digest (issue 10b) ------------------------------------------
+# The words written into export files and charts live in records/wording.py, a catalogue this section owns.
+
+REPORT_DAYS_SHOWN = 14  # per-day lines in the group summary; older days are in the private table and the export
+REPORT_TOP_SHOWN = 5
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def _period_text(summary: RecordSummary) -> str:
+    p = summary.campaign.period
+    return f"{esc(p.label)}：{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}" if p.last != p.first else "")
+
+
+def report_group(summary: RecordSummary, members_total: int | None, link: str | None, sent: bool) -> str:
+    """The group's short report: counts and rates only, a few top names; the full table goes in private."""
+    c = summary.campaign
+    lines = [f"📊 <b>学习报告</b> · {esc(_clip(c.title, 30))}（{_period_text(summary)}）"]
+    roster = len(summary.members)
+    counted = f"{roster} 人" + (f"（群成员 {members_total} 人）" if members_total else "")
+    lines.append(f"推送天数：{summary.days_pushed} 天　记录在册：{counted}")
+    if summary.days:
+        lines.append(f"打卡率：平均 {_pct(summary.rate)}")
+        shown = summary.days[-REPORT_DAYS_SHOWN:]
+        if len(summary.days) > len(shown):
+            lines.append(f"  （只列最近 {len(shown)} 天）")
+        lines += [f"  {d.local_date:%m-%d} 第 {d.day} 天　{d.checked}/{d.expected}（{_pct(d.rate)}）"
+                  + (f" 含补学 {d.late}" if d.late else "") for d in shown]
+    else:
+        lines.append("这段时间还没有推送。")
+    if summary.quiz_answers:
+        lines.append(f"测验：{summary.quiz_members} 人参与，作答 {summary.quiz_answers} 次，正确率 "
+                     f"{_pct(summary.accuracy)}")
+    else:
+        lines.append("测验：这段时间没有人作答。")
+    if summary.today_missing is not None:
+        lines.append(f"今天还有 {summary.today_missing} 人未打卡。")
+    top = summary.top(REPORT_TOP_SHOWN)
+    if top:
+        names = "、".join(f"{esc(_clip(m.name, 12))}（{m.checked} 天）" for m in top)
+        lines.append(f"🏅 学习之星：{names}")
+    if sent:
+        lines.append("\n完整的成员明细已私信发给你。")
+    elif link:
+        lines.append(f'\n完整的成员明细只在私聊里发送：请先<a href="{esc(link)}">点这里打开与我的私聊</a>，'
+                     "点“开始”后我就发给你。")
+    return "\n".join(lines)
+
+
+def report_private(summary: RecordSummary) -> list[str]:
+    """The admin's full per-member table, fewest check-ins first, split to fit Telegram's limit."""
+    c = summary.campaign
+    head = [f"📋 <b>成员明细</b> · {esc(_clip(c.title, 30))}（{_period_text(summary)}）",
+            f"推送 {summary.days_pushed} 天；格式：打卡 已打/应打（打卡率）· 连续 · 答对/答题", ""]
+    rows = sorted(summary.members, key=lambda m: (m.rate, m.checked, m.name, m.user_id))
+    lines = []
+    for m in rows:
+        line = (f"{esc(_clip(m.name, 16))}　打卡 {m.checked}/{m.expected}（{_pct(m.rate)}）"
+                f" · 连续 {m.streak} · 答对 {m.correct}/{m.answered}")
+        if m.late:
+            line += f" · 补学 {m.late}"
+        if m.excused:
+            line += f" · 请假 {m.excused} 天"
+        if m.weakest:
+            line += f" · 薄弱 {esc(' '.join(m.weakest))}"
+        lines.append(line)
+    if not lines:
+        lines.append("还没有记录到成员。")
+    lines += ["", "完整台账（每人每天一行）：在群里发送 /export（CSV：/export csv）。"]
+    return split_lines("\n".join(head + lines))
+
+
+def report_table_attached(members: int) -> str:
+    return (f"成员较多（{members} 人），以上只列出打卡率最低的一部分；完整的成员明细见下面的 CSV 文件，"
+            "每人每天的记录请在群里发送 /export。")
+
+
+def report_usage() -> str:
+    return ("用法：/report [week|month|all|开始日期..结束日期]\n例如：/report　/report month　/report 12-01..12-07\n"
+            "（默认近 7 天）")
+
+
+def export_usage() -> str:
+    return ("用法：/export [week|month|all|开始日期..结束日期] [csv]\n例如：/export　/export month csv\n"
+            "（默认全部日期，Excel 文件）")
+
+
+def records_admins_only() -> str:
+    return "抱歉，学习报告和台账只有群管理员可以查看。"
+
+
+def records_in_group_only() -> str:
+    return "请在学习群里发送这个命令（我需要知道是哪个群）。"
+
+
+def records_link_expired() -> str:
+    return "这个链接对应的群找不到了，或你已不是该群的管理员。"
+
+
+def chart_caption(summary: RecordSummary) -> str:
+    return f"📈 {esc(_clip(summary.campaign.title, 30))}：每日打卡率与各章节测验正确率（{_period_text(summary)}）"
+
+
+def export_caption(summary: RecordSummary, fmt: str) -> str:
+    kind = "Excel 表格" if fmt == "xlsx" else "CSV 文件（压缩包，Excel 可直接打开）"
+    return (f"📒 学习台账 · {esc(_clip(summary.campaign.title, 30))}（{_period_text(summary)}）\n{kind}："
+            "台账、汇总、测验、每日四张表。内含成员姓名，请妥善保管。")
+
+
+def export_sent() -> str:
+    return "学习台账已私信发给你。"
+
+
+def export_link(link: str) -> str:
+    return (f'学习台账只在私聊里发送：请先<a href="{esc(link)}">点这里打开与我的私聊</a>，'
+            "点“开始”后我就把文件发给你。")
+
+
+def export_failed() -> str:
+    return "生成台账时出错了，请稍后再试。"
+
+
+def digest_intro(title: str) -> str:
+    return f"🗓 每周学习简报 · {esc(_clip(title, 30))}（上周）"
+
+
+def plan_finished_export() -> str:
+    return "🎓 本群已学完全部内容，附上完整的学习台账，供存档和上报。"
+
+
+# --- campaign records: check-ins, roster, excuses, reminders, daily quiz, end of plan (issue 10a) ------------
+
+CHECKIN_PREFIX = "✅ 已学习"
+# A reminder names at most this many members, so it stays one message far below 4096 characters.
+REMINDER_NAMED = 60
+
+
+def reading_keyboard(ref: str | None, checkin: tuple[str, int] | None = None) -> InlineKeyboardMarkup:
+    """The buttons under a reading: outline, full text and, for a pushed reading, 已学习 with its live count.
+
+    `checkin` is (callback data, count so far).
+    """
+    row = [InlineKeyboardButton("目录", callback_data="toc")]
+    if ref is not None:
+        row.append(InlineKeyboardButton("读全文", callback_data=f"sec:{ref}"))
+    rows = [row]
+    if checkin is not None:
+        rows.append([InlineKeyboardButton(checkin_label(checkin[1]), callback_data=checkin[0])])
+    return InlineKeyboardMarkup(rows)
+
+
+def checkin_label(count: int) -> str:
+    return f"{CHECKIN_PREFIX}（{count}）" if count > 0 else CHECKIN_PREFIX
+
+
+def checkin_done(day: int, late: bool) -> str:
+    return f"✅ 打卡成功：第 {day} 天（补学）" if late else f"✅ 打卡成功：第 {day} 天"
+
+
+def checkin_already(day: int) -> str:
+    return f"已记录：第 {day} 天"
+
+
+def checkin_stale() -> str:
+    return "这条消息的打卡已失效，请发送 /today 在最新的内容下打卡。"
+
+
+def organizers_only() -> str:
+    return "抱歉，这个命令只有群管理员可以使用。"
+
+
+def group_only() -> str:
+    return "请在群里使用这个命令。"
+
+
+def mention(user_id: int, name: str) -> str:
+    return f'<a href="tg://user?id={user_id}">{esc(_clip(name, 24))}</a>'
+
+
+def reminder(day: int, members: Sequence[tuple[int, str]]) -> str:
+    shown = "、".join(mention(uid, name) for uid, name in members[:REMINDER_NAMED])
+    more = f" 等 {len(members)} 人" if len(members) > REMINDER_NAMED else ""
+    return (f"⏰ 今天（第 {day} 天）的内容还没有打卡：{shown}{more}\n"
+            "读完后点推送下方的“✅ 已学习”，或发送 /today 打卡。")
+
+
+def remind_usage() -> str:
+    return "用法：/remind 20:30 设置每晚提醒未打卡的成员，/remind off 关闭。"
+
+
+def remind_set(at: time) -> str:
+    return f"✅ 已设置：推送日 {at:%H:%M} 提醒当天还没有打卡的成员（请假的除外）。/remind off 关闭。"
+
+
+def remind_off() -> str:
+    return "已关闭打卡提醒。"
+
+
+def remind_status(at: time | None) -> str:
+    if at is None:
+        return "打卡提醒：关闭。" + remind_usage()
+    return f"打卡提醒：推送日 {at:%H:%M}。/remind off 关闭。"
+
+
+def excuse_usage() -> str:
+    return ("用法：/excuse @用户名 12-01..12-05 出差，或回复该成员的消息发送 /excuse 12-01..12-05 出差。"
+            "日期可写 12-01、12-01..12-05、今天；取消请假：/excuse @用户名 取消。")
+
+
+def excuse_unknown(who: str) -> str:
+    return (f"名单里没有找到“{esc(_clip(who, 24))}”。请用 @用户名，或回复该成员的消息再发送 /excuse。"
+            "（成员在群里发过言或点过按钮后才会出现在名单里。）")
+
+
+def excuse_ambiguous(who: str, count: int) -> str:
+    return f"名单里有 {count} 人叫“{esc(_clip(who, 24))}”，请用 @用户名，或回复该成员的消息再发送 /excuse。"
+
+
+def excuse_done(name: str, start: date, end: date, reason: str) -> str:
+    when = f"{start:%m-%d}" if start == end else f"{start:%m-%d} 至 {end:%m-%d}"
+    why = f"（{esc(_clip(reason, 40))}）" if reason else ""
+    return f"✅ 已登记 {esc(_clip(name, 24))} 请假：{when}{why}。请假期间不计缺勤，也不会被提醒。"
+
+
+def excuse_cancelled(name: str, count: int) -> str:
+    if not count:
+        return f"{esc(_clip(name, 24))} 今天起没有请假记录。"
+    return f"✅ 已取消 {esc(_clip(name, 24))} 今天起的请假。"
+
+
+def roster_usage() -> str:
+    return "用法：/roster 查看名单（完整名单私信发给管理员），/roster remove @用户名 把已离开的人移出名单。"
+
+
+def roster_count(present: int, chat_size: int | None, sent_privately: bool) -> str:
+    size = f"（群成员共 {chat_size} 人，不含机器人）" if chat_size is not None else ""
+    where = "完整名单已私信发给你。" if sent_privately else ""
+    return f"📋 本群名单已登记 {present} 人{size}。{where}"
+
+
+def private_needed(link: str) -> str:
+    return f'完整名单只发在私聊里：请先<a href="{esc(link)}">点这里和我私聊</a>，再回到群里发送命令。'
+
+
+def roster_table(title: str, members: Sequence[Member], excused_today: Collection[int], zone: str) -> list[str]:
+    """The full roster for an admin's private chat, split into messages under Telegram's limit."""
+    lines = [f"📋 <b>{esc(title)}</b> 名单（{sum(m.status == 'present' for m in members)} 人在群）", ""]
+    status = {"present": "", "left": "（已退群）", "removed": "（已移出名单）"}
+    for i, m in enumerate(members, 1):
+        at = f" @{esc(m.username)}" if m.username else ""
+        joined = (f" · {datetime.fromtimestamp(m.joined_at, ZoneInfo(zone)):%Y-%m-%d} 入群"
+                  if m.joined_at is not None else "")
+        off = " · 今天请假" if m.user_id in excused_today else ""
+        lines.append(f"{i}. {esc(_clip(m.name, 24))}{at}{status.get(m.status, '')}{joined}{off}")
+    if not members:
+        lines.append("还没有登记任何成员：成员在群里发言、点按钮或答题后会自动登记。")
+    return split_lines("\n".join(lines))
+
+
+def roster_removed(name: str) -> str:
+    return f"✅ 已把 {esc(_clip(name, 24))} 移出名单（以往的学习记录保留）。"
+
+
+def roster_not_found(who: str) -> str:
+    return f"名单里没有找到“{esc(_clip(who, 24))}”。请用 @用户名，或回复该成员的消息再发送 /roster remove。"
+
+
+def daily_quiz_intro(count: int, closes: datetime) -> str:
+    return (f"📝 <b>今日小测验</b>：共 {count} 题，{closes:%H:%M} 前都可以作答，截止后公布结果。"
+            "答对一题得 1 分，每人只计第一次作答。")
+
+
+def daily_quiz_closed() -> str:
+    return "⏰ 今日小测验已截止。\n"
+
+
+def completion_summary(doc: Document, summary: CampaignSummary) -> str:
+    lines = [f"🎓 <b>《{esc(doc.title)}》学习总结</b>",
+             f"推送 {summary.days} 天，名单 {summary.members} 人，累计打卡 {summary.checkins} 人次"
+             f"（打卡率 {summary.checkin_rate}%），全勤 {summary.full_attendance} 人。"]
+    if summary.answers:
+        lines.append(f"测验共答 {summary.answers} 题，正确率 {summary.accuracy}%。")
+    lines.append("感谢大家的坚持！管理员可用 /goto 1 从头再学。")
+    return "\n".join(lines)
 # --- personal review (private chat) ----------------------------------------------------------------------------
 
 REVIEW_BUTTON = "📚 去私聊复习"
@@ -652,6 +945,19 @@ def mastery_lines(doc: Document, strong: Sequence[str], weak: Sequence[str], fig
 
 def _percent(share: float) -> str:
     return f"{int(share * 100 + 0.5)}%"  # half up, as `percent`
+
+
+def offline_private_label() -> str:
+    return "🔒 私聊 · 学习助手"
+
+
+def offline_file_saved(path: str, caption: str) -> str:
+    return (f"{caption}\n" if caption else "") + f"📎 文件已保存：{path}"
+
+
+def demo_filled(days: int, checkins: int, answers: int) -> str:
+    return (f"  （本地演示：已模拟 8 位成员一周的学习记录——新增推送 {days} 天、打卡 {checkins} 次、答题 {answers} 次。"
+            "试试 /report、/export、/export csv）\n")
 
 
 # --- robot channels (WeCom, DingTalk, Feishu): plain wording, laid out per platform by bot/robots/formats.py ----

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,6 +19,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from content.scoring import answer_is_right
+from records.model import Answer
 from schedules.due import PushSchedule
 from schedules.review import ReviewCard
 
@@ -228,6 +232,20 @@ def m010_personal_review(db: Database) -> None:
     )
 
 
+
+@migrations()
+def m011_report_digests(db: Database) -> None:
+    # One row per group and week whose digest was claimed: the weekly digest goes out once, across restarts.
+    db.execute(
+        """CREATE TABLE report_digests (
+            chat_id INTEGER NOT NULL,
+            week TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, week)
+        )"""
+    )
+
+
 @dataclass(frozen=True)
 class GroupDefaults:
     push_time: time = time(8, 0)
@@ -387,6 +405,9 @@ class Store:
         self.defaults = defaults or GroupDefaults()
         # Opened here, used on the store worker's thread (bot/storeworker.py): one thread at a time, never two.
         self.db = Database(sqlite3.connect(self.path, check_same_thread=False))
+        # Held by the worker for each batch (a group commit is many statements) and by every public method, so
+        # a call from another thread (tests, start-up) waits instead of interleaving its statements.
+        self.guard = threading.RLock()
         if self.path != ":memory:":
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -404,7 +425,7 @@ class Store:
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        with self.db.atomic():
+        with self.guard, self.db.atomic():
             yield
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
@@ -489,7 +510,7 @@ class Store:
                 # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
                 self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
             for table in ("groups", "deliveries", "rounds", "polls", "answers", "members", "checkins", "excuses",
-                          "reminders", "completions"):
+                          "reminders", "completions", "report_digests"):
                 self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
         return True
 
@@ -598,6 +619,13 @@ class Store:
     def poll(self, poll_id: str) -> PollRecord | None:
         row = self._one("SELECT * FROM polls WHERE poll_id = ?", [poll_id])
         return _poll(row) if row else None
+
+    def poll_and_zone(self, poll_id: str) -> tuple[PollRecord, str | None] | None:
+        """A quiz poll and its group's time zone (None: the group has no record), in one read: every answer needs
+        both, and answers come in bursts."""
+        row = self._one("""SELECT polls.*, groups.timezone AS group_timezone FROM polls LEFT JOIN groups
+                           ON groups.chat_id = polls.chat_id WHERE poll_id = ?""", [poll_id])
+        return (_poll(row), row["group_timezone"]) if row else None
 
     def round_polls(self, round_id: int) -> list[PollRecord]:
         return [_poll(r) for r in self.db.query("SELECT * FROM polls WHERE round_id = ? ORDER BY position",
@@ -825,11 +853,62 @@ class Store:
             [local_date.isoformat(), chat_id, local_date.isoformat()])
         return cursor.rowcount == 1
 
+    def plan_ends(self, plan_length: int) -> list[tuple[Group, date]]:
+        """Active groups whose latest push was the plan's last day and whose summary is not sent: (group, date)."""
+        rows = self.db.execute(
+            """SELECT d.chat_id, d.local_date FROM deliveries d JOIN groups g ON g.chat_id = d.chat_id
+               WHERE g.active = 1 AND d.status = 'sent' AND d.day = ?
+               AND d.local_date = (SELECT max(local_date) FROM deliveries x
+                                   WHERE x.chat_id = d.chat_id AND x.status = 'sent')
+               AND NOT EXISTS (SELECT 1 FROM completions c
+                               WHERE c.chat_id = d.chat_id AND c.push_date = d.local_date)""",
+            [plan_length]).fetchall()
+        out = []
+        for chat_id, local_date in rows:
+            group = self.group(chat_id)
+            if group is not None:
+                out.append((group, date.fromisoformat(local_date)))
+        return out
+
+    def answers_between(self, chat_id: int, since: date, until: date) -> list[AnswerRecord]:
+        """The group's quiz answers given on local dates in [since, until]."""
+        return [_answer(r) for r in self.db.query(
+            "SELECT * FROM answers WHERE chat_id = ? AND local_date >= ? AND local_date <= ? ORDER BY answered_at",
+            [chat_id, since.isoformat(), until.isoformat()])]
+
     def claim_completion(self, chat_id: int, push_date: date, now: float) -> bool:
         """Take the right to post the end-of-plan summary for the plan finished on `push_date`; once."""
         cursor = self.db.execute(
             "INSERT INTO completions (chat_id, push_date, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [chat_id, push_date.isoformat(), now])
+        return cursor.rowcount == 1
+
+    # --- campaign records (issue 10b): the facts behind /report and /export ----------------------------------
+
+    def record_facts(self, chat_id: int, first: date, last: date) -> RecordFacts:
+        """What the store knows of one group between two local dates (inclusive), for records/ to count."""
+        span = [chat_id, first.isoformat(), last.isoformat()]
+        answers = tuple(
+            Answer(user_id, question_id, ref, bool(correct), date.fromisoformat(day))
+            for user_id, question_id, ref, correct, day in self.db.execute(
+                """SELECT user_id, question_id, ref, correct, local_date FROM answers
+                   WHERE chat_id = ? AND local_date BETWEEN ? AND ?""", span).fetchall())
+        asked = tuple(self.db.execute(
+            "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
+        return RecordFacts(pushed=tuple(self.pushes(chat_id, first, last)),
+                           members=tuple(self.roster(chat_id, include_gone=True)),
+                           checkins=tuple(self.checkins(chat_id, first, last)),
+                           excuses=tuple(self.excuses(chat_id, first, last)), answers=answers, asked=asked)
+
+    def first_push(self, chat_id: int) -> date | None:
+        pushes = self.pushes(chat_id)  # through pushes(): the ledger behind it is issue9a's to change
+        return pushes[0][0] if pushes else None
+
+    def claim_digest(self, chat_id: int, week: date) -> bool:
+        """Take the right to send this group's digest for the week starting `week`; False if already taken."""
+        cursor = self.db.execute(
+            "INSERT INTO report_digests (chat_id, week, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [chat_id, week.isoformat(), _now_iso()])
         return cursor.rowcount == 1
 
     # --- personal review: cards, private review polls, reminders ------------------------------------------------
@@ -936,6 +1015,32 @@ class Store:
             for table in ("review_polls", "review_members", "review_reminders"):
                 self.db.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
         return int(cards)
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """Raw facts for a campaign record: (date, plan day) pushed, the roster (gone members too), check-ins, excuses,
+    answers, and (id, ref, closes at) of every poll (dated by the caller, who knows the group's zone)."""
+
+    pushed: tuple[tuple[date, int], ...]
+    members: tuple[Member, ...]
+    checkins: tuple[Checkin, ...]
+    excuses: tuple[Excuse, ...]
+    answers: tuple[Answer, ...]
+    asked: tuple[tuple[str, str, float], ...]
+
+
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with self.guard:
+            return method(self, *args, **kwargs)
+    return guarded
+
+
+for _name, _method in list(vars(Store).items()):
+    if not _name.startswith("_") and _name != "atomic" and inspect.isfunction(_method):
+        setattr(Store, _name, _guarded(_method))
 
 
 def _now_iso() -> str:

@@ -57,6 +57,14 @@ UserLike = int | FakeUser
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file the bot uploaded (multipart field with a file name)."""
+
+    filename: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SentRecord:
     """One thing the bot did to a chat (send, edit, delete, stop poll), in order."""
 
@@ -70,6 +78,7 @@ class SentRecord:
     poll: JSON | None = None
     reply_to_message_id: int | None = None
     message: JSON | None = None
+    file: Upload | None = None  # sendDocument / sendPhoto: what was uploaded
 
 
 @dataclass
@@ -193,6 +202,9 @@ class World:
         self._sent_changed = asyncio.Event()
         self._outboxes: list[asyncio.Queue[SentRecord]] = []
         self._timers: list[asyncio.TimerHandle] = []
+        # Users who never opened a private chat with the bot: sending to them is refused, as Telegram does,
+        # until they write to the bot in private (e.g. /start through a deep link).
+        self.unstarted: set[int] = set()
 
     # ----- users, chats, members -------------------------------------------------------------------------------
     def user(self, user: UserLike) -> FakeUser:
@@ -257,11 +269,16 @@ class World:
         chat, member = self.chat(chat_id), self.user(user)
         old = self.member_api(chat, member.id)
         chat.members[member.id] = status
-        if member.id == self.bot.id and old["status"] != status:
-            actor = self.user(by_user) if by_user is not None else self._chat_owner(chat)
-            self.enqueue("my_chat_member", {
-                "chat": self.chat_api(chat), "from": actor.to_api(), "date": int(self.clock()),
-                "old_chat_member": old, "new_chat_member": self.member_api(chat, member.id)})
+        if old["status"] == status:
+            return
+        actor = self.user(by_user) if by_user is not None else self._chat_owner(chat)
+        change = {"chat": self.chat_api(chat), "from": actor.to_api(), "date": int(self.clock()),
+                  "old_chat_member": old, "new_chat_member": self.member_api(chat, member.id)}
+        if member.id == self.bot.id:
+            self.enqueue("my_chat_member", change)
+        elif chat.type != "private" and chat.members.get(self.bot.id) in ("administrator", "creator"):
+            # Telegram tells only admin bots about other members, and only if they asked (allowed_updates).
+            self.enqueue("chat_member", change)
 
     def _chat_owner(self, chat: ChatState) -> FakeUser:
         owner = next((uid for uid, s in chat.members.items() if s == "creator"), None)
@@ -275,7 +292,7 @@ class World:
             if found is None:
                 raise ApiError(400, "Bad Request: chat not found")
             chat = found
-        elif chat_ref not in self.chats and self.strict_chats and chat_ref > 0:
+        elif chat_ref in self.unstarted or (chat_ref not in self.chats and self.strict_chats and chat_ref > 0):
             raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         elif chat_ref not in self.chats and (self.strict_chats or chat_ref == 0):
             raise ApiError(400, "Bad Request: chat not found")
@@ -297,7 +314,8 @@ class World:
         if status == "left":
             raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
 
-    def deliver(self, chat: ChatState, fields: JSON, *, method: str, poll: PollState | None = None) -> JSON:
+    def deliver(self, chat: ChatState, fields: JSON, *, method: str, poll: PollState | None = None,
+                upload: Upload | None = None) -> JSON:
         """Post a bot message into ``chat`` (after the flood check) and return the Message object."""
         retry_after = self.limits.acquire(chat.id, chat.type)
         if retry_after is not None:
@@ -312,7 +330,7 @@ class World:
             method, chat.id, message_id, self.clock(), text=fields.get("text"),
             entities=tuple(fields.get("entities", ())), reply_markup=fields.get("reply_markup"),
             poll=poll.to_api() if poll else None,
-            reply_to_message_id=reply["message_id"] if reply else None, message=dict(message)))
+            reply_to_message_id=reply["message_id"] if reply else None, message=dict(message), file=upload))
         return message
 
     def record(self, rec: SentRecord) -> None:
@@ -409,6 +427,8 @@ class World:
         sender = self.user(user)
         chat = self.chat(chat_id)
         chat.members.setdefault(sender.id, "member")
+        if chat_id == sender.id:
+            self.unstarted.discard(sender.id)
         entities = command_entities(text)
         message: JSON = {"message_id": chat.new_message_id(), "date": int(self.clock()),
                          "chat": self.chat_api(chat), "text": text}
@@ -482,6 +502,32 @@ class World:
                          "chat": self.chat_api(chat), "from": adder.to_api(), "new_chat_members": [self.bot.to_api()]}
         chat.messages[message["message_id"]] = message
         self.enqueue("message", message)
+
+    def user_joins(self, chat_id: int, user: UserLike, *, by_user: UserLike | None = None) -> JSON:
+        """A user joins (or ``by_user`` adds them): their status, a ``chat_member`` update, the service message."""
+        member = self.user(user)
+        adder = self.user(by_user) if by_user is not None else member
+        chat = self.chat(chat_id)
+        self.set_status(chat_id, member.id, "member", by_user=adder)
+        message: JSON = {"message_id": chat.new_message_id(), "date": int(self.clock()),
+                         "chat": self.chat_api(chat), "from": adder.to_api(), "new_chat_members": [member.to_api()]}
+        chat.messages[message["message_id"]] = message
+        if chat.members.get(self.bot.id) not in ("left", "kicked"):
+            self.enqueue("message", message)
+        return message
+
+    def user_leaves(self, chat_id: int, user: UserLike, *, kicked_by: UserLike | None = None) -> JSON:
+        """A user leaves (or ``kicked_by`` removes them): status, a ``chat_member`` update, the service message."""
+        member = self.user(user)
+        actor = self.user(kicked_by) if kicked_by is not None else member
+        chat = self.chat(chat_id)
+        self.set_status(chat_id, member.id, "kicked" if kicked_by is not None else "left", by_user=actor)
+        message: JSON = {"message_id": chat.new_message_id(), "date": int(self.clock()),
+                         "chat": self.chat_api(chat), "from": actor.to_api(), "left_chat_member": member.to_api()}
+        chat.messages[message["message_id"]] = message
+        if chat.members.get(self.bot.id) not in ("left", "kicked"):
+            self.enqueue("message", message)
+        return message
 
     def remove_bot(self, chat_id: int, kicked: bool = True, *, by_user: UserLike | None = None) -> None:
         """The bot is kicked (or leaves); later sends there get 403."""
