@@ -20,7 +20,7 @@ from bot.retry import with_retries
 from bot.services import Services
 from bot.store import AnswerRecord, PollRecord, Round, Store
 from content.questions import Question
-from content.scoring import pick_questions
+from content.roundplan import RoundPlanner
 
 log = logging.getLogger(__name__)
 # Poll closing is driven by our own timer as well as Telegram's poll update: whichever comes first wins.
@@ -43,6 +43,8 @@ class QuizRounds:
         self.bot = bot
         self.job_queue = job_queue
         self.questions = {q.id: q for q in questions}
+        # Footprints of every question, worked out once: rounds never hold two that give each other away.
+        self.planner = RoundPlanner(svc.doc, self.questions.values())
         self.rng = rng or random.Random()
         self.now = now
 
@@ -54,7 +56,7 @@ class QuizRounds:
         running, recent = await db(lambda s: (s.running_round(chat_id), s.recent_question_ids(chat_id)))
         if running is not None:
             return render.quiz_already_running()
-        picked = pick_questions(tuple(self.questions.values()), count, scope.refs, self.rng, recent)
+        picked = self.planner.pick(count, scope.refs, self.rng, recent)
         if not picked:
             return render.quiz_no_questions(scope.label)
         ids, started_at = [q.id for q in picked], self.now()
@@ -76,7 +78,7 @@ class QuizRounds:
         if question is None:  # the bank changed since the round started: skip the question
             await self._next(rnd)
             return
-        options, correct = question.options(self.rng)
+        options, correct = question.shuffled(self.rng)
         period = self.svc.config.quiz.open_period
         target = [rnd.chat_id]
 
@@ -87,10 +89,13 @@ class QuizRounds:
 
         try:
             message = await with_retries(lambda: self.bot.send_poll(
-                target[0], render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids)),
-                list(options), type=Poll.QUIZ, is_anonymous=False,
-                correct_option_ids=[correct],  # type: ignore[list-item]  # PTB types ids as Literal[0..11]
-                explanation=question.explanation, open_period=period), attempts=3, on_migrated=migrated)
+                target[0], render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids),
+                                                question.multiple),
+                [render.quiz_option(o) for o in options], type=Poll.QUIZ, is_anonymous=False,
+                allows_multiple_answers=question.multiple,
+                correct_option_ids=list(correct),  # type: ignore[arg-type]  # PTB types ids as Literal[0..11]
+                explanation=render.quiz_explanation(question.explanation), open_period=period),
+                attempts=3, on_migrated=migrated)
         except (BadRequest, Forbidden) as exc:
             await self._abort(rnd, exc)
             return
@@ -102,8 +107,8 @@ class QuizRounds:
         assert message.poll is not None
         record = PollRecord(poll_id=message.poll.id, round_id=rnd.id, chat_id=target[0],
                             message_id=message.message_id, question_id=question.id, ref=question.ref,
-                            correct_index=correct, position=rnd.position, closes_at=self.now() + period,
-                            closed=False)
+                            correct_index=correct[0], position=rnd.position, closes_at=self.now() + period,
+                            closed=False, correct_ids=correct if question.multiple else ())
 
         def record_if_running(store: Store) -> bool:
             # One store call, submitted with no await since the send returned: an answer that arrives at once
@@ -162,10 +167,13 @@ class QuizRounds:
 
     async def answer(self, poll: PollRecord, user_id: int, name: str, option_ids: Sequence[int],
                      local_date: date) -> bool:
-        """Record a member's first answer while the poll is open; a retraction (no options) is ignored."""
+        """Record a member's first answer while the poll is open; a retraction (no options) is ignored.
+
+        A multiple-answer quiz sends all chosen options at once: they are scored together, right only when exact.
+        """
         if not option_ids:
             return False
-        option, now = option_ids[0], self.now()
+        option, now = tuple(option_ids), self.now()
 
         def record(store: Store) -> bool:
             with store.atomic():

@@ -14,6 +14,7 @@ from content.questions import Question
 from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
 from content.split import split_text as split_at_sentences
 from content.split import utf16_len
+from content.typography import to_display
 from schedules.due import format_weekdays
 
 MESSAGE_LIMIT = 4096
@@ -352,12 +353,48 @@ RANKING_SHOWN = 20
 
 
 def quiz_intro(count: int, scope: str, seconds: int) -> str:
-    return f"📝 <b>小测验开始！</b>共 {count} 题，范围：{esc(scope)}。每题 {seconds} 秒，先答先得，只计第一次作答。"
+    return (f"📝 <b>小测验开始！</b>共 {count} 题，范围：{esc(scope)}。每题 {seconds} 秒，"
+            "答对一题得 1 分，每人只计第一次作答；多选题须选全、选对才得分。")
 
 
-def quiz_question(text: str, number: int, total: int) -> str:
+MULTIPLE_MARK = "（多选）"
+
+
+def quiz_question(text: str, number: int, total: int, multiple: bool = False) -> str:
+    """The poll's question: its number, full-width punctuation, and 多选 said when several options are right."""
     prefix = f"【{number}/{total}】"
+    text = to_display(text)
+    if multiple and "多选" not in text:
+        prefix += MULTIPLE_MARK
     return prefix + text[: 300 - len(prefix)]
+
+
+def quiz_option(text: str) -> str:
+    return to_display(text)
+
+
+def quiz_explanation(text: str) -> str:
+    return to_display(text)
+
+
+def percent(part: int, whole: int) -> int:
+    """A share in whole percent, rounded half up (2 of 3 is 67%)."""
+    return (200 * part + whole) // (2 * whole) if whole else 0
+
+
+def medal(place: int, score: int) -> str:
+    """🥇🥈🥉 for the first three places, but only with a point or more; otherwise the place number."""
+    return MEDALS[place] if place in MEDALS and score >= 1 else f"{place}."
+
+
+def section_tags(doc: Document, refs: Sequence[str]) -> str:
+    """〔三、3〕〔开头〕: sections named as readers name them, each in its own brackets."""
+    return "".join(f"〔{esc(doc.section(r).label if doc.has(r) else r)}〕" for r in refs)
+
+
+def section_command(doc: Document, ref: str) -> str:
+    """ "/section 三、3" or "/section 开头": the command as a member would type it."""
+    return f"/section {esc(doc.section(ref).label if doc.has(ref) else ref)}"
 
 
 def quiz_already_running() -> str:
@@ -402,7 +439,7 @@ def quiz_results(doc: Document, polls: Sequence[PollRecord], answers: Sequence[A
     lines.append("")
     for place, user_id, score in summary.ranking[:RANKING_SHOWN]:
         assert isinstance(user_id, int)
-        lines.append(f"{MEDALS.get(place, f'{place}.')} {member_name(names, user_id)}　{score}/{summary.questions}")
+        lines.append(f"{medal(place, score)} {member_name(names, user_id)}　{score}/{summary.questions}")
     if len(summary.ranking) > RANKING_SHOWN:
         lines.append(f"……等共 {len(summary.ranking)} 人")
     by_poll = {p.poll_id: p for p in polls}
@@ -410,10 +447,9 @@ def quiz_results(doc: Document, polls: Sequence[PollRecord], answers: Sequence[A
         lines += ["", "<b>错得最多的题</b>（建议回看原文）："]
         for missed in summary.most_missed:
             question = questions.get(by_poll[missed.question_id].question_id)
-            text = question.question if question else missed.question_id
-            label = doc.section(missed.ref).label if doc.has(missed.ref) else missed.ref
-            lines.append(f"· {esc(_clip(text, 36))} 〔{esc(label)}〕{missed.wrong}/{missed.answered} 人答错"
-                         f"　/section {missed.ref}")
+            text = to_display(question.question.split("\n", 1)[0]) if question else missed.question_id
+            lines.append(f"· {esc(_clip(text, 36))} {section_tags(doc, [missed.ref])}{missed.wrong}/{missed.answered}"
+                         f" 人答错　{section_command(doc, missed.ref)}")
     lines.append("\n发送 /leaderboard 查看排行榜，/mystats 查看个人统计。")
     return "\n".join(lines)
 
@@ -430,8 +466,8 @@ def leaderboard(scores: dict[int, tuple[int, int]], names: dict[int, str], week:
     ranking = rank({user: correct for user, (correct, _) in scores.items()})
     for place, user_id, correct in ranking[:RANKING_SHOWN]:
         answered = scores[user_id][1]
-        lines.append(f"{MEDALS.get(place, f'{place}.')} {member_name(names, user_id)}　{correct} 分"
-                     f"（答 {answered} 题，正确率 {correct * 100 // max(answered, 1)}%）")
+        lines.append(f"{medal(place, correct)} {member_name(names, user_id)}　{correct} 分"
+                     f"（答 {answered} 题，正确率 {percent(correct, answered)}%）")
     other = "/leaderboard all 查看总榜" if week else "/leaderboard week 查看本周榜"
     lines.append(f"\n{other}")
     return "\n".join(lines)
@@ -444,9 +480,8 @@ def member_stats(doc: Document, name: str, answers: Sequence[AnswerRecord], toda
     stats = section_stats((a.ref, {a.poll_id: a.correct}) for a in answers)
     weak = weakest_sections(stats)
     lines = [f"📈 <b>{esc(name)} 的答题统计</b>",
-             f"答题：{len(answers)} 题　答对：{correct} 题　正确率：{correct * 100 // len(answers)}%",
+             f"答题：{len(answers)} 题　答对：{correct} 题　正确率：{percent(correct, len(answers))}%",
              f"连续答题：{streak((a.local_date for a in answers), today)} 天"]
     if weak:
-        names = "、".join(doc.section(r).label if doc.has(r) else r for r in weak)
-        lines.append(f"薄弱环节：{esc(names)}（可用 /section {weak[0]} 回看）")
+        lines.append(f"薄弱环节：{section_tags(doc, weak)}（可用 {section_command(doc, weak[0])} 回看）")
     return "\n".join(lines)

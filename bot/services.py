@@ -17,6 +17,7 @@ from bot.throttle import Throttle
 from content.loader import load_document
 from content.model import Document, Reading
 from content.questions import Question, load_bank, load_default_bank
+from content.quizcheck import duplicates
 from content.quizgen import cached_generated_questions
 from content.readings import plan_readings
 from content.search import SearchIndex
@@ -93,7 +94,9 @@ def load_questions(config: Config, doc: Document) -> tuple[Question, ...]:
     for path in config.content.question_banks:
         questions += load_bank(path, doc)
     if config.content.generated_questions:
-        questions += cached_generated_questions(doc, config.database.parent / ".studybot-cache")
+        generated = cached_generated_questions(doc, config.database.parent / ".studybot-cache")
+        repeated = duplicates(generated, questions, doc)  # what a bank already asks is not asked twice
+        questions += [q for q in generated if q.id not in repeated]
     return tuple(questions)
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from content.scoring import answer_is_right
 from schedules.due import PushSchedule
 from schedules.ledger import (
     DEFAULT_LEASE,
@@ -128,7 +129,71 @@ def m002_quiz(db: Database) -> None:
 
 
 @migrations()
-def m003_push_ledger(db: Database) -> None:
+def m003_quiz_multiple_answers(db: Database) -> None:
+    """A quiz poll may have several correct options, and a member's answer several chosen ones (JSON lists)."""
+    db.execute("ALTER TABLE polls ADD COLUMN correct_ids TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE answers ADD COLUMN option_ids TEXT NOT NULL DEFAULT ''")
+
+
+@migrations()
+def m004_campaign_records(db: Database) -> None:
+    """Check-ins, the roster, excuses, reminders and completion notes; quiz rounds learn their kind and close."""
+    # The roster is the existing members table (names for rankings) with what a roll call needs. Times are unix
+    # seconds, as answers.answered_at; a NULL joined_at means "seen before the roster began".
+    for column in ("username TEXT", "is_bot INTEGER NOT NULL DEFAULT 0",
+                   "status TEXT NOT NULL DEFAULT 'present'",  # present | left | removed (by an admin)
+                   "joined_at REAL", "left_at REAL", "seen_at REAL"):
+        db.execute(f"ALTER TABLE members ADD COLUMN {column}")
+    db.execute("CREATE INDEX members_username ON members(chat_id, username COLLATE NOCASE)")
+    db.execute(
+        """CREATE TABLE checkins (
+            chat_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            push_date TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            local_date TEXT NOT NULL,
+            local_time TEXT NOT NULL,
+            at REAL NOT NULL,
+            late INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (chat_id, user_id, push_date)
+        )"""
+    )
+    db.execute("CREATE INDEX checkins_push ON checkins(chat_id, push_date)")
+    db.execute(
+        """CREATE TABLE excuses (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            start_date TEXT NOT NULL,
+            end_date TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            by_user INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX excuses_member ON excuses(chat_id, user_id)")
+    db.execute(
+        """CREATE TABLE reminders (
+            chat_id INTEGER PRIMARY KEY,
+            remind_time TEXT,
+            reminded_on TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE completions (
+            chat_id INTEGER NOT NULL,
+            push_date TEXT NOT NULL,
+            sent_at REAL NOT NULL,
+            PRIMARY KEY (chat_id, push_date)
+        )"""
+    )
+    # 'quiz' is a /quiz round (polls one after another); 'daily' follows a push, all polls open until closes_at.
+    db.execute("ALTER TABLE rounds ADD COLUMN kind TEXT NOT NULL DEFAULT 'quiz'")
+    db.execute("ALTER TABLE rounds ADD COLUMN closes_at REAL")
+
+
+@migrations()
+def m005_push_ledger(db: Database) -> None:
     """One push ledger (schedules/ledger.py) instead of groups.next_day/last_pushed/finished plus deliveries.
 
     Every group keeps its progress: next_day moves to ledger_progress; every delivery becomes a day record (sent stays
@@ -166,7 +231,7 @@ def m003_push_ledger(db: Database) -> None:
     )
     db.execute(
         """INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, parts_sent, updated_at)
-           SELECT 'tg:' || chat_id, last_pushed, max(next_day - 1, 1), 'sent', 'm003', lower(hex(randomblob(16))),
+           SELECT 'tg:' || chat_id, last_pushed, max(next_day - 1, 1), 'sent', 'm005', lower(hex(randomblob(16))),
                   0, 1, created_at
            FROM groups WHERE last_pushed IS NOT NULL
            ON CONFLICT(key, local_date) DO UPDATE SET state = 'sent'"""
@@ -222,6 +287,12 @@ class PollRecord:
     position: int
     closes_at: float
     closed: bool
+    # Every correct option of a multiple-answer quiz; empty means just correct_index.
+    correct_ids: tuple[int, ...] = ()
+
+    @property
+    def correct_set(self) -> tuple[int, ...]:
+        return self.correct_ids or (self.correct_index,)
 
 
 @dataclass(frozen=True)
@@ -234,6 +305,8 @@ class Round:
     question_ids: tuple[str, ...]
     position: int  # index of the question being asked (or next to ask)
     scope: str
+    kind: str = "quiz"  # quiz: /quiz, one poll after another; daily: after a push, every poll open until closes_at
+    closes_at: float | None = None  # daily rounds: when our own timer stops their polls and posts the results
 
 
 @dataclass(frozen=True)
@@ -245,6 +318,59 @@ class AnswerRecord:
     correct: bool
     answered_at: float
     local_date: date
+
+
+# --- campaign records (issue 10): roster, check-ins, excuses, reminders -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person on a group's roster; `status` is present, left (they left the group) or removed (by an admin)."""
+
+    chat_id: int
+    user_id: int
+    name: str
+    username: str | None
+    is_bot: bool
+    status: str
+    joined_at: float | None  # unix time of the join we saw; None: known from before the roster began
+    left_at: float | None
+    seen_at: float | None  # last message, press or answer
+
+
+@dataclass(frozen=True)
+class Checkin:
+    """A member's 已学习 for one pushed reading: once per (group, member, push date)."""
+
+    chat_id: int
+    user_id: int
+    push_date: date  # the local date the reading was pushed (the ledger's day key)
+    day: int  # plan day of that reading
+    local_date: date  # when the member pressed, in the group's zone
+    local_time: time
+    at: float  # unix time of the press
+    late: bool  # 补学: pressed on a later local date than the push
+
+
+@dataclass(frozen=True)
+class Excuse:
+    id: int
+    chat_id: int
+    user_id: int
+    start: date  # inclusive local dates
+    end: date
+    reason: str
+    by_user: int
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class Reminder:
+    chat_id: int
+    remind_time: time | None  # local time of the evening reminder; None: off
+    reminded_on: date | None  # local date of the last reminder sent
 
 
 class Store:
@@ -364,7 +490,8 @@ class Store:
             if self._one("SELECT 1 AS x FROM groups WHERE chat_id = ?", [new_id]) is not None:
                 # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
                 self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
-            for table in ("groups", "rounds", "polls", "answers", "members"):
+            for table in ("groups", "rounds", "polls", "answers", "members", "checkins", "excuses", "reminders",
+                          "completions"):
                 self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
             # The push under way (if any) moves too: its claim keeps its token, so it is recorded at the new id.
             self.ledger.move(telegram_key(old_id), telegram_key(new_id))
@@ -385,8 +512,9 @@ class Store:
 
     # --- quiz rounds, polls and answers --------------------------------------------------------------------
 
-    def running_round(self, chat_id: int) -> Round | None:
-        row = self._one("SELECT * FROM rounds WHERE chat_id = ? AND status = 'running'", [chat_id])
+    def running_round(self, chat_id: int, kind: str = "quiz") -> Round | None:
+        row = self._one("SELECT * FROM rounds WHERE chat_id = ? AND status = 'running' AND kind = ?",
+                        [chat_id, kind])
         return _round(row) if row else None
 
     def running_rounds(self) -> list[Round]:
@@ -397,15 +525,15 @@ class Store:
         return _round(row) if row else None
 
     def start_round(self, chat_id: int, started_by: int, question_ids: list[str], scope: str,
-                    now: float) -> Round | None:
-        """A new running round, or None if the group already has one."""
+                    now: float, kind: str = "quiz", closes_at: float | None = None) -> Round | None:
+        """A new running round, or None if the group already has one of this kind (a /quiz and a daily may overlap)."""
         with self.db.atomic():
-            if self.running_round(chat_id) is not None:
+            if self.running_round(chat_id, kind) is not None:
                 return None
             cursor = self.db.execute(
-                """INSERT INTO rounds (chat_id, started_by, started_at, status, question_ids, scope)
-                   VALUES (?, ?, ?, 'running', ?, ?)""",
-                [chat_id, started_by, now, json.dumps(question_ids), scope],
+                """INSERT INTO rounds (chat_id, started_by, started_at, status, question_ids, scope, kind, closes_at)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?)""",
+                [chat_id, started_by, now, json.dumps(question_ids), scope, kind, closes_at],
             )
         new = self.round(int(cursor.lastrowid or 0))
         assert new is not None
@@ -426,9 +554,10 @@ class Store:
     def record_poll(self, poll: PollRecord) -> None:
         self.db.execute(
             """INSERT INTO polls (poll_id, round_id, chat_id, message_id, question_id, ref, correct_index,
-                                  position, closes_at, closed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                  position, closes_at, closed, correct_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [poll.poll_id, poll.round_id, poll.chat_id, poll.message_id, poll.question_id, poll.ref,
-             poll.correct_index, poll.position, poll.closes_at, int(poll.closed)],
+             poll.correct_index, poll.position, poll.closes_at, int(poll.closed),
+             json.dumps(list(poll.correct_ids)) if poll.correct_ids else ""],
         )
 
     def poll(self, poll_id: str) -> PollRecord | None:
@@ -444,20 +573,24 @@ class Store:
         cursor = self.db.execute("UPDATE polls SET closed = 1 WHERE poll_id = ? AND closed = 0", [poll_id])
         return cursor.rowcount == 1
 
-    def record_answer(self, poll: PollRecord, user_id: int, option: int, now: float, local_date: date,
-                      late_allowance: float = 2.0) -> bool:
+    def record_answer(self, poll: PollRecord, user_id: int, option: int | Sequence[int], now: float,
+                      local_date: date, late_allowance: float = 2.0) -> bool:
         """Store a member's first answer to an open poll; False if it does not count (late, closed, repeated).
 
-        `late_allowance` seconds cover an answer Telegram took just before the close but that reached us after it.
+        `option` is the chosen option, or all chosen options of a multiple-answer quiz (right only when exactly the
+        correct set). `late_allowance` seconds cover an answer Telegram took just before the close but that reached
+        us after it.
         """
         if poll.closed or now > poll.closes_at + late_allowance:
             return False
+        chosen = (option,) if isinstance(option, int) else tuple(option)
         cursor = self.db.execute(
             """INSERT INTO answers (poll_id, user_id, chat_id, round_id, question_id, ref, option, correct,
-                                    answered_at, local_date)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(poll_id, user_id) DO NOTHING""",
-            [poll.poll_id, user_id, poll.chat_id, poll.round_id, poll.question_id, poll.ref, option,
-             int(option == poll.correct_index), now, local_date.isoformat()],
+                                    answered_at, local_date, option_ids)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(poll_id, user_id) DO NOTHING""",
+            [poll.poll_id, user_id, poll.chat_id, poll.round_id, poll.question_id, poll.ref, chosen[0],
+             int(answer_is_right(chosen, poll.correct_set)), now, local_date.isoformat(),
+             json.dumps(list(chosen)) if len(chosen) > 1 else ""],
         )
         return cursor.rowcount == 1
 
@@ -482,16 +615,187 @@ class Store:
         return [r["question_id"] for r in self.db.query(
             "SELECT question_id FROM polls WHERE chat_id = ? ORDER BY rowid DESC LIMIT ?", [chat_id, limit])]
 
-    def remember_member(self, chat_id: int, user_id: int, name: str) -> None:
-        self.db.execute(
-            """INSERT INTO members (chat_id, user_id, name) VALUES (?, ?, ?)
-               ON CONFLICT(chat_id, user_id) DO UPDATE SET name = excluded.name WHERE name != excluded.name""",
-            [chat_id, user_id, name],
-        )
-
     def member_names(self, chat_id: int) -> dict[int, str]:
         return {r["user_id"]: r["name"] for r in self.db.query(
             "SELECT user_id, name FROM members WHERE chat_id = ?", [chat_id])}
+
+    # --- roster (issue 10) ---------------------------------------------------------------------------------
+
+    def remember_member(self, chat_id: int, user_id: int, name: str, username: str | None = None,
+                        is_bot: bool = False, now: float | None = None) -> None:
+        """Someone spoke, pressed or answered in the group: on the roster (present again if they had left)."""
+        self.db.execute(
+            """INSERT INTO members (chat_id, user_id, name, username, is_bot, status, seen_at)
+               VALUES (?, ?, ?, ?, ?, 'present', ?)
+               ON CONFLICT(chat_id, user_id) DO UPDATE SET name = excluded.name,
+                   username = coalesce(excluded.username, username), is_bot = excluded.is_bot, status = 'present',
+                   left_at = CASE WHEN status = 'present' THEN left_at ELSE NULL END,
+                   seen_at = coalesce(excluded.seen_at, seen_at)""",
+            [chat_id, user_id, name, username, int(is_bot), now],
+        )
+
+    def member_joined(self, chat_id: int, user_id: int, name: str, username: str | None, is_bot: bool,
+                      now: float) -> None:
+        """A join (service message or chat_member update): present from `now`."""
+        self.db.execute(
+            """INSERT INTO members (chat_id, user_id, name, username, is_bot, status, joined_at, seen_at)
+               VALUES (?, ?, ?, ?, ?, 'present', ?, ?)
+               ON CONFLICT(chat_id, user_id) DO UPDATE SET name = excluded.name,
+                   username = coalesce(excluded.username, username), is_bot = excluded.is_bot,
+                   joined_at = CASE WHEN status = 'present' AND joined_at IS NOT NULL THEN joined_at
+                                    ELSE excluded.joined_at END,
+                   status = 'present', left_at = NULL""",
+            [chat_id, user_id, name, username, int(is_bot), now, now],
+        )
+
+    def member_left(self, chat_id: int, user_id: int, now: float, status: str = "left") -> bool:
+        """They left (or an admin removed them from the roll: status 'removed'); False if not on the roster."""
+        if status not in ("left", "removed"):
+            raise ValueError(f"unknown member status {status!r}")
+        cursor = self.db.execute(
+            """UPDATE members SET status = ?, left_at = coalesce(left_at, ?)
+               WHERE chat_id = ? AND user_id = ? AND (status = 'present' OR ? = 'removed')""",
+            [status, now, chat_id, user_id, status],
+        )
+        return cursor.rowcount == 1
+
+    def member(self, chat_id: int, user_id: int) -> Member | None:
+        row = self._one("SELECT * FROM members WHERE chat_id = ? AND user_id = ?", [chat_id, user_id])
+        return _member(row) if row else None
+
+    def member_by_username(self, chat_id: int, username: str) -> Member | None:
+        row = self._one("SELECT * FROM members WHERE chat_id = ? AND username = ? COLLATE NOCASE",
+                        [chat_id, username.lstrip("@")])
+        return _member(row) if row else None
+
+    def members_named(self, chat_id: int, name: str) -> list[Member]:
+        """Roster entries whose display name is exactly `name` (for /excuse 小王 without an @username)."""
+        return [_member(r) for r in self.db.query(
+            "SELECT * FROM members WHERE chat_id = ? AND name = ? AND is_bot = 0 ORDER BY user_id", [chat_id, name])]
+
+    def roster(self, chat_id: int, include_gone: bool = False) -> list[Member]:
+        """The group's members (never bots), present ones only unless `include_gone`; by name."""
+        where = "" if include_gone else " AND status = 'present'"
+        return [_member(r) for r in self.db.query(
+            f"SELECT * FROM members WHERE chat_id = ? AND is_bot = 0{where} ORDER BY name, user_id", [chat_id])]
+
+    # --- check-ins ------------------------------------------------------------------------------------------
+
+    def pushed_day(self, chat_id: int, push_date: date) -> int | None:
+        """The plan day delivered to the group on `push_date`, or None if nothing was (check-ins are checked here)."""
+        row = self._one("SELECT day FROM ledger_days WHERE key = ? AND local_date = ? AND state = 'sent'",
+                        [telegram_key(chat_id), push_date.isoformat()])
+        return int(row["day"]) if row else None
+
+    def last_push(self, chat_id: int) -> tuple[date, int] | None:
+        """(local date, plan day) of the group's latest delivered push."""
+        row = self._one("""SELECT local_date, day FROM ledger_days WHERE key = ? AND state = 'sent'
+                           ORDER BY local_date DESC LIMIT 1""", [telegram_key(chat_id)])
+        return (date.fromisoformat(row["local_date"]), int(row["day"])) if row else None
+
+    def pushes(self, chat_id: int, since: date | None = None, until: date | None = None) -> list[tuple[date, int]]:
+        """(local date, plan day) of every delivered push in [since, until], oldest first."""
+        rows = self.db.execute(
+            """SELECT local_date, day FROM ledger_days WHERE key = ? AND state = 'sent'
+               AND local_date >= ? AND local_date <= ? ORDER BY local_date""",
+            [telegram_key(chat_id), (since or date.min).isoformat(), (until or date.max).isoformat()]).fetchall()
+        return [(date.fromisoformat(d), int(day)) for d, day in rows]
+
+    def record_checkin(self, checkin: Checkin) -> Checkin | None:
+        """Store a member's first check-in for that push; None if new, else the record that already stands."""
+        cursor = self.db.execute(
+            """INSERT INTO checkins (chat_id, user_id, push_date, day, local_date, local_time, at, late)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id, user_id, push_date) DO NOTHING""",
+            [checkin.chat_id, checkin.user_id, checkin.push_date.isoformat(), checkin.day,
+             checkin.local_date.isoformat(), checkin.local_time.strftime("%H:%M:%S"), checkin.at, int(checkin.late)],
+        )
+        if cursor.rowcount == 1:
+            return None
+        return self.checkin(checkin.chat_id, checkin.user_id, checkin.push_date)
+
+    def checkin(self, chat_id: int, user_id: int, push_date: date) -> Checkin | None:
+        row = self._one("SELECT * FROM checkins WHERE chat_id = ? AND user_id = ? AND push_date = ?",
+                        [chat_id, user_id, push_date.isoformat()])
+        return _checkin(row) if row else None
+
+    def checkin_count(self, chat_id: int, push_date: date) -> int:
+        row = self._one("SELECT count(*) AS n FROM checkins WHERE chat_id = ? AND push_date = ?",
+                        [chat_id, push_date.isoformat()])
+        return int(row["n"]) if row else 0
+
+    def checkins(self, chat_id: int, since: date | None = None, until: date | None = None) -> list[Checkin]:
+        """Check-ins for pushes dated in [since, until], by push date then time of the press."""
+        return [_checkin(r) for r in self.db.query(
+            """SELECT * FROM checkins WHERE chat_id = ? AND push_date >= ? AND push_date <= ?
+               ORDER BY push_date, at""",
+            [chat_id, (since or date.min).isoformat(), (until or date.max).isoformat()])]
+
+    # --- excuses --------------------------------------------------------------------------------------------
+
+    def add_excuse(self, chat_id: int, user_id: int, start: date, end: date, reason: str, by_user: int,
+                   now: float) -> Excuse:
+        if end < start:
+            raise ValueError(f"excuse ends ({end}) before it starts ({start})")
+        cursor = self.db.execute(
+            """INSERT INTO excuses (chat_id, user_id, start_date, end_date, reason, by_user, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [chat_id, user_id, start.isoformat(), end.isoformat(), reason, by_user, now])
+        return Excuse(int(cursor.lastrowid or 0), chat_id, user_id, start, end, reason, by_user)
+
+    def remove_excuses(self, chat_id: int, user_id: int, on_or_after: date) -> int:
+        """Cancel a member's excuses from `on_or_after` on (those wholly before it stay on the record)."""
+        with self.db.atomic():
+            self.db.execute("""UPDATE excuses SET end_date = ? WHERE chat_id = ? AND user_id = ?
+                               AND start_date < ? AND end_date >= ?""",
+                            [(on_or_after - timedelta(days=1)).isoformat(), chat_id, user_id,
+                             on_or_after.isoformat(), on_or_after.isoformat()])
+            cursor = self.db.execute("DELETE FROM excuses WHERE chat_id = ? AND user_id = ? AND start_date >= ?",
+                                     [chat_id, user_id, on_or_after.isoformat()])
+        return cursor.rowcount
+
+    def excuses(self, chat_id: int, since: date | None = None, until: date | None = None) -> list[Excuse]:
+        """Excuses overlapping [since, until], by member then start."""
+        return [_excuse(r) for r in self.db.query(
+            """SELECT * FROM excuses WHERE chat_id = ? AND end_date >= ? AND start_date <= ?
+               ORDER BY user_id, start_date""",
+            [chat_id, (since or date.min).isoformat(), (until or date.max).isoformat()])]
+
+    def excused_on(self, chat_id: int, day: date) -> set[int]:
+        return {e.user_id for e in self.excuses(chat_id, day, day)}
+
+    # --- reminders and completion notes ---------------------------------------------------------------------
+
+    def set_reminder(self, chat_id: int, remind_time: time | None) -> Reminder:
+        self.db.execute(
+            """INSERT INTO reminders (chat_id, remind_time) VALUES (?, ?)
+               ON CONFLICT(chat_id) DO UPDATE SET remind_time = excluded.remind_time""",
+            [chat_id, remind_time.strftime("%H:%M") if remind_time else None])
+        found = self.reminder(chat_id)
+        assert found is not None
+        return found
+
+    def reminder(self, chat_id: int) -> Reminder | None:
+        row = self._one("SELECT * FROM reminders WHERE chat_id = ?", [chat_id])
+        return _reminder(row) if row else None
+
+    def reminders(self) -> list[Reminder]:
+        """Every group with a reminder time set."""
+        return [_reminder(r) for r in self.db.query("SELECT * FROM reminders WHERE remind_time IS NOT NULL")]
+
+    def claim_reminder(self, chat_id: int, local_date: date) -> bool:
+        """Take today's reminder for the group; False if it was already sent today (once a day, across restarts)."""
+        cursor = self.db.execute(
+            """UPDATE reminders SET reminded_on = ? WHERE chat_id = ? AND remind_time IS NOT NULL
+               AND (reminded_on IS NULL OR reminded_on < ?)""",
+            [local_date.isoformat(), chat_id, local_date.isoformat()])
+        return cursor.rowcount == 1
+
+    def claim_completion(self, chat_id: int, push_date: date, now: float) -> bool:
+        """Take the right to post the end-of-plan summary for the plan finished on `push_date`; once."""
+        cursor = self.db.execute(
+            "INSERT INTO completions (chat_id, push_date, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [chat_id, push_date.isoformat(), now])
+        return cursor.rowcount == 1
 
 
 class SqliteLedger:
@@ -653,17 +957,41 @@ def _group(row: dict[str, Any], plan: PlanRule) -> Group:
     )
 
 
+def _member(row: dict[str, Any]) -> Member:
+    return Member(chat_id=row["chat_id"], user_id=row["user_id"], name=row["name"], username=row["username"],
+                  is_bot=bool(row["is_bot"]), status=row["status"], joined_at=row["joined_at"],
+                  left_at=row["left_at"], seen_at=row["seen_at"])
+
+
+def _checkin(row: dict[str, Any]) -> Checkin:
+    return Checkin(chat_id=row["chat_id"], user_id=row["user_id"], push_date=date.fromisoformat(row["push_date"]),
+                   day=row["day"], local_date=date.fromisoformat(row["local_date"]),
+                   local_time=time.fromisoformat(row["local_time"]), at=row["at"], late=bool(row["late"]))
+
+
+def _excuse(row: dict[str, Any]) -> Excuse:
+    return Excuse(id=row["id"], chat_id=row["chat_id"], user_id=row["user_id"],
+                  start=date.fromisoformat(row["start_date"]), end=date.fromisoformat(row["end_date"]),
+                  reason=row["reason"], by_user=row["by_user"])
+
+
+def _reminder(row: dict[str, Any]) -> Reminder:
+    return Reminder(chat_id=row["chat_id"], remind_time=_time(row["remind_time"]) if row["remind_time"] else None,
+                    reminded_on=date.fromisoformat(row["reminded_on"]) if row["reminded_on"] else None)
+
+
 def _round(row: dict[str, Any]) -> Round:
     return Round(id=row["id"], chat_id=row["chat_id"], started_by=row["started_by"], started_at=row["started_at"],
                  status=row["status"], question_ids=tuple(json.loads(row["question_ids"])),
-                 position=row["position"], scope=row["scope"])
+                 position=row["position"], scope=row["scope"], kind=row["kind"], closes_at=row["closes_at"])
 
 
 def _poll(row: dict[str, Any]) -> PollRecord:
     return PollRecord(poll_id=row["poll_id"], round_id=row["round_id"], chat_id=row["chat_id"],
                       message_id=row["message_id"], question_id=row["question_id"], ref=row["ref"],
                       correct_index=row["correct_index"], position=row["position"], closes_at=row["closes_at"],
-                      closed=bool(row["closed"]))
+                      closed=bool(row["closed"]),
+                      correct_ids=tuple(json.loads(row["correct_ids"])) if row.get("correct_ids") else ())
 
 
 def _answer(row: dict[str, Any]) -> AnswerRecord:

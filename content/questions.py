@@ -26,7 +26,12 @@ BANK_DISTRACTORS = 3
 BLANK = "（　　）"
 
 Source = Literal["bank", "generated"]
-QuestionKind = Literal["cloze", "odd_one_out", "which_part", "choice"]
+QuestionKind = Literal["cloze", "odd_one_out", "which_part", "which_point", "true_false", "multiple", "choice"]
+KINDS: tuple[str, ...] = ("cloze", "odd_one_out", "which_part", "which_point", "true_false", "multiple", "choice")
+
+TRUE, FALSE = "对", "错"
+# A multiple-answer quiz: several correct options among at most this many (the speech's lists of three to five).
+MAX_MULTIPLE_OPTIONS = 6
 
 REQUIRED_FIELDS = ("id", "ref", "question", "answer", "distractors", "explanation")
 OPTIONAL_FIELDS = ("support",)
@@ -56,18 +61,43 @@ class Question:
     kind: str  # one of QuestionKind
     # The exact source substring proving the answer, when the answer itself is not verbatim in the section.
     support: str | None = None
+    # The other correct options of a multiple-answer question (Telegram quiz with allows_multiple_answers).
+    extra_answers: tuple[str, ...] = ()
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """Every correct option: one, or several for a multiple-answer question."""
+        return (self.answer, *self.extra_answers)
+
+    @property
+    def multiple(self) -> bool:
+        return bool(self.extra_answers)
 
     def options(self, rng: random.Random) -> tuple[tuple[str, ...], int]:
         """The answer and distractors in an order drawn from `rng`, and the index of the answer."""
-        opts = [self.answer, *self.distractors]
-        rng.shuffle(opts)
-        return tuple(opts), opts.index(self.answer)
+        opts, correct = self.shuffled(rng)
+        return opts, correct[0]
+
+    def shuffled(self, rng: random.Random) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """All options in an order drawn from `rng` (对 before 错 always), and the indices of the correct ones."""
+        opts = [*self.answers, *self.distractors]
+        if self.kind == "true_false":
+            opts = [TRUE, FALSE]  # 对/错 in a fixed order: shuffling them only confuses
+        else:
+            rng.shuffle(opts)
+        return tuple(opts), tuple(sorted(opts.index(a) for a in self.answers))
 
 
-def infer_kind(question: str) -> str:
-    """The question's form, read from its wording (the bank does not repeat it in a field)."""
+def infer_kind(question: str, answers: Sequence[str] = (), distractors: Sequence[str] = ()) -> str:
+    """The question's form, read from its wording and options (the bank does not repeat it in a field)."""
+    if len(answers) > 1:
+        return "multiple"
+    if answers and {*answers, *distractors} == {TRUE, FALSE}:
+        return "true_false"
     if "哪一部分" in question:
         return "which_part"
+    if "第几点" in question:
+        return "which_point"
     if BLANK in question:
         return "cloze"
     if "不属于" in question or "不是" in question or "没有" in question:
@@ -161,8 +191,15 @@ def _check_entry(entry: object, where: str) -> tuple[list[str], Question | None]
             allowed = ", ".join(REQUIRED_FIELDS + OPTIONAL_FIELDS)
             problems.append(f"{where}: unknown field {name!r} (allowed: {allowed})")
     texts: dict[str, str] = {}
+    extra: list[str] = []
+    raw_answer = entry.get("answer")
+    if isinstance(raw_answer, list):  # several correct options: a multiple-answer quiz
+        if len(raw_answer) < 2 or not all(isinstance(a, str) and a.strip() for a in raw_answer):
+            problems.append(f"{where}: field 'answer': a list of answers needs two or more non-empty strings")
+        else:
+            texts["answer"], extra = raw_answer[0], list(raw_answer[1:])
     for name in ("id", "ref", "question", "answer", "explanation", "support"):
-        if name not in entry:
+        if name not in entry or (name == "answer" and isinstance(raw_answer, list)):
             continue
         value = entry[name]
         if not isinstance(value, str):
@@ -177,10 +214,11 @@ def _check_entry(entry: object, where: str) -> tuple[list[str], Question | None]
         if not isinstance(raw, list):
             problems.append(f"{where}: field 'distractors' must be a list of {BANK_DISTRACTORS} strings")
         else:
-            if len(raw) != BANK_DISTRACTORS:
-                problems.append(
-                    f"{where}: field 'distractors' has {len(raw)} items, the bank needs exactly {BANK_DISTRACTORS}"
-                )
+            kind = infer_kind(str(entry.get("question", "")), [texts.get("answer", ""), *extra],
+                              [str(d) for d in raw])
+            wrong = _distractor_count_problem(kind, len(extra) + 1, len(raw))
+            if wrong:
+                problems.append(f"{where}: field 'distractors' has {len(raw)} items, {wrong}")
             for i, item in enumerate(raw):
                 if isinstance(item, str):
                     distractors.append(item)
@@ -189,9 +227,9 @@ def _check_entry(entry: object, where: str) -> tuple[list[str], Question | None]
                         f"{where}: field 'distractors' item {i + 1} {_describe_non_string('distractors', item)}"
                     )
     if "answer" in texts:
-        problems += [f"{where}: {p}" for p in option_problems(texts["answer"], distractors)]
+        problems += [f"{where}: {p}" for p in option_problems(texts["answer"], [*extra, *distractors])]
     if {"question", "answer", "explanation"} <= texts.keys():
-        limits = limit_problems(texts["question"], texts["answer"], distractors, texts["explanation"])
+        limits = limit_problems(texts["question"], texts["answer"], [*extra, *distractors], texts["explanation"])
         problems += [f"{where}: {p}" for p in limits]
     if problems or not set(REQUIRED_FIELDS) - {"distractors"} <= texts.keys():
         return problems, None
@@ -203,10 +241,24 @@ def _check_entry(entry: object, where: str) -> tuple[list[str], Question | None]
         distractors=tuple(distractors),
         explanation=texts["explanation"],
         source="bank",
-        kind=infer_kind(texts["question"]),
+        kind=infer_kind(texts["question"], [texts["answer"], *extra], distractors),
         support=texts.get("support"),
+        extra_answers=tuple(extra),
     )
     return problems, question
+
+
+def _distractor_count_problem(kind: str, answers: int, distractors: int) -> str | None:
+    """Why this many distractors is wrong for the kind of question, or None."""
+    if kind == "true_false":
+        return None if distractors == 1 else f"a {TRUE}/{FALSE} question needs exactly 1 (the other of {TRUE}/{FALSE})"
+    if kind == "which_point":
+        return None if 1 <= distractors <= BANK_DISTRACTORS else "a 'which point' question needs 1–3 (other points)"
+    if kind == "multiple":
+        total = answers + distractors
+        ok = distractors >= 1 and total <= MAX_MULTIPLE_OPTIONS
+        return None if ok else f"a multiple-answer question needs 1 or more, {MAX_MULTIPLE_OPTIONS} options in all"
+    return None if distractors == BANK_DISTRACTORS else f"the bank needs exactly {BANK_DISTRACTORS}"
 
 
 def _entry_name(entry: object, index: int) -> str:
@@ -324,6 +376,11 @@ def part_title(section: Section) -> str:
     return f"{section.label}、{heading}"
 
 
+def point_label(section: Section) -> str:
+    """A point as the answer of a "which point" question: "第3点"."""
+    return f"第{section.point}点"
+
+
 def part_titles(doc: Document) -> tuple[str, ...]:
     return tuple(part_title(p.section) for p in doc.parts)
 
@@ -385,9 +442,17 @@ def support_problems(questions: Iterable[Question], doc: Document) -> list[str]:
         section = doc.section(q.ref)
         text = section_span_text(doc, q.ref)
         evidence = q.support if q.support is not None else q.answer
-        if evidence not in text:
+        if q.kind == "true_false" and q.support is None:
+            problems.append(f"question {q.id!r}: field 'support': a {TRUE}/{FALSE} question must quote its proof")
+        elif evidence not in text:
             field = "support" if q.support is not None else "answer"
             problems.append(f"question {q.id!r}: field {field!r}: {evidence!r} is not in section {q.ref!r}")
+        if q.kind == "multiple":
+            missing = [a for a in q.answers if a not in text]
+            problems += [f"question {q.id!r}: field 'answer': {a!r} is not in section {q.ref!r}" for a in missing]
+        if q.kind == "which_point" and (section.kind != "point" or q.answer != point_label(section)):
+            want = point_label(section) if section.kind == "point" else "a point"
+            problems.append(f"question {q.id!r}: field 'answer': must be {want!r}, the point {q.ref} cites")
         if q.kind == "cloze" and evidence in text:
             problems += cloze_problems(q, doc)
         if q.kind == "which_part":

@@ -47,6 +47,11 @@ def score_answers(
     return {user: option == correct_index for user, option in first_answers(votes, opens_at, closes_at).items()}
 
 
+def answer_is_right(chosen: Collection[int], correct: Collection[int]) -> bool:
+    """Right only for exactly the correct options: a multiple-answer quiz needs all of them and nothing else."""
+    return bool(chosen) and set(chosen) == set(correct)
+
+
 def total_scores(results: Iterable[Mapping[U, bool]]) -> dict[U, int]:
     """Points per member over a round: one per correct answer; members who only answered wrong score 0."""
     totals: dict[U, int] = {}
@@ -180,7 +185,18 @@ def pick_questions(
     rng: random.Random,
     recent_ids: Collection[str] = (),
 ) -> list[Question]:
-    """Draw up to n distinct questions in scope: first ones not asked recently, bank before generated within that.
+    """Draw up to n distinct questions in scope: the first n of `draw_order` (rounds use `roundplan`, which also
+    keeps questions that give each other away apart)."""
+    return draw_order(pool, scope_refs, rng, recent_ids)[:n]
+
+
+def draw_order(
+    pool: Iterable[Question],
+    scope_refs: Collection[str] | None,
+    rng: random.Random,
+    recent_ids: Collection[str] = (),
+) -> list[Question]:
+    """Every distinct question in scope, in drawing order: first ones not asked recently, bank before generated.
 
     Within each tier the draw is shuffled with `rng` and spread across sections (one per ref in turn), so a round
     covers the scope rather than one point. Deterministic for a given pool, rng state and arguments.
@@ -191,12 +207,7 @@ def pick_questions(
     for qid in sorted(unique):  # pool order must not change the draw
         q = unique[qid]
         tiers[2 * (qid in recent) + (q.source != "bank")].append(q)
-    picked: list[Question] = []
-    for tier in tiers:
-        if len(picked) >= n:
-            break
-        picked.extend(_spread(tier, rng)[: n - len(picked)])
-    return picked
+    return [q for tier in tiers for q in _spread(tier, rng)]
 
 
 def _spread(questions: list[Question], rng: random.Random) -> list[Question]:

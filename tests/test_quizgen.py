@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from content.model import Document
 from content.parser import parse_speech
 from content.questions import (
     BLANK,
+    KINDS,
     MAX_EXPLANATION_CHARS,
     MAX_OPTION_CHARS,
     MAX_QUESTION_CHARS,
@@ -25,6 +27,7 @@ from content.questions import (
     section_span_text,
     support_problems,
 )
+from content.quizcheck import MAX_STEM, question_problems, shared_affix, stem
 from content.quizgen import cached_generated_questions, generate_questions
 
 
@@ -46,16 +49,16 @@ def _unfilled_context(q: Question) -> tuple[str, str]:
 
 
 def assert_sound(questions: tuple[Question, ...], doc: Document) -> None:
-    """Every invariant a generated question must keep, checked independently of how it was made."""
+    """Every invariant a generated question must keep, checked independently of how it was made, and the checker."""
     assert len({q.id for q in questions}) == len(questions)
     assert ref_problems(questions, doc) == []
     assert support_problems(questions, doc) == []
     for q in questions:
-        assert q.source == "generated"
-        assert 1 <= len(q.question) <= MAX_QUESTION_CHARS
-        options = (q.answer, *q.distractors)
-        expected = 4 if q.kind == "cloze" else min(4, len(doc.parts))  # "which part": all parts, up to four
-        assert len(options) == expected and len(set(options)) == expected, q
+        assert question_problems(q, doc) == [], q
+        assert q.source == "generated" and q.kind in KINDS
+        assert 1 <= len(q.question) <= MAX_QUESTION_CHARS and len(stem(q)) <= MAX_STEM
+        options = (*q.answers, *q.distractors)
+        assert 2 <= len(options) <= 6 and len(set(options)) == len(options), q
         assert all(1 <= len(o) <= MAX_OPTION_CHARS for o in options)
         assert len(q.explanation) <= MAX_EXPLANATION_CHARS and q.explanation.count("\n") <= 2
         assert f"〔{doc.section(q.ref).label}〕" in q.explanation
@@ -69,34 +72,64 @@ def assert_sound(questions: tuple[Question, ...], doc: Document) -> None:
             for d in q.distractors:
                 assert before + d + after not in doc.body, (q, d)
                 assert d not in before + after, (q, d)
+                assert abs(len(d) - len(q.answer)) <= 1
             assert len(q.answer) <= max(len(d) for d in q.distractors)
-        else:
-            assert q.kind == "which_part"
+            assert "原文：" in q.explanation  # the proving sentence is quoted
+        elif q.kind == "which_part":
             section = doc.section(q.ref)
             assert section.part is not None
             assert q.answer == part_title(doc.part(section.part).section)
             assert q.support is not None and doc.body.count(q.support) == 1
             assert all(d in {part_title(p.section) for p in doc.parts} for d in q.distractors)
+        elif q.kind == "which_point":
+            section = doc.section(q.ref)
+            assert q.answer == f"第{section.point}点" and section.part is not None
+            assert set(q.distractors) < {f"第{p.point}点" for p in doc.part(section.part).points}
+        elif q.kind == "true_false":
+            assert {q.answer, *q.distractors} == {"对", "错"} and q.explanation.startswith(q.answer)
+            assert q.support is not None and q.support in section_span_text(doc, q.ref)
+        else:
+            assert q.kind == "multiple" and len(q.answers) >= 3
+            text = section_span_text(doc, q.ref)
+            assert all(a in text for a in q.answers) and not any(d in text for d in q.distractors)
 
 
-def test_shipped_speech_gives_many_sound_questions(generated: tuple[Question, ...], doc: Document) -> None:
-    assert sum(q.kind == "cloze" for q in generated) >= 25
-    assert sum(q.kind == "which_part" for q in generated) >= 12
+def test_shipped_speech_gives_sound_questions_of_every_kind(generated: tuple[Question, ...], doc: Document) -> None:
+    kinds = Counter(q.kind for q in generated)
+    assert kinds["cloze"] >= 12 and kinds["which_part"] >= 4 and kinds["which_point"] == 13
+    assert kinds["true_false"] >= 10 and kinds["multiple"] >= 5
     assert_sound(generated, doc)
-    # Every part is reached, and most points.
+    # Every part is reached, and every point.
     parts = {doc.section(q.ref).part for q in generated}
     assert parts == {p.number for p in doc.parts}
-    assert len({q.ref for q in generated if doc.section(q.ref).kind == "point"}) >= 10
+    assert {q.ref for q in generated if doc.section(q.ref).kind == "point"} == {
+        p.ref for part in doc.parts for p in part.points}
 
 
-def test_the_speech_lists_become_blanks(generated: tuple[Question, ...]) -> None:
+def test_generated_stems_are_short(generated: tuple[Question, ...]) -> None:
+    clozes = sorted(len(q.question) for q in generated if q.kind == "cloze")
+    assert clozes[-1] <= MAX_STEM and clozes[len(clozes) // 2] <= 55
+
+
+def test_the_speech_lists_become_blanks_and_multiple_answers(generated: tuple[Question, ...]) -> None:
     answers = {q.answer for q in generated if q.kind == "cloze"}
-    assert {"终身学习", "集体学习", "学习态度"} <= answers
+    assert {"全员学习", "互动式学习", "学习能力", "集体学习"} <= answers
+    multiple = {frozenset(q.answers) for q in generated if q.kind == "multiple"}
+    assert frozenset({"政治责任", "第一需要", "终身追求"}) in multiple
 
 
 def test_a_blank_whose_siblings_share_an_affix_gets_distractors_with_it(generated: tuple[Question, ...]) -> None:
-    q = next(q for q in generated if q.answer == "终身学习")  # beside 全员学习、持续学习
-    assert sum(d.endswith("学习") for d in q.distractors) >= 2
+    q = next(q for q in generated if q.answer == "互动式学习")  # beside 研究式学习、共享式学习
+    assert all(d.endswith("式学习") for d in q.distractors)
+    q = next(q for q in generated if q.answer == "全员学习")  # beside 终身学习、持续学习
+    assert all(d.endswith("学习") for d in q.distractors)
+
+
+def test_the_audits_bad_distractors_are_gone(generated: tuple[Question, ...]) -> None:
+    """使学习成为…的（　　） had 优化发展 / 公共服务 / 讲解政策: nothing of another kind is offered now."""
+    for q in generated:
+        if q.kind == "cloze":
+            assert all(shared_affix([q.answer, d]) != ("", "") for d in q.distractors), q
 
 
 def test_generation_is_deterministic(doc: Document, generated: tuple[Question, ...]) -> None:
@@ -134,8 +167,7 @@ SMALL_SPEECH = """在全市读书活动推进会上的讲话
 def test_a_different_speech_of_the_genre_gets_questions() -> None:
     small = parse_speech(SMALL_SPEECH)
     questions = generate_questions(small)
-    assert any(q.kind == "cloze" for q in questions)
-    assert any(q.kind == "which_part" for q in questions)
+    assert {q.kind for q in questions} >= {"which_part", "which_point", "true_false"}
     assert_sound(questions, small)
 
 

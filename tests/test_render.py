@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import render
+from bot.store import AnswerRecord
 from content.loader import load_document
 from content.readings import plan_readings
 
@@ -75,3 +77,38 @@ def test_help_in_a_private_chat_says_the_member_may_subscribe_themselves() -> No
     doc = load_document()
     assert "在私聊里你就是管理员" in render.help_text(doc, private=True)
     assert "在私聊里你就是管理员" not in render.help_text(doc, private=False)
+
+
+# --- quiz wording --------------------------------------------------------------------------------------------------
+
+
+def test_the_quiz_intro_states_the_real_rule() -> None:
+    intro = render.quiz_intro(5, "全文", 30)
+    assert "答对一题得 1 分，每人只计第一次作答" in intro and "先答先得" not in intro
+
+
+def test_percentages_round_half_up() -> None:
+    assert [render.percent(c, n) for c, n in [(2, 3), (1, 3), (1, 8), (3, 8), (0, 5), (5, 5), (0, 0)]] == [
+        67, 33, 13, 38, 0, 100, 0]
+
+
+def test_no_medal_below_one_point() -> None:
+    assert render.medal(1, 2) == "🥇" and render.medal(3, 1) == "🥉"
+    assert render.medal(1, 0) == "1." and render.medal(3, 0) == "3." and render.medal(4, 9) == "4."
+
+
+def test_weak_sections_are_bracketed_and_named_as_typed() -> None:
+    doc = load_document()
+    answers = [AnswerRecord(f"p{i}", 1, "q", ref, False, 0.0, date(2026, 1, 1))
+               for i, ref in enumerate(["3.3", "opening"])]
+    text = render.member_stats(doc, "甲", answers, date(2026, 1, 1))
+    assert "〔三、3〕〔开头〕" in text or "〔开头〕〔三、3〕" in text
+    assert "/section opening" not in text and ("/section 开头" in text or "/section 三、3" in text)
+    assert "正确率：0%" in text
+
+
+def test_quiz_texts_are_shown_with_full_width_marks_and_nested_quotes() -> None:
+    shown = render.quiz_question("“推进“科学发展、后发赶超”的决定性因素”,对吗?", 1, 5)
+    assert shown == "【1/5】“推进‘科学发展、后发赶超’的决定性因素”，对吗？"
+    assert render.quiz_question("下列哪些是其中列举的？", 2, 5, multiple=True).startswith("【2/5】（多选）")
+    assert render.quiz_option("一、统一思想,准确把握") == "一、统一思想，准确把握"

@@ -1,0 +1,112 @@
+"""The store's campaign records: roster, check-ins once per push, excuses, reminders once a day, migration."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from pathlib import Path
+
+from bot.store import Checkin, Store
+from schedules.ledger import PlanRule, telegram_key
+
+D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
+
+
+def make(tmp_path: Path) -> Store:
+    return Store(tmp_path / "bot.db")
+
+
+def pushed(store: Store, chat_id: int, day: int, on: date) -> None:
+    store.ensure_group(chat_id)
+    store.update_group(chat_id, next_day=day)
+    claim = store.ledger.claim(telegram_key(chat_id), on, "test", 0.0, PlanRule(30))
+    assert claim is not None and claim.day == day
+    store.ledger.record(claim, 100 + day, PlanRule(30))
+
+
+def checkin(user: int, push_date: date, day: int, on: date, at: float = 1.0) -> Checkin:
+    return Checkin(chat_id=-1, user_id=user, push_date=push_date, day=day, local_date=on, local_time=time(8, 5),
+                   at=at, late=on != push_date)
+
+
+def test_the_roster_learns_joins_leaves_and_removals_and_never_lists_bots(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    store.remember_member(-1, 1, "小王", "wang", now=10.0)
+    store.member_joined(-1, 2, "小李", None, False, now=20.0)
+    store.member_joined(-1, 3, "helper", "helper_bot", True, now=20.0)
+    store.member_joined(-1, 4, "小张", "zhang", False, now=30.0)
+    assert store.member_left(-1, 4, now=40.0)
+    assert [m.user_id for m in store.roster(-1)] == [2, 1]  # by name: 小李 before 小王
+    gone = store.member(-1, 4)
+    assert gone is not None and (gone.status, gone.joined_at, gone.left_at) == ("left", 30.0, 40.0)
+    assert store.member_by_username(-1, "@WANG") is not None
+    store.remember_member(-1, 4, "小张", None, now=50.0)  # they came back and spoke
+    back = store.member(-1, 4)
+    assert back is not None and back.status == "present" and back.username == "zhang" and back.left_at is None
+    assert store.member_left(-1, 1, now=60.0, status="removed")
+    assert {m.user_id: m.status for m in store.roster(-1, include_gone=True)} == {
+        1: "removed", 2: "present", 4: "present"}
+    assert not store.member_left(-1, 99, now=60.0)
+
+
+def test_a_checkin_counts_once_per_push_and_is_checked_against_the_deliveries(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    pushed(store, -1, 3, D1)
+    assert store.pushed_day(-1, D1) == 3 and store.pushed_day(-1, D2) is None
+    assert store.record_checkin(checkin(1, D1, 3, D1, at=5.0)) is None
+    again = store.record_checkin(checkin(1, D1, 3, D1, at=9.0))
+    assert again is not None and again.at == 5.0  # the first press stands
+    pushed(store, -1, 4, D2)
+    assert store.record_checkin(checkin(2, D1, 3, D3, at=50.0)) is None  # 补学 two days later
+    assert store.checkin_count(-1, D1) == 2 and store.checkin_count(-1, D2) == 0
+    late = store.checkin(-1, 2, D1)
+    assert late is not None and late.late and late.local_date == D3 and late.day == 3
+    assert store.last_push(-1) == (D2, 4)
+    assert store.pushes(-1, since=D2) == [(D2, 4)]
+    assert [(c.user_id, c.push_date) for c in store.checkins(-1)] == [(1, D1), (2, D1)]
+
+
+def test_excuses_cover_inclusive_dates_and_can_be_cancelled_from_a_date_on(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    store.add_excuse(-1, 1, D1, D3, "出差", by_user=9, now=1.0)
+    assert store.excused_on(-1, D1) == {1} and store.excused_on(-1, D3) == {1}
+    assert store.excused_on(-1, date(2026, 12, 4)) == set()
+    store.remove_excuses(-1, 1, D2)
+    assert store.excused_on(-1, D1) == {1} and store.excused_on(-1, D2) == set()
+    assert [(e.start, e.end, e.reason) for e in store.excuses(-1)] == [(D1, D1, "出差")]
+
+
+def test_a_reminder_is_claimed_once_a_day_across_a_reopen(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    assert not store.claim_reminder(-1, D1)  # no reminder set
+    store.set_reminder(-1, time(20, 30))
+    assert store.claim_reminder(-1, D1)
+    store.close()
+    store = make(tmp_path)
+    assert not store.claim_reminder(-1, D1)
+    assert store.claim_reminder(-1, D2)
+    assert [r.remind_time for r in store.reminders()] == [time(20, 30)]
+    store.set_reminder(-1, None)
+    assert store.reminders() == [] and not store.claim_reminder(-1, D3)
+    assert store.claim_completion(-1, D1, 1.0) and not store.claim_completion(-1, D1, 2.0)
+
+
+def test_records_move_with_a_migrated_group(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    pushed(store, -1, 1, D1)
+    store.remember_member(-1, 1, "小王")
+    store.record_checkin(checkin(1, D1, 1, D1))
+    store.add_excuse(-1, 1, D2, D2, "", by_user=9, now=1.0)
+    store.set_reminder(-1, time(21, 0))
+    assert store.migrate_chat(-1, -1001)
+    assert store.checkin_count(-1001, D1) == 1 and store.excused_on(-1001, D2) == {1}
+    assert store.reminder(-1001) is not None and [m.user_id for m in store.roster(-1001)] == [1]
+
+
+def test_a_daily_round_and_a_quiz_round_may_run_side_by_side(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    quiz = store.start_round(-1, 1, ["a"], "全文", now=1.0)
+    daily = store.start_round(-1, 0, ["b"], "今天的内容", now=2.0, kind="daily", closes_at=100.0)
+    assert quiz is not None and daily is not None
+    assert (daily.kind, daily.closes_at) == ("daily", 100.0)
+    assert store.start_round(-1, 0, ["c"], "x", now=3.0, kind="daily") is None
+    assert store.running_round(-1) == quiz and store.running_round(-1, "daily") == daily
