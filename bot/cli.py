@@ -11,7 +11,7 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot import render
 from bot.config import Config, ConfigError, load_config
-from content.loader import load_document
+from content.loader import analyse_file, load_document
 from content.model import Document
 from content.parser import SpeechFormatError
 from content.questions import QuestionBankError, load_bank
@@ -61,9 +61,20 @@ def cmd_plan(args: argparse.Namespace, config: Config) -> None:
 
 
 def cmd_content_check(args: argparse.Namespace, config: Config) -> None:
-    doc = load_document(Path(args.file))
+    analysis = analyse_file(Path(args.file))
+    doc = analysis.document
     print(f"{args.file}: OK — {len(doc.parts)} parts, {sum(len(p.points) for p in doc.parts)} points, "
           f"opening: {'yes' if doc.opening else 'no'}, closing: {'yes' if doc.closing else 'no'}")
+    print("\nNot speech text (header and trailer lines):")
+    for item in analysis.header:
+        print(f"  line {item.line}: {item.kind}: {item.text[:40]}")
+    print("\nDecisions:")
+    for note in analysis.decisions:
+        print(f"  {f'line {note.line}: ' if note.line else ''}{note.text}")
+    print(f"\nWarnings ({len(analysis.warnings)}):" if analysis.warnings else "\nWarnings: none")
+    for note in sorted(analysis.warnings, key=lambda n: n.line or 0):
+        print(f"  {f'line {note.line}: ' if note.line else ''}{note.text}")
+    print("\nTo change a decision, edit the text file: see README, \"When content check gets a speech wrong\".\n")
     print(render.plain(render.outline(doc)))
 
 

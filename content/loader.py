@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 
 from .model import Document
-from .parser import SpeechFormatError, parse_speech
+from .parser import Analysis, SpeechFormatError, analyse_speech
 
 
 def default_speech_path() -> Path:
@@ -32,6 +32,15 @@ def load_document(path: Path | None = None) -> Document:
 @functools.lru_cache(maxsize=16)
 def _load(path: str, mtime_ns: int, size: int) -> Document:
     del mtime_ns, size  # part of the cache key only
+    return _analyse(path).document
+
+
+def analyse_file(path: Path) -> Analysis:
+    """Parse a speech file and say what was decided and why (never cached: `content check` wants it fresh)."""
+    return _analyse(str(path.expanduser().resolve()))
+
+
+def _analyse(path: str) -> Analysis:
     try:
         raw = Path(path).read_bytes()
     except OSError as error:
@@ -44,6 +53,6 @@ def _load(path: str, mtime_ns: int, size: int) -> Document:
             f"the file is not valid UTF-8 (byte {error.start}); save it as UTF-8", line=line, path=path
         ) from error
     try:
-        return parse_speech(text)
+        return analyse_speech(text)
     except SpeechFormatError as error:
         raise error.with_path(path) from error

@@ -209,3 +209,16 @@ def test_run_refuses_broken_content_before_starting(tmp_path: Path) -> None:
     assert_clean_failure(studybot("run", "--offline", cwd=tmp_path), 1)
     (tmp_path / "config.yaml").write_text(f"content:\n  speech: {str(BAD_SPEECHES[0])!r}\n", encoding="utf-8")
     assert_clean_failure(studybot("run", "--offline", cwd=tmp_path), 1)
+
+
+def test_content_check_says_what_it_decided_and_why(tmp_path: Path) -> None:
+    path = ROOT / "tests" / "data" / "corpus" / "gov_zhejiang_2026.txt"
+    result = studybot("content", "check", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "line 5: meta: 来源：浙江日报" in out and "line 9: byline: 浙江省省长 刘捷" in out
+    assert "line 11: opening begins at the address '各位代表：'" in out
+    assert "line 95: part 三: points numbered （一） (the outermost numbering occurring more than once); " \
+           "body text: 1、 ×10" in out
+    assert "line 215: closing begins: it turns to the audience (各位代表！新…)" in out
+    assert "Warnings (1):\n  line 37: point 一、10 is" in out
