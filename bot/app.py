@@ -22,9 +22,10 @@ from telegram.ext import (
 )
 
 from bot import render
-from bot.handlers import groups, lookup, quiz
+from bot.handlers import groups, lookup, quiz, review
 from bot.quizrounds import QuizRounds
 from bot.ratelimit import FloodLimiter
+from bot.review import PersonalReview
 from bot.services import SERVICES_KEY, Services, services
 
 log = logging.getLogger(__name__)
@@ -67,16 +68,23 @@ def add_handlers(app: Application) -> None:
         "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
         "settings": groups.settings, "goto": groups.goto, "dailyquiz": groups.dailyquiz, "progress": groups.progress,
         "quiz": quiz.quiz, "stopquiz": quiz.stopquiz, "leaderboard": quiz.leaderboard, "mystats": quiz.mystats,
+        "review": review.review, "reminder": review.reminder, "forgetme": review.forgetme,
     }
+    # The 去私聊复习 deep link is a /start with a payload: it goes to review before the plain /start.
+    app.add_handler(CommandHandler("start", review.start_from_link, filters=filters.Regex(r"^/start\S*\s+review_")))
     for name, handler in commands.items():
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(ChatMemberHandler(groups.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated))
     app.add_handler(PollAnswerHandler(quiz.poll_answer))
     app.add_handler(PollHandler(quiz.poll_update))
+    app.add_handler(CallbackQueryHandler(review.button, pattern=r"^rv:"))
     app.add_handler(CallbackQueryHandler(lookup.button))
     app.add_handler(MessageHandler(filters.COMMAND, lookup.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, lookup.plain_text))
+    # Second group: these see updates the first group also handles (quiz polls, service messages).
+    app.add_handler(PollAnswerHandler(review.poll_answer), group=1)
+    app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, review.member_left), group=1)
     app.add_error_handler(on_error)
 
 
@@ -96,12 +104,13 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .write_timeout(config.telegram.timeout)
         .connect_timeout(min(config.telegram.timeout, 10.0))
     )
-    if rate_limit:
-        # Flood waits are retried here, and every request pauses while one is pending.
-        builder = builder.rate_limiter(FloodLimiter())  # type: ignore[arg-type]
+    # Every request is retried by one policy in the limiter; `rate_limit=False` keeps the retries, drops the pacing.
+    limiter = FloodLimiter() if rate_limit else FloodLimiter(overall_rate=None, group_rate=None)
+    builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     app = builder.build()
     app.bot_data[SERVICES_KEY] = svc
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     app.bot_data[quiz.ROUNDS_KEY] = QuizRounds(svc, app.bot, app.job_queue, svc.questions)
+    app.bot_data[review.REVIEW_KEY] = PersonalReview(svc, app.bot, svc.questions)
     add_handlers(app)
     return app

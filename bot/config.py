@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
@@ -32,7 +33,7 @@ class WebhookConfig:
     listen: str = "0.0.0.0"
     port: int = 8443
     url: str = ""
-    secret_token: str = ""
+    secret_token: str = field(default="", repr=False)  # empty: the runner generates one for each run
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,12 @@ class QuizConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    desired_retention: float = 0.9
+    questions_per_review: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     telegram: TelegramConfig = TelegramConfig()
     database: Path = Path("studybot.db")
@@ -84,6 +91,7 @@ class Config:
     readings: ReadingsConfig = ReadingsConfig()
     push: PushConfig = PushConfig()
     quiz: QuizConfig = QuizConfig()
+    review: ReviewConfig = ReviewConfig()
     log_level: str = "INFO"
     source: str = "defaults"
 
@@ -135,6 +143,16 @@ def _kind(value: Any) -> str:
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {_kind(value)} {value!r}")
+    return value
+
+
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _secret_token(value: Any) -> str:
+    """Telegram's rule for a webhook secret; the message never repeats the value (it is a secret)."""
+    if not isinstance(value, str) or (value and not SECRET_TOKEN.fullmatch(value)):
+        raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (the value is not shown)")
     return value
 
 
@@ -201,7 +219,7 @@ def _log_level(value: Any) -> str:
     return text
 
 
-TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "log_level"}
+TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "log_level"}
 
 
 def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) -> Config:
@@ -221,7 +239,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         listen=r.get(wh, "telegram.webhook.listen", "0.0.0.0", _string),
         port=r.get(wh, "telegram.webhook.port", 8443, _int_in(1, 65535)),
         url=r.get(wh, "telegram.webhook.url", "", _string),
-        secret_token=r.get(wh, "telegram.webhook.secret_token", "", _string),
+        secret_token=r.get(wh, "telegram.webhook.secret_token", "", _secret_token),
     )
     mode = r.get(tg, "telegram.mode", "polling", _choice("polling", "webhook"))
     if mode == "webhook" and not webhook.url:
@@ -280,6 +298,11 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         max_questions=r.get(qz, "quiz.max_questions", 10, _int_in(1, 10)),
     )
 
+    rv = r.section(raw, "review", {"desired_retention", "questions_per_review"})
+    review = ReviewConfig(
+        desired_retention=r.get(rv, "review.desired_retention", 0.9, _number_in(0.7, 0.99)),
+        questions_per_review=r.get(rv, "review.questions_per_review", 5, _int_in(1, 20)),
+    )
     if quiz.default_questions > quiz.max_questions:
         r.problems.append(f"quiz: default_questions ({quiz.default_questions}) is larger than max_questions "
                           f"({quiz.max_questions})")
@@ -294,7 +317,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
-                  quiz=quiz, log_level=log_level, source=source)
+                  quiz=quiz, review=review, log_level=log_level, source=source)
 
 
 def _days(value: Any) -> str:

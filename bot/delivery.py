@@ -31,7 +31,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import render
 from bot.handlers.lookup import reading_keyboard
-from bot.retry import with_retries
+from bot.retry import follow_migration
 from bot.services import Services
 from bot.store import Store
 from content.model import Reading
@@ -186,7 +186,7 @@ class Deliverer:
             log.warning("could not release the push claim of %s: %s", held.key, exc)
 
     async def _send(self, target: Target, text: str, ref: str | None, last: bool) -> Message:
-        """Send to the target chat, following a migration (which re-targets it) and retrying passing failures."""
+        """Send to the target chat, following a migration (which re-targets it); the rate limiter retries."""
 
         async def migrated(new_id: int) -> None:
             old_id = target.chat_id
@@ -195,9 +195,8 @@ class Deliverer:
             target.chat_id = new_id
 
         markup = reading_keyboard(ref) if last else None
-        return await with_retries(
-            lambda: self.bot.send_message(target.chat_id, text, parse_mode="HTML", reply_markup=markup),
-            on_migrated=migrated, sleep=self.sleep)
+        return await follow_migration(
+            lambda: self.bot.send_message(target.chat_id, text, parse_mode="HTML", reply_markup=markup), migrated)
 
     async def _try_send(self, chat_id: int, text: str) -> None:
         try:

@@ -40,9 +40,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str, token: str) -> RedactingFilter:
-    """Root logging at `level`, httpx quieted (it logs request URLs, which carry the token), token redacted."""
-    redactor = RedactingFilter([token])
+def setup_logging(level: str, token: str, *secrets: str) -> RedactingFilter:
+    """Root logging at `level`, httpx quieted (it logs request URLs, which carry the token), token and `secrets`
+    redacted."""
+    redactor = RedactingFilter([token, *secrets])
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor)
@@ -52,3 +53,11 @@ def setup_logging(level: str, token: str) -> RedactingFilter:
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor
+
+
+def redact_also(secret: str) -> None:
+    """Redact `secret` too, in every handler set up by `setup_logging` (a secret made after start-up)."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactingFilter) and secret and secret not in found.secrets:
+                found.secrets.append(secret)

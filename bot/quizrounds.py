@@ -16,7 +16,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes, JobQueue
 
 from bot import render
-from bot.retry import with_retries
+from bot.retry import follow_migration
 from bot.services import Services
 from bot.store import AnswerRecord, PollRecord, Round, Store
 from content.questions import Question
@@ -88,14 +88,14 @@ class QuizRounds:
             target[0] = new_id
 
         try:
-            message = await with_retries(lambda: self.bot.send_poll(
+            message = await follow_migration(lambda: self.bot.send_poll(
                 target[0], render.quiz_question(question.question, rnd.position + 1, len(rnd.question_ids),
                                                 question.multiple),
                 [render.quiz_option(o) for o in options], type=Poll.QUIZ, is_anonymous=False,
                 allows_multiple_answers=question.multiple,
                 correct_option_ids=list(correct),  # type: ignore[arg-type]  # PTB types ids as Literal[0..11]
                 explanation=render.quiz_explanation(question.explanation), open_period=period),
-                attempts=3, on_migrated=migrated)
+                migrated)
         except (BadRequest, Forbidden) as exc:
             await self._abort(rnd, exc)
             return
@@ -219,7 +219,8 @@ class QuizRounds:
         text = render.quiz_results(self.svc.doc, polls=polls, answers=answers, names=names,
                                    questions=self.questions, stopped=status == "stopped")
         try:
-            await self.bot.send_message(rnd.chat_id, text, parse_mode="HTML")
+            await self.bot.send_message(rnd.chat_id, text, parse_mode="HTML",
+                                        reply_markup=render.review_link_keyboard(self.bot.username, rnd.chat_id))
         except TelegramError as exc:
             log.warning("could not post quiz results to %s: %s", rnd.chat_id, exc)
 

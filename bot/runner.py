@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -13,8 +14,9 @@ from telegram.ext import Application
 from bot.app import ALLOWED_UPDATES, build_application, register_commands
 from bot.config import Config
 from bot.delivery import Deliverer
+from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
-from bot.logs import setup_logging
+from bot.logs import redact_also, setup_logging
 from bot.quizrounds import QuizRounds, Scope
 from bot.services import Services, build_services
 from bot.store import Store
@@ -70,6 +72,8 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     await app.start()
     if schedule_pushes:
         pusher.start()
+        assert app.job_queue is not None
+        app.job_queue.run_repeating(review.remind_job, interval=60, first=5, name="studybot.review_reminders")
     await rounds_of(app).resume_all()
     await _receive_updates(app, svc.config)
     return Running(app=app, svc=svc, pusher=pusher)
@@ -82,9 +86,24 @@ async def _receive_updates(app: Application, config: Config) -> None:
         hook = telegram.webhook
         await app.updater.start_webhook(
             listen=hook.listen, port=hook.port, url_path=urlsplit(hook.url).path.lstrip("/"), webhook_url=hook.url,
-            secret_token=hook.secret_token or None, allowed_updates=ALLOWED_UPDATES)
+            secret_token=webhook_secret(hook.secret_token), allowed_updates=ALLOWED_UPDATES)
     else:
         await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
+
+
+def webhook_secret(configured: str) -> str:
+    """The secret Telegram must send with every update (PTB's webhook refuses updates without it with 403).
+
+    Without one, anyone who finds the URL could post a forged update; none configured, a random one is made for
+    this run (setWebhook gives it to Telegram). It is redacted from the logs and never printed.
+    """
+    if configured:
+        return configured
+    secret = secrets.token_urlsafe(32)  # 43 characters of A-Z a-z 0-9 _ -, as Telegram requires
+    redact_also(secret)
+    log.info("telegram.webhook.secret_token is not set: using a random secret made for this run; "
+                "updates without it are refused")
+    return secret
 
 
 async def stop(running: Running) -> None:
@@ -119,7 +138,7 @@ def run(config: Config, force_offline: bool = False) -> None:
     offline = config.offline or force_offline
     # The offline chat prints a transcript: routine INFO lines would drown it.
     level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
-    setup_logging(level, config.telegram.token)
+    setup_logging(level, config.telegram.token, config.telegram.webhook.secret_token)
     if offline:
         from bot.offline import run_offline
 

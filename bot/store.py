@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from schedules.ledger import (
     take,
     telegram_key,
 )
+from schedules.review import ReviewCard
 
 migrations = Migrations("studybot")
 # How long a write waits for another connection's lock before failing (then the caller retries it).
@@ -193,7 +194,58 @@ def m004_campaign_records(db: Database) -> None:
 
 
 @migrations()
-def m005_push_ledger(db: Database) -> None:
+def m010_personal_review(db: Database) -> None:
+    # One member's spaced-review cards per group; review polls sent in private; reminder settings per member.
+    db.execute(
+        """CREATE TABLE review_cards (
+            chat_id INTEGER NOT NULL,
+            user_id INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            state TEXT NOT NULL,
+            due TEXT NOT NULL,
+            reviews INTEGER NOT NULL DEFAULT 0,
+            lapses INTEGER NOT NULL DEFAULT 0,
+            last_correct INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (chat_id, user_id, question_id)
+        )"""
+    )
+    db.execute("CREATE INDEX review_cards_due ON review_cards(user_id, due)")
+    db.execute(
+        """CREATE TABLE review_polls (
+            poll_id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            question_id TEXT NOT NULL,
+            correct_ids TEXT NOT NULL,
+            session TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            answered INTEGER NOT NULL DEFAULT 0,
+            correct INTEGER
+        )"""
+    )
+    db.execute("CREATE INDEX review_polls_user ON review_polls(user_id)")
+    db.execute(
+        """CREATE TABLE review_members (
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            current INTEGER NOT NULL DEFAULT 0,
+            left_group INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, chat_id)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE review_reminders (
+            user_id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            last_sent TEXT
+        )"""
+    )
+
+
+@migrations()
+def m011_push_ledger(db: Database) -> None:
     """One push ledger (schedules/ledger.py) instead of groups.next_day/last_pushed/finished plus deliveries.
 
     Every group keeps its progress: next_day moves to ledger_progress; every delivery becomes a day record (sent stays
@@ -231,7 +283,7 @@ def m005_push_ledger(db: Database) -> None:
     )
     db.execute(
         """INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, parts_sent, updated_at)
-           SELECT 'tg:' || chat_id, last_pushed, max(next_day - 1, 1), 'sent', 'm005', lower(hex(randomblob(16))),
+           SELECT 'tg:' || chat_id, last_pushed, max(next_day - 1, 1), 'sent', 'm011', lower(hex(randomblob(16))),
                   0, 1, created_at
            FROM groups WHERE last_pushed IS NOT NULL
            ON CONFLICT(key, local_date) DO UPDATE SET state = 'sent'"""
@@ -307,6 +359,27 @@ class Round:
     scope: str
     kind: str = "quiz"  # quiz: /quiz, one poll after another; daily: after a push, every poll open until closes_at
     closes_at: float | None = None  # daily rounds: when our own timer stops their polls and posts the results
+
+
+@dataclass(frozen=True)
+class ReviewPoll:
+    poll_id: str
+    user_id: int
+    chat_id: int  # the group whose review this is
+    question_id: str
+    correct_ids: tuple[int, ...]
+    session: str
+    position: int
+    answered: bool
+    correct: bool | None = None  # once answered
+
+
+@dataclass(frozen=True)
+class ReviewReminder:
+    user_id: int
+    at: time
+    timezone: str
+    last_sent: date | None
 
 
 @dataclass(frozen=True)
@@ -797,6 +870,111 @@ class Store:
             [chat_id, push_date.isoformat(), now])
         return cursor.rowcount == 1
 
+    # --- personal review: cards, private review polls, reminders ------------------------------------------------
+
+    def review_cards(self, chat_id: int, user_id: int) -> list[ReviewCard]:
+        return [_card(r) for r in self.db.query(
+            "SELECT * FROM review_cards WHERE chat_id = ? AND user_id = ? ORDER BY due, question_id",
+            [chat_id, user_id])]
+
+    def save_review_cards(self, chat_id: int, user_id: int, cards: Iterable[ReviewCard]) -> None:
+        with self.db.atomic():
+            for c in cards:
+                self.db.execute(
+                    """INSERT OR REPLACE INTO review_cards
+                       (chat_id, user_id, question_id, ref, state, due, reviews, lapses, last_correct)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [chat_id, user_id, c.question_id, c.ref, c.state, _utc_iso(c.due), c.reviews, c.lapses,
+                     int(c.last_correct)])
+
+    def record_review_poll(self, poll: ReviewPoll) -> None:
+        self.db.execute(
+            """INSERT INTO review_polls (poll_id, user_id, chat_id, question_id, correct_ids, session, position)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [poll.poll_id, poll.user_id, poll.chat_id, poll.question_id, json.dumps(list(poll.correct_ids)),
+             poll.session, poll.position])
+
+    def unanswered_review_poll(self, poll_id: str, user_id: int) -> ReviewPoll | None:
+        """The member's review poll still waiting for its answer (None if unknown, someone else's, or answered)."""
+        row = self._one("SELECT * FROM review_polls WHERE poll_id = ? AND user_id = ? AND answered = 0",
+                        [poll_id, user_id])
+        return _review_poll(row) if row else None
+
+    def answer_review_poll(self, poll_id: str, correct: bool) -> bool:
+        """Record the answer once; False if it was already recorded."""
+        cursor = self.db.execute("UPDATE review_polls SET answered = 1, correct = ? WHERE poll_id = ? AND answered = 0",
+                                 [int(correct), poll_id])
+        return cursor.rowcount == 1
+
+    def session_polls(self, session: str) -> list[ReviewPoll]:
+        return [_review_poll(r) for r in self.db.query(
+            "SELECT * FROM review_polls WHERE session = ? ORDER BY position", [session])]
+
+    def open_review_poll(self, user_id: int) -> ReviewPoll | None:
+        """The member's review question still waiting for an answer, if any (one at a time)."""
+        row = self._one("SELECT * FROM review_polls WHERE user_id = ? AND answered = 0 ORDER BY rowid DESC LIMIT 1",
+                        [user_id])
+        return _review_poll(row) if row else None
+
+    def join_review(self, user_id: int, chat_id: int, current: bool) -> None:
+        """The member reviews this group's questions; `current` makes it the group /review uses."""
+        with self.db.atomic():
+            if current:
+                self.db.execute("UPDATE review_members SET current = 0 WHERE user_id = ?", [user_id])
+            self.db.execute(
+                """INSERT INTO review_members (user_id, chat_id, current) VALUES (?, ?, ?)
+                   ON CONFLICT(user_id, chat_id) DO UPDATE SET left_group = 0,
+                       current = max(current, excluded.current)""",
+                [user_id, chat_id, int(current)])
+
+    def left_group(self, user_id: int, chat_id: int) -> None:
+        """The member left the group: their review history stays, reminders for it stop."""
+        self.db.execute(
+            """INSERT INTO review_members (user_id, chat_id, left_group) VALUES (?, ?, 1)
+               ON CONFLICT(user_id, chat_id) DO UPDATE SET left_group = 1, current = 0""", [user_id, chat_id])
+
+    def review_groups(self, user_id: int) -> list[tuple[int, str, bool]]:
+        """(group, title, is current) of every group the member can review: joined or answered in, not left."""
+        rows = self.db.execute(
+            """SELECT g.chat_id, g.title, coalesce(m.current, 0) FROM groups g
+               LEFT JOIN review_members m ON m.chat_id = g.chat_id AND m.user_id = ?
+               WHERE coalesce(m.left_group, 0) = 0 AND (m.user_id IS NOT NULL OR EXISTS (
+                   SELECT 1 FROM answers a WHERE a.chat_id = g.chat_id AND a.user_id = ?))
+               ORDER BY coalesce(m.current, 0) DESC, g.chat_id""", [user_id, user_id]).fetchall()
+        return [(r[0], r[1], bool(r[2])) for r in rows]
+
+    def set_review_reminder(self, user_id: int, at: time | None, timezone: str) -> None:
+        if at is None:
+            self.db.execute("DELETE FROM review_reminders WHERE user_id = ?", [user_id])
+            return
+        self.db.execute(
+            """INSERT INTO review_reminders (user_id, at, timezone) VALUES (?, ?, ?)
+               ON CONFLICT(user_id) DO UPDATE SET at = excluded.at, timezone = excluded.timezone""",
+            [user_id, at.strftime("%H:%M"), timezone])
+
+    def review_reminder(self, user_id: int) -> ReviewReminder | None:
+        row = self._one("SELECT * FROM review_reminders WHERE user_id = ?", [user_id])
+        return _review_reminder(row) if row else None
+
+    def review_reminders(self) -> list[ReviewReminder]:
+        return [_review_reminder(r) for r in self.db.query("SELECT * FROM review_reminders ORDER BY user_id")]
+
+    def mark_review_reminded(self, user_id: int, local_date: date) -> bool:
+        """Claim today's reminder for the member; False if it was already sent today (one a day)."""
+        cursor = self.db.execute(
+            """UPDATE review_reminders SET last_sent = ?
+               WHERE user_id = ? AND (last_sent IS NULL OR last_sent != ?)""",
+            [local_date.isoformat(), user_id, local_date.isoformat()])
+        return cursor.rowcount == 1
+
+    def forget_review(self, user_id: int) -> int:
+        """Delete everything personal review keeps about the member; returns how many cards were deleted."""
+        with self.db.atomic():
+            cards = self.db.execute("DELETE FROM review_cards WHERE user_id = ?", [user_id]).rowcount
+            for table in ("review_polls", "review_members", "review_reminders"):
+                self.db.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
+        return int(cards)
+
 
 class SqliteLedger:
     """The push ledger (schedules/ledger.py) in SQLite: each call is one transaction that takes the write lock first.
@@ -992,6 +1170,29 @@ def _poll(row: dict[str, Any]) -> PollRecord:
                       correct_index=row["correct_index"], position=row["position"], closes_at=row["closes_at"],
                       closed=bool(row["closed"]),
                       correct_ids=tuple(json.loads(row["correct_ids"])) if row.get("correct_ids") else ())
+
+
+def _utc_iso(moment: datetime) -> str:
+    """Review times are stored in UTC, to the second, so that they compare as text."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _card(row: dict[str, Any]) -> ReviewCard:
+    return ReviewCard(question_id=row["question_id"], ref=row["ref"], state=row["state"],
+                      due=datetime.fromisoformat(row["due"]), reviews=row["reviews"], lapses=row["lapses"],
+                      last_correct=bool(row["last_correct"]))
+
+
+def _review_poll(row: dict[str, Any]) -> ReviewPoll:
+    return ReviewPoll(poll_id=row["poll_id"], user_id=row["user_id"], chat_id=row["chat_id"],
+                      question_id=row["question_id"], correct_ids=tuple(json.loads(row["correct_ids"])),
+                      session=row["session"], position=row["position"], answered=bool(row["answered"]),
+                      correct=None if row["correct"] is None else bool(row["correct"]))
+
+
+def _review_reminder(row: dict[str, Any]) -> ReviewReminder:
+    return ReviewReminder(user_id=row["user_id"], at=_time(row["at"]), timezone=row["timezone"],
+                    last_sent=date.fromisoformat(row["last_sent"]) if row["last_sent"] else None)
 
 
 def _answer(row: dict[str, Any]) -> AnswerRecord:

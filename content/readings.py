@@ -196,3 +196,17 @@ def _plan_block(body: str, block: _Block, min_chars: int, max_chars: int) -> lis
         j = i
     spans.reverse()
     return spans
+
+
+def sentence_containing(text: str, phrase: str) -> str | None:
+    """The whole sentence of `text` in which `phrase` first occurs (None if it does not), by the plan's ends."""
+    at = text.find(phrase) if phrase else -1
+    if at < 0:
+        return None
+    start = 0
+    for match in SENTENCE_END.finditer(text, 0, at):
+        start = match.end()
+    end = next((m.end() for m in SENTENCE_END.finditer(text, at + len(phrase))), len(text))
+    line_start = text.rfind("\n", 0, at) + 1  # a heading line ends its sentence without punctuation
+    line_end = text.find("\n", at)
+    return text[max(start, line_start):min(end, line_end if line_end >= 0 else len(text))].strip()

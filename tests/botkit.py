@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import build_config
+from bot.ratelimit import FloodLimiter
+from bot.retry import RetryPolicy
 from bot.runner import Running, start, stop
 from bot.services import Services, build_services
 from bot.standin import StandIn
@@ -105,6 +107,14 @@ async def bot_running(tmp_path: Path, *, clock: Callable[[], datetime] | None = 
         svc.db.close()
         if own:
             await server.stop()
+
+
+def fast_retries(h: Harness) -> RetryPolicy:
+    """The bot's retry policy with near-zero back-off (attempts unchanged), for tests that exhaust it."""
+    limiter = h.running.app.bot.rate_limiter
+    assert isinstance(limiter, FloodLimiter)
+    limiter.policy = RetryPolicy(attempts=limiter.policy.attempts, backoff=0.01, backoff_cap=0.05)
+    return limiter.policy
 
 
 async def add_group(h: Harness, chat_id: int = GROUP, title: str = "学习小组", admin: int = ADMIN) -> None:

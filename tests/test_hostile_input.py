@@ -21,7 +21,7 @@ from bot.config import ConfigError, build_config
 from bot.standin.state import DEFAULT_ALLOWED, World
 from content.questions import QuestionBankError, parse_bank
 from schedules.clock import FakeClock
-from tests.botkit import ADMIN, GROUP, MEMBER, ErrorRecords, Harness, add_group, bot_running, settle
+from tests.botkit import ADMIN, GROUP, MEMBER, ErrorRecords, Harness, add_group, bot_running, fast_retries, settle
 
 MAX_MESSAGE = 4096
 QUIET_HOUR = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # 20:00 in Shanghai: past the 08:00 push and its grace
@@ -181,7 +181,8 @@ async def test_admin_check_fails_closed_when_telegram_cannot_say_who_the_admins_
         harness: Harness, errors: ErrorRecords) -> None:
     await add_group(harness, chat_id=-4321)
     before = _snapshot(harness)
-    harness.standin.fail_next("getChatAdministrators", 500)
+    attempts = fast_retries(harness).attempts  # every attempt fails: Telegram cannot say
+    harness.standin.fail_next("getChatAdministrators", 500, count=attempts)
     [refused] = await harness.say(-4321, ADMIN, "/subscribe")
     assert REFUSAL in (refused.text or "")
     assert _snapshot(harness) == before

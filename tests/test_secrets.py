@@ -23,7 +23,7 @@ from bot.app import build_application
 from bot.logs import setup_logging
 from bot.services import build_services
 from bot.standin import StandIn
-from tests.botkit import ADMIN, GROUP, Harness, add_group, bot_running, make_config
+from tests.botkit import ADMIN, GROUP, Harness, add_group, bot_running, fast_retries, make_config
 
 SECRET = "123456789:AAF" + "k3Vq9ZpX2mT7rW4yB8nC1dE6fG0hJ5sL"  # shaped like a real token: 32 characters after AAF
 SECRET_PART = SECRET.split(":", 1)[1]
@@ -105,9 +105,8 @@ async def _push_that_fails(h: Harness) -> None:
     from datetime import UTC, datetime
 
     from bot.delivery import Deliverer
-
-    h.standin.fail_next("sendMessage", 500, count=5)
-    deliver = Deliverer(h.svc, h.running.app.bot, sleep=lambda _: asyncio.sleep(0))
+    h.standin.fail_next("sendMessage", 500, count=fast_retries(h).attempts)
+    deliver = Deliverer(h.svc, h.running.app.bot)
     try:
         await deliver(GROUP, datetime.now(UTC).date())
     except Exception:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.config import ConfigError
+from bot.logs import setup_logging
 from bot.runner import start, stop
 from bot.services import build_services
 from bot.standin import StandIn
@@ -56,3 +61,89 @@ async def test_webhook_mode_serves_updates_with_the_secret_token(tmp_path: Path)
         finally:
             await stop(running)
             svc.db.close()
+
+
+def post_without_secret(url: str, update: dict[str, object]) -> int:
+    request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+@pytest.fixture
+def run_log() -> Iterator[io.StringIO]:
+    """Logging as `studybot run` sets it up, at DEBUG for every library, written to a buffer."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    noisy = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "apscheduler", "telegram")}
+    buffer = io.StringIO()
+    setup_logging("DEBUG", TOKEN)
+    handler = root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(buffer)
+    for name in noisy:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    try:
+        yield buffer
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name, level in noisy.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_without_a_configured_secret_a_random_one_is_made_and_updates_without_it_are_refused(
+        tmp_path: Path, run_log: io.StringIO) -> None:
+    """Issue 9, case 9: a forged anonymous-admin /subscribe posted to the URL is refused; the real one is served."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/studybot/hook"
+    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
+        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
+            "listen": "127.0.0.1", "port": port, "url": url}})
+        svc = build_services(config)
+        running = await start(svc, base_url=server.base_url)
+        try:
+            secret = server.api.webhook_secret  # what setWebhook told "Telegram"
+            assert len(secret) >= 32
+            forged = server.world.user_sends(GROUP, 1087968824, "/subscribe", anonymous_admin=True)
+            server.world.updates.clear()
+            loop = asyncio.get_running_loop()
+            update = {"update_id": 1, "message": forged}
+            assert await loop.run_in_executor(None, post_without_secret, url, update) == 403
+            assert await loop.run_in_executor(None, post, url, update, "guessed") == 403
+            await asyncio.sleep(0.2)
+            assert server.sent(GROUP) == []  # nothing was done for the forged update
+            group = await svc.db(lambda s: s.group(GROUP))
+            assert group is None or not group.subscribed
+            message = server.world.user_sends(GROUP, MEMBER, "/toc")
+            server.world.updates.clear()
+            assert await loop.run_in_executor(None, post, url, {"update_id": 2, "message": message}, secret) == 200
+            [reply] = await server.wait_for_sent(GROUP, 1)
+            assert "〔1.1〕" in (reply.text or "")
+        finally:
+            await stop(running)
+            svc.db.close()
+    text = run_log.getvalue()
+    assert "setWebhook" in text and "secret_token" in text  # the capture saw PTB's DEBUG lines of the call
+    assert "secret_token is not set" in text  # said at start-up ...
+    assert secret not in text  # ... without printing it
+    assert secret not in repr(config) and secret not in repr(running.app)
+
+
+def test_a_configured_secret_is_not_in_the_config_repr(tmp_path: Path) -> None:
+    config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
+        "url": "https://example.org/hook", "secret_token": "s3cret-value_1"}})
+    assert config.telegram.webhook.secret_token == "s3cret-value_1"
+    assert "s3cret-value_1" not in repr(config) and "s3cret-value_1" not in str(config)
+
+
+@pytest.mark.parametrize("value", ["has space", "x" * 257, 12345])
+def test_a_bad_secret_is_reported_without_repeating_it(tmp_path: Path, value: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, telegram={"webhook": {"url": "https://example.org/hook", "secret_token": value}})
+    assert "telegram.webhook.secret_token" in str(caught.value)
+    assert str(value) not in str(caught.value)

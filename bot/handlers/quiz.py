@@ -10,9 +10,11 @@ from telegram.ext import ContextTypes
 from bot import render
 from bot.handlers.lookup import reply
 from bot.quizrounds import QuizRounds, Scope
+from bot.review import REVIEW_KEY, PersonalReview
 from bot.services import Services, services
 from content.model import Document
 from content.refs import RefError, resolve
+from schedules.review import strongest_and_weakest
 
 ROUNDS_KEY = "quiz_rounds"
 TODAY_WORDS = {"today", "今天", "今日", "当天"}
@@ -134,7 +136,13 @@ async def mystats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if chat is None or user is None:
         return
     answers = await svc.db(lambda s: s.member_answers(chat.id, user.id))
-    await reply(update, render.member_stats(svc.doc, user.full_name, answers, await svc.local_today(chat.id)))
+    text = render.member_stats(svc.doc, user.full_name, answers, await svc.local_today(chat.id))
+    personal = context.bot_data[REVIEW_KEY]
+    if answers and isinstance(personal, PersonalReview):
+        figures = personal.mastery(await personal.standing(user.id, chat.id))
+        strong, weak = strongest_and_weakest(figures)
+        text += "\n" + render.mastery_lines(svc.doc, strong, weak, figures)
+    await reply(update, text, render.review_link_keyboard(context.bot.username, chat.id))
 
 
 async def poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

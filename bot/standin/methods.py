@@ -162,6 +162,7 @@ class BotApi:
     def __init__(self, world: World) -> None:
         self.world = world
         self.webhook_url = ""
+        self.webhook_secret = ""
         self._handlers: dict[str, Callable[[Params], Awaitable[Any]]] = {
             name[len("m_"):].lower(): getattr(self, name) for name in dir(self) if name.startswith("m_")
         }
@@ -203,7 +204,11 @@ class BotApi:
                 "can_connect_to_business": False, "has_main_web_app": False}
 
     async def m_setWebhook(self, p: Params) -> bool:
+        secret = p.get_str("secret_token") or ""
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         self.webhook_url = p.get_str("url") or ""
+        self.webhook_secret = secret  # a test posts updates with it, as Telegram would
         return True
 
     async def m_deleteWebhook(self, p: Params) -> bool:

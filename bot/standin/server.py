@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from bot.standin.limits import FloodLimits, LimitConfig, TrafficStats
+from bot.standin.limits import FloodLimits, LimitConfig, RequestRecord, TrafficStats
 from bot.standin.methods import BotApi
 from bot.standin.state import JSON, ApiError, FakeUser, Outbox, SentRecord, UserLike, World
 
@@ -35,6 +35,10 @@ class Fault:
     description: str = ""
     seconds: float = 0.0
     parameters: JSON | None = None
+    chat_id: int | None = None  # only for calls to this chat; None: any call of the method
+
+    def matches(self, params: dict[str, Any]) -> bool:
+        return self.chat_id is None or str(params.get("chat_id")) == str(self.chat_id)
 
 
 class _Drop(Exception):
@@ -135,11 +139,11 @@ class StandIn:
         self._faults.setdefault(method.lower(), deque()).extend([fault] * count)
 
     def fail_next(self, method: str, status: int = 500, count: int = 1, description: str | None = None,
-                  *, deliver: bool = False, parameters: JSON | None = None) -> None:
-        """The next ``count`` calls of ``method`` answer ``status`` (with ``parameters``, e.g. retry_after);
-        ``deliver=True`` still carries them out."""
+                  *, deliver: bool = False, parameters: JSON | None = None, chat_id: int | None = None) -> None:
+        """The next ``count`` calls of ``method`` (to ``chat_id`` only, if given) answer ``status`` (with
+        ``parameters``, e.g. retry_after); ``deliver=True`` still carries them out."""
         text = description or HTTPStatus(status).phrase
-        self._queue(method, Fault("fail", deliver, status, text, parameters=parameters), count)
+        self._queue(method, Fault("fail", deliver, status, text, parameters=parameters, chat_id=chat_id), count)
 
     def delay_next(self, method: str, seconds: float, count: int = 1, *, deliver: bool = True) -> None:
         """Answer the next calls ``seconds`` late.  ``deliver=True``: carried out at once (as Telegram may do for
@@ -233,8 +237,25 @@ class StandIn:
             params.update(_parse_body(content_type, raw))
         except ApiError as exc:
             return _error(exc)
+        try:
+            status, body = await self._dispatch(method, params, reader)
+        except _Drop:
+            self._log_request(method, params, 0)
+            raise
+        self._log_request(method, params, status)
+        return status, body
+
+    def _log_request(self, method: str, params: dict[str, Any], status: int) -> None:
+        chat = params.get("chat_id")
+        self.stats.requests.append(RequestRecord(self.world.clock(), method, None if chat is None else str(chat),
+                                                 status))
+
+    async def _dispatch(self, method: str, params: dict[str, Any],
+                        reader: asyncio.StreamReader) -> tuple[int, bytes]:
         queue = self._faults.get(method.lower())
-        fault = queue.popleft() if queue else None
+        fault = next((f for f in queue if f.matches(params)), None) if queue else None
+        if fault is not None and queue is not None:
+            queue.remove(fault)  # the first equal one: faults are values, so which of equals goes does not matter
         if fault is None:
             return await self._call(method, params)
         log.debug("stand-in fault %s on %s", fault.kind, method)
