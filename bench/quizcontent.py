@@ -1,6 +1,6 @@
 """`python -m bench.quizcontent [SPEECH.txt ...]`: generated questions per speech by kind, and simulated leak rates.
 
-With no arguments: the shipped speech (with its bank) and every `*.txt` in ../shared/corpus/ when that folder exists.
+With no arguments: the shipped speech (with its bank) and every `*.txt` in tests/data/corpus/ (the real speeches).
 A round leaks when two of its questions share a source sentence, one shows another's answer, or a question on where a
 sentence stands comes in a scope that already says so. Rounds: /quiz 5 on every section, every part with its points
 and the whole speech, 20 seeds each; the old draw (first five of the shuffled pool) is shown for comparison.
@@ -25,10 +25,9 @@ from content.quizgen import generate_questions
 from content.roundplan import RoundPlanner, allowed_in_scope, conflict
 from content.scoring import pick_questions
 
-# ../shared/corpus/ beside the checkout (/work/main), or beside the worktrees' folder (/work/wt/issueN).
+# The development corpus as the tests keep it (issue 12 copied ../shared/corpus/ there).
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = next((p for p in (ROOT.parent / "shared" / "corpus", ROOT.parents[1] / "shared" / "corpus") if p.is_dir()),
-              ROOT.parent / "shared" / "corpus")
+CORPUS = ROOT / "tests" / "data" / "corpus"
 SHOWN = {"cloze": "cloze", "which_part": "part", "which_point": "point", "true_false": "对/错", "multiple": "multi"}
 SEEDS = 20
 ROUND = 5

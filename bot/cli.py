@@ -11,6 +11,7 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot import render
 from bot.config import Config, ConfigError, load_config
+from bot.robots.channels import ChannelConfig
 from content.loader import analyse_file, load_document
 from content.model import Document
 from content.parser import SpeechFormatError
@@ -90,6 +91,63 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> None:
         print(f"  question banks: {len(config.content.question_banks)} file(s), {questions} questions")
     print(f"  default push: {config.push.default_time:%H:%M} {config.push.default_timezone}, "
           f"{config.push.default_days}")
+    for channel in config.channels:
+        print(f"  robot channel {channel.describe()}")
+
+
+# --- robot channels (bot/robots/) ---------------------------------------------------------------------------
+
+
+def _channel(config: Config, name: str) -> ChannelConfig:
+    found = next((c for c in config.channels if c.name == name), None)
+    if found is None:
+        known = ", ".join(c.name for c in config.channels) or "none configured"
+        raise CliError(f"no robot channel named {name!r} (channels: {known})")
+    return found
+
+
+def cmd_channels_test(args: argparse.Namespace, config: Config) -> None:
+    import asyncio
+
+    from bot.robots.client import Answer
+    from bot.robots.push import RobotPusher
+    from bot.services import build_services
+
+    channel = _channel(config, args.name)
+    svc = build_services(config)
+
+    async def go() -> Answer:
+        pusher = RobotPusher(svc)
+        try:
+            return await pusher.test(channel)
+        finally:
+            await pusher.aclose()
+
+    try:
+        answer = asyncio.run(go())
+    finally:
+        svc.db.close()
+    if answer.outcome != "ok":
+        raise CliError(f"{channel.name} ({channel.platform}) did not post the test message: {answer.describe()}")
+    print(f"{channel.name} ({channel.platform}): test message posted ({answer.describe()})")
+
+
+def cmd_channels_list(args: argparse.Namespace, config: Config) -> None:
+    from bot.store import Store
+
+    store = Store(config.database)
+    try:
+        rows = {r.name: r for r in store.robots.sync([(c.name, c.kind) for c in config.channels])}
+    finally:
+        store.close()
+    if not config.channels:
+        print("no robot channels configured")
+    for channel in config.channels:
+        row = rows[channel.name]
+        state = "active" if row.active else f"stopped ({row.stop_reason})"
+        last = f"last delivery {row.last_pushed} at {row.last_delivery_at}" if row.last_pushed else "nothing posted yet"
+        failing = f"; {row.failures} failed attempt(s), last: {row.last_error}" if row.failures else ""
+        print(f"{channel.describe()}\n    {state}; next day {row.next_day}; {last}{failing}")
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> None:
@@ -164,6 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
     config_check = config_commands.add_parser("check", help="validate the configuration and report every problem",
                                               description="Validate the configuration file and the content.")
     config_check.set_defaults(func=cmd_config_check)
+
+    channels = commands.add_parser("channels", help="robot channels (WeCom, DingTalk, Feishu)",
+                                   description="Work with the robot channels listed under channels: in the config.")
+    channel_commands = channels.add_subparsers(dest="channels_command", metavar="ACTION", required=True)
+    channels_test = channel_commands.add_parser("test", help="post a short test message and show the robot's answer",
+                                                description="Post a short test message to robot channel NAME now "
+                                                            "and report the platform's answer.")
+    channels_test.add_argument("name", help="the channel's name in the config")
+    channels_test.set_defaults(func=cmd_channels_test)
+    channels_list = channel_commands.add_parser("list", help="each channel's progress and last delivery",
+                                                description="List the robot channels with progress, last delivery "
+                                                            "and any stop reason.")
+    channels_list.set_defaults(func=cmd_channels_list)
     return parser
 
 

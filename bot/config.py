@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from bot.robots.channels import ChannelConfig, parse_channels
 from schedules.due import parse_time, parse_timezone, parse_weekdays
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -92,6 +93,7 @@ class Config:
     push: PushConfig = PushConfig()
     quiz: QuizConfig = QuizConfig()
     review: ReviewConfig = ReviewConfig()
+    channels: tuple[ChannelConfig, ...] = ()  # robot groups (WeCom, DingTalk, Feishu): bot/robots/
     log_level: str = "INFO"
     source: str = "defaults"
 
@@ -219,7 +221,8 @@ def _log_level(value: Any) -> str:
     return text
 
 
-TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "log_level"}
+TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "channels",
+            "log_level"}
 
 
 def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) -> Config:
@@ -307,6 +310,8 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         r.problems.append(f"quiz: default_questions ({quiz.default_questions}) is larger than max_questions "
                           f"({quiz.max_questions})")
 
+    channels = parse_channels(raw.get("channels"), r.problems, push.default_timezone, push.default_days)
+
     database = Path(r.get(raw, "database", "studybot.db", _string))
     if not database.is_absolute():
         database = base_dir / database
@@ -317,7 +322,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
-                  quiz=quiz, review=review, log_level=log_level, source=source)
+                  quiz=quiz, review=review, channels=channels, log_level=log_level, source=source)
 
 
 def _days(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Logging set-up that keeps the bot token out of every log line."""
+"""Logging set-up that keeps the bot token and the robot webhook keys and secrets out of every log line."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import re
 REDACTED = "<token>"
 # Telegram tokens look like 123456789:AAE...; also catch them inside /bot<token>/ URL paths.
 TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+# Robot webhooks carry their credential in the URL: WeCom ?key=, DingTalk ?access_token= (and the derived &sign=),
+# Feishu /open-apis/bot/v2/hook/<token>.
+ROBOT_URL_KEYS = re.compile(r"([?&](?:key|access_token|sign)=|/bot/v2/hook/)[^&\s\"'/?#]+")
 
 
 def redact(text: str, secrets: list[str] | None = None) -> str:
     """The text with the given secrets and anything shaped like a bot token replaced."""
-    for secret in secrets or []:
+    for secret in sorted(secrets or [], key=len, reverse=True):  # a URL before the key inside it
         if secret:
             text = text.replace(secret, REDACTED)
-    return TOKEN_SHAPE.sub(REDACTED, text)
+    return ROBOT_URL_KEYS.sub(rf"\1{REDACTED}", TOKEN_SHAPE.sub(REDACTED, text))
 
 
 class RedactingFilter(logging.Filter):

@@ -637,3 +637,23 @@ def mastery_lines(doc: Document, strong: Sequence[str], weak: Sequence[str], fig
 
 def _percent(share: float) -> str:
     return f"{int(share * 100 + 0.5)}%"  # half up, as `percent`
+
+
+# --- robot channels (WeCom, DingTalk, Feishu): plain wording, laid out per platform by bot/robots/formats.py ----
+
+
+def robot_title(reading: Reading) -> str:
+    """DingTalk shows this short title in the notification preview."""
+    return f"每日学习 · 第 {reading.day} 天"
+
+
+def robot_refs(doc: Document, reading: Reading) -> str:
+    return "出处：" + "；".join(section_name(doc.section(r)) for r in reading.refs) if reading.refs else ""
+
+
+def robot_part(text: str, part: int, parts: int) -> str:
+    return f"{text}（{part}/{parts}）" if parts > 1 else text
+
+
+def robot_test_message(name: str) -> str:
+    return f"学习助手测试消息：机器人「{name}」已连通，每日学习内容将按计划发到本群。"

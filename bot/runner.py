@@ -18,6 +18,7 @@ from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import redact_also, setup_logging
 from bot.quizrounds import QuizRounds, Scope
+from bot.robots.push import RobotPusher
 from bot.services import Services, build_services
 from bot.store import Store
 from content.model import Reading
@@ -33,6 +34,7 @@ class Running:
     app: Application
     svc: Services
     pusher: PushScheduler[int]
+    robots: RobotPusher
 
 
 def rounds_of(app: Application) -> QuizRounds:
@@ -41,18 +43,20 @@ def rounds_of(app: Application) -> QuizRounds:
     return found
 
 
-def attach_pusher(app: Application, svc: Services) -> PushScheduler[int]:
+def attach_pusher(app: Application, svc: Services, robots: RobotPusher | None = None) -> PushScheduler[int]:
     """The daily push, on the application's own APScheduler (one scheduler per process)."""
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     rounds = rounds_of(app)
 
-    async def daily_quiz(chat_id: int, reading: Reading) -> None:
-        """A short round on the day's reading after the push, where the group asked for one."""
+    async def after_push(chat_id: int, reading: Reading) -> None:
+        """Robot channels that follow this group post it too; a short quiz round where the group asked for one."""
+        if robots is not None:
+            await robots.kick()
         group = await svc.db(lambda s: s.group(chat_id))
         if group is not None and group.daily_quiz > 0:
             await rounds.start(chat_id, app.bot.id, group.daily_quiz, Scope(frozenset(reading.refs), "今天的内容"))
 
-    deliverer = Deliverer(svc, app.bot, after_push=daily_quiz)
+    deliverer = Deliverer(svc, app.bot, after_push=after_push)
     return PushScheduler[int](
         app.job_queue.scheduler, lambda: svc.db(Store.push_candidates), deliverer, clock=svc.clock,
         grace=svc.grace, concurrency=svc.config.push.concurrency,
@@ -68,15 +72,17 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     app = build_application(svc, base_url=base_url, rate_limit=rate_limit)
     await app.initialize()
     await register_commands(app)
-    pusher = attach_pusher(app, svc)
+    robots = RobotPusher(svc)
+    pusher = attach_pusher(app, svc, robots)
     await app.start()
     if schedule_pushes:
         pusher.start()
         assert app.job_queue is not None
         app.job_queue.run_repeating(review.remind_job, interval=60, first=5, name="studybot.review_reminders")
+        robots.start(app.job_queue.scheduler)
     await rounds_of(app).resume_all()
     await _receive_updates(app, svc.config)
-    return Running(app=app, svc=svc, pusher=pusher)
+    return Running(app=app, svc=svc, pusher=pusher, robots=robots)
 
 
 async def _receive_updates(app: Application, config: Config) -> None:
@@ -108,6 +114,7 @@ def webhook_secret(configured: str) -> str:
 
 async def stop(running: Running) -> None:
     await running.pusher.aclose()
+    await running.robots.aclose()
     app = running.app
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
@@ -133,12 +140,17 @@ async def serve(config: Config) -> None:
         svc.db.close()
 
 
+def robot_secrets(config: Config) -> list[str]:
+    """Every robot webhook URL and signing secret, for the log redactor."""
+    return [s.reveal() for c in config.channels for s in (c.webhook, c.secret) if s]
+
+
 def run(config: Config, force_offline: bool = False) -> None:
     """`studybot run`: serve Telegram with the configured token, or the offline local chat without one."""
     offline = config.offline or force_offline
     # The offline chat prints a transcript: routine INFO lines would drown it.
     level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
-    setup_logging(level, config.telegram.token, config.telegram.webhook.secret_token)
+    setup_logging(level, config.telegram.token, config.telegram.webhook.secret_token, *robot_secrets(config))
     if offline:
         from bot.offline import run_offline
 

@@ -463,6 +463,7 @@ class Store:
         # This process's owner id in the ledger: its claims are its own until their lease runs out.
         self.run_id = uuid.uuid4().hex
         self.ledger = SqliteLedger(self.db)
+        self.robots = RobotRecords(self.db, self.run_id)
 
     def close(self) -> None:
         self.db.close()
@@ -505,10 +506,13 @@ class Store:
     def update_group(self, chat_id: int, **changes: Any) -> Group:
         """Change settings of an existing group; values are domain types (time, frozenset, bool).
 
-        `next_day` (an admin's /goto) is the group's progress, which the ledger keeps.
+        `next_day` (an admin's /goto) is the group's progress, which the ledger keeps; `finished=True` moves it past
+        the plan's end (what "finished" means).
         """
         columns = {"title", "active", "subscribed", "paused", "push_time", "timezone", "weekdays", "daily_quiz"}
         next_day = changes.pop("next_day", None)
+        if changes.pop("finished", False):
+            next_day = self.plan.length + 1
         unknown = set(changes) - columns
         if unknown:
             raise ValueError(f"unknown group fields: {sorted(unknown)}")
@@ -1200,3 +1204,195 @@ def _answer(row: dict[str, Any]) -> AnswerRecord:
                         ref=row["ref"], correct=bool(row["correct"]), answered_at=row["answered_at"],
                         local_date=date.fromisoformat(row["local_date"]))
 
+
+
+# --- robot channels (WeCom, DingTalk, Feishu): each channel's progress and its deliveries ------------------------
+# A channel is keyed by its config name. A delivery of (channel, local date) is claimed with an owner and a lease
+# that the owner renews after every part it posts: another process never takes a live claim, an expired one (its
+# owner died) is taken over, and the parts already posted are never posted again.
+
+
+@migrations()
+def m010_robot_channels(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE robot_channels (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            stop_reason TEXT NOT NULL DEFAULT '',
+            next_day INTEGER NOT NULL DEFAULT 1,
+            finished INTEGER NOT NULL DEFAULT 0,
+            last_pushed TEXT,
+            last_delivery_at TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            hold_until REAL NOT NULL DEFAULT 0,
+            recent_sends TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE robot_deliveries (
+            name TEXT NOT NULL,
+            local_date TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            lease_until REAL NOT NULL,
+            parts_sent INTEGER NOT NULL DEFAULT 0,
+            parts INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (name, local_date)
+        )"""
+    )
+
+
+@dataclass(frozen=True)
+class RobotChannel:
+    name: str
+    kind: str
+    active: bool
+    stop_reason: str
+    next_day: int
+    finished: bool
+    last_pushed: date | None
+    last_delivery_at: str | None
+    failures: int
+    last_error: str
+    hold_until: float
+    recent_sends: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RobotClaim:
+    """The right to post (channel, local date): the reading's plan day and how many parts are already posted."""
+
+    name: str
+    local_date: date
+    day: int
+    parts_sent: int
+    owner: str
+
+
+class RobotRecords:
+    """The robot channels' tables (reached as `store.robots`); same thread rules as the Store itself."""
+
+    KEEP_SENDS = 100
+
+    def __init__(self, db: Database, run_id: str) -> None:
+        self.db = db
+        self.run_id = run_id
+
+    def sync(self, channels: Iterable[tuple[str, str]]) -> list[RobotChannel]:
+        """Make sure every configured (name, kind) has a row; all rows of configured channels, in the given order."""
+        names = []
+        with self.db.atomic():
+            for name, kind in channels:
+                names.append(name)
+                self.db.execute(
+                    """INSERT INTO robot_channels (name, kind, created_at) VALUES (?, ?, ?)
+                       ON CONFLICT(name) DO UPDATE SET kind = excluded.kind""", [name, kind, _now_iso()])
+        found = {c.name: c for c in self.all()}
+        return [found[n] for n in names]
+
+    def all(self) -> list[RobotChannel]:
+        return [_robot(r) for r in self.db.query("SELECT * FROM robot_channels ORDER BY name")]
+
+    def get(self, name: str) -> RobotChannel | None:
+        row = next(self.db.query("SELECT * FROM robot_channels WHERE name = ?", [name]), None)
+        return _robot(row) if row else None
+
+    def claim(self, name: str, local_date: date, day: int, now: float, lease: float) -> RobotClaim | None:
+        """Take (name, local_date) unless it is posted or another owner's lease is live; a taken-over claim keeps
+        its plan day and the parts already posted."""
+        cursor = self.db.execute(
+            """INSERT INTO robot_deliveries (name, local_date, day, status, owner, lease_until, updated_at)
+               VALUES (?, ?, ?, 'sending', ?, ?, ?)
+               ON CONFLICT(name, local_date) DO UPDATE SET
+                   status = 'sending', owner = excluded.owner, lease_until = excluded.lease_until,
+                   attempts = attempts + 1, updated_at = excluded.updated_at
+               WHERE status = 'failed' OR (status = 'sending' AND lease_until < ?)""",
+            [name, local_date.isoformat(), day, self.run_id, now + lease, _now_iso(), now],
+        )
+        if cursor.rowcount != 1:
+            return None
+        row = next(self.db.query("SELECT day, parts_sent FROM robot_deliveries WHERE name = ? AND local_date = ?",
+                                 [name, local_date.isoformat()]))
+        return RobotClaim(name, local_date, row["day"], row["parts_sent"], self.run_id)
+
+    def part_posted(self, claim: RobotClaim, parts_sent: int, parts: int, sent_at: float, lease_until: float) -> bool:
+        """Record one more part posted and renew the lease; False if the claim is no longer ours."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """UPDATE robot_deliveries SET parts_sent = ?, parts = ?, lease_until = ?, updated_at = ?
+                   WHERE name = ? AND local_date = ? AND owner = ? AND status = 'sending'""",
+                [parts_sent, parts, lease_until, _now_iso(), claim.name, claim.local_date.isoformat(), claim.owner])
+            self.note_send(claim.name, sent_at)
+        return cursor.rowcount == 1
+
+    def note_send(self, name: str, sent_at: float) -> None:
+        """Remember a post's time: after a restart the robot's rate windows still count it."""
+        row = next(self.db.query("SELECT recent_sends FROM robot_channels WHERE name = ?", [name]), None)
+        if row is not None:
+            sends = [*json.loads(row["recent_sends"]), sent_at][-self.KEEP_SENDS:]
+            self.db.execute("UPDATE robot_channels SET recent_sends = ? WHERE name = ?", [json.dumps(sends), name])
+
+    def complete(self, claim: RobotClaim, plan_length: int, restart_at_end: bool) -> RobotChannel:
+        """The whole reading is posted: the delivery is sent and the channel moves past its day, in one step."""
+        with self.db.atomic():
+            self.db.execute(
+                """UPDATE robot_deliveries SET status = 'sent', updated_at = ?
+                   WHERE name = ? AND local_date = ? AND owner = ?""",
+                [_now_iso(), claim.name, claim.local_date.isoformat(), claim.owner])
+            next_day, finished = claim.day + 1, False
+            if next_day > plan_length:
+                next_day, finished = (1, False) if restart_at_end else (plan_length + 1, True)
+            self.db.execute(
+                """UPDATE robot_channels SET next_day = ?, finished = ?, failures = 0, last_error = '',
+                       last_delivery_at = ?,
+                       last_pushed = CASE WHEN last_pushed IS NULL OR last_pushed < ? THEN ? ELSE last_pushed END
+                   WHERE name = ?""",
+                [next_day, int(finished), _now_iso(), claim.local_date.isoformat(), claim.local_date.isoformat(),
+                 claim.name])
+        channel = self.get(claim.name)
+        assert channel is not None
+        return channel
+
+    def release(self, claim: RobotClaim, error: str) -> None:
+        """Not (fully) posted: a later attempt may resume it from the parts already posted."""
+        with self.db.atomic():
+            self.db.execute(
+                """UPDATE robot_deliveries SET status = 'failed', updated_at = ?
+                   WHERE name = ? AND local_date = ? AND owner = ? AND status = 'sending'""",
+                [_now_iso(), claim.name, claim.local_date.isoformat(), claim.owner])
+            self.db.execute("UPDATE robot_channels SET failures = failures + 1, last_error = ? WHERE name = ?",
+                            [error[:300], claim.name])
+
+    def hold(self, name: str, until: float) -> None:
+        self.db.execute("UPDATE robot_channels SET hold_until = max(hold_until, ?) WHERE name = ?", [until, name])
+
+    def stop(self, name: str, reason: str) -> None:
+        """Retrying cannot help (robot removed, bad signature, keyword missing): no posts until the config changes."""
+        self.db.execute("UPDATE robot_channels SET active = 0, stop_reason = ? WHERE name = ?", [reason[:300], name])
+
+    def set_next_day(self, name: str, day: int) -> None:
+        """Move the channel to plan `day` (like /goto for a Telegram group)."""
+        self.db.execute("UPDATE robot_channels SET next_day = ?, finished = 0 WHERE name = ?", [day, name])
+
+    def reactivate(self, name: str) -> None:
+        self.db.execute("UPDATE robot_channels SET active = 1, stop_reason = '' WHERE name = ?", [name])
+
+    def deliveries(self, name: str) -> list[tuple[date, int, str, int]]:
+        """(local date, plan day, status, parts posted) of every delivery of the channel, oldest first."""
+        return [(date.fromisoformat(r["local_date"]), r["day"], r["status"], r["parts_sent"]) for r in self.db.query(
+            "SELECT * FROM robot_deliveries WHERE name = ? ORDER BY local_date", [name])]
+
+
+def _robot(row: dict[str, Any]) -> RobotChannel:
+    return RobotChannel(
+        name=row["name"], kind=row["kind"], active=bool(row["active"]), stop_reason=row["stop_reason"],
+        next_day=row["next_day"], finished=bool(row["finished"]),
+        last_pushed=date.fromisoformat(row["last_pushed"]) if row["last_pushed"] else None,
+        last_delivery_at=row["last_delivery_at"], failures=row["failures"], last_error=row["last_error"],
+        hold_until=row["hold_until"], recent_sends=tuple(json.loads(row["recent_sends"])))

@@ -385,31 +385,38 @@ def part_titles(doc: Document) -> tuple[str, ...]:
     return tuple(part_title(p.section) for p in doc.parts)
 
 
-# The speech is typed with ASCII , ; : ( ) while questions use full-width marks: compare them as equal.
-_TO_SPEECH_PUNCTUATION = str.maketrans({"，": ",", "；": ";", "：": ":", "（": "(", "）": ")"})
+# Speeches are typed with ASCII , ; : ( ) or full-width marks, and questions show full-width ones with ‘’ inside “”:
+# compare through one canonical form, character for character, so offsets still match the verbatim text.
+_CANONICAL = str.maketrans({",": "，", ";": "；", ":": "：", "(": "（", ")": "）", "‘": "“", "’": "”"})
 # A cloze question must show at least this much verbatim context around its blank, or it tests nothing.
 MIN_CLOZE_CONTEXT = 4
+
+
+def canonical(text: str) -> str:
+    """`text` with punctuation width and quote level folded, same length (for comparing shown and stored text)."""
+    return text.translate(_CANONICAL)
 
 
 def cloze_context(question: str, answer: str, text: str) -> tuple[str, str] | None:
     """The longest text either side of the blank that, with `answer` filled in, is verbatim in `text`.
 
-    None when the question has not exactly one blank or the answer does not fit the blank at all.
+    Returned as it stands in `text`. None when the question has not exactly one blank or the answer does not fit the
+    blank at all.
     """
-    if question.count(BLANK) != 1:
+    if question.count(BLANK) != 1 or answer not in text:
         return None
-    left, _, right = question.partition(BLANK)
-    left, right = left.translate(_TO_SPEECH_PUNCTUATION), right.translate(_TO_SPEECH_PUNCTUATION)
-    if answer not in text:
-        return None
+    left, _, right = canonical(question).partition(BLANK)
+    plain, answer_c = canonical(text), canonical(answer)
     n = 0
-    while n < len(left) and left[len(left) - n - 1 :] + answer in text:
+    while n < len(left) and left[len(left) - n - 1 :] + answer_c in plain:
         n += 1
     before = left[len(left) - n :]
     m = 0
-    while m < len(right) and before + answer + right[: m + 1] in text:
+    while m < len(right) and before + answer_c + right[: m + 1] in plain:
         m += 1
-    return before, right[:m]
+    at = plain.find(before + answer_c + right[:m])
+    start, end = at + len(before), at + len(before) + len(answer)
+    return text[at:start], text[end : end + m]
 
 
 def cloze_problems(question: Question, doc: Document) -> list[str]:

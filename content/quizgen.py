@@ -24,6 +24,7 @@ from content.questions import (
     FALSE,
     TRUE,
     Question,
+    cloze_context,
     part_title,
     point_label,
     section_span_text,
@@ -466,7 +467,7 @@ def _which_point(doc: Document, section: Section) -> Question | None:
 # --- true/false from a cloze, and multiple answers from a list ---------------------------------------------------
 
 
-def _statement(cloze: Question) -> Question | None:
+def _statement(doc: Document, cloze: Question) -> Question | None:
     """对/错 from a sound cloze: the shown text with the answer (对) or its best distractor (错) in the blank."""
     digest = int(_stable_hash("st", cloze.id)[:8], 16)
     truth = TRUE if digest % 2 == 0 else FALSE
@@ -476,6 +477,9 @@ def _statement(cloze: Question) -> Question | None:
     if len(question) > MAX_STEM:
         return None
     original = cloze.explanation
+    context = cloze_context(cloze.question, cloze.answer, section_span_text(doc, cloze.ref))
+    if context is None:
+        return None
     return Question(
         id=f"g-{cloze.ref}-s-{cloze.id.rsplit('-', 1)[1]}",
         ref=cloze.ref,
@@ -485,12 +489,8 @@ def _statement(cloze: Question) -> Question | None:
         explanation=f"{truth}。{original}" if len(original) < 199 else original,
         source="generated",
         kind="true_false",
-        support=cloze.question.replace(BLANK, cloze.answer).translate(_TO_SPEECH).removeprefix("……").removesuffix(
-            "……"),
+        support=context[0] + cloze.answer + context[1],  # verbatim: what the statement is judged against
     )
-
-
-_TO_SPEECH = str.maketrans({"，": ",", "；": ";", "：": ":", "（": "(", "）": ")"})
 
 
 def _lists(phrases: list[_Phrase]) -> dict[int, list[_Phrase]]:
@@ -583,7 +583,7 @@ def generate_questions(doc: Document) -> tuple[Question, ...]:
         for sentence in mine:
             clozes = [q for p in phrases[id(sentence)] if (q := _cloze(doc, sentence, p, pool)) is not None]
             made += clozes[:MAX_CLOZE_PER_SENTENCE]
-            made += [s for c in clozes[:1] if (s := _statement(c)) is not None]
+            made += [s for c in clozes[:1] if (s := _statement(doc, c)) is not None]
             for items in _lists(phrases[id(sentence)]).values():
                 q = _multiple(doc, sentence, items, pool)
                 if q is not None:

@@ -264,3 +264,24 @@ def test_validate_refs_lists_every_unknown_ref(doc: Document) -> None:
     assert len(info.value.problems) == 2
     assert "'5.1'" in info.value.problems[0] and "'0'" in info.value.problems[1]
     assert "2 problems" in str(info.value)
+
+
+def test_the_new_kinds_are_validated_in_a_bank() -> None:
+    text = """questions:
+  - {id: a, ref: "1.1", question: "判断：…", answer: "对", distractors: ["错", "错"], explanation: e}
+  - {id: b, ref: "1.1", question: "哪些？", answer: ["甲"], distractors: ["乙"], explanation: e}
+  - {id: c, ref: "1.1", question: "哪些？", answer: ["甲", "乙", "丙", "丁", "戊"], distractors: ["己", "庚"],
+     explanation: e}
+  - {id: d, ref: "1.1", question: "“…”是第一部分的第几点？", answer: "第1点", distractors: [], explanation: e}
+  - {id: ok, ref: "1.1", question: "哪些？", answer: ["甲", "乙"], distractors: ["丙"], explanation: e}
+"""
+    with pytest.raises(QuestionBankError) as info:
+        parse_bank(text, "inline")
+    problems = "\n".join(info.value.problems)
+    assert "'a'" in problems and "对/错 question needs exactly 1" in problems
+    assert "'b'" in problems and "two or more" in problems
+    assert "'c'" in problems and "6 options in all" in problems
+    assert "'d'" in problems and "'which point' question needs 1–3" in problems
+    assert "'ok'" not in problems
+    (ok,) = parse_bank(text.split("  - {id: a")[0] + "  - {id: ok" + text.split("  - {id: ok")[1], "inline")
+    assert ok.kind == "multiple" and ok.answers == ("甲", "乙")

@@ -21,6 +21,7 @@ from content.questions import (
     MAX_OPTION_CHARS,
     MAX_QUESTION_CHARS,
     Question,
+    canonical,
     cloze_context,
     part_title,
     ref_problems,
@@ -42,10 +43,9 @@ def generated(doc: Document) -> tuple[Question, ...]:
 
 
 def _unfilled_context(q: Question) -> tuple[str, str]:
-    """The verbatim text shown either side of the blank, without the ellipses that mark a cut."""
-    left, right = q.question.split(BLANK)
-    table = str.maketrans({"，": ",", "；": ";", "：": ":", "（": "(", "）": ")"})
-    return left.removeprefix("……").translate(table), right.removesuffix("……").translate(table)
+    """The text shown either side of the blank, without the ellipses that mark a cut, in canonical punctuation."""
+    left, right = canonical(q.question).split(BLANK)
+    return left.removeprefix("……"), right.removesuffix("……")
 
 
 def assert_sound(questions: tuple[Question, ...], doc: Document) -> None:
@@ -64,13 +64,14 @@ def assert_sound(questions: tuple[Question, ...], doc: Document) -> None:
         assert f"〔{doc.section(q.ref).label}〕" in q.explanation
         if q.kind == "cloze":
             before, after = _unfilled_context(q)
-            text = section_span_text(doc, q.ref)
+            text, body = canonical(section_span_text(doc, q.ref)), canonical(doc.body)
             # The answer is what stands at the blank in the cited section...
             assert before + q.answer + after in text, q
-            assert cloze_context(q.question, q.answer, text) == (before, after)
+            context = cloze_context(q.question, q.answer, section_span_text(doc, q.ref))
+            assert context is not None and tuple(map(canonical, context)) == (before, after)
             # ...and no distractor in the blank gives text of the speech, nor is any shown in the question.
             for d in q.distractors:
-                assert before + d + after not in doc.body, (q, d)
+                assert before + d + after not in body, (q, d)
                 assert d not in before + after, (q, d)
                 assert abs(len(d) - len(q.answer)) <= 1
             assert len(q.answer) <= max(len(d) for d in q.distractors)
@@ -87,7 +88,7 @@ def assert_sound(questions: tuple[Question, ...], doc: Document) -> None:
             assert set(q.distractors) < {f"第{p.point}点" for p in doc.part(section.part).points}
         elif q.kind == "true_false":
             assert {q.answer, *q.distractors} == {"对", "错"} and q.explanation.startswith(q.answer)
-            assert q.support is not None and q.support in section_span_text(doc, q.ref)
+            assert q.support is not None and q.support in section_span_text(doc, q.ref), q
         else:
             assert q.kind == "multiple" and len(q.answers) >= 3
             text = section_span_text(doc, q.ref)
@@ -162,6 +163,17 @@ SMALL_SPEECH = """在全市读书活动推进会上的讲话
 
 同志们,让我们以更加饱满的热情推进读书活动,为建设书香城市作出新的贡献。
 """
+
+
+CORPUS = sorted((Path(__file__).parent / "data" / "corpus").glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_every_real_speech_gets_sound_questions(path: Path) -> None:
+    doc = parse_speech(path.read_text(encoding="utf-8"))
+    questions = generate_questions(doc)
+    assert len(questions) >= 10
+    assert_sound(questions, doc)
 
 
 def test_a_different_speech_of_the_genre_gets_questions() -> None:

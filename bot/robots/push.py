@@ -1,0 +1,296 @@
+"""The daily reading into robot groups: claim, post every part through the robot's limiter, record.
+
+Own-schedule channels are due by the same pure rules as Telegram groups (`schedules.due.due_groups`: time, zone,
+weekdays, catch-up within the grace period). A `follow:` channel posts what its Telegram group is
+delivered, once that delivery is recorded (the Telegram push kicks a tick, so it follows within moments); after an
+outage it catches up the group's pushes one by one, oldest first.
+
+Exactly once per (channel, local date), through the store's claim with a lease (bot/store.py `RobotRecords`):
+a second process, a restart or a racing tick never posts a claimed reading again, and a claim resumed after a
+failure skips the parts already posted. An answer that leaves it unknown whether a part was posted (timeout,
+dropped connection, 5xx) repeats that part once at once; if that is unknown too the delivery is released and
+retried later. A lost answer can therefore mean one repeat of a part; a reading is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from bot import render
+from bot.robots.channels import ChannelConfig
+from bot.robots.client import Answer, post
+from bot.robots.formats import RobotText, posts
+from bot.robots.limiter import RobotLimiter, feishu_quiet_delay
+from bot.services import Services
+from bot.store import RobotChannel, RobotClaim, Store
+from content.model import Reading
+from schedules.due import due_groups
+
+log = logging.getLogger(__name__)
+
+LEASE = 180.0  # seconds a claim stays ours without renewal: longer than a part's post and its limiter wait
+TICK_JOB_ID = "studybot.robot_tick"
+
+
+FOLLOW_DAYS = 7  # a follow channel catches up the group's pushes of this many days after an outage
+
+
+def follow_due(pushes: list[tuple[dt.date, int]], last_posted: dt.date | None) -> tuple[dt.date, int] | None:
+    """The followed group's push a follow channel posts next: the oldest after its last post, one at a time.
+
+    Before its first post a channel starts with the group's latest push (it does not replay the group's history).
+    """
+    if not pushes:
+        return None
+    if last_posted is None:
+        return pushes[-1]
+    return next(((d, day) for d, day in pushes if d > last_posted), None)
+
+
+class RobotPushFailed(Exception):
+    """Not posted (or not all parts): retried by a later tick within the grace period."""
+
+
+def robot_text(svc: Services, reading: Reading) -> RobotText:
+    total = len(svc.plan)
+    return RobotText(title=render.robot_title(reading), header=render.reading_header(svc.doc, reading, total),
+                     body=reading.text.strip(), footer=render.robot_refs(svc.doc, reading))
+
+
+class RobotPusher:
+    """Posts due readings to every configured robot channel; one tick a minute on the bot's APScheduler."""
+
+    def __init__(self, svc: Services, http: httpx.AsyncClient | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, concurrency: int = 64,
+                 failure_backoff: dt.timedelta = dt.timedelta(minutes=5)) -> None:
+        self.svc = svc
+        self.channels = {c.name: c for c in svc.config.channels}
+        self.http = http or httpx.AsyncClient()
+        self._own_http = http is None
+        self.sleep = sleep
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._limiters: dict[str, RobotLimiter] = {}
+        self._in_flight: set[str] = set()
+        self._backoff: dict[str, dt.datetime] = {}
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._closing = False
+        self._failure_backoff = failure_backoff
+
+    def wall(self) -> float:
+        """Wall-clock seconds from the services' clock (a fake clock in tests drives signing and limits too)."""
+        return self.svc.clock().timestamp()
+
+    def limiter(self, channel: ChannelConfig, row: RobotChannel | None) -> RobotLimiter:
+        found = self._limiters.get(channel.name)
+        if found is None:
+            # Seeded from the store: the previous process's recent posts still count on the platform's side.
+            found = self._limiters[channel.name] = RobotLimiter(
+                channel.kind, self.wall, self.sleep, row.recent_sends if row else (), row.hold_until if row else 0.0)
+        return found
+
+    # --- the tick --------------------------------------------------------------------------------------------
+
+    def start(self, scheduler: object) -> None:
+        """Add the minute tick to the bot's APScheduler (and one right away, to catch up after a restart)."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        add_job = scheduler.add_job  # type: ignore[attr-defined]
+        add_job(self.kick, IntervalTrigger(seconds=60, timezone=dt.UTC), id=TICK_JOB_ID, name="studybot robot tick",
+                coalesce=True, max_instances=1, misfire_grace_time=None, replace_existing=True,
+                next_run_time=dt.datetime.now(dt.UTC))
+
+    async def kick(self) -> None:
+        """Start a tick as a task of its own (the Telegram push calls this after each delivery)."""
+        if self._closing or not self.channels:
+            return
+        task: asyncio.Task[object] = asyncio.ensure_future(self.tick())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def tick(self) -> list[tuple[str, dt.date]]:
+        """Post to every channel due now; returns (channel, local date) of each delivery completed."""
+        if not self.channels:
+            return []
+        now = self.svc.clock()
+        kinds = [(c.name, c.kind) for c in self.channels.values()]
+        follows = {c.follow for c in self.channels.values() if c.follow is not None}
+
+        def load(store: Store) -> tuple[list[RobotChannel], dict[int, list[tuple[dt.date, int]]]]:
+            rows = store.robots.sync(kinds)
+            sent: dict[int, list[tuple[dt.date, int]]] = {}
+            for chat_id in follows:
+                group = store.group(chat_id)
+                today = now.astimezone(ZoneInfo(group.timezone)).date() if group else now.date()
+                # The store reads them from the same records the Telegram push keeps (one source of truth).
+                sent[chat_id] = store.pushes(chat_id, since=today - dt.timedelta(days=FOLLOW_DAYS))
+            return rows, sent
+
+        try:
+            rows, followed = await self.svc.db(load)
+        except Exception:
+            log.exception("robot tick: could not load the channels")
+            return []
+        self._backoff = {k: v for k, v in self._backoff.items() if v > now}
+        due: list[tuple[ChannelConfig, dt.date, int]] = []
+        for row in rows:
+            channel = self.channels[row.name]
+            if not row.active or row.name in self._in_flight or row.name in self._backoff:
+                continue
+            if row.hold_until > now.timestamp():
+                continue
+            if channel.schedule is not None:
+                if row.finished:
+                    continue
+                for _, local_date in due_groups([(row.name, channel.schedule, row.last_pushed)], now,
+                                                self.svc.grace):
+                    due.append((channel, local_date, row.next_day))
+            elif channel.follow is not None and (todo := follow_due(followed.get(channel.follow, []),
+                                                                     row.last_pushed)) is not None:
+                due.append((channel, *todo))
+        for channel, _, _ in due:
+            self._in_flight.add(channel.name)
+        rows_by_name = {r.name: r for r in rows}
+        try:
+            results = await asyncio.gather(*(self._deliver_one(c, d, day, rows_by_name[c.name]) for c, d, day in due))
+        finally:
+            for channel, _, _ in due:
+                self._in_flight.discard(channel.name)
+        return [(c.name, d) for (c, d, _), ok in zip(due, results, strict=True) if ok]
+
+    async def _deliver_one(self, channel: ChannelConfig, local_date: dt.date, day: int, row: RobotChannel) -> bool:
+        try:
+            async with self._semaphore:
+                if self._closing:
+                    return False
+                return await self.deliver(channel, local_date, day, row)
+        except RobotPushFailed as exc:
+            log.warning("robot channel %s, %s: %s; retrying later within grace", channel.name, local_date, exc)
+        except Exception:
+            log.exception("robot channel %s, %s: the post failed; retrying later within grace",
+                          channel.name, local_date)
+        if self._failure_backoff:
+            self._backoff[channel.name] = self.svc.clock() + self._failure_backoff
+        return False
+
+    # --- one delivery ----------------------------------------------------------------------------------------
+
+    async def deliver(self, channel: ChannelConfig, local_date: dt.date, day: int, row: RobotChannel | None) -> bool:
+        """Post plan `day` for `local_date` unless it is posted or being posted; True when this call completed it."""
+        db = self.svc.db
+        total = len(self.svc.plan)
+        if channel.schedule is not None and day > total:
+            return False
+        claim = await db(lambda s: s.robots.claim(channel.name, local_date, day, self.wall(), LEASE))
+        if claim is None:
+            return False
+        bodies = posts(channel.kind, channel.format, robot_text(self.svc, self.svc.reading(claim.day)))
+        limiter = self.limiter(channel, row)
+        try:
+            await self._post_parts(channel, claim, bodies, limiter)
+        except asyncio.CancelledError:
+            # Stopping: hand the claim back with the parts already posted, so the next process resumes at once.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(db(lambda s: s.robots.release(claim, "stopped while posting")))
+            raise
+        except BaseException as exc:
+            error = str(exc)
+            await db(lambda s: s.robots.release(claim, error))
+            raise
+        restart = self.svc.config.push.at_end == "restart"
+        await db(lambda s: s.robots.complete(claim, total, restart))
+        log.info("robot channel %s: day %d posted for %s (%d part(s))", channel.name, claim.day, local_date,
+                 len(bodies))
+        return True
+
+    async def _post_parts(self, channel: ChannelConfig, claim: RobotClaim, bodies: list[dict[str, object]],
+                          limiter: RobotLimiter) -> None:
+        db = self.svc.db
+        sent = claim.parts_sent
+        repeated = False
+        if channel.kind == "feishu" and channel.schedule is not None:
+            # Feishu asks senders to stay off the busy :00 and :30 minutes.
+            delay = feishu_quiet_delay(self.svc.clock(), ZoneInfo(channel.schedule.timezone))
+            if delay:
+                await self.sleep(delay)
+        while sent < len(bodies):
+            at = await limiter.acquire()
+            answer = await post(self.http, channel, bodies[sent], at)
+            if answer.outcome == "ok":
+                sent += 1
+                repeated = False
+                ours = await db(partial(_part_posted, claim, sent, len(bodies), at, self.wall() + LEASE))
+                if not ours:
+                    raise RobotPushFailed("another process took the claim over")
+            elif answer.outcome == "unknown" and not repeated:
+                await db(partial(_note_send, channel.name, at))
+                repeated = True  # maybe posted, maybe not: one repeat rather than a loss
+                log.info("robot channel %s: part %d may not have been posted (%s); repeating it once",
+                         channel.name, sent + 1, answer.describe())
+                await self.sleep(1.0)
+            elif answer.outcome in ("retry", "unknown"):
+                if answer.retry_after:
+                    limiter.hold(answer.retry_after)
+                    await db(partial(_hold, channel.name, limiter.hold_until))
+                raise RobotPushFailed(f"part {sent + 1} of {len(bodies)} not posted: {answer.describe()}")
+            else:
+                await self._stop(channel, answer)
+                raise RobotPushFailed(f"stopped: {answer.describe()}")
+
+    async def _stop(self, channel: ChannelConfig, answer: Answer) -> None:
+        what = "robot removed" if answer.outcome == "gone" else "refused"
+        reason = f"{what}: {answer.describe()}"
+        await self.svc.db(lambda s: s.robots.stop(channel.name, reason))
+        # The organizer reads this in the log and in `studybot channels list`; the config change re-activates it.
+        log.warning("robot channel %s (%s) stopped: %s. Fix the robot or the config, then run "
+                    "`studybot channels test %s`.", channel.name, channel.platform, reason, channel.name)
+
+    async def test(self, channel: ChannelConfig) -> Answer:
+        """Post the short test message now (the robot's limiter still applies)."""
+        row = await self.svc.db(lambda s: s.robots.sync([(channel.name, channel.kind)]))
+        text = RobotText(title=render.robot_test_message(channel.name), header=render.robot_test_message(channel.name),
+                         body="")
+        body = posts(channel.kind, channel.format, text)[0]
+        at = await self.limiter(channel, row[0]).acquire()
+        answer = await post(self.http, channel, body, at)
+        if answer.outcome in ("ok", "unknown"):
+            await self.svc.db(partial(_note_send, channel.name, at))
+        if answer.outcome == "ok" and row[0].stop_reason:
+            await self.svc.db(lambda s: s.robots.reactivate(channel.name))
+        return answer
+
+    async def wait_idle(self) -> None:
+        """Until the ticks kicked so far have finished (tests, the offline demo)."""
+        while tasks := [t for t in self._tasks if not t.done()]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """No new posts; ticks under way get `timeout` seconds, then are cancelled (their claims handed back)."""
+        self._closing = True
+        tasks = [t for t in self._tasks if not t.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._own_http:
+            await self.http.aclose()
+
+
+def _part_posted(claim: RobotClaim, sent: int, parts: int, at: float, lease_until: float, store: Store) -> bool:
+    return store.robots.part_posted(claim, sent, parts, at, lease_until)
+
+
+def _hold(name: str, until: float, store: Store) -> None:
+    store.robots.hold(name, until)
+
+
+def _note_send(name: str, at: float, store: Store) -> None:
+    store.robots.note_send(name, at)

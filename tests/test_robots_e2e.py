@@ -1,0 +1,269 @@
+"""End to end through the local robot stand-ins: WeCom, DingTalk and Feishu groups get each day's reading once.
+
+A fake clock drives the Telegram tick, the robot tick, the robots' limiters, the signatures' timestamps and the
+stand-ins' rate windows alike; the limiters' waits advance it instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.robots.push import LEASE, RobotPusher
+from bot.robots.standin import Robot, RobotStandIn
+from bot.services import build_services
+from bot.standin import StandIn
+from schedules.clock import FakeClock
+from tests.botkit import TOKEN, Harness, bot_running, make_config
+
+START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # Monday 08:00 in Shanghai
+DAY_RE = re.compile(r"第 (\d+) 天 / 共 \d+ 天")
+PART_RE = re.compile(r"（(\d+)/(\d+)）")
+DING_SECRET = "SECtest-0123456789abcdef0123456789"
+FEISHU_SECRET = "feishu-signing-secret-42"
+LONG = {"min_chars": 3000, "max_chars": 3500}
+LONG_DAY = 5  # then the shipped speech's longest reading (1,378 characters): 2 WeCom markdown posts, 3 text posts
+
+
+def start_at_day(h: Harness, name: str, day: int) -> None:
+    h.svc.store.robots.sync([(c.name, c.kind) for c in h.svc.config.channels])
+    h.svc.store.robots.set_next_day(name, day)
+
+
+def fake_sleep(clock: FakeClock) -> Callable[[float], Awaitable[None]]:
+    async def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=max(0.0, seconds)))
+        await asyncio.sleep(0)
+
+    return sleep
+
+
+def days(robot: Robot) -> list[int]:
+    return [int(m.group(1)) for t in robot.texts() if (m := DAY_RE.search(t))]
+
+
+def telegram_days(h: Harness, chat_id: int) -> list[int]:
+    return [int(m.group(1)) for t in h.texts(chat_id) if (m := DAY_RE.search(t))]
+
+
+def channel(robots: RobotStandIn, robot: Robot, name: str, **more: Any) -> dict[str, Any]:
+    return {"name": name, "kind": robot.kind, "webhook": robots.url(robot), **more}
+
+
+def subscribe(h: Harness, chat_id: int, at: time, zone: str) -> None:
+    h.svc.store.ensure_group(chat_id, f"group {chat_id}")
+    h.svc.store.update_group(chat_id, subscribed=True, push_time=at, timezone=zone)
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, clock: FakeClock, channels: list[dict[str, Any]], standin: StandIn | None = None,
+                  **sections: Any) -> AsyncIterator[Harness]:
+    async with bot_running(tmp_path, clock=clock, channels=channels, standin=standin, **sections) as h:
+        h.running.robots.sleep = fake_sleep(clock)
+        yield h
+
+
+async def run_until(h: Harness, clock: FakeClock, until: datetime, step: timedelta = timedelta(minutes=20)) -> None:
+    while clock.now + step <= until:
+        clock.advance(step)
+        await h.running.pusher.run_now()
+        await h.running.robots.wait_idle()
+        await h.running.robots.tick()
+
+
+class Secrets(logging.Handler):
+    """Every log message from every logger, unredacted, to check that none carries a URL key or a secret."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(("httpx", "httpcore")):
+            return  # quieted to WARNING in production (bot/logs.py) and redacted there
+        self.lines.append(record.getMessage() + (repr(record.exc_info[1]) if record.exc_info else ""))
+
+    def assert_clean(self, *secrets: str) -> None:
+        text = "\n".join(self.lines)
+        for secret in secrets:
+            assert secret not in text
+
+
+@pytest.fixture
+def log_lines() -> AsyncIterator[Secrets] | Any:
+    handler = Secrets()
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old)
+
+
+async def test_three_robots_and_two_telegram_groups_get_each_day_once_across_a_restart(
+        tmp_path: Path, log_lines: Secrets) -> None:
+    clock = FakeClock(START - timedelta(minutes=30))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots, \
+            StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as telegram:
+        wx = robots.add("wecom")
+        dd = robots.add("dingtalk", secret=DING_SECRET)
+        fs = robots.add("feishu", secret=FEISHU_SECRET, keywords=("学习",))
+        channels = [channel(robots, wx, "wx", time="08:00", timezone="Asia/Shanghai"),
+                    channel(robots, dd, "dd", secret=DING_SECRET, time="07:45", timezone="Europe/London"),
+                    channel(robots, fs, "fs", secret=FEISHU_SECRET, follow=-1)]
+        async with running(tmp_path, clock, channels, telegram) as h:
+            subscribe(h, -1, time(8, 0), "Asia/Shanghai")
+            subscribe(h, -2, time(7, 30), "Europe/London")
+            await run_until(h, clock, START + timedelta(days=2))
+        async with running(tmp_path, clock, channels, telegram) as h2:  # a restart: a new process, the same database
+            await run_until(h2, clock, START + timedelta(days=4))
+            assert telegram_days(h2, -1) == [1, 2, 3, 4] and telegram_days(h2, -2) == [1, 2, 3, 4]
+            assert days(wx) == [1, 2, 3, 4]
+            assert days(dd) == [1, 2, 3, 4]
+            assert days(fs) == [1, 2, 3, 4]  # whatever group -1 received, when it received it
+            assert not (wx.refused or dd.refused or fs.refused)  # signatures, keywords, limits all fine
+            rows = {r.name: r for r in h2.svc.store.robots.all()}
+            assert rows["wx"].next_day == 5 and rows["wx"].last_pushed == date(2026, 3, 5)
+        log_lines.assert_clean(wx.token, dd.token, fs.token, DING_SECRET, FEISHU_SECRET)
+
+
+async def test_a_long_reading_is_posted_in_numbered_parts_that_give_back_the_reading(tmp_path: Path) -> None:
+    clock = FakeClock(START - timedelta(minutes=5))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        wx = robots.add("wecom")
+        channels = [channel(robots, wx, "wx", time="08:00", timezone="Asia/Shanghai")]
+        async with running(tmp_path, clock, channels, readings=LONG) as h:
+            start_at_day(h, "wx", LONG_DAY)
+            await run_until(h, clock, START + timedelta(minutes=30), step=timedelta(minutes=10))
+            labels = [PART_RE.search(t) for t in wx.texts()]
+            assert len(labels) > 1 and all(labels)
+            n = len(labels)
+            assert [(int(m.group(1)), int(m.group(2))) for m in labels if m] == [(i, n) for i in range(1, n + 1)]
+            assert all(len(p["markdown"]["content"].encode()) <= 4096 for p in wx.posts)
+            reading = h.svc.reading(LONG_DAY).text
+            bodies = [p["markdown"]["content"].split("\n\n", 1)[1] for p in wx.posts]
+            bodies[-1] = bodies[-1].rsplit("\n\n> 出处", 1)[0]
+            assert "".join(bodies).replace("\n", "").replace(" ", "") == reading.replace("\n", "").replace(" ", "")
+
+
+async def test_a_robot_throttled_mid_push_resumes_without_a_loss_or_a_repeat(tmp_path: Path) -> None:
+    clock = FakeClock(START - timedelta(minutes=5))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        wx = robots.add("wecom")
+        channels = [channel(robots, wx, "wx", time="08:00", timezone="Asia/Shanghai", format="text")]
+        async with running(tmp_path, clock, channels, readings=LONG) as h:
+            start_at_day(h, "wx", LONG_DAY)
+            clock.set(START + timedelta(seconds=30))
+            # Another system posted 18 messages through the same robot a moment ago: our third part meets 45009.
+            wx.sends.extend(clock().timestamp() - 10 + i * 0.1 for i in range(18))
+            delivered = await h.running.robots.tick()
+            assert delivered == [] and wx.refused == [45009] and len(wx.posts) == 2
+            await run_until(h, clock, START + timedelta(hours=1), step=timedelta(minutes=2))
+            parts = [PART_RE.search(t) for t in wx.texts()]
+            n = int(parts[0].group(2)) if parts[0] else 0
+            assert n > 2
+            assert [int(m.group(1)) for m in parts if m] == list(range(1, n + 1))  # each part once, in order
+            assert h.svc.store.robots.deliveries("wx") == [(date(2026, 3, 2), LONG_DAY, "sent", n)]
+
+
+async def test_an_answer_lost_after_posting_repeats_that_part_once_and_loses_nothing(tmp_path: Path) -> None:
+    clock = FakeClock(START - timedelta(minutes=5))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        fs = robots.add("feishu")
+        fs.faults.append(("drop", 0))  # accepted and posted, then the connection drops before the answer
+        channels = [channel(robots, fs, "fs", time="08:10", timezone="Asia/Shanghai")]
+        async with running(tmp_path, clock, channels) as h:
+            await run_until(h, clock, START + timedelta(days=1, hours=1), step=timedelta(minutes=10))
+            assert days(fs) == [1, 1, 2]  # day 1 repeated once (unknowable), day 2 once
+
+
+async def test_a_bad_signature_stops_the_channel_and_tells_the_organizer_without_the_secret(
+        tmp_path: Path, log_lines: Secrets) -> None:
+    clock = FakeClock(START - timedelta(minutes=5))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        dd = robots.add("dingtalk", secret=DING_SECRET)
+        wrong = "SECwrong-secret-value-00000000000"
+        channels = [channel(robots, dd, "dd", secret=wrong, time="08:00", timezone="Asia/Shanghai")]
+        async with running(tmp_path, clock, channels) as h:
+            await run_until(h, clock, START + timedelta(days=2), step=timedelta(minutes=30))
+            assert dd.posts == [] and dd.refused == [310000]  # tried once, then stopped: no retry storm
+            row = h.svc.store.robots.get("dd")
+            assert row is not None and not row.active and "sign not match" in row.stop_reason
+        assert any("robot channel dd" in m and "stopped" in m for m in log_lines.lines)
+        log_lines.assert_clean(dd.token, DING_SECRET, wrong)
+
+
+async def test_two_processes_on_one_database_post_each_reading_once(tmp_path: Path) -> None:
+    clock = FakeClock(START + timedelta(minutes=1))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        bots = [robots.add(kind) for kind in ("wecom", "dingtalk", "feishu")]
+        cfg = make_config(tmp_path, channels=[
+            channel(robots, r, f"c{i}", time="08:00", timezone="Asia/Shanghai",
+                    **({"secret": DING_SECRET} if r.kind == "dingtalk" else {})) for i, r in enumerate(bots)])
+        robots.robots[bots[1].token].secret = DING_SECRET
+        one, two = build_services(cfg, clock=clock), build_services(cfg, clock=clock)
+        pushers = [RobotPusher(svc, sleep=fake_sleep(clock)) for svc in (one, two)]
+        try:
+            await asyncio.gather(*(p.tick() for p in pushers for _ in range(3)))
+            assert [len(r.posts) for r in bots] == [1, 1, 1]
+        finally:
+            for p, svc in zip(pushers, (one, two), strict=True):
+                await p.aclose()
+                svc.db.close()
+
+
+async def test_a_process_killed_mid_reading_is_resumed_after_its_lease_from_the_next_part(tmp_path: Path) -> None:
+    clock = FakeClock(START + timedelta(minutes=1))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        wx = robots.add("wecom")
+        cfg = make_config(tmp_path, channels=[channel(robots, wx, "wx", time="08:00", timezone="Asia/Shanghai",
+                                                      format="text")], readings=LONG)
+        dead, alive = build_services(cfg, clock=clock), build_services(cfg, clock=clock)
+        pusher = RobotPusher(alive, sleep=fake_sleep(clock))
+        try:
+            dead.store.robots.sync([("wx", "wecom")])
+            dead.store.robots.set_next_day("wx", LONG_DAY)
+            claim = dead.store.robots.claim("wx", date(2026, 3, 2), LONG_DAY, clock().timestamp(), LEASE)
+            assert claim is not None
+            dead.store.robots.part_posted(claim, 2, 3, clock().timestamp(), clock().timestamp() + LEASE)
+            assert await pusher.tick() == []  # its lease is live: not ours to take
+            assert wx.posts == []
+            clock.advance(seconds=LEASE + 1)  # the dead process never renews it
+            assert await pusher.tick() == [("wx", date(2026, 3, 2))]
+            labels = [PART_RE.search(t) for t in wx.texts()]
+            # Parts 1 and 2 were posted by the dead process: only part 3 of 3 is left.
+            assert [(int(m.group(1)), int(m.group(2))) for m in labels if m] == [(3, 3)]
+        finally:
+            await pusher.aclose()
+            for svc in (dead, alive):
+                svc.db.close()
+
+
+async def test_the_limiter_holds_the_robot_rate_limit_even_across_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock(START + timedelta(hours=3))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        dd = robots.add("dingtalk", secret=DING_SECRET)
+        cfg = make_config(tmp_path, channels=[channel(robots, dd, "dd", secret=DING_SECRET, follow=-5)])
+        began = clock().timestamp()
+        for tests in (15, 15):  # two processes, one after the other, 30 posts in all
+            svc = build_services(cfg, clock=clock)
+            pusher = RobotPusher(svc, sleep=fake_sleep(clock))
+            try:
+                answers = [await pusher.test(cfg.channels[0]) for _ in range(tests)]
+            finally:
+                await pusher.aclose()
+                svc.db.close()
+            assert all(a.outcome == "ok" for a in answers)
+        assert len(dd.posts) == 30 and dd.refused == []  # a 130101 would have throttled the robot for 10 minutes
+        assert clock().timestamp() - began >= 60  # the limiter waited rather than burst
