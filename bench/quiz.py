@@ -19,6 +19,7 @@ from bench.report import Goal, Row, value_is
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.quizrounds import QuizRounds, Scope
 from bot.standin import StandIn
+from content.scoring import answer_is_right
 
 GROUP_BASE = -7_000_000
 MEMBER_BASE = 300_000
@@ -95,7 +96,9 @@ async def run_studybot(workdir: Path, sizes: Sizes) -> QuizRun:
             "SELECT count(*), count(DISTINCT poll_id || ':' || user_id), coalesce(sum(correct), 0) FROM answers"
         ).fetchone()
         key = {p: svc.store.poll(p) for p in {a.poll_id for a in answers}}
-        expected = sum(1 for a in answers if (rec := key[a.poll_id]) is not None and rec.correct_index == a.option)
+        # Right means exactly the correct set: one option given on a multiple-answer poll is wrong.
+        expected = sum(1 for a in answers
+                       if (rec := key[a.poll_id]) is not None and answer_is_right([a.option], rec.correct_set))
         return QuizRun(len(answers), seconds, total, distinct, correct, expected)
 
 

@@ -655,5 +655,19 @@ def robot_part(text: str, part: int, parts: int) -> str:
     return f"{text}（{part}/{parts}）" if parts > 1 else text
 
 
+def robot_question(question: str, options: Sequence[str]) -> str:
+    lines = [f"📝 每日一题：{question}", *(f"{'ABCDEFGHIJ'[i]}. {o}" for i, o in enumerate(options))]
+    return "\n".join([*lines, "（答案和解析随明天的推送公布）"])
+
+
+def robot_question_title() -> str:
+    return "每日一题"
+
+
+def robot_answer(question: str, letter: str, answer: str, explanation: str) -> str:
+    tail = f"\n解析：{explanation}" if explanation else ""
+    return f"✅ 昨日一题「{question}」答案：{letter}. {answer}{tail}"
+
+
 def robot_test_message(name: str) -> str:
     return f"学习助手测试消息：机器人「{name}」已连通，每日学习内容将按计划发到本群。"

@@ -467,6 +467,17 @@ def _which_point(doc: Document, section: Section) -> Question | None:
 # --- true/false from a cloze, and multiple answers from a list ---------------------------------------------------
 
 
+def _judged(truth: str, explanation: str) -> str:
+    """ "对。原文：“…”〔二、3〕": the verdict first, the quotation shortened (never the reference) to fit 200."""
+    text = f"{truth}。{explanation}"
+    close = text.rfind("”〔")
+    if len(text) <= 200 or close < 0:
+        return text[:200]
+    inner_end = close - (len(text) - 200) - 1
+    inner_end -= text[inner_end - 1] == "…"  # already cut there: one ellipsis is enough
+    return text[:inner_end].rstrip("…") + "…" + text[close:]
+
+
 def _statement(doc: Document, cloze: Question) -> Question | None:
     """对/错 from a sound cloze: the shown text with the answer (对) or its best distractor (错) in the blank."""
     digest = int(_stable_hash("st", cloze.id)[:8], 16)
@@ -486,7 +497,7 @@ def _statement(doc: Document, cloze: Question) -> Question | None:
         question=question,
         answer=truth,
         distractors=(FALSE if truth == TRUE else TRUE,),
-        explanation=f"{truth}。{original}" if len(original) < 199 else original,
+        explanation=_judged(truth, original),
         source="generated",
         kind="true_false",
         support=context[0] + cloze.answer + context[1],  # verbatim: what the statement is judged against

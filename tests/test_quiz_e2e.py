@@ -15,13 +15,13 @@ async def polls(h: Harness, count: int, chat: int = GROUP) -> list[SentRecord]:
     return await h.standin.wait_for_sent(chat, count, method="sendPoll")
 
 
-def correct(poll: SentRecord) -> int:
+def correct(poll: SentRecord) -> list[int]:
     assert poll.poll is not None
-    return int(poll.poll["correct_option_ids"][0])
+    return [int(i) for i in poll.poll["correct_option_ids"]]  # all of them: a multiple-answer quiz needs the set
 
 
-def wrong(poll: SentRecord) -> int:
-    return (correct(poll) + 1) % len(poll.poll["options"])  # type: ignore[index]
+def wrong(poll: SentRecord) -> list[int]:
+    return [next(i for i in range(len(poll.poll["options"])) if i not in correct(poll))]  # type: ignore[index]
 
 
 def poll_id(poll: SentRecord) -> str:
@@ -37,19 +37,19 @@ async def test_a_round_scores_first_answers_only_and_posts_ranked_results(tmp_pa
         assert first.poll is not None and first.poll["type"] == "quiz" and not first.poll["is_anonymous"]
         assert first.poll["question"].startswith("【1/2】")
         world = h.standin.world
-        world.user_answers_poll(poll_id(first), ALICE, [correct(first)])
-        world.user_answers_poll(poll_id(first), BOB, [wrong(first)])
-        world.user_answers_poll(poll_id(first), CAROL, [correct(first)])
+        world.user_answers_poll(poll_id(first), ALICE, correct(first))
+        world.user_answers_poll(poll_id(first), BOB, wrong(first))
+        world.user_answers_poll(poll_id(first), CAROL, correct(first))
         # A second (forged) answer from Bob and answers to unknown polls change nothing.
         world.enqueue("poll_answer", {"poll_id": poll_id(first), "user": world.user(BOB).to_api(),
-                                      "option_ids": [correct(first)], "option_persistent_ids": ["x"]})
+                                      "option_ids": correct(first), "option_persistent_ids": ["x"]})
         world.enqueue("poll_answer", {"poll_id": "no-such-poll", "user": world.user(BOB).to_api(),
                                       "option_ids": [0], "option_persistent_ids": ["x"]})
         await settle(lambda: len(h.svc.store.chat_scores(GROUP)) == 3)
         world.close_poll(poll_id(first))
         second = (await polls(h, 2))[1]
-        world.user_answers_poll(poll_id(second), ALICE, [correct(second)])
-        world.user_answers_poll(poll_id(second), CAROL, [wrong(second)])
+        world.user_answers_poll(poll_id(second), ALICE, correct(second))
+        world.user_answers_poll(poll_id(second), CAROL, wrong(second))
         await settle(lambda: sum(n for _, n in h.svc.store.chat_scores(GROUP).values()) == 5)
         before = len(h.standin.sent(GROUP))
         world.close_poll(poll_id(second))
@@ -112,13 +112,13 @@ async def test_a_restart_mid_round_keeps_answers_and_the_round_goes_on(tmp_path:
             await add_group(h)
             await h.say(GROUP, ALICE, "/quiz 2 all", replies=2)
             [first] = await polls(h, 1)
-            server.world.user_answers_poll(poll_id(first), ALICE, [correct(first)])
+            server.world.user_answers_poll(poll_id(first), ALICE, correct(first))
             await settle(lambda: h.svc.store.chat_scores(GROUP) == {ALICE: (1, 1)})
         async with bot_running(tmp_path, standin=server) as h2:
             assert h2.svc.store.running_round(GROUP) is not None
             server.world.close_poll(poll_id(first))  # Telegram closes the poll while the new process runs
             second = (await polls(h2, 2))[1]
-            server.world.user_answers_poll(poll_id(second), ALICE, [correct(second)])
+            server.world.user_answers_poll(poll_id(second), ALICE, correct(second))
             await settle(lambda: h2.svc.store.chat_scores(GROUP) == {ALICE: (2, 2)})
             before = len(server.sent(GROUP))
             server.world.close_poll(poll_id(second))

@@ -37,7 +37,7 @@ async def miss_one_in_the_group(h: Harness, member: int = ALICE, read_everything
     await add_group(h)
     await h.say(GROUP, member, "/quiz 1 all", replies=2)
     [poll] = await polls(h, 1)
-    h.world.user_answers_poll(poll_id(poll), member, [wrong(poll)])
+    h.world.user_answers_poll(poll_id(poll), member, wrong(poll))
     await settle(lambda: h.svc.store.chat_scores(GROUP).get(member) == (0, 1))
     if read_everything:  # the group has been sent the whole plan: every section may be reviewed
         h.svc.store.update_group(GROUP, next_day=len(h.svc.plan) + 1)  # past the end: finished
@@ -61,7 +61,7 @@ async def test_a_missed_question_comes_back_in_private_and_a_right_answer_spaces
         asked_again = sorted(o["text"] for o in review.poll["options"])
         assert asked_again == sorted(o["text"] for o in group_poll.poll["options"])
         before = len(h.standin.sent(ALICE))
-        h.world.user_answers_poll(poll_id(review), ALICE, [correct(review)])
+        h.world.user_answers_poll(poll_id(review), ALICE, correct(review))
         [done] = (await h.standin.wait_for_sent(ALICE, before + 1))[before:]
         assert "本次复习完成：答对 1 / 1 题" in (done.text or "")
         [card] = h.svc.store.review_cards(GROUP, ALICE)
@@ -84,7 +84,7 @@ async def test_a_wrong_review_answer_shows_the_sentence_and_its_reference(tmp_pa
         await h.say(ALICE, ALICE, f"/start review_{GROUP}", replies=2)
         [review] = await private_polls(h, 1)
         before = len(h.standin.sent(ALICE))
-        h.world.user_answers_poll(poll_id(review), ALICE, [wrong(review)])
+        h.world.user_answers_poll(poll_id(review), ALICE, wrong(review))
         missed, done = (await h.standin.wait_for_sent(ALICE, before + 2))[before:]
         assert "正确答案" in (missed.text or "") and "/section" in (missed.text or "")
         assert "〔" in (missed.text or "")
@@ -93,7 +93,7 @@ async def test_a_wrong_review_answer_shows_the_sentence_and_its_reference(tmp_pa
         assert card.lapses == 2 and card.due <= clock.now + timedelta(days=1)
         # A repeated answer to the same review poll counts once.
         h.world.enqueue("poll_answer", {"poll_id": poll_id(review), "user": h.world.user(ALICE).to_api(),
-                                        "option_ids": [correct(review)], "option_persistent_ids": ["x"]})
+                                        "option_ids": correct(review), "option_persistent_ids": ["x"]})
         await h.say(ALICE, ALICE, "/reminder")
         assert h.svc.store.review_cards(GROUP, ALICE)[0].reviews == card.reviews
 

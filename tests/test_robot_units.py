@@ -303,3 +303,21 @@ def test_a_follow_channel_posts_the_groups_pushes_in_order_after_its_last_and_st
     assert follow_due(pushes, date(2026, 3, 2)) == (date(2026, 3, 3), 2)  # after an outage: the oldest missed first
     assert follow_due(pushes, date(2026, 3, 4)) is None
     assert follow_due([], None) is None
+
+
+def test_the_daily_question_is_the_same_for_the_same_channel_and_day_and_fits_the_reading() -> None:
+    from bot.robots.dailyq import pick
+    from content.loader import load_document
+    from content.questions import load_default_bank
+    from content.readings import plan_readings
+
+    doc = load_document(None)
+    plan = plan_readings(doc, 250, 600)
+    bank = load_default_bank(doc)
+    found = [(r, pick(bank, r, "team")) for r in plan]
+    assert any(q for _, q in found)
+    for reading, q in found:
+        if q is not None:
+            assert q.question.ref in reading.refs and q.options[q.correct] == q.question.answer
+            assert pick(bank, reading, "team") == q  # nothing stored: recomputed identically the next day
+    assert pick([], plan[0], "team") is None

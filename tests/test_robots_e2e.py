@@ -267,3 +267,49 @@ async def test_the_limiter_holds_the_robot_rate_limit_even_across_a_restart(tmp_
             assert all(a.outcome == "ok" for a in answers)
         assert len(dd.posts) == 30 and dd.refused == []  # a 130101 would have throttled the robot for 10 minutes
         assert clock().timestamp() - began >= 60  # the limiter waited rather than burst
+
+
+async def test_feishu_posts_wait_out_the_busy_minute_on_the_hour(tmp_path: Path) -> None:
+    clock = FakeClock(START + timedelta(seconds=30))  # 08:00:30 in Shanghai
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        fs, wx = robots.add("feishu"), robots.add("wecom")
+        cfg = make_config(tmp_path, channels=[channel(robots, fs, "fs", time="08:00", timezone="Asia/Shanghai"),
+                                              channel(robots, wx, "wx", time="08:00", timezone="Asia/Shanghai")])
+        svc = build_services(cfg, clock=clock)
+        pusher = RobotPusher(svc, sleep=fake_sleep(clock))
+        try:
+            assert await pusher.tick() == [("wx", date(2026, 3, 2))]  # WeCom has no such rule
+            clock.advance(seconds=30)  # 08:01:00
+            assert await pusher.tick() == [("fs", date(2026, 3, 2))]
+            assert days(fs) == [1] and days(wx) == [1]
+        finally:
+            await pusher.aclose()
+            svc.db.close()
+
+
+async def test_daily_question_rides_with_the_reading_and_its_answer_opens_the_next_day(tmp_path: Path) -> None:
+    from bot.robots.dailyq import pick
+
+    clock = FakeClock(START - timedelta(minutes=5))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        dd = robots.add("dingtalk", secret=DING_SECRET)
+        channels = [channel(robots, dd, "dd", secret=DING_SECRET, time="08:00", timezone="Asia/Shanghai",
+                            daily_question=True)]
+        async with running(tmp_path, clock, channels) as h:
+            # Days on which the reading has a question, so both the question and the next day's answer show.
+            day = next(d for d in range(2, len(h.svc.plan))
+                       if pick(h.svc.questions, h.svc.reading(d - 1), "dd") and pick(h.svc.questions,
+                                                                                   h.svc.reading(d), "dd"))
+            start_at_day(h, "dd", day - 1)
+            await run_until(h, clock, START + timedelta(days=1, hours=1), step=timedelta(minutes=30))
+            texts = dd.texts()
+            first = pick(h.svc.questions, h.svc.reading(day - 1), "dd")
+            assert first is not None
+            question_posts = [t for t in texts if "📝 每日一题" in t]
+            assert len(question_posts) == 2  # one each day, after that day's reading
+            assert all(f"{letter}. " in question_posts[0] for letter in "AB")
+            assert "答案" not in texts[0]  # the first day opens with nothing to answer
+            reading_next = next(t for t in texts[2:] if "📝" not in t)
+            assert f"答案：{first.letter}. {first.options[first.correct]}" in reading_next
+            assert first.options[first.correct] == first.question.answer
+            assert days(dd)[:1] == [day - 1]

@@ -30,7 +30,7 @@ HOSTS = {"wecom": ("qyapi.weixin.qq.com",), "dingtalk": ("oapi.dingtalk.com",),
          "feishu": ("open.feishu.cn", "open.larksuite.com")}
 TOKEN = re.compile(r"[A-Za-z0-9_-]{8,128}")
 NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
-KEYS = {"name", "kind", "webhook", "secret", "time", "timezone", "days", "follow", "format"}
+KEYS = {"name", "kind", "webhook", "secret", "time", "timezone", "days", "follow", "format", "daily_question"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,12 @@ class ChannelConfig:
     schedule: PushSchedule | None = None
     follow: int | None = None
     format: str = ""
+    daily_question: bool = False  # 每日一题: one lettered question with the reading, its answer the next day
+
+    @property
+    def zone(self) -> str:
+        """The channel's own time zone (a follow channel's :00 and :30 are UTC's, the same nearly everywhere)."""
+        return self.schedule.timezone if self.schedule is not None else "UTC"
 
     @property
     def platform(self) -> str:
@@ -156,11 +162,14 @@ def _channel(entry: Any, where: str, problems: list[str], default_zone: str,
     fmt = entry.get("format", FORMATS[kind][0])
     if fmt not in FORMATS[kind]:
         problems.append(f"{where}.format: must be one of {', '.join(FORMATS[kind])} for {PLATFORM[kind]}, got {fmt!r}")
+    daily = entry.get("daily_question", False)
+    if not isinstance(daily, bool):
+        problems.append(f"{where}.daily_question: must be true or false, got {daily!r}")
     schedule, follow = _when(entry, where, problems, default_zone, default_days)
     if len(problems) > before:
         return None
     return ChannelConfig(name=name, kind=kind, webhook=Secret(webhook.strip()), secret=Secret(secret),
-                         schedule=schedule, follow=follow, format=fmt)
+                         schedule=schedule, follow=follow, format=fmt, daily_question=daily)
 
 
 def _when(entry: Mapping[str, Any], where: str, problems: list[str], default_zone: str,

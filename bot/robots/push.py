@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,8 @@ import httpx
 from bot import render
 from bot.robots.channels import ChannelConfig
 from bot.robots.client import Answer, post
-from bot.robots.formats import RobotText, posts
+from bot.robots.dailyq import pick
+from bot.robots.formats import Payload, RobotText, posts
 from bot.robots.limiter import RobotLimiter, feishu_quiet_delay
 from bot.services import Services
 from bot.store import RobotChannel, RobotClaim, Store
@@ -63,6 +65,25 @@ def robot_text(svc: Services, reading: Reading) -> RobotText:
     total = len(svc.plan)
     return RobotText(title=render.robot_title(reading), header=render.reading_header(svc.doc, reading, total),
                      body=reading.text.strip(), footer=render.robot_refs(svc.doc, reading))
+
+
+def reading_posts(svc: Services, channel: ChannelConfig, reading: Reading) -> list[Payload]:
+    """Every body of the day's post, in order: the same for the same (channel, day), so a resume skips exactly."""
+    text = robot_text(svc, reading)
+    if not channel.daily_question:
+        return posts(channel.kind, channel.format, text)
+    if reading.day > 1 and (before := pick(svc.questions, svc.reading(reading.day - 1), channel.name)) is not None:
+        q = before.question
+        answer = render.robot_answer(q.question, before.letter, before.options[before.correct], q.explanation)
+        text = replace(text, body=f"{answer}\n\n{text.body}")
+    bodies = posts(channel.kind, channel.format, text)
+    today = pick(svc.questions, reading, channel.name)
+    if today is not None:
+        title = render.robot_question_title()
+        bodies += posts(channel.kind, channel.format,
+                        RobotText(title=title, header=title, body=render.robot_question(today.question.question,
+                                                                                       today.options)))
+    return bodies
 
 
 class RobotPusher:
@@ -146,6 +167,8 @@ class RobotPusher:
                 continue
             if row.hold_until > now.timestamp():
                 continue
+            if channel.kind == "feishu" and feishu_quiet_delay(now, ZoneInfo(channel.zone)):
+                continue  # Feishu asks senders to stay off the busy :00 and :30 minutes: the next tick posts it
             if channel.schedule is not None:
                 if row.finished:
                     continue
@@ -191,7 +214,7 @@ class RobotPusher:
         claim = await db(lambda s: s.robots.claim(channel.name, local_date, day, self.wall(), LEASE))
         if claim is None:
             return False
-        bodies = posts(channel.kind, channel.format, robot_text(self.svc, self.svc.reading(claim.day)))
+        bodies = reading_posts(self.svc, channel, self.svc.reading(claim.day))
         limiter = self.limiter(channel, row)
         try:
             await self._post_parts(channel, claim, bodies, limiter)
@@ -210,16 +233,11 @@ class RobotPusher:
                  len(bodies))
         return True
 
-    async def _post_parts(self, channel: ChannelConfig, claim: RobotClaim, bodies: list[dict[str, object]],
+    async def _post_parts(self, channel: ChannelConfig, claim: RobotClaim, bodies: list[Payload],
                           limiter: RobotLimiter) -> None:
         db = self.svc.db
         sent = claim.parts_sent
         repeated = False
-        if channel.kind == "feishu" and channel.schedule is not None:
-            # Feishu asks senders to stay off the busy :00 and :30 minutes.
-            delay = feishu_quiet_delay(self.svc.clock(), ZoneInfo(channel.schedule.timezone))
-            if delay:
-                await self.sleep(delay)
         while sent < len(bodies):
             at = await limiter.acquire()
             answer = await post(self.http, channel, bodies[sent], at)
