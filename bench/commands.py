@@ -63,7 +63,7 @@ def command_mix(doc: Document) -> list[Command]:
         mix.append(Command(f"/section {arg}", len(messages), len(messages[-1])))
     index = SearchIndex(doc)
     for term in SEARCH_TERMS:
-        text = render.search_results(term, index.search(term, limit=5))
+        text = render.search_results(term, index.page(term))
         mix.append(Command(f"/search {term}", 1, len(text)))
     return mix
 

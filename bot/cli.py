@@ -46,8 +46,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> None:
 def cmd_search(args: argparse.Namespace, config: Config) -> None:
     doc = _document(config)
     query = " ".join(args.terms)
-    hits = SearchIndex(doc).search(query, limit=args.limit)
-    print(render.plain(render.search_results(query, hits)))
+    print(render.plain(render.search_results(query, SearchIndex(doc).page(query, args.page, args.limit))))
 
 
 def cmd_plan(args: argparse.Namespace, config: Config) -> None:
@@ -200,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="full-text search of the speech",
                                  description="Search the speech; every term must match (any length, any text).")
     search.add_argument("terms", nargs="+", help="search terms")
-    search.add_argument("-n", "--limit", type=_positive, default=5, help="how many hits (default 5)")
+    search.add_argument("-n", "--limit", type=_positive, default=5, help="how many hits per page (default 5)")
+    search.add_argument("-p", "--page", type=_positive, default=1, help="which page of hits (default 1)")
     search.set_defaults(func=cmd_search)
 
     plan = commands.add_parser("plan", help="print the daily reading plan",

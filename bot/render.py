@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.store import AnswerRecord, Group, PollRecord
-from content.model import Document, Hit, Reading, Section
+from content.model import Document, Reading, Section
 from content.questions import Question
 from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
+from content.search import Page
 from content.split import split_text as split_at_sentences
 from content.split import utf16_len
 from content.typography import to_display
@@ -56,9 +57,9 @@ def split_text(text: str, budget: int = TEXT_BUDGET) -> list[str]:
 def section_name(section: Section) -> str:
     """'二、3 强化学习…' for a point, '二、突出重点…' for a part, '开头' / '结语' otherwise."""
     if section.kind == "point":
-        return f"{section.label} {section.heading}"
+        return f"{section.label} {to_display(section.heading)}"
     if section.kind == "part":
-        return f"{section.label}、{section.heading}"
+        return f"{section.label}、{to_display(section.heading)}"
     return section.label
 
 
@@ -72,13 +73,13 @@ def breadcrumb(doc: Document, section: Section) -> str:
 
 
 def outline(doc: Document) -> str:
-    lines = [f"📖 <b>{esc(doc.title)}</b>", ""]
+    lines = [f"📖 <b>{esc(to_display(doc.title))}</b>", ""]
     if doc.opening is not None:
         lines.append("<b>开头</b>　/section 开头")
     for part in doc.parts:
         lines.append(f"<b>{esc(section_name(part.section))}</b>　〔{part.section.ref}〕")
         for point in part.points:
-            lines.append(f"　{point.point}. {esc(point.heading)}　〔{point.ref}〕")
+            lines.append(f"　{point.point}. {esc(to_display(point.heading))}　〔{point.ref}〕")
     if doc.closing is not None:
         lines.append("<b>结语</b>　/section 结语")
     lines += ["", "查看某一部分或某一点：/section 2.3（或 二、3）"]
@@ -115,23 +116,47 @@ def section_messages(doc: Document, section: Section) -> list[str]:
     messages = []
     for i, chunk in enumerate(chunks):
         page = f"（{i + 1}/{len(chunks)}）" if len(chunks) > 1 else ""
-        messages.append(f"{header}{page}\n\n{esc(chunk)}")
+        messages.append(f"{header}{page}\n\n{esc(to_display(chunk))}")
     return messages
 
 
-def search_results(query: str, hits: Sequence[Hit]) -> str:
-    shown = esc(query.strip()[:40])
-    if not query.strip():
-        return "请在 /search 后写上要找的词，例如：/search 终身学习"
-    if not hits:
+def search_results(query: str, result: Page) -> str:
+    """Hits of one page, the true number of matches, and how to see the next page."""
+    query = query.strip()
+    shown = esc(query[:40])
+    if not query:
+        return "请在 /search 后写上要找的词，例如：/search 终身学习（翻页：/search 终身学习 2）"
+    if not result.total:
         return (f"没有找到“{shown}”。\n试试更短的词或换个说法，例如：/search 学习 理念\n"
                 "也可以用 /toc 查看全文目录。")
-    lines = [f"🔎 “{shown}”：找到 {len(hits)} 处"]
-    for hit in hits:
-        snippet = "".join(f"<b><u>{esc(t)}</u></b>" if matched else esc(t) for t, matched in hit.segments)
-        lines.append(f"\n<b>〔{esc(hit.section.label)}〕</b> {esc(hit.section.heading)}\n{snippet}")
+    if not result.hits:
+        return f"“{shown}”共找到 {result.total} 处，只有 {result.pages} 页。第一页：/search {shown}"
+    last = result.first + len(result.hits) - 1
+    if result.page == 1 and last == result.total:
+        count = f"找到 {result.total} 处"
+    elif result.page == 1:
+        count = f"找到 {result.total} 处，显示前 {len(result.hits)} 处"
+    else:
+        count = f"找到 {result.total} 处，显示第 {result.first}–{last} 处"
+    lines = [f"🔎 “{shown}”：{count}"]
+    for hit in result.hits:
+        lines.append(f"\n<b>〔{esc(hit.section.label)}〕</b> {esc(to_display(hit.section.heading))}\n"
+                     f"{_snippet(hit.segments)}")
     lines.append("\n查看全文：/section 加上方括号里的编号")
+    if result.page < result.pages:
+        lines.append(f"更多结果：/search {shown} {result.page + 1}")
     return "\n".join(lines)
+
+
+def _snippet(segments: Sequence[tuple[str, bool]]) -> str:
+    # Typography over the whole snippet (quotes nest across segments); it keeps lengths, so the cuts still hold.
+    shown = to_display("".join(text for text, _ in segments))
+    out, pos = [], 0
+    for text, matched in segments:
+        piece = esc(shown[pos : pos + len(text)])
+        out.append(f"<b><u>{piece}</u></b>" if matched else piece)
+        pos += len(text)
+    return "".join(out)
 
 
 def plan_summary(doc: Document, plan: Sequence[Reading]) -> str:
@@ -219,11 +244,16 @@ def reading_header(doc: Document, reading: Reading, total: int) -> str:
     names = [doc.section(r) for r in reading.refs]
     first = next((s for s in names if s.kind == "point"), names[0] if names else None)
     where = section_name(first) if first is not None else ""
-    return f"《{doc.title}》第 {reading.day} 天 / 共 {total} 天 · {where}"
+    return f"《{to_display(doc.title)}》第 {reading.day} 天 / 共 {total} 天 · {where}"
+
+
+def reading_body(reading: Reading) -> str:
+    """The reading's text as members read it: display typography over the stored text."""
+    return to_display(reading.text.strip())
 
 
 def reading_message(doc: Document, reading: Reading, total: int) -> str:
-    return f"📖 <b>{esc(reading_header(doc, reading, total))}</b>\n\n{esc(reading.text.strip())}"
+    return f"📖 <b>{esc(reading_header(doc, reading, total))}</b>\n\n{esc(reading_body(reading))}"
 
 
 def reading_messages(doc: Document, reading: Reading, total: int) -> list[str]:
@@ -234,7 +264,7 @@ def reading_messages(doc: Document, reading: Reading, total: int) -> list[str]:
     head = f"📖 <b>{esc(reading_header(doc, reading, total))}</b>"
     # Room for "（12/12）" and the blank line; the escaped text is measured, so an entity never pushes a part over.
     room = MESSAGE_LIMIT - utf16_len(head) - utf16_len("（99/99）\n\n")
-    parts = [p.strip() for p in split_at_sentences(reading.text.strip(), room, lambda t: utf16_len(esc(t)))]
+    parts = [p.strip() for p in split_at_sentences(reading_body(reading), room, lambda t: utf16_len(esc(t)))]
     parts = [p for p in parts if p]
     return [f"{head}（{i}/{len(parts)}）\n\n{esc(part)}" for i, part in enumerate(parts, start=1)]
 

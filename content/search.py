@@ -22,6 +22,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 
+import opencc
 import sqlite_utils
 
 from content.model import Document, Hit, Section
@@ -45,20 +46,61 @@ class _Match:
     relevance: float
 
 
+# People type what their keyboard gives: ， for , and “ for " (or the reverse), full-width digits, traditional
+# characters. Every such variant folds to one character, one for one, so offsets in folded text hold in the original.
+_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}  # full-width ASCII forms → ASCII
+_QUOTES = dict.fromkeys(map(ord, "“”‘’「」『』〝〞\"'＂＇"), ord('"'))
+_FOLD = str.maketrans({**_WIDTH, **_QUOTES, 0x3000: ord(" ")})
+_STRIP = "\"" + _SENTENCE_END  # a term's own quotes and end marks are not part of what is looked for
+_T2S = opencc.OpenCC("t2s")
+
+
 def fold(text: str) -> str:
-    """Lower-case letter by letter, keeping every position (so offsets in the folded text hold in the original)."""
-    lowered = text.lower()
-    if len(lowered) == len(text):  # no letter grew (lower() never shrinks one): positions already hold
+    """Fold width, quote style, letter case and traditional characters, keeping every position."""
+    text = text.translate(_FOLD)
+    simplified = _T2S.convert(text)
+    if len(simplified) != len(text):  # a phrase changed length: convert character by character instead
+        simplified = "".join(s if len(s := _T2S.convert(ch)) == 1 else ch for ch in text)
+    lowered = simplified.lower()
+    if len(lowered) == len(simplified):  # no letter grew (lower() never shrinks one): positions already hold
         return lowered
-    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in simplified)
+
+
+def split_page(text: str) -> tuple[str, int]:
+    """`学习 2` → (`学习`, 2): a whole number after the terms asks for that page of results."""
+    words = text.split()
+    if len(words) >= 2 and words[-1].isascii() and words[-1].isdigit():
+        return " ".join(words[:-1]), max(1, int(words[-1]))
+    return text, 1
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of search results and where it stands among all of them."""
+
+    hits: tuple[Hit, ...]
+    total: int  # sections holding every term
+    page: int
+    per_page: int
+
+    @property
+    def first(self) -> int:
+        """1-based rank of the first hit shown."""
+        return (self.page - 1) * self.per_page + 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
 
 
 def split_terms(query: str) -> tuple[str, ...]:
     """The distinct search terms of a query: whitespace-separated (full-width space too), folded, capped."""
     terms: list[str] = []
     for raw in query.replace("\x00", " ").split():  # str.split() also splits on U+3000; FTS5 stops at a NUL
-        term = fold(raw)[:MAX_TERM_CHARS]
-        if term not in terms:
+        folded = fold(raw)
+        term = (folded.strip(_STRIP) or folded)[:MAX_TERM_CHARS]
+        if term and term not in terms:
             terms.append(term)
         if len(terms) == MAX_TERMS:
             break
@@ -101,6 +143,19 @@ class SearchIndex:
         return [
             Hit(section=m.section, segments=snippet(m.section.text, terms), score=_score(m)) for m in matches[:limit]
         ]
+
+    def page(self, query: str, page: int = 1, per_page: int = 5) -> Page:
+        """Page `page` (1-based) of the hits for `query`, with the true number of sections that match."""
+        terms = split_terms(query)
+        if not terms:
+            return Page((), 0, 1, per_page)
+        matches = sorted(self._matches(terms), key=lambda m: (-_score(m), m.section.start))
+        start = (page - 1) * per_page
+        hits = tuple(
+            Hit(section=m.section, segments=snippet(m.section.text, terms), score=_score(m))
+            for m in matches[start : start + per_page]
+        )
+        return Page(hits, len(matches), page, per_page)
 
     def count(self, query: str) -> int:
         """How many sections contain every term of `query`."""

@@ -90,3 +90,27 @@ async def test_commands_are_registered_in_chinese(tmp_path: Path) -> None:
         names = {c["command"]: c["description"] for c in commands}
         assert {"toc", "section", "search", "quiz", "subscribe"} <= set(names)
         assert names["toc"] == "全文目录"
+
+
+async def test_search_as_people_type_with_true_count_and_pages(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        [first] = await h.say(GROUP, MEMBER, "/search 學習型黨組織")  # traditional characters
+        text = first.text or ""
+        total = int(text.split("找到 ")[1].split(" 处")[0])
+        assert f"找到 {total} 处，显示前 5 处" in text and total > 10
+        assert "更多结果：/search 學習型黨組織 2" in text
+        assert "学习型党组织" in text  # the snippet shows the text as written, in display typography
+        [second] = await h.say(GROUP, MEMBER, "/search 學習型黨組織 2")
+        assert f"找到 {total} 处，显示第 6–10 处" in (second.text or "")
+        [comma] = await h.say(GROUP, MEMBER, "/search 统一思想，准确把握")  # the speech has an ASCII comma
+        assert "〔一〕" in (comma.text or "") and "统一思想，准确把握" in (comma.text or "")
+        assert "统一思想," not in (comma.text or "")
+
+
+async def test_sections_and_readings_show_full_width_punctuation(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        [part] = await h.say(GROUP, MEMBER, "/section 4.1")
+        text = part.text or ""
+        assert "各级党委（组）要把推进马" in text and "(组)" not in text
+        assert "四、加强领导，推动学习型党组织建设落到实处" in text  # the breadcrumb's heading too

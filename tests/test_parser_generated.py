@@ -175,7 +175,7 @@ def speech(draw: st.DrawFn) -> Built:
     last = sections[-1]
     if kind == "cue":
         if last.paragraphs == 0:
-            last.extra = [draw(paragraph())]  # the last section keeps its first paragraph
+            last.extra = [draw(paragraph(avoid))]  # the last section keeps its first paragraph
         cue = draw(st.sampled_from(["同志们，", "同志们！", "各位代表，", "最后，", "以上", "会后，", "总之，"]))
         closing = [cue + draw(paragraph()), *draw(st.lists(paragraph(), max_size=2))]
         sections.append(Piece("closing", "结语", closing[0], closing[1:]))

@@ -13,6 +13,8 @@ from bot import render
 from bot.store import AnswerRecord
 from content.loader import load_document
 from content.readings import plan_readings
+from content.search import Page, SearchIndex
+from content.typography import to_display
 
 sentences = st.lists(
     st.text(alphabet=st.sampled_from("学习型党组织建设<>&\"'ab 1"), min_size=1, max_size=120).map(
@@ -43,7 +45,7 @@ def test_section_messages_split_a_long_section_under_telegrams_limit() -> None:
 
 
 def test_user_text_is_escaped_in_html_replies() -> None:
-    reply = render.search_results("<b>&</i>", [])
+    reply = render.search_results("<b>&</i>", Page((), 0, 1, 5))
     assert "<b>&</i>" not in reply and html.escape("<b>&</i>", quote=False) in reply
     bad = render.ref_error("<script>", "没有这一部分。")
     assert "<script>" not in bad
@@ -112,3 +114,22 @@ def test_quiz_texts_are_shown_with_full_width_marks_and_nested_quotes() -> None:
     assert shown == "【1/5】“推进‘科学发展、后发赶超’的决定性因素”，对吗？"
     assert render.quiz_question("下列哪些是其中列举的？", 2, 5, multiple=True).startswith("【2/5】（多选）")
     assert render.quiz_option("一、统一思想,准确把握") == "一、统一思想，准确把握"
+
+
+def test_shown_speech_text_has_display_typography_and_the_stored_text_stays() -> None:
+    doc = load_document()
+    plan = plan_readings(doc)
+    reading = next(r for r in plan if "党委(组)" in r.text)
+    shown = render.reading_message(doc, reading, len(plan))
+    assert "党委（组）" in shown and "党委(组)" not in shown
+    assert "党委(组)" in doc.body  # stored verbatim
+    outline = render.outline(doc)
+    assert "一、统一思想，准确把握" in outline and "统一思想," not in outline
+    hit_page = SearchIndex(doc).page("推进“科学发展")
+    results = render.search_results("推进“科学发展", hit_page)
+    assert "<b><u>推进“科学发展</u></b>" in results and "后发赶超”" in results
+
+
+@given(st.text(alphabet='，,:：;；()（）!！?？“”‘’"学习 abc10', max_size=80))
+def test_display_typography_keeps_every_position(text: str) -> None:
+    assert len(to_display(text)) == len(text)  # so snippets can be marked on the stored text

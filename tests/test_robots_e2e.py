@@ -21,6 +21,7 @@ from bot.robots.push import LEASE, RobotPusher
 from bot.robots.standin import Robot, RobotStandIn
 from bot.services import build_services
 from bot.standin import StandIn
+from content.typography import to_display
 from schedules.clock import FakeClock
 from tests.botkit import TOKEN, Harness, bot_running, make_config
 
@@ -151,7 +152,7 @@ async def test_a_long_reading_is_posted_in_numbered_parts_that_give_back_the_rea
             n = len(labels)
             assert [(int(m.group(1)), int(m.group(2))) for m in labels if m] == [(i, n) for i in range(1, n + 1)]
             assert all(len(p["markdown"]["content"].encode()) <= 4096 for p in wx.posts)
-            reading = h.svc.reading(LONG_DAY).text
+            reading = to_display(h.svc.reading(LONG_DAY).text)  # posted in display typography
             bodies = [p["markdown"]["content"].split("\n\n", 1)[1] for p in wx.posts]
             bodies[-1] = bodies[-1].rsplit("\n\n> 出处", 1)[0]
             assert "".join(bodies).replace("\n", "").replace(" ", "") == reading.replace("\n", "").replace(" ", "")

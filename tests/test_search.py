@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from content.model import Document, Hit
-from content.search import ELLIPSIS, MAX_TERMS, SearchIndex, split_terms
+from content.search import ELLIPSIS, MAX_TERMS, SearchIndex, fold, split_page, split_terms
 from tests.test_readings import build_doc, sentence, shipped_document
 
 
@@ -29,8 +29,9 @@ def refs(hits: list[Hit]) -> list[str]:
 
 
 def containing(doc: Document, *terms: str) -> set[str]:
-    """Refs of the sections whose text holds every term (case-insensitively): what search must find."""
-    return {s.ref for s in doc.sections() if all(t.lower() in s.text.lower() for t in terms)}
+    """Refs of the sections whose folded text holds every folded term (case, width, quotes, traditional)."""
+    folded = split_terms(" ".join(terms))
+    return {s.ref for s in doc.sections() if all(t in fold(s.text) for t in folded)}
 
 
 def marked(hit: Hit) -> list[str]:
@@ -188,7 +189,7 @@ def test_finds_exactly_the_sections_holding_every_term(
     assert len(hits) == len(set(refs(hits)))
     for hit in hits:  # marks may merge overlapping terms, but each holds a whole term
         assert marked(hit)
-        assert all(any(t.lower() in m.lower() for t in terms) for m in marked(hit))
+        assert all(any(t in fold(m) for t in split_terms(" ".join(terms))) for m in marked(hit))
 
 
 async def test_usable_from_another_thread(index: SearchIndex) -> None:
@@ -240,3 +241,42 @@ def test_opening_and_closing_labels_are_not_searchable() -> None:
     index = SearchIndex(doc)
     assert index.search("开头") == [] and index.search("结语") == []
     assert refs(index.search("标题")) == ["1"]
+
+
+# --- as people type: width, quotes, traditional characters; true counts and pages ---------------------------
+
+
+def test_punctuation_width_and_quote_style_fold(index: SearchIndex, speech: Document) -> None:
+    # The speech has ASCII "统一思想,准确把握" and “政治责任”; a phone types ， and "…" or 「…」.
+    assert refs(index.search("统一思想，准确把握")) == refs(index.search("统一思想,准确把握")) == ["1"]
+    for query in ("“政治责任”的观念", '"政治责任"的观念', "「政治责任」的观念", "‘政治责任’的观念"):
+        assert refs(index.search(query)) == ["1.1"], query
+    assert refs(index.search("“政治责任”")) == refs(index.search("政治责任"))  # a term's own quotes are dropped
+    hit = index.search("党委（组）")[0]
+    assert "党委(组)" in marked(hit)  # the mark is on the text as stored
+
+
+def test_traditional_characters_find_the_simplified_text(index: SearchIndex, speech: Document) -> None:
+    assert refs(index.search("學習型黨組織", limit=50)) == refs(index.search("学习型党组织", limit=50))
+    assert refs(index.search("終身學習")) == refs(index.search("终身学习")) != []
+    assert fold("發展 ＡＢＣ　１２") == "发展 abc 12"
+    assert len(fold("乾隆 頭髮 後來")) == len("乾隆 頭髮 後來")
+
+
+def test_pages_report_the_true_count_and_continue(index: SearchIndex, speech: Document) -> None:
+    everything = index.search("学习", limit=100)
+    total = len(containing(speech, "学习"))
+    assert len(everything) == total > 10
+    first, second = index.page("学习", 1), index.page("学习", 2)
+    assert first.total == second.total == total and first.pages == -(-total // 5)
+    assert refs(list(first.hits)) + refs(list(second.hits)) == refs(everything[:10])
+    assert (second.first, len(second.hits)) == (6, 5)
+    beyond = index.page("学习", first.pages + 1)
+    assert beyond.hits == () and beyond.total == total
+
+
+@pytest.mark.parametrize(("text", "expected"), [("学习 2", ("学习", 2)), ("学习", ("学习", 1)), ("2", ("2", 1)),
+                                                ("学习 理念 3", ("学习 理念", 3)), ("学习 0", ("学习", 1)),
+                                                ("学习 ２", ("学习 ２", 1))])
+def test_a_trailing_number_is_the_page(text: str, expected: tuple[str, int]) -> None:
+    assert split_page(text) == expected

@@ -11,6 +11,7 @@ from bot import render
 from bot.services import Services, services
 from content.model import Section
 from content.refs import RefError, resolve
+from content.search import split_page
 
 SEARCH_WORDS = re.compile(r"^(搜索|查找|搜|查)\s*[:：]?\s*(.+)$", re.S)
 # In a group, chatter such as "查一下天气" is not a search: only 搜索/查找 followed by a space or colon is.
@@ -85,9 +86,8 @@ async def show_ref(update: Update, svc: Services, text: str) -> None:
 async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Full-text search: /search 终身学习."""
     svc = services(context)
-    query = " ".join(context.args or [])
-    hits = svc.index.search(query, limit=5) if query.strip() else []
-    await reply(update, render.search_results(query, hits))
+    query, page = split_page(" ".join(context.args or []))  # /search 学习 2: the second page
+    await reply(update, render.search_results(query, svc.index.page(query, page)))
 
 
 async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,8 +140,8 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if text.lower() in OUTLINE_WORDS:
         await send_outline(update, svc)
     elif found:
-        query = found.group(2)
-        await reply(update, render.search_results(query, svc.index.search(query, limit=5)))
+        query, page = split_page(found.group(2))
+        await reply(update, render.search_results(query, svc.index.page(query, page)))
     elif private or to_bot or CLEAR_REF.match(text):
         try:
             await send_section(chat, svc, resolve(svc.doc, text))

@@ -64,7 +64,7 @@ class RobotPushFailed(Exception):
 def robot_text(svc: Services, reading: Reading) -> RobotText:
     total = len(svc.plan)
     return RobotText(title=render.robot_title(reading), header=render.reading_header(svc.doc, reading, total),
-                     body=reading.text.strip(), footer=render.robot_refs(svc.doc, reading))
+                     body=render.reading_body(reading), footer=render.robot_refs(svc.doc, reading))
 
 
 def reading_posts(svc: Services, channel: ChannelConfig, reading: Reading) -> list[Payload]:
