@@ -8,6 +8,7 @@ for them; the baseline asks for the same types studybot did when this was writte
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +79,11 @@ async def run_studybot(workdir: Path, sizes: Sizes) -> QuizRun:
                 raise RuntimeError(f"the bot refused to start a round in {chat}: {refusal}")
         answers = plan_answers(standin, chats, sizes.answers)
 
+        # Counted on a connection of its own: only committed answers count, and the bot's is left to the bot.
+        counter = sqlite3.connect(svc.config.database)
+
         def stored() -> int:
-            return int(svc.store.db.execute("SELECT count(*) FROM answers").fetchone()[0])
+            return int(counter.execute("SELECT count(*) FROM answers").fetchone()[0])
 
         start = wall()
         for a in answers:
@@ -91,10 +95,10 @@ async def run_studybot(workdir: Path, sizes: Sizes) -> QuizRun:
             await asyncio.sleep(0.005)
         seconds = wall() - start
         await asyncio.sleep(SETTLE)
-        db = svc.store.db
-        total, distinct, correct = db.execute(
+        total, distinct, correct = counter.execute(
             "SELECT count(*), count(DISTINCT poll_id || ':' || user_id), coalesce(sum(correct), 0) FROM answers"
         ).fetchone()
+        counter.close()
         key = {p: svc.store.poll(p) for p in {a.poll_id for a in answers}}
         # Right means exactly the correct set: one option given on a multiple-answer poll is wrong.
         expected = sum(1 for a in answers

@@ -8,7 +8,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from functools import partial
 
 from telegram import Bot, Poll
@@ -165,24 +164,29 @@ class QuizRounds:
 
     # --- answers, stopping and results --------------------------------------------------------------------
 
-    async def answer(self, poll: PollRecord, user_id: int, name: str, option_ids: Sequence[int],
-                     local_date: date) -> bool:
-        """Record a member's first answer while the poll is open; a retraction (no options) is ignored.
+    async def answer(self, poll_id: str, user_id: int, name: str, option_ids: Sequence[int]) -> bool | None:
+        """Record a member's first answer while the poll is open: whether it counted, or None when the poll is not
+        a quiz poll of ours (nor from before the records began). A retraction (no options) is ignored.
 
         A multiple-answer quiz sends all chosen options at once: they are scored together, right only when exact.
+        One hot store call (group-committed with the answers around it): answers come in bursts.
         """
         if not option_ids:
             return False
         option, now = tuple(option_ids), self.now()
 
-        def record(store: Store) -> bool:
-            with store.atomic():
-                counted = store.record_answer(poll, user_id, option, now, local_date)
-                if counted:
-                    store.remember_member(poll.chat_id, user_id, name)
+        def record(store: Store) -> bool | None:
+            """A hot call: atomic without an atomic() of its own (bot/storeworker.py)."""
+            found = store.poll_and_zone(poll_id)
+            if found is None:
+                return None
+            poll, zone = found
+            counted = store.record_answer(poll, user_id, option, now, self.svc.local_date(zone))
+            if counted:
+                store.remember_member(poll.chat_id, user_id, name)
             return counted
 
-        return await self.svc.db(record)
+        return await self.svc.db(record, hot=True)
 
     async def stop(self, chat_id: int) -> bool:
         """End the chat's round early with its results so far; False if none was running."""

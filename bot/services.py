@@ -68,8 +68,11 @@ class Services:
     async def local_today(self, chat_id: int) -> date:
         """The chat's current date in its own time zone (answers and streaks count in it)."""
         group = await self.db(lambda s: s.group(chat_id))
-        zone = ZoneInfo(group.timezone if group else self.config.push.default_timezone)
-        return self.clock().astimezone(zone).date()
+        return self.local_date(group.timezone if group else None)
+
+    def local_date(self, timezone: str | None) -> date:
+        """Today in this time zone (None: the default zone); plain, so a store call can use it."""
+        return self.clock().astimezone(ZoneInfo(timezone or self.config.push.default_timezone)).date()
 
 
 def build_services(config: Config, clock: Callable[[], datetime] | None = None) -> Services:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sqlite3
+import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -455,6 +458,9 @@ class Store:
         self.plan = plan
         # Opened here, used on the store worker's thread (bot/storeworker.py): one thread at a time, never two.
         self.db = Database(sqlite3.connect(self.path, check_same_thread=False))
+        # Held by the worker for each batch (a group commit is many statements) and by every public method, so
+        # a call from another thread (tests, start-up) waits instead of interleaving its statements.
+        self.guard = threading.RLock()
         if self.path != ":memory:":
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -462,7 +468,7 @@ class Store:
         migrations.apply(self.db)
         # This process's owner id in the ledger: its claims are its own until their lease runs out.
         self.run_id = uuid.uuid4().hex
-        self.ledger = SqliteLedger(self.db)
+        self.ledger = SqliteLedger(self.db, self.guard)
         self.robots = RobotRecords(self.db, self.run_id)
 
     def close(self) -> None:
@@ -473,7 +479,7 @@ class Store:
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        with self.db.atomic():
+        with self.guard, self.db.atomic():
             yield
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
@@ -640,6 +646,13 @@ class Store:
     def poll(self, poll_id: str) -> PollRecord | None:
         row = self._one("SELECT * FROM polls WHERE poll_id = ?", [poll_id])
         return _poll(row) if row else None
+
+    def poll_and_zone(self, poll_id: str) -> tuple[PollRecord, str | None] | None:
+        """A quiz poll and its group's time zone (None: the group has no record), in one read: every answer needs
+        both, and answers come in bursts."""
+        row = self._one("""SELECT polls.*, groups.timezone AS group_timezone FROM polls LEFT JOIN groups
+                           ON groups.chat_id = polls.chat_id WHERE poll_id = ?""", [poll_id])
+        return (_poll(row), row["group_timezone"]) if row else None
 
     def round_polls(self, round_id: int) -> list[PollRecord]:
         return [_poll(r) for r in self.db.query("SELECT * FROM polls WHERE round_id = ? ORDER BY position",
@@ -980,6 +993,19 @@ class Store:
         return int(cards)
 
 
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with self.guard:
+            return method(self, *args, **kwargs)
+    return guarded
+
+
+for _name, _method in list(vars(Store).items()):
+    if not _name.startswith("_") and _name != "atomic" and inspect.isfunction(_method):
+        setattr(Store, _name, _guarded(_method))
+
+
 class SqliteLedger:
     """The push ledger (schedules/ledger.py) in SQLite: each call is one transaction that takes the write lock first.
 
@@ -988,22 +1014,24 @@ class SqliteLedger:
     compare-and-set takes the lock before it reads.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, guard: threading.RLock) -> None:
         self.db = db
+        self.guard = guard  # the store's: a direct call from another thread (tests) waits for the worker's batch
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        if self.db.conn.in_transaction:  # part of a larger store transaction (a chat migration)
-            with self.db.atomic():
+        with self.guard:
+            if self.db.conn.in_transaction:  # part of a larger store transaction (a chat migration)
+                with self.db.atomic():
+                    yield
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
                 yield
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.conn.rollback()
-            raise
-        self.db.execute("COMMIT")
+            except BaseException:
+                self.db.conn.rollback()
+                raise
+            self.db.execute("COMMIT")
 
     def _day(self, where: str, params: list[Any]) -> DayRecord | None:
         cursor = self.db.execute(f"SELECT * FROM ledger_days WHERE {where}", params)
@@ -1039,10 +1067,11 @@ class SqliteLedger:
         return claim_of(new)
 
     def renew(self, claim: Claim, now: float, lease: float = DEFAULT_LEASE) -> bool:
-        cursor = self.db.execute(
-            "UPDATE ledger_days SET lease_until = ? WHERE token = ? AND state = 'claimed'",
-            [now + lease, claim.token])
-        return cursor.rowcount == 1
+        with self._write():
+            cursor = self.db.execute(
+                "UPDATE ledger_days SET lease_until = ? WHERE token = ? AND state = 'claimed'",
+                [now + lease, claim.token])
+            return cursor.rowcount == 1
 
     def record_part(self, claim: Claim, parts_sent: int, message_id: int) -> None:
         with self._write():
@@ -1067,11 +1096,16 @@ class SqliteLedger:
             return self.progress(record.key)
 
     def release(self, claim: Claim) -> None:
-        self.db.execute(
-            "UPDATE ledger_days SET state = 'released', updated_at = ? WHERE token = ? AND state = 'claimed'",
-            [_now_iso(), claim.token])
+        with self._write():
+            self.db.execute(
+                "UPDATE ledger_days SET state = 'released', updated_at = ? WHERE token = ? AND state = 'claimed'",
+                [_now_iso(), claim.token])
 
     def progress(self, key: str) -> Progress:
+        with self.guard:
+            return self._progress(key)
+
+    def _progress(self, key: str) -> Progress:
         row = self.db.execute(
             """SELECT (SELECT next_day FROM ledger_progress WHERE key = ?),
                        (SELECT max(local_date) FROM ledger_days WHERE key = ? AND state = 'sent')""",

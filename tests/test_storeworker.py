@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.store import Store
@@ -54,3 +56,63 @@ async def test_close_finishes_submitted_calls_then_closes_the_database(tmp_path:
     worker.close()
     assert group.chat_id == -1
     assert Store(tmp_path / "s.db").group(-1) is not None
+
+
+async def _queued_behind_a_blocker(worker: StoreWorker, calls: list[Callable[[Store], object]],
+                                   hot: bool) -> list[object]:
+    """Submit `calls` while the thread is busy, so they make up one batch; return results or exceptions."""
+    release = threading.Event()
+    blocker = asyncio.ensure_future(worker(lambda _s: release.wait(5)))
+    await asyncio.sleep(0.05)  # the blocker is running; what follows queues up behind it
+    pending = [asyncio.ensure_future(worker(call, hot=hot)) for call in calls]
+    await asyncio.sleep(0)
+    release.set()
+    await blocker
+    return list(await asyncio.gather(*pending, return_exceptions=True))
+
+
+async def test_hot_writes_queued_together_are_one_commit_and_a_failing_one_undoes_only_itself(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    worker = StoreWorker(store)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+
+    def add(n: int) -> Callable[[Store], int]:
+        def call(s: Store) -> int:
+            s.ensure_group(-n, f"组 {n}")
+            if n == 7:
+                raise ValueError("a bug in one call")
+            return n
+        return call
+
+    results = await _queued_behind_a_blocker(worker, [add(n) for n in range(1, 21)], hot=True)
+    assert [r for r in results if not isinstance(r, int)] == [results[6]]
+    assert isinstance(results[6], ValueError)
+    # Statements that end a transaction (the group's outermost savepoint, released, is its commit): just one.
+    assert sum(1 for s in statements if s.strip().upper() in ("COMMIT", "RELEASE HOT_GROUP")) == 1
+    worker.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        ids = sorted(-r[0] for r in db.execute("SELECT chat_id FROM groups"))
+    assert ids == [n for n in range(1, 21) if n != 7]
+
+
+async def test_a_hot_write_is_committed_before_its_caller_hears_back(tmp_path: Path) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    other = sqlite3.connect(tmp_path / "s.db")  # another connection sees only what is committed
+
+    async def write_then_look(n: int) -> bool:
+        await worker(lambda s: s.ensure_group(-n, "组"), hot=True)
+        return other.execute("SELECT count(*) FROM groups WHERE chat_id = ?", [-n]).fetchone()[0] == 1
+
+    assert all(await asyncio.gather(*(write_then_look(n) for n in range(1, 51))))
+    other.close()
+    worker.close()
+
+
+async def test_calls_that_are_not_hot_run_alone_in_order(tmp_path: Path) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    results = await _queued_behind_a_blocker(
+        worker, [lambda s: s.ensure_group(-1, "组"), lambda s: s.group(-1) is not None], hot=False)
+    assert results[1] is True
+    worker.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from telegram import Update
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import render
 from bot.handlers.lookup import reply
@@ -147,16 +147,13 @@ async def mystats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A member answered (or retracted) a quiz poll."""
-    svc = services(context)
     answer = update.poll_answer
     if answer is None or answer.user is None:
         return
-    poll_id = answer.poll_id
-    poll = await svc.db(lambda s: s.poll(poll_id))
-    if poll is None:
-        return  # not one of ours, or from before the records began
-    await rounds(context).answer(poll, answer.user.id, answer.user.full_name, list(answer.option_ids),
-                                 await svc.local_today(poll.chat_id))
+    found = await rounds(context).answer(answer.poll_id, answer.user.id, answer.user.full_name,
+                                         list(answer.option_ids))
+    if found is not None:
+        raise ApplicationHandlerStop  # a group quiz poll: no later handler (private review polls) need look it up
 
 
 async def poll_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
