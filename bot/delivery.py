@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
-from telegram import Bot, Message
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import render
-from bot.handlers.lookup import reading_keyboard
+from bot.campaign import checkin_data
 from bot.retry import follow_migration
 from bot.services import Services
 from bot.store import Store
@@ -122,13 +122,15 @@ class Deliverer:
     async def _send_parts(self, target: Target, held: Claim, reading: Reading, lost: asyncio.Event) -> int:
         """Send the parts not yet recorded; each but the last is recorded as sent before the next goes."""
         parts = render.reading_messages(self.svc.doc, reading, self.svc.plan_rule.length)
-        ref = reading.refs[0] if reading.refs else None
+        # The buttons (contents, full text, check-in) go under the last part, where the reading ends.
+        keyboard = render.reading_keyboard(reading.refs[0] if reading.refs else None,
+                                           (checkin_data(reading.day, held.local_date), 0))
         message_id = 0
         for index in range(held.parts_sent, len(parts)):
             if lost.is_set():
                 raise LostClaim(f"{held.key} {held.local_date}: the lease ran out and the claim was taken over")
             last = index == len(parts) - 1
-            message = await self._send(target, parts[index], ref, last)
+            message = await self._send(target, parts[index], keyboard if last else None)
             message_id = message.message_id
             if not last:
                 await self._until_written(functools.partial(_record_part, held=held, parts=index + 1,
@@ -185,7 +187,7 @@ class Deliverer:
         except sqlite3.OperationalError as exc:  # its lease runs out instead
             log.warning("could not release the push claim of %s: %s", held.key, exc)
 
-    async def _send(self, target: Target, text: str, ref: str | None, last: bool) -> Message:
+    async def _send(self, target: Target, text: str, keyboard: InlineKeyboardMarkup | None) -> Message:
         """Send to the target chat, following a migration (which re-targets it); the rate limiter retries."""
 
         async def migrated(new_id: int) -> None:
@@ -194,9 +196,9 @@ class Deliverer:
             log.info("chat %s migrated to %s during a push", target.chat_id, new_id)
             target.chat_id = new_id
 
-        markup = reading_keyboard(ref) if last else None
         return await follow_migration(
-            lambda: self.bot.send_message(target.chat_id, text, parse_mode="HTML", reply_markup=markup), migrated)
+            lambda: self.bot.send_message(target.chat_id, text, parse_mode="HTML", reply_markup=keyboard),
+            migrated)
 
     async def _try_send(self, chat_id: int, text: str) -> None:
         try:
