@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from content.scoring import answer_is_right
+from records.model import Answer
 from schedules.due import PushSchedule
 from schedules.ledger import (
     DEFAULT_LEASE,
@@ -247,8 +248,22 @@ def m010_personal_review(db: Database) -> None:
     )
 
 
+
 @migrations()
-def m011_push_ledger(db: Database) -> None:
+def m011_report_digests(db: Database) -> None:
+    # One row per group and week whose digest was claimed: the weekly digest goes out once, across restarts.
+    db.execute(
+        """CREATE TABLE report_digests (
+            chat_id INTEGER NOT NULL,
+            week TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, week)
+        )"""
+    )
+
+
+@migrations()
+def m012_push_ledger(db: Database) -> None:
     """One push ledger (schedules/ledger.py) instead of groups.next_day/last_pushed/finished plus deliveries.
 
     Every group keeps its progress: next_day moves to ledger_progress; every delivery becomes a day record (sent stays
@@ -286,7 +301,7 @@ def m011_push_ledger(db: Database) -> None:
     )
     db.execute(
         """INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, parts_sent, updated_at)
-           SELECT 'tg:' || chat_id, last_pushed, max(next_day - 1, 1), 'sent', 'm011', lower(hex(randomblob(16))),
+           SELECT 'tg:' || chat_id, last_pushed, max(next_day - 1, 1), 'sent', 'm012', lower(hex(randomblob(16))),
                   0, 1, created_at
            FROM groups WHERE last_pushed IS NOT NULL
            ON CONFLICT(key, local_date) DO UPDATE SET state = 'sent'"""
@@ -574,13 +589,26 @@ class Store:
                 # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
                 self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
             for table in ("groups", "rounds", "polls", "answers", "members", "checkins", "excuses", "reminders",
-                          "completions"):
+                          "completions", "report_digests"):
                 self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
             # The push under way (if any) moves too: its claim keeps its token, so it is recorded at the new id.
             self.ledger.move(telegram_key(old_id), telegram_key(new_id))
         return True
 
     # --- the push ledger, for tests and the CLI ------------------------------------------------------------
+
+    def record_push(self, chat_id: int, local_date: date, message_id: int | None = None) -> Group | None:
+        """Record the group's next reading as pushed on `local_date` without sending it (demo data, benchmarks).
+
+        None if that date is already taken or the plan is finished; otherwise the group, moved on one day.
+        """
+        with self.atomic():
+            claim = self.ledger.claim(telegram_key(chat_id), local_date, self.run_id, datetime.now().timestamp(),
+                                      self.plan)
+            if claim is None:
+                return None
+            self.ledger.record(claim, message_id, self.plan)
+            return self.group(chat_id)
 
     def delivery_counts(self) -> dict[str, int]:
         """Day records by state ('claimed', 'sent', 'released')."""
@@ -910,6 +938,34 @@ class Store:
             [chat_id, push_date.isoformat(), now])
         return cursor.rowcount == 1
 
+    # --- campaign records (issue 10b): the facts behind /report and /export ----------------------------------
+
+    def record_facts(self, chat_id: int, first: date, last: date) -> RecordFacts:
+        """What the store knows of one group between two local dates (inclusive), for records/ to count."""
+        span = [chat_id, first.isoformat(), last.isoformat()]
+        answers = tuple(
+            Answer(user_id, question_id, ref, bool(correct), date.fromisoformat(day))
+            for user_id, question_id, ref, correct, day in self.db.execute(
+                """SELECT user_id, question_id, ref, correct, local_date FROM answers
+                   WHERE chat_id = ? AND local_date BETWEEN ? AND ?""", span).fetchall())
+        asked = tuple(self.db.execute(
+            "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
+        return RecordFacts(pushed=tuple(self.pushes(chat_id, first, last)),
+                           members=tuple(self.roster(chat_id, include_gone=True)),
+                           checkins=tuple(self.checkins(chat_id, first, last)),
+                           excuses=tuple(self.excuses(chat_id, first, last)), answers=answers, asked=asked)
+
+    def first_push(self, chat_id: int) -> date | None:
+        pushes = self.pushes(chat_id)  # through pushes(): the ledger behind it is issue9a's to change
+        return pushes[0][0] if pushes else None
+
+    def claim_digest(self, chat_id: int, week: date) -> bool:
+        """Take the right to send this group's digest for the week starting `week`; False if already taken."""
+        cursor = self.db.execute(
+            "INSERT INTO report_digests (chat_id, week, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [chat_id, week.isoformat(), _now_iso()])
+        return cursor.rowcount == 1
+
     # --- personal review: cards, private review polls, reminders ------------------------------------------------
 
     def review_cards(self, chat_id: int, user_id: int) -> list[ReviewCard]:
@@ -1014,6 +1070,19 @@ class Store:
             for table in ("review_polls", "review_members", "review_reminders"):
                 self.db.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
         return int(cards)
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """Raw facts for a campaign record: (date, plan day) pushed, the roster (gone members too), check-ins, excuses,
+    answers, and (id, ref, closes at) of every poll (dated by the caller, who knows the group's zone)."""
+
+    pushed: tuple[tuple[date, int], ...]
+    members: tuple[Member, ...]
+    checkins: tuple[Checkin, ...]
+    excuses: tuple[Excuse, ...]
+    answers: tuple[Answer, ...]
+    asked: tuple[tuple[str, str, float], ...]
 
 
 def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:

@@ -176,7 +176,7 @@ def test_a_migration_during_a_push_moves_the_claim_and_the_record_lands_at_the_n
 def test_migration_m003_keeps_every_groups_progress(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = Database(path)
-    migrations.apply(db, stop_before="m011_push_ledger")
+    migrations.apply(db, stop_before="m012_push_ledger")
     row = {"title": "", "push_time": "08:00", "timezone": "Asia/Shanghai", "weekdays": "0,1,2,3,4,5,6",
            "created_at": "2026-03-01T00:00:00+00:00", "subscribed": 1, "finished": 0, "last_pushed": None}
     db["groups"].insert_all([
@@ -193,7 +193,7 @@ def test_migration_m003_keeps_every_groups_progress(tmp_path: Path) -> None:
     ])
     db.close()
     store = Store(path, plan=PlanRule(14))
-    assert "m011_push_ledger" in store.applied_migrations()
+    assert "m012_push_ledger" in store.applied_migrations()
     progress = {g.chat_id: (g.next_day, g.last_pushed, g.finished) for g in store.groups()}
     assert progress == {-1: (4, D1, False), -2: (1, None, False), -3: (15, date(2026, 3, 1), True),
                         -4: (2, date(2026, 3, 1), False)}
