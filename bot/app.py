@@ -24,7 +24,8 @@ from telegram.ext import (
 )
 
 from bot import render
-from bot.handlers import groups, lookup, quiz, review
+from bot.campaign import CAMPAIGN_KEY, CampaignState, CountEditor, RosterCache
+from bot.handlers import groups, lookup, quiz, records, review
 from bot.quizrounds import QuizRounds
 from bot.ratelimit import FloodLimiter
 from bot.review import PersonalReview
@@ -32,13 +33,18 @@ from bot.services import SERVICES_KEY, Services, services
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.POLL_ANSWER, Update.POLL]
+# CHAT_MEMBER: joins and leaves for the roster (Telegram sends them only to admin bots, and only when asked).
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER,
+                   Update.POLL_ANSWER, Update.POLL]
+
+LEARN_GROUP = 5  # handler group of the roster learner: any handler group between 0 and it stays free for others
 
 
 async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Drop a member's commands quietly once they flood; other members and groups are unaffected."""
     user = update.effective_user
-    if user is None or update.poll_answer is not None or update.poll is not None or update.my_chat_member is not None:
+    if (user is None or update.poll_answer is not None or update.poll is not None
+            or update.my_chat_member is not None or update.chat_member is not None):
         return
     if not services(context).throttle.allow(user.id, time.monotonic()):
         log.info("throttled user %s", user.id)
@@ -86,6 +92,7 @@ def add_handlers(app: Application) -> None:
         "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
         "settings": groups.settings, "goto": groups.goto, "dailyquiz": groups.dailyquiz, "progress": groups.progress,
         "quiz": quiz.quiz, "stopquiz": quiz.stopquiz, "leaderboard": quiz.leaderboard, "mystats": quiz.mystats,
+        "excuse": records.excuse, "roster": records.roster, "remind": records.remind,
         "review": review.review, "reminder": review.reminder, "forgetme": review.forgetme,
     }
     # The 去私聊复习 deep link is a /start with a payload: it goes to review before the plain /start.
@@ -94,10 +101,16 @@ def add_handlers(app: Application) -> None:
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(ChatMemberHandler(groups.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated))
+    app.add_handler(ChatMemberHandler(records.chat_member, ChatMemberHandler.CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.NEW_CHAT_MEMBERS, records.joined))
+    app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, records.left))
+    app.add_handler(CallbackQueryHandler(records.checkin, pattern=r"^ck:"))
     app.add_handler(CallbackQueryHandler(review.button, pattern=r"^rv:"))
     app.add_handler(CallbackQueryHandler(lookup.button))
     app.add_handler(MessageHandler(filters.COMMAND, lookup.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, lookup.plain_text))
+    # A group of its own, after the handlers above: every message and press also teaches the roster.
+    app.add_handler(MemberUpdates(records.learn), group=LEARN_GROUP)
     # Second group: these see updates the first group also handles (quiz polls, service messages).
     app.add_handler(PollAnswerHandler(review.poll_answer), group=1)
     app.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, review.member_left), group=1)
@@ -127,6 +140,7 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
     app.bot_data[SERVICES_KEY] = svc
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     app.bot_data[quiz.ROUNDS_KEY] = QuizRounds(svc, app.bot, app.job_queue, svc.questions)
+    app.bot_data[CAMPAIGN_KEY] = CampaignState(RosterCache(), CountEditor(svc, app.bot))
     app.bot_data[review.REVIEW_KEY] = PersonalReview(svc, app.bot, svc.questions)
     add_handlers(app)
     return app

@@ -6,13 +6,14 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.robots.channels import ChannelConfig, parse_channels
+from schedules.campaign import parse_open_until
 from schedules.due import parse_time, parse_timezone, parse_weekdays
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -75,6 +76,8 @@ class QuizConfig:
     open_period: int = 30
     default_questions: int = 5
     max_questions: int = 10
+    # The quiz after a push stays open until this local time ("22:00") or for this long ("3h"), at least an hour.
+    daily_until: time | timedelta = time(22, 0)
 
 
 @dataclass(frozen=True)
@@ -292,11 +295,12 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         concurrency=r.get(pu, "push.concurrency", PushConfig.concurrency, _int_in(1, 1000)),
     )
 
-    qz = r.section(raw, "quiz", {"open_period", "default_questions", "max_questions"})
+    qz = r.section(raw, "quiz", {"open_period", "default_questions", "max_questions", "daily_until"})
     quiz = QuizConfig(
         open_period=r.get(qz, "quiz.open_period", 30, _int_in(5, 600)),
         default_questions=r.get(qz, "quiz.default_questions", 5, _int_in(1, 10)),
         max_questions=r.get(qz, "quiz.max_questions", 10, _int_in(1, 10)),
+        daily_until=r.get(qz, "quiz.daily_until", QuizConfig.daily_until, _open_until),
     )
 
     rv = r.section(raw, "review", {"desired_retention", "questions_per_review"})
@@ -321,6 +325,12 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         raise ConfigError(source, r.problems)
     return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
                   quiz=quiz, review=review, channels=channels, log_level=log_level, source=source)
+
+
+def _open_until(value: Any) -> time | timedelta:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f'YAML read an unquoted time as the number {value}; quote it, e.g. "22:00"')
+    return parse_open_until(_string(value))
 
 
 def _days(value: Any) -> str:

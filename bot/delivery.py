@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 
-from telegram import Bot, Message
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import render
-from bot.handlers.lookup import reading_keyboard
+from bot.campaign import checkin_data
 from bot.retry import follow_migration
 from bot.services import Services
 from bot.store import Group, Store
@@ -66,7 +66,8 @@ class Deliverer:
         target = Target(chat_id)
         try:
             message = await self._send(target, render.reading_message(self.svc.doc, reading, total),
-                                       reading.refs[0] if reading.refs else None)
+                                       render.reading_keyboard(reading.refs[0] if reading.refs else None,
+                                                               (checkin_data(reading.day, local_date), 0)))
         except asyncio.CancelledError:
             raise  # stopping: the claim stays with this run, so the next process sends it
         except BaseException as exc:
@@ -90,7 +91,7 @@ class Deliverer:
             except Exception:  # the reading was delivered: a failing follow-up must not count as a failed push
                 log.exception("the follow-up to the push in chat %s failed", target.chat_id)
 
-    async def _send(self, target: Target, text: str, ref: str | None) -> Message:
+    async def _send(self, target: Target, text: str, keyboard: InlineKeyboardMarkup) -> Message:
         """Send to the target chat, following a migration (which re-targets it); the rate limiter retries."""
 
         async def migrated(new_id: int) -> None:
@@ -100,7 +101,7 @@ class Deliverer:
             target.chat_id = new_id
 
         return await follow_migration(
-            lambda: self.bot.send_message(target.chat_id, text, parse_mode="HTML", reply_markup=reading_keyboard(ref)),
+            lambda: self.bot.send_message(target.chat_id, text, parse_mode="HTML", reply_markup=keyboard),
             migrated)
 
     async def _try_send(self, chat_id: int, text: str) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from telegram import Bot, Poll
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -37,7 +38,7 @@ class QuizRounds:
 
     def __init__(self, svc: Services, bot: Bot, job_queue: JobQueue,
                  questions: Sequence[Question], rng: random.Random | None = None,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] | None = None) -> None:
         self.svc = svc
         self.bot = bot
         self.job_queue = job_queue
@@ -45,27 +46,37 @@ class QuizRounds:
         # Footprints of every question, worked out once: rounds never hold two that give each other away.
         self.planner = RoundPlanner(svc.doc, self.questions.values())
         self.rng = rng or random.Random()
-        self.now = now
+        # One clock for the whole bot: a daily round's closing time is set from the same clock the push used.
+        self.now = now or (lambda: svc.clock().timestamp())
 
     # --- starting and asking -----------------------------------------------------------------------------
 
-    async def start(self, chat_id: int, user_id: int, count: int, scope: Scope) -> str | None:
-        """Start a round; returns a refusal to show instead, or None when the first poll is out."""
+    async def start(self, chat_id: int, user_id: int, count: int, scope: Scope,
+                    closes_at: float | None = None) -> str | None:
+        """Start a round; returns a refusal to show instead, or None when the first poll is out.
+
+        With `closes_at` it is the daily round after a push: every poll goes out at once and stays open until then
+        (our own timer stops them: Telegram's open_period ends at 600 s); it runs beside any /quiz round, and a daily
+        round still open from before is closed with its results first.
+        """
         db = self.svc.db
-        running, recent = await db(lambda s: (s.running_round(chat_id), s.recent_question_ids(chat_id)))
-        if running is not None:
+        kind = "quiz" if closes_at is None else "daily"
+        running, recent = await db(lambda s: (s.running_round(chat_id, kind), s.recent_question_ids(chat_id)))
+        if running is not None and kind == "daily":
+            await self.close_daily(running)
+        elif running is not None:
             return render.quiz_already_running()
         picked = self.planner.pick(count, scope.refs, self.rng, recent)
         if not picked:
             return render.quiz_no_questions(scope.label)
         ids, started_at = [q.id for q in picked], self.now()
-        rnd = await db(lambda s: s.start_round(chat_id, user_id, ids, scope.label, started_at))
+        rnd = await db(lambda s: s.start_round(chat_id, user_id, ids, scope.label, started_at, kind, closes_at))
         if rnd is None:
             return render.quiz_already_running()
+        intro = (render.quiz_intro(len(picked), scope.label, self.svc.config.quiz.open_period) if closes_at is None
+                 else render.daily_quiz_intro(len(picked), await self._local_close(chat_id, closes_at)))
         try:
-            await self.bot.send_message(chat_id, render.quiz_intro(len(picked), scope.label,
-                                                                   self.svc.config.quiz.open_period),
-                                        parse_mode="HTML")
+            await self.bot.send_message(chat_id, intro, parse_mode="HTML")
         except TelegramError:
             await db(lambda s: s.end_round(rnd.id, "stopped"))  # never leave the group with a round nobody can see
             raise
@@ -78,7 +89,12 @@ class QuizRounds:
             await self._next(rnd)
             return
         options, correct = question.shuffled(self.rng)
-        period = self.svc.config.quiz.open_period
+        period: int | None = self.svc.config.quiz.open_period
+        closes_at = self.now() + (period or 0)
+        if rnd.closes_at is not None:  # daily: Telegram may close it itself only within its 600 s maximum
+            closes_at = rnd.closes_at
+            left = int(closes_at - self.now())
+            period = left if 5 <= left <= 600 else None
         target = [rnd.chat_id]
 
         async def migrated(new_id: int) -> None:
@@ -106,7 +122,7 @@ class QuizRounds:
         assert message.poll is not None
         record = PollRecord(poll_id=message.poll.id, round_id=rnd.id, chat_id=target[0],
                             message_id=message.message_id, question_id=question.id, ref=question.ref,
-                            correct_index=correct[0], position=rnd.position, closes_at=self.now() + period,
+                            correct_index=correct[0], position=rnd.position, closes_at=closes_at,
                             closed=False, correct_ids=correct if question.multiple else ())
 
         def record_if_running(store: Store) -> bool:
@@ -121,6 +137,10 @@ class QuizRounds:
         if not await self.svc.db(record_if_running):  # stopped while the poll was on its way
             with contextlib.suppress(TelegramError):
                 await self.bot.stop_poll(target[0], message.message_id)
+            return
+        if rnd.kind == "daily":  # the next question at once; the round closes on its timer (close_due)
+            if rnd.position + 1 < len(rnd.question_ids):
+                await self._ask(await self.svc.db(lambda s: s.advance_round(rnd.id)))
             return
         self._schedule_close(record)
 
@@ -145,10 +165,12 @@ class QuizRounds:
         if closed is None:
             return
         poll, rnd = closed
-        if rnd is not None and rnd.status == "running" and rnd.position == poll.position:
+        if rnd is not None and rnd.status == "running" and rnd.kind == "quiz" and rnd.position == poll.position:
             await self._next(rnd)
 
     async def _next(self, rnd: Round) -> None:
+        if rnd.kind == "daily" and rnd.position + 1 >= len(rnd.question_ids):
+            return  # every question is out: the round waits for its closing time
         if rnd.position + 1 >= len(rnd.question_ids):
             await self.finish(rnd, "finished")
             return
@@ -222,11 +244,39 @@ class QuizRounds:
         polls, answers, names = ended
         text = render.quiz_results(self.svc.doc, polls=polls, answers=answers, names=names,
                                    questions=self.questions, stopped=status == "stopped")
+        if rnd.kind == "daily":
+            text = render.daily_quiz_closed() + text
         try:
             await self.bot.send_message(rnd.chat_id, text, parse_mode="HTML",
                                         reply_markup=render.review_link_keyboard(self.bot.username, rnd.chat_id))
         except TelegramError as exc:
             log.warning("could not post quiz results to %s: %s", rnd.chat_id, exc)
+
+    # --- daily rounds: open for hours, closed by our own timer -----------------------------------------------
+
+    async def _local_close(self, chat_id: int, closes_at: float) -> datetime:
+        group = await self.svc.db(lambda s: s.group(chat_id))
+        zone = ZoneInfo(group.timezone if group else self.svc.config.push.default_timezone)
+        return datetime.fromtimestamp(closes_at, zone)
+
+    async def close_due(self) -> int:
+        """Close every daily round whose time is up (the minute tick calls this; restart-safe by construction)."""
+        now = self.now()
+        due = await self.svc.db(lambda s: [r for r in s.running_rounds()
+                                           if r.closes_at is not None and r.closes_at <= now])
+        for rnd in due:
+            await self.close_daily(rnd)
+        return len(due)
+
+    async def close_daily(self, rnd: Round) -> None:
+        """Stop the round's open polls, then post its results (once, whoever gets here first)."""
+        closed = await self.svc.db(lambda s: [p for p in s.round_polls(rnd.id) if s.close_poll(p.poll_id)])
+        for poll in closed:
+            try:
+                await self.bot.stop_poll(poll.chat_id, poll.message_id)
+            except TelegramError as exc:  # closed by Telegram already (open_period), or deleted
+                log.info("could not stop poll %s: %s", poll.poll_id, exc)
+        await self.finish(rnd, "finished")
 
     async def resume_all(self) -> None:
         """After a restart: every running round continues where it was (or ends if its time is long gone)."""
@@ -234,6 +284,14 @@ class QuizRounds:
         for rnd, polls in running:
             current = next((p for p in polls if p.position == rnd.position), None)
             try:
+                if rnd.kind == "daily":
+                    if rnd.closes_at is not None and rnd.closes_at <= self.now():
+                        await self.close_daily(rnd)
+                    elif current is None:
+                        await self._ask(rnd)  # the restart came while its polls were going out
+                    elif rnd.position + 1 < len(rnd.question_ids):
+                        await self._ask(await self.svc.db(partial(Store.advance_round, round_id=rnd.id)))
+                    continue
                 if current is None:
                     await self._ask(rnd)
                 elif current.closed or current.closes_at <= self.now():

@@ -9,9 +9,10 @@ import signal
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from telegram.ext import Application
+from telegram.ext import Application, ContextTypes
 
 from bot.app import ALLOWED_UPDATES, build_application, register_commands
+from bot.campaign import CAMPAIGN_KEY, CampaignState, CampaignTick
 from bot.config import Config
 from bot.delivery import Deliverer
 from bot.handlers import review
@@ -22,6 +23,7 @@ from bot.robots.push import RobotPusher
 from bot.services import Services, build_services
 from bot.store import Store
 from content.model import Reading
+from schedules.campaign import daily_quiz_close
 from schedules.scheduler import PushScheduler
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class Running:
     app: Application
     svc: Services
     pusher: PushScheduler[int]
+    campaign: CampaignTick  # reminders, daily quiz closes, end-of-plan summaries: `run_now()` with a fake clock
     robots: RobotPusher
 
 
@@ -49,12 +52,17 @@ def attach_pusher(app: Application, svc: Services, robots: RobotPusher | None = 
     rounds = rounds_of(app)
 
     async def after_push(chat_id: int, reading: Reading) -> None:
-        """Robot channels that follow this group post it too; a short quiz round where the group asked for one."""
+        """Robot channels that follow this group post it too; the day's quiz where the group asked for one, open
+        until the evening."""
         if robots is not None:
             await robots.kick()
         group = await svc.db(lambda s: s.group(chat_id))
         if group is not None and group.daily_quiz > 0:
-            await rounds.start(chat_id, app.bot.id, group.daily_quiz, Scope(frozenset(reading.refs), "今天的内容"))
+            closes = daily_quiz_close(svc.clock(), group.timezone, svc.config.quiz.daily_until)
+            refusal = await rounds.start(chat_id, app.bot.id, group.daily_quiz,
+                                         Scope(frozenset(reading.refs), "今天的内容"), closes_at=closes.timestamp())
+            if refusal is not None:
+                log.info("no daily quiz in %s: %s", chat_id, refusal)
 
     deliverer = Deliverer(svc, app.bot, after_push=after_push)
     return PushScheduler[int](
@@ -74,15 +82,21 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     await register_commands(app)
     robots = RobotPusher(svc)
     pusher = attach_pusher(app, svc, robots)
+    campaign = CampaignTick(svc, app.bot, rounds_of(app))
     await app.start()
     if schedule_pushes:
         pusher.start()
         assert app.job_queue is not None
         app.job_queue.run_repeating(review.remind_job, interval=60, first=5, name="studybot.review_reminders")
         robots.start(app.job_queue.scheduler)
+
+        async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:
+            await campaign.run_now()
+
+        app.job_queue.run_repeating(tick, interval=60, first=5, name="campaign-tick")
     await rounds_of(app).resume_all()
     await _receive_updates(app, svc.config)
-    return Running(app=app, svc=svc, pusher=pusher, robots=robots)
+    return Running(app=app, svc=svc, pusher=pusher, campaign=campaign, robots=robots)
 
 
 async def _receive_updates(app: Application, config: Config) -> None:
@@ -116,6 +130,9 @@ async def stop(running: Running) -> None:
     await running.pusher.aclose()
     await running.robots.aclose()
     app = running.app
+    state = app.bot_data.get(CAMPAIGN_KEY)
+    if isinstance(state, CampaignState):
+        await state.counts.aclose()
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
     if app.running:

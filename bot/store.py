@@ -838,6 +838,29 @@ class Store:
             [local_date.isoformat(), chat_id, local_date.isoformat()])
         return cursor.rowcount == 1
 
+    def plan_ends(self, plan_length: int) -> list[tuple[Group, date]]:
+        """Active groups whose latest push was the plan's last day and whose summary is not sent: (group, date)."""
+        rows = self.db.execute(
+            """SELECT d.chat_id, d.local_date FROM deliveries d JOIN groups g ON g.chat_id = d.chat_id
+               WHERE g.active = 1 AND d.status = 'sent' AND d.day = ?
+               AND d.local_date = (SELECT max(local_date) FROM deliveries x
+                                   WHERE x.chat_id = d.chat_id AND x.status = 'sent')
+               AND NOT EXISTS (SELECT 1 FROM completions c
+                               WHERE c.chat_id = d.chat_id AND c.push_date = d.local_date)""",
+            [plan_length]).fetchall()
+        out = []
+        for chat_id, local_date in rows:
+            group = self.group(chat_id)
+            if group is not None:
+                out.append((group, date.fromisoformat(local_date)))
+        return out
+
+    def answers_between(self, chat_id: int, since: date, until: date) -> list[AnswerRecord]:
+        """The group's quiz answers given on local dates in [since, until]."""
+        return [_answer(r) for r in self.db.query(
+            "SELECT * FROM answers WHERE chat_id = ? AND local_date >= ? AND local_date <= ? ORDER BY answered_at",
+            [chat_id, since.isoformat(), until.isoformat()])]
+
     def claim_completion(self, chat_id: int, push_date: date, now: float) -> bool:
         """Take the right to post the end-of-plan summary for the plan finished on `push_date`; once."""
         cursor = self.db.execute(

@@ -140,9 +140,11 @@ async def test_a_daily_quiz_on_the_days_reading_follows_the_push_where_asked(tmp
         subscribe(h, -1, time(8, 0), "Asia/Shanghai", daily_quiz=2, next_day=3)
         subscribe(h, -2, time(8, 0), "Asia/Shanghai")
         await h.running.pusher.run_now()
-        [poll] = await h.standin.wait_for_sent(-1, 1, method="sendPoll")
-        assert poll.poll is not None and poll.poll["question"].startswith("【1/2】")
-        rnd = h.svc.store.running_round(-1)
+        # The daily round sends both questions at once: they stay open until the evening (22:00 local).
+        first, second = await h.standin.wait_for_sent(-1, 2, method="sendPoll")
+        assert first.poll is not None and first.poll["question"].startswith("【1/2】")
+        assert second.poll is not None and second.poll["question"].startswith("【2/2】")
+        rnd = h.svc.store.running_round(-1, "daily")
         day_refs = set(h.svc.reading(3).refs)
         assert rnd is not None and rnd.scope == "今天的内容"
         asked = {q.ref for q in h.svc.questions if q.id in rnd.question_ids}

@@ -8,6 +8,7 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, 
 from telegram.ext import ContextTypes
 
 from bot import render
+from bot.campaign import checkin_button
 from bot.services import Services, services
 from content.model import Section
 from content.refs import RefError, resolve
@@ -115,15 +116,14 @@ async def _reading(update: Update, context: ContextTypes.DEFAULT_TYPE, upcoming:
     day = group.next_day if upcoming or not started else group.next_day - 1
     reading = svc.reading(day)
     note = render.reading_note(upcoming=upcoming, started=started)
+    # /today carries the same 已学习 button as the push it repeats.
+    checkin = None if upcoming or not started else await checkin_button(svc, chat.id, reading.day)
     await reply(update, note + render.reading_message(svc.doc, reading, total),
-                reading_keyboard(reading.refs[0] if reading.refs else None))
+                render.reading_keyboard(reading.refs[0] if reading.refs else None, checkin))
 
 
 def reading_keyboard(ref: str | None) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton("目录", callback_data="toc")]
-    if ref is not None:
-        row.append(InlineKeyboardButton("读全文", callback_data=f"sec:{ref}"))
-    return InlineKeyboardMarkup([row])
+    return render.reading_keyboard(ref)
 
 
 async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

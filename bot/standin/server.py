@@ -295,6 +295,12 @@ class StandIn:
     def user_answers_poll(self, poll_id: str, user: UserLike, option_ids: list[int]) -> None:
         self.world.user_answers_poll(poll_id, user, option_ids)
 
+    def user_joins(self, chat_id: int, user: UserLike, *, by_user: UserLike | None = None) -> JSON:
+        return self.world.user_joins(chat_id, user, by_user=by_user)
+
+    def user_leaves(self, chat_id: int, user: UserLike, *, kicked_by: UserLike | None = None) -> JSON:
+        return self.world.user_leaves(chat_id, user, kicked_by=kicked_by)
+
     def add_bot_to_group(self, chat_id: int, title: str = "学习小组", by_user: UserLike = 1, *,
                          as_admin: bool = False) -> None:
         self.world.add_bot_to_group(chat_id, title, by_user, as_admin=as_admin)

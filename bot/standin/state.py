@@ -257,11 +257,16 @@ class World:
         chat, member = self.chat(chat_id), self.user(user)
         old = self.member_api(chat, member.id)
         chat.members[member.id] = status
-        if member.id == self.bot.id and old["status"] != status:
-            actor = self.user(by_user) if by_user is not None else self._chat_owner(chat)
-            self.enqueue("my_chat_member", {
-                "chat": self.chat_api(chat), "from": actor.to_api(), "date": int(self.clock()),
-                "old_chat_member": old, "new_chat_member": self.member_api(chat, member.id)})
+        if old["status"] == status:
+            return
+        actor = self.user(by_user) if by_user is not None else self._chat_owner(chat)
+        change = {"chat": self.chat_api(chat), "from": actor.to_api(), "date": int(self.clock()),
+                  "old_chat_member": old, "new_chat_member": self.member_api(chat, member.id)}
+        if member.id == self.bot.id:
+            self.enqueue("my_chat_member", change)
+        elif chat.type != "private" and chat.members.get(self.bot.id) in ("administrator", "creator"):
+            # Telegram tells only admin bots about other members, and only if they asked (allowed_updates).
+            self.enqueue("chat_member", change)
 
     def _chat_owner(self, chat: ChatState) -> FakeUser:
         owner = next((uid for uid, s in chat.members.items() if s == "creator"), None)
@@ -482,6 +487,32 @@ class World:
                          "chat": self.chat_api(chat), "from": adder.to_api(), "new_chat_members": [self.bot.to_api()]}
         chat.messages[message["message_id"]] = message
         self.enqueue("message", message)
+
+    def user_joins(self, chat_id: int, user: UserLike, *, by_user: UserLike | None = None) -> JSON:
+        """A user joins (or ``by_user`` adds them): their status, a ``chat_member`` update, the service message."""
+        member = self.user(user)
+        adder = self.user(by_user) if by_user is not None else member
+        chat = self.chat(chat_id)
+        self.set_status(chat_id, member.id, "member", by_user=adder)
+        message: JSON = {"message_id": chat.new_message_id(), "date": int(self.clock()),
+                         "chat": self.chat_api(chat), "from": adder.to_api(), "new_chat_members": [member.to_api()]}
+        chat.messages[message["message_id"]] = message
+        if chat.members.get(self.bot.id) not in ("left", "kicked"):
+            self.enqueue("message", message)
+        return message
+
+    def user_leaves(self, chat_id: int, user: UserLike, *, kicked_by: UserLike | None = None) -> JSON:
+        """A user leaves (or ``kicked_by`` removes them): status, a ``chat_member`` update, the service message."""
+        member = self.user(user)
+        actor = self.user(kicked_by) if kicked_by is not None else member
+        chat = self.chat(chat_id)
+        self.set_status(chat_id, member.id, "kicked" if kicked_by is not None else "left", by_user=actor)
+        message: JSON = {"message_id": chat.new_message_id(), "date": int(self.clock()),
+                         "chat": self.chat_api(chat), "from": actor.to_api(), "left_chat_member": member.to_api()}
+        chat.messages[message["message_id"]] = message
+        if chat.members.get(self.bot.id) not in ("left", "kicked"):
+            self.enqueue("message", message)
+        return message
 
     def remove_bot(self, chat_id: int, kicked: bool = True, *, by_user: UserLike | None = None) -> None:
         """The bot is kicked (or leaves); later sends there get 403."""
