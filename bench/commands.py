@@ -33,6 +33,7 @@ from content.refs import RefError, resolve
 from content.search import SearchIndex
 
 GROUP_BASE = -3_000_000
+PACED_BASE = -3_500_000
 PACED_RATE = 20.0  # commands a second for the paced latency figure (the issue's)
 PACED_GOAL_MS = 50.0
 WARMUP_CHAT = -2_999_999
@@ -111,13 +112,13 @@ async def _drive(standin: StandIn, listener: Replies, mix: list[Command], sizes:
             latencies.append(record.timestamp - sent)
 
     await asyncio.gather(*(member_turns(slot) for slot in range(len(chats))))
-    paced = await _paced(standin, listener, mix, sizes, reply_counts, chats)
+    paced = await _paced(standin, listener, mix, sizes, reply_counts)
     return Measured(rate, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000,
                     percentile(paced, 50) * 1000, percentile(paced, 99) * 1000)
 
 
-async def _paced(standin: StandIn, listener: Replies, mix: list[Command], sizes: Sizes, reply_counts: list[int],
-                 chats: list[int]) -> list[float]:
+async def _paced(standin: StandIn, listener: Replies, mix: list[Command], sizes: Sizes,
+                 reply_counts: list[int]) -> list[float]:
     """PACED_RATE commands a second on a fixed schedule (not waiting for replies): the latency a member sees when
     the bot is busy but not saturated. A quarter of the burst's commands, at least 100."""
     count = max(100, sizes.commands // 4)
@@ -126,7 +127,7 @@ async def _paced(standin: StandIn, listener: Replies, mix: list[Command], sizes:
     waits: list[asyncio.Task[float]] = []
 
     async def one(i: int) -> float:
-        chat = chats[i % len(chats)]
+        chat = PACED_BASE - i  # a chat of its own: each reply is matched to its command by count
         expected = listener.per_chat[chat] + reply_counts[i % len(mix)]
         sent = wall()
         standin.user_sends(chat, 300_000 + i, mix[i % len(mix)].text)
@@ -135,8 +136,6 @@ async def _paced(standin: StandIn, listener: Replies, mix: list[Command], sizes:
 
     for i in range(count):
         await asyncio.sleep(max(0.0, start + i / PACED_RATE - loop.time()))
-        # One command per group at a time (a group's next comes 2.5 s later at 20/s over 50 groups), so each
-        # reply is matched to its command by count.
         waits.append(asyncio.create_task(one(i)))
     return list(await asyncio.gather(*waits))
 
