@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 from bench.common import Sizes, make_services
 from bench.report import Goal, Row
 from bot import render
-from bot.reports import load_campaign
+from bot.reports import PRIVATE_MESSAGES_MOST, load_campaign
 from bot.services import Services
 from bot.store import Checkin, PollRecord, Store
-from records.export import write_export
+from records import wording
+from records.export import csv_files, write_export
 from records.ledger import Summary, ledger_rows, summarize
 from records.model import Campaign, Period
 
@@ -48,8 +49,10 @@ def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]]
             store.remember_member(GROUP, uid, f"成员{uid:05d}")
         for n in range(days):
             day_date = first + timedelta(days=n)
-            pushed = store.record_push(GROUP, day_date, n + 1)
-            assert pushed is not None and pushed.next_day == n + 2
+            before = store.group(GROUP)
+            assert before is not None
+            day = before.next_day  # the plan restarts at its end (push.at_end: restart): 60 days of a 14-day plan
+            assert store.record_push(GROUP, day_date, n + 1) is not None
             closes = datetime.combine(day_date, clock_time(21), ZONE).timestamp()
             rnd = store.start_round(GROUP, 1, [q for q, _ in questions[:QUESTIONS_PER_DAY]], "bench", closes - 3600,
                                     kind="daily", closes_at=closes)
@@ -66,7 +69,7 @@ def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]]
                 if rng.random() < 0.8:
                     late = rng.random() < 0.1 and day_date < today
                     pressed = day_date + timedelta(days=1) if late else day_date
-                    store.record_checkin(Checkin(GROUP, uid, day_date, n + 1, pressed, clock_time(20, 15),
+                    store.record_checkin(Checkin(GROUP, uid, day_date, day, pressed, clock_time(20, 15),
                                                  closes, late))
 
 
@@ -86,12 +89,17 @@ def traced_peak_mib(call: Callable[[], object]) -> float:
 
 
 def report_texts(summary: Summary) -> list[str]:
-    return [render.report_group(summary, None, "https://t.me/x?start=report_1", False),
-            *render.report_private(summary)]
+    """What /report sends: the group summary and the private table (cut to one message plus a CSV document when
+    it would take more than PRIVATE_MESSAGES_MOST messages, as bot/reports.send_private_report does)."""
+    table = render.report_private(summary)
+    if len(table) > PRIVATE_MESSAGES_MOST:
+        table = [f"{table[0]}\n\n{render.report_table_attached(len(summary.members))}",
+                 next(data for _, data in csv_files(summary, only=wording.SUMMARY_SHEET)).decode("utf-8-sig")[:0]]
+    return [render.report_group(summary, None, "https://t.me/x?start=report_1", False), *table]
 
 
 async def run(workdir: Path, sizes: Sizes) -> list[Row]:
-    svc: Services = make_services(workdir, "export")
+    svc: Services = make_services(workdir, "export", push={"at_end": "restart"})
     members, days = sizes.export_members, sizes.export_days
     label = f"records ({members:,} members × {days} days)"
     try:
@@ -112,7 +120,7 @@ async def run(workdir: Path, sizes: Sizes) -> list[Row]:
         return [
             Row(label, "/report: load + count + render (s)", load_s + count_s + render_s, goal=at_most(2), digits=2),
             Row(label, "  of which: load from SQLite (s)", load_s, digits=2),
-            Row(label, "/report: messages (group + private)", len(texts), digits=0),
+            Row(label, "/report: messages (group + private; a CSV document counts as one)", len(texts), digits=0),
             Row(label, "/report: longest message (chars)", longest, goal=at_most(4096, "chars"), digits=0),
             Row(label, "/export xlsx: load + count + write (s)", load_s + count_s + xlsx_s, goal=at_most(2),
                 digits=2),
