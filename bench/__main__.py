@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bench import commands, push, quiz, review, startup
+from bench import commands, export, push, quiz, review, startup
 from bench.common import ErrorCounter, Sizes
 from bench.report import Row, markdown_table, text_table
 
@@ -46,6 +46,7 @@ PHASES: dict[str, PhaseSpec] = {
         PhaseSpec("quiz", quiz.run, lambda s: 60 + s.repeats * s.answers * 0.02),
         PhaseSpec("push-off", push.run_unlimited, lambda s: 60 + s.push_repeats * 2 * s.groups / 25),
         PhaseSpec("push-on", push.run_limited, lambda s: 90 + s.groups / push.CEILING * 1.5),
+        PhaseSpec("export", export.run, lambda s: 120 + s.export_members * s.export_days / 1_000),
         PhaseSpec("review", review.run, lambda s: 120 + s.review_members * s.review_questions / 5_000),
     )
 }

@@ -52,19 +52,22 @@ class Sizes:
     push_repeats: int = 2
     startup_runs: int = 3
     settle: float = 3.0  # seconds a started child runs before its peak RSS is read
+    export_members: int = 5_000  # campaign records: one group this big ...
+    export_days: int = 60  # ... with this many push days of check-ins and answers
     review_members: int = 5_000  # personal review: members of one group, each with a card per question
     review_questions: int = 200
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(commands=400, groups=300, answers=1_000, repeats=1, push_repeats=1, startup_runs=1, settle=1.0,
-                   review_members=500)
+                   export_members=500, export_days=30, review_members=500)
 
     @classmethod
     def tiny(cls) -> Sizes:
         """For the smoke test: proves every script works, measures nothing worth reading."""
         return cls(commands=50, command_groups=5, groups=20, answers=60, quiz_groups=3, repeats=1, push_repeats=1,
-                   startup_runs=1, settle=0.3, review_members=20, review_questions=20)
+                   startup_runs=1, settle=0.3, export_members=30, export_days=5, review_members=20,
+                   review_questions=20)
 
 
 class ErrorCounter(logging.Handler):

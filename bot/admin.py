@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from telegram import Chat, Update
+from telegram import Bot, Chat, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
@@ -34,13 +34,17 @@ class AdminCache:
             return True  # an anonymous admin, posting as the group
         if user.id == ANONYMOUS_ADMIN_ID:
             return False
-        cached = self._lists.get(chat.id)
+        return user.id in await self.admin_ids(chat.get_bot(), chat.id)
+
+    async def admin_ids(self, bot: Bot, chat_id: int) -> frozenset[int]:
+        """The group's (human) administrators, from the cache or Telegram; empty if Telegram will not say."""
+        cached = self._lists.get(chat_id)
         now = time.monotonic()
         if cached is None or cached[0] < now:
             try:
-                admins = await chat.get_administrators()
+                admins = await bot.get_chat_administrators(chat_id)
             except TelegramError:
-                return False
-            ids = frozenset(m.user.id for m in admins if m.status in ADMIN_STATUSES)
-            self._lists[chat.id] = cached = (now + self.ttl, ids)
-        return user.id in cached[1]
+                return frozenset()
+            ids = frozenset(m.user.id for m in admins if m.status in ADMIN_STATUSES and not m.user.is_bot)
+            self._lists[chat_id] = cached = (now + self.ttl, ids)
+        return cached[1]

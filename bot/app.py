@@ -25,7 +25,7 @@ from telegram.ext import (
 
 from bot import render
 from bot.campaign import CAMPAIGN_KEY, CampaignState, CountEditor, RosterCache
-from bot.handlers import groups, lookup, quiz, records, review
+from bot.handlers import groups, lookup, quiz, records, reports, review
 from bot.quizrounds import QuizRounds
 from bot.ratelimit import FloodLimiter
 from bot.review import PersonalReview
@@ -86,13 +86,14 @@ def add_handlers(app: Application) -> None:
     app.add_handler(PollAnswerHandler(quiz.poll_answer))
     app.add_handler(PollHandler(quiz.poll_update))
     commands = {
-        "start": lookup.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
+        "start": reports.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
         "search": lookup.search, "today": lookup.today, "next": lookup.next_reading,
         "subscribe": groups.subscribe, "unsubscribe": groups.unsubscribe, "settime": groups.settime,
         "timezone": groups.timezone, "days": groups.days, "pause": groups.pause, "resume": groups.resume,
         "settings": groups.settings, "goto": groups.goto, "dailyquiz": groups.dailyquiz, "progress": groups.progress,
         "quiz": quiz.quiz, "stopquiz": quiz.stopquiz, "leaderboard": quiz.leaderboard, "mystats": quiz.mystats,
         "excuse": records.excuse, "roster": records.roster, "remind": records.remind,
+        "report": reports.report, "export": reports.export,
         "review": review.review, "reminder": review.reminder, "forgetme": review.forgetme,
     }
     # The 去私聊复习 deep link is a /start with a payload: it goes to review before the plain /start.

@@ -19,6 +19,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot import render
 from bot.quizrounds import QuizRounds
+from bot.reports import send_export
 from bot.services import Services
 from bot.store import Group, Store
 from content.attendance import current_cycle, summarize, to_remind
@@ -198,7 +199,16 @@ class CampaignTick:
         for group, push_date in ended:
             if now >= self._day_closes(group, push_date) and await self._post_summary(group, push_date, now):
                 posted += 1
+                await self._export_to_admins(group)
         return posted
+
+    async def _export_to_admins(self, group: Group) -> None:
+        """The plan is finished: each admin gets the full 学习台账 in private (issue 10b), for the records."""
+        for admin in sorted(await self.svc.admins.admin_ids(self.bot, group.chat_id)):
+            try:
+                await send_export(self.bot, self.svc, admin, group.chat_id, note=render.plan_finished_export())
+            except TelegramError as exc:  # the summary stands; a missed export is asked for with /export
+                log.warning("could not send the final export to admin %s of %s: %s", admin, group.chat_id, exc)
 
     async def _post_summary(self, group: Group, push_date: date, now: datetime) -> bool:
         text = await self.svc.db(lambda s: self._summary(s, group, push_date, now.timestamp()))

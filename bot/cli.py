@@ -12,6 +12,7 @@ from telegram.error import InvalidToken, TelegramError
 from bot import render
 from bot.config import Config, ConfigError, load_config
 from bot.robots.channels import ChannelConfig
+from bot.store import Store
 from content.loader import analyse_file, load_document
 from content.model import Document
 from content.parser import SpeechFormatError
@@ -90,8 +91,82 @@ def cmd_config_check(args: argparse.Namespace, config: Config) -> None:
         print(f"  question banks: {len(config.content.question_banks)} file(s), {questions} questions")
     print(f"  default push: {config.push.default_time:%H:%M} {config.push.default_timezone}, "
           f"{config.push.default_days}")
+    _font_warning()
     for channel in config.channels:
         print(f"  robot channel {channel.describe()}")
+
+
+def _font_warning() -> None:
+    from records.chart import cjk_font
+
+    if cjk_font() is None:
+        print("  warning: no Chinese (CJK) font found — report charts are off, text reports still work "
+              "(Debian/Ubuntu: apt-get install fonts-wqy-microhei)")
+
+
+def _open_store(config: Config) -> Store:
+    if not config.database.is_file():
+        raise CliError(f"no database at {config.database} (the bot creates it when it first runs)")
+    return Store(config.database)
+
+
+def cmd_groups(args: argparse.Namespace, config: Config) -> None:
+    store = _open_store(config)
+    try:
+        groups = store.groups()
+        if not groups:
+            print("no groups yet")
+        for group in groups:
+            pushes = store.pushes(group.chat_id)
+            roster = len(store.roster(group.chat_id))
+            state = "active" if group.active else "bot removed"
+            if group.finished:
+                state += ", plan finished"
+            print(f"{group.chat_id}\t{group.title or '-'}\t{roster} members\t{len(pushes)} days pushed\t{state}")
+    finally:
+        store.close()
+
+
+def cmd_export(args: argparse.Namespace, config: Config) -> None:
+    import asyncio
+
+    from bot.reports import export_file, load_campaign
+    from bot.services import build_services
+    from records.ledger import summarize
+    from records.model import Period
+    from records.period import parse_date
+
+    store = _open_store(config)
+    known = store.group(args.chat)
+    store.close()
+    if known is None:
+        raise CliError(f"no group with id {args.chat}; `studybot groups` lists them")
+    svc = build_services(config)
+
+    async def export() -> Path:
+        today = await svc.local_today(args.chat)
+        first = await svc.db(lambda s: s.first_push(args.chat))
+        try:
+            start = parse_date(args.start, today) if args.start else min(first or today, today)
+            end = parse_date(args.end, today) if args.end else today
+        except ValueError as exc:
+            raise CliError(f"{exc}; use YYYY-MM-DD") from None
+        if end < start:
+            raise CliError(f"--to {end} is before --from {start}")
+        period = Period(start, end, f"{start}..{end}")
+        campaign = await svc.db(lambda s: load_campaign(s, svc, args.chat, period, today))
+        summary = await asyncio.to_thread(summarize, campaign)
+        if args.output is None:
+            return await export_file(svc, summary, args.format, Path.cwd())
+        from records.export import write_export
+
+        return await asyncio.to_thread(write_export, summary, args.format, args.output)
+
+    try:
+        path = asyncio.run(export())
+    finally:
+        svc.db.close()
+    print(f"wrote {path}")
 
 
 # --- robot channels (bot/robots/) ---------------------------------------------------------------------------
@@ -216,6 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
                                         description="Parse FILE and print its structure, or a precise error.")
     check.add_argument("file", help="a UTF-8 text file")
     check.set_defaults(func=cmd_content_check)
+
+    groups = commands.add_parser("groups", help="list the groups in the database with their ids and titles",
+                                 description="List every group the bot knows: id, title, members, days pushed.")
+    groups.set_defaults(func=cmd_groups)
+
+    export = commands.add_parser("export", help="write a group's study ledger (学习台账) as XLSX or CSV",
+                                 description="Write the study ledger of one group: sheets 台账, 汇总, 测验, 每日 "
+                                             "(XLSX), or the same as CSV files in a zip.")
+    export.add_argument("--chat", type=int, required=True, help="the group's id (see `studybot groups`)")
+    export.add_argument("--from", dest="start", default=None, help="first local date, YYYY-MM-DD (default: first push)")
+    export.add_argument("--to", dest="end", default=None, help="last local date, YYYY-MM-DD (default: today)")
+    export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="xlsx (default) or csv (a zip)")
+    export.add_argument("-o", "--output", type=Path, default=None,
+                        help="the file to write (default: 学习台账_<group>_<dates> in the working folder)")
+    export.set_defaults(func=cmd_export)
 
     config = commands.add_parser("config", help="check the configuration", description="Configuration tools.")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)

@@ -87,6 +87,12 @@ class ReviewConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    weekly_digest: bool = True  # Monday morning (group's local time): last week's report to each admin in private
+    digest_time: time = time(9, 0)
+
+
+@dataclass(frozen=True)
 class Config:
     telegram: TelegramConfig = TelegramConfig()
     database: Path = Path("studybot.db")
@@ -95,6 +101,7 @@ class Config:
     push: PushConfig = PushConfig()
     quiz: QuizConfig = QuizConfig()
     review: ReviewConfig = ReviewConfig()
+    reports: ReportsConfig = ReportsConfig()
     channels: tuple[ChannelConfig, ...] = ()  # robot groups (WeCom, DingTalk, Feishu): bot/robots/
     log_level: str = "INFO"
     source: str = "defaults"
@@ -223,7 +230,7 @@ def _log_level(value: Any) -> str:
     return text
 
 
-TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "channels",
+TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "reports", "channels",
             "log_level"}
 
 
@@ -312,6 +319,11 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         r.problems.append(f"quiz: default_questions ({quiz.default_questions}) is larger than max_questions "
                           f"({quiz.max_questions})")
 
+    rp = r.section(raw, "reports", {"weekly_digest", "digest_time"})
+    reports = ReportsConfig(
+        weekly_digest=r.get(rp, "reports.weekly_digest", True, _bool),
+        digest_time=r.get(rp, "reports.digest_time", ReportsConfig.digest_time, parse_clock_time),
+    )
     channels = parse_channels(raw.get("channels"), r.problems, push.default_timezone, push.default_days)
 
     database = Path(r.get(raw, "database", "studybot.db", _string))
@@ -324,7 +336,8 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
-                  quiz=quiz, review=review, channels=channels, log_level=log_level, source=source)
+                  quiz=quiz, review=review, reports=reports, channels=channels, log_level=log_level,
+                  source=source)
 
 
 def _open_until(value: Any) -> time | timedelta:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from bot import render
 from bot.config import Config
+from bot.demo import fill_demo_week
 from bot.runner import Running, start, stop
 from bot.services import build_services
 from bot.standin import StandIn
@@ -48,13 +52,19 @@ class Terminal:
     running: Running
     clock: ShiftedClock
     out: TextIO = sys.stdout
+    files: Path = field(default_factory=Path.cwd)  # where files the bot sends (exports, charts) are written
     buttons: list[tuple[int, str]] = field(default_factory=list)  # (message id, callback data) of the latest keyboard
     open_poll: str | None = None
 
     def show(self, record: SentRecord) -> None:
+        if record.chat_id == ME:
+            self._show_private(record)
+            return
         if record.chat_id != DEMO_CHAT:
             return
-        if record.method == "sendPoll" and record.poll is not None:
+        if record.file is not None:
+            self._print("🤖 学习助手", self._save(record))
+        elif record.method == "sendPoll" and record.poll is not None:
             self._show_poll(record.poll)
         elif record.method in ("sendMessage", "editMessageText") and record.text is not None:
             label = "🤖 学习助手" + ("（已编辑）" if record.method == "editMessageText" else "")
@@ -62,6 +72,20 @@ class Terminal:
             self._remember_buttons(record)
         elif record.method == "stopPoll":
             self._print("🤖 学习助手", "（投票已结束）")
+
+    def _show_private(self, record: SentRecord) -> None:
+        """The bot's private chat with you, shown inline with a 🔒 prefix; files are saved to the working folder."""
+        if record.file is not None:
+            self._print(render.offline_private_label(), self._save(record))
+        elif record.method == "sendMessage" and record.text is not None:
+            self._print(render.offline_private_label(), mark_underlines(record.text, record.entities))
+
+    def _save(self, record: SentRecord) -> str:
+        assert record.file is not None
+        path = self.files / Path(record.file.filename).name
+        path.write_bytes(record.file.data)
+        caption = (record.message or {}).get("caption", "")
+        return render.offline_file_saved(str(path.resolve()), caption)
 
     def _show_poll(self, poll: dict[str, Any]) -> None:
         options = "\n".join(f"  {i}) {o['text']}" for i, o in enumerate(poll["options"], start=1))
@@ -97,6 +121,8 @@ class Terminal:
             self._answer(int(text) - 1)
         elif text.split("@")[0] == "/pushnow":
             await self._push_now()
+        elif text.split("@")[0] == "/demo":
+            await self._demo()
         else:
             world.user_sends(DEMO_CHAT, ME, text)
 
@@ -130,6 +156,17 @@ class Terminal:
         await self.running.pusher.run_now()
 
 
+    async def _demo(self) -> None:
+        """Offline only: a week of simulated members' check-ins and answers (bot/demo.py), for /report and /export."""
+        svc = self.running.svc
+        today = await svc.local_today(DEMO_CHAT)
+        group = await svc.db(lambda s: s.group(DEMO_CHAT))
+        zone = ZoneInfo(group.timezone if group else svc.config.push.default_timezone)
+        week = await svc.db(lambda s: fill_demo_week(s, DEMO_CHAT, svc.plan, svc.questions, today, zone,
+                                                     random.Random(today.toordinal())))
+        print(render.demo_filled(week.days, week.checkins, week.answers), file=self.out, flush=True)
+
+
 def mark_underlines(text: str, entities: Sequence[dict[str, Any]]) -> str:
     """Show underlined spans (search hits) as 【…】: a terminal has no underline. Offsets count UTF-16 units."""
     units = text.encode("utf-16-le")
@@ -149,7 +186,7 @@ BANNER = (
     "studybot — 离线本地聊天（offline）。没有配置 Telegram 令牌，机器人正连接内置的本地 Bot API 替身运行。\n"
     "To connect to Telegram: set TELEGRAM_BOT_TOKEN (or telegram.token in config.yaml) and run `studybot run` again.\n"
     "你是演示群“{title}”的群主。试试：/toc、/section 2.3、/search 终身学习、/subscribe、/pushnow、/quiz 3；"
-    "输入 /help 查看全部命令，Ctrl-D 退出。\n"
+    "/demo 模拟一周的学习记录，再试 /report、/export；输入 /help 查看全部命令，Ctrl-D 退出。\n"
 )
 
 
@@ -160,12 +197,22 @@ async def _pump(outbox: Any, terminal: Terminal, last_output: list[float]) -> No
         last_output[0] = loop.time()
 
 
-async def _wait_quiet(last_output: list[float], started: float, longest: float = 8.0) -> None:
-    """Wait until the bot has said nothing for QUIET seconds (it may reply in several messages)."""
+async def _wait_quiet(last_output: list[float], started: float, longest: float = 8.0,
+                      busy: Callable[[], bool] = lambda: False) -> None:
+    """Wait until the bot has said nothing for QUIET seconds (it may reply in several messages) and is not still
+    working on an update (a report or an export takes longer than QUIET before it says anything)."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(QUIET)
-    while loop.time() - max(last_output[0], started) < QUIET and loop.time() - started < longest:
+    while ((loop.time() - max(last_output[0], started) < QUIET or busy())
+           and loop.time() - started < longest):
         await asyncio.sleep(0.05)
+
+
+def _busy(standin: StandIn, running: Running) -> Callable[[], bool]:
+    """True while an update is waiting for the bot or a handler is still running."""
+    app = running.app
+    return lambda: bool(standin.world.updates) or app.update_queue.qsize() > 0 or (
+        app.update_processor.current_concurrent_updates > 0)
 
 
 async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO | None = None) -> None:
@@ -201,7 +248,7 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
                 print(f"> {line.rstrip()}", file=out, flush=True)
             await terminal.handle(line)
             if not interactive:
-                await _wait_quiet(last_output, loop.time())
+                await _wait_quiet(last_output, loop.time(), busy=_busy(standin, running))
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:

@@ -15,10 +15,12 @@ from bot.app import ALLOWED_UPDATES, build_application, register_commands
 from bot.campaign import CAMPAIGN_KEY, CampaignState, CampaignTick
 from bot.config import Config
 from bot.delivery import Deliverer
+from bot.digest import TICK_SECONDS, WeeklyDigest
 from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import redact_also, setup_logging
 from bot.quizrounds import QuizRounds, Scope
+from bot.reports import warn_without_cjk_font
 from bot.robots.push import RobotPusher
 from bot.services import Services, build_services
 from bot.store import Store
@@ -71,6 +73,21 @@ def attach_pusher(app: Application, svc: Services, robots: RobotPusher | None = 
     )
 
 
+def attach_records_jobs(app: Application, svc: Services) -> None:
+    """The weekly digest tick, and one look for a Chinese font (charts) a few seconds after start-up."""
+    assert app.job_queue is not None
+    digest = WeeklyDigest(svc, app.bot)
+
+    async def digest_tick(context: object) -> None:
+        await digest.tick()
+
+    async def font_check(context: object) -> None:
+        await asyncio.to_thread(warn_without_cjk_font)
+
+    app.job_queue.run_repeating(digest_tick, interval=TICK_SECONDS, first=60, name="studybot.weekly_digest")
+    app.job_queue.run_once(font_check, when=5, name="studybot.font_check")
+
+
 async def start(svc: Services, base_url: str | None = None, rate_limit: bool = True,
                 schedule_pushes: bool = True) -> Running:
     """Initialise, register commands, start the push tick and receive updates; the caller stops it with `stop`.
@@ -88,6 +105,7 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
         pusher.start()
         assert app.job_queue is not None
         app.job_queue.run_repeating(review.remind_job, interval=60, first=5, name="studybot.review_reminders")
+        attach_records_jobs(app, svc)
         robots.start(app.job_queue.scheduler)
 
         async def tick(_: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,6 +19,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from content.scoring import answer_is_right
+from records.model import Answer
 from schedules.due import PushSchedule
 from schedules.review import ReviewCard
 
@@ -227,6 +228,20 @@ def m010_personal_review(db: Database) -> None:
             at TEXT NOT NULL,
             timezone TEXT NOT NULL,
             last_sent TEXT
+        )"""
+    )
+
+
+
+@migrations()
+def m011_report_digests(db: Database) -> None:
+    # One row per group and week whose digest was claimed: the weekly digest goes out once, across restarts.
+    db.execute(
+        """CREATE TABLE report_digests (
+            chat_id INTEGER NOT NULL,
+            week TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, week)
         )"""
     )
 
@@ -495,7 +510,7 @@ class Store:
                 # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
                 self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
             for table in ("groups", "deliveries", "rounds", "polls", "answers", "members", "checkins", "excuses",
-                          "reminders", "completions"):
+                          "reminders", "completions", "report_digests"):
                 self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
         return True
 
@@ -868,6 +883,34 @@ class Store:
             [chat_id, push_date.isoformat(), now])
         return cursor.rowcount == 1
 
+    # --- campaign records (issue 10b): the facts behind /report and /export ----------------------------------
+
+    def record_facts(self, chat_id: int, first: date, last: date) -> RecordFacts:
+        """What the store knows of one group between two local dates (inclusive), for records/ to count."""
+        span = [chat_id, first.isoformat(), last.isoformat()]
+        answers = tuple(
+            Answer(user_id, question_id, ref, bool(correct), date.fromisoformat(day))
+            for user_id, question_id, ref, correct, day in self.db.execute(
+                """SELECT user_id, question_id, ref, correct, local_date FROM answers
+                   WHERE chat_id = ? AND local_date BETWEEN ? AND ?""", span).fetchall())
+        asked = tuple(self.db.execute(
+            "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
+        return RecordFacts(pushed=tuple(self.pushes(chat_id, first, last)),
+                           members=tuple(self.roster(chat_id, include_gone=True)),
+                           checkins=tuple(self.checkins(chat_id, first, last)),
+                           excuses=tuple(self.excuses(chat_id, first, last)), answers=answers, asked=asked)
+
+    def first_push(self, chat_id: int) -> date | None:
+        pushes = self.pushes(chat_id)  # through pushes(): the ledger behind it is issue9a's to change
+        return pushes[0][0] if pushes else None
+
+    def claim_digest(self, chat_id: int, week: date) -> bool:
+        """Take the right to send this group's digest for the week starting `week`; False if already taken."""
+        cursor = self.db.execute(
+            "INSERT INTO report_digests (chat_id, week, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [chat_id, week.isoformat(), _now_iso()])
+        return cursor.rowcount == 1
+
     # --- personal review: cards, private review polls, reminders ------------------------------------------------
 
     def review_cards(self, chat_id: int, user_id: int) -> list[ReviewCard]:
@@ -972,6 +1015,19 @@ class Store:
             for table in ("review_polls", "review_members", "review_reminders"):
                 self.db.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
         return int(cards)
+
+
+@dataclass(frozen=True)
+class RecordFacts:
+    """Raw facts for a campaign record: (date, plan day) pushed, the roster (gone members too), check-ins, excuses,
+    answers, and (id, ref, closes at) of every poll (dated by the caller, who knows the group's zone)."""
+
+    pushed: tuple[tuple[date, int], ...]
+    members: tuple[Member, ...]
+    checkins: tuple[Checkin, ...]
+    excuses: tuple[Excuse, ...]
+    answers: tuple[Answer, ...]
+    asked: tuple[tuple[str, str, float], ...]
 
 
 def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:

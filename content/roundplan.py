@@ -13,13 +13,25 @@ from collections.abc import Collection, Iterable
 
 from content.model import Document
 from content.questions import Question
-from content.quizcheck import asks_part, footprint, reveals
+from content.quizcheck import asks_part, footprint, reveals, sentences_of
 from content.scoring import draw_order
+
+
+def heading_sentences(doc: Document) -> frozenset[int]:
+    """The sentences that are part headings: what "which part" questions answer with."""
+    return frozenset().union(*(sentences_of(doc, p.section.heading, p.section) for p in doc.parts))
+
+
+def _touches_headings(q: Question, spots: frozenset[int], headings: frozenset[int]) -> bool:
+    return q.kind == "which_part" or bool(spots & headings)
 
 
 def conflict(a: Question, b: Question, doc: Document) -> bool:
     """Whether `a` and `b` must not be asked in one round."""
-    return bool(footprint(a, doc) & footprint(b, doc)) or reveals(a, b) or reveals(b, a)
+    fa, fb, headings = footprint(a, doc), footprint(b, doc), heading_sentences(doc)
+    heading_pair = (a.kind == "which_part" and _touches_headings(b, fb, headings)) or (
+        b.kind == "which_part" and _touches_headings(a, fa, headings))
+    return bool(fa & fb) or heading_pair or reveals(a, b) or reveals(b, a)
 
 
 def allowed_in_scope(q: Question, doc: Document, scope_refs: Collection[str] | None) -> bool:
@@ -40,13 +52,17 @@ class RoundPlanner:
         self.doc = doc
         self.questions = tuple(questions)
         self._footprints = {q.id: footprint(q, doc) for q in self.questions}
+        self._headings = heading_sentences(doc)
         self._conflicts: dict[tuple[str, str], bool] = {}
 
     def conflict(self, a: Question, b: Question) -> bool:
         key = (a.id, b.id) if a.id < b.id else (b.id, a.id)
         if key not in self._conflicts:
-            shared = bool(self._footprints.get(a.id, frozenset()) & self._footprints.get(b.id, frozenset()))
-            self._conflicts[key] = shared or reveals(a, b) or reveals(b, a)
+            fa, fb = self._footprints.get(a.id, frozenset()), self._footprints.get(b.id, frozenset())
+            # A question on a heading never meets a "which part" question, whose answer is a heading.
+            heading_pair = (a.kind == "which_part" and _touches_headings(b, fb, self._headings)) or (
+                b.kind == "which_part" and _touches_headings(a, fa, self._headings))
+            self._conflicts[key] = bool(fa & fb) or heading_pair or reveals(a, b) or reveals(b, a)
         return self._conflicts[key]
 
     def pick(self, n: int, scope_refs: Collection[str] | None, rng: random.Random,

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
     "content": {"telegram", "bot", "schedules"},
     "schedules": {"telegram", "bot"},
+    "records": {"telegram", "bot", "schedules"},
 }
 
 

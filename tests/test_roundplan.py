@@ -21,6 +21,7 @@ from content.parser import parse_speech
 from content.questions import BLANK, Question, load_default_bank, part_title
 from content.quizcheck import duplicates
 from content.quizgen import generate_questions
+from content.readings import plan_readings
 from content.roundplan import RoundPlanner
 from content.scoring import pick_questions
 from tests.test_quizgen import SMALL_SPEECH, speeches
@@ -88,13 +89,19 @@ def leaks(round_: list[Question], doc: Document, scope: frozenset[str]) -> list[
 
 
 def scopes(doc: Document) -> Iterator[frozenset[str]]:
-    """Every scope a group can ask for: each section, each part with its points, everything."""
+    """Every scope a group can ask for: each section, each part with its points, everything, and from the reading
+    plan each day's reading (`/quiz today`, the daily quiz) and what was read up to each day (`/quiz`)."""
     for s in doc.sections():
         refs = {s.ref}
         if s.kind == "part" and s.part is not None:
             refs |= {p.ref for p in doc.part(s.part).points}
         yield frozenset(refs)
     yield frozenset(s.ref for s in doc.sections())
+    read: set[str] = set()
+    for reading in plan_readings(doc):
+        read |= set(reading.refs)
+        yield frozenset(reading.refs)
+        yield frozenset(read)
 
 
 def pool(doc: Document, bank: tuple[Question, ...] = ()) -> tuple[Question, ...]:

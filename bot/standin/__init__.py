@@ -2,7 +2,7 @@
 
 from bot.standin.limits import Bucket, FloodLimits, LimitConfig, TrafficStats
 from bot.standin.server import StandIn
-from bot.standin.state import ANONYMOUS_ADMIN_ID, ApiError, FakeUser, Outbox, PollState, SentRecord, World
+from bot.standin.state import ANONYMOUS_ADMIN_ID, ApiError, FakeUser, Outbox, PollState, SentRecord, Upload, World
 
 __all__ = [
     "ANONYMOUS_ADMIN_ID",
@@ -16,5 +16,6 @@ __all__ = [
     "SentRecord",
     "StandIn",
     "TrafficStats",
+    "Upload",
     "World",
 ]

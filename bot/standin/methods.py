@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot.standin.entities import EntityParseError, ParsedText, parse_html, strip_text, utf16_len
-from bot.standin.state import JSON, ApiError, ChatState, PollState, SentRecord, World
+from bot.standin.state import JSON, ApiError, ChatState, PollState, SentRecord, Upload, World
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 CHAT_ACTIONS = frozenset({"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
                           "upload_document", "choose_sticker", "find_location", "record_video_note",
                           "upload_video_note"})
@@ -238,6 +239,44 @@ class BotApi:
         if reply:
             fields["reply_to_message"] = reply
         return self.world.deliver(chat, fields, method="sendMessage")
+
+    def _upload(self, p: Params, field: str) -> Upload:
+        value = p.data.get(field)
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = p.data.get(value[len("attach://"):])
+        if not isinstance(value, Upload):
+            raise ApiError(400, f"Bad Request: there is no {field} in the request")  # file ids/URLs: not kept here
+        if not value.data:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        return value
+
+    def _caption(self, p: Params) -> JSON:
+        caption = formatted(p, "caption", "parse_mode", "caption_entities")
+        if utf16_len(caption.text) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        fields: JSON = {}
+        if caption.text:
+            fields["caption"] = caption.text
+            if caption.entities:
+                fields["caption_entities"] = list(caption.entities)
+        return fields
+
+    async def m_sendDocument(self, p: Params) -> JSON:
+        chat = self._sendable(p)
+        upload = self._upload(p, "document")
+        fields = {**self._caption(p), "document": {
+            "file_id": f"doc-{len(upload.data)}-{upload.filename}", "file_unique_id": f"u{len(upload.data)}",
+            "file_name": upload.filename, "file_size": len(upload.data)}}
+        return self.world.deliver(chat, fields, method="sendDocument", upload=upload)
+
+    async def m_sendPhoto(self, p: Params) -> JSON:
+        chat = self._sendable(p)
+        upload = self._upload(p, "photo")
+        if not upload.data.startswith((b"\x89PNG", b"\xff\xd8")):
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        fields = {**self._caption(p), "photo": [{"file_id": f"photo-{len(upload.data)}", "file_unique_id": "p1",
+                                                "width": 800, "height": 600, "file_size": len(upload.data)}]}
+        return self.world.deliver(chat, fields, method="sendPhoto", upload=upload)
 
     async def m_editMessageText(self, p: Params) -> JSON:
         chat, message = self._own_message(p, "message to edit not found")

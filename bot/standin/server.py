@@ -7,12 +7,14 @@ request paths; nothing here logs paths or puts the token in a repr.
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import json
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.parser import BytesParser
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -20,11 +22,11 @@ from urllib.parse import parse_qsl, unquote
 
 from bot.standin.limits import FloodLimits, LimitConfig, RequestRecord, TrafficStats
 from bot.standin.methods import BotApi
-from bot.standin.state import JSON, ApiError, FakeUser, Outbox, SentRecord, UserLike, World
+from bot.standin.state import JSON, ApiError, FakeUser, Outbox, SentRecord, Upload, UserLike, World
 
 log = logging.getLogger(__name__)
 MAX_HEAD = 64 * 1024
-MAX_BODY = 10 * 1024 * 1024
+MAX_BODY = 50 * 1024 * 1024  # Telegram takes documents up to 50 MB from bots
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,27 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
         return data
     if kind in ("application/x-www-form-urlencoded", ""):
         return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    raise ApiError(400, f"Bad Request: unsupported content type {kind} (the stand-in takes no file uploads)")
+    if kind == "multipart/form-data":
+        return _parse_multipart(content_type, body)
+    raise ApiError(400, f"Bad Request: unsupported content type {kind}")
+
+
+def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """A file upload: text fields as strings, file fields as `Upload` (PTB sends files this way)."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + body)
+    if not message.is_multipart():
+        raise ApiError(400, "Bad Request: can't parse multipart body")
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        data = part.get_payload(decode=True)
+        data = data if isinstance(data, bytes) else b""
+        filename = part.get_filename()
+        fields[name] = Upload(filename, data) if filename is not None else data.decode("utf-8", "replace")
+    return fields
 
 
 class StandIn:

@@ -57,6 +57,14 @@ UserLike = int | FakeUser
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file the bot uploaded (multipart field with a file name)."""
+
+    filename: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SentRecord:
     """One thing the bot did to a chat (send, edit, delete, stop poll), in order."""
 
@@ -70,6 +78,7 @@ class SentRecord:
     poll: JSON | None = None
     reply_to_message_id: int | None = None
     message: JSON | None = None
+    file: Upload | None = None  # sendDocument / sendPhoto: what was uploaded
 
 
 @dataclass
@@ -193,6 +202,9 @@ class World:
         self._sent_changed = asyncio.Event()
         self._outboxes: list[asyncio.Queue[SentRecord]] = []
         self._timers: list[asyncio.TimerHandle] = []
+        # Users who never opened a private chat with the bot: sending to them is refused, as Telegram does,
+        # until they write to the bot in private (e.g. /start through a deep link).
+        self.unstarted: set[int] = set()
 
     # ----- users, chats, members -------------------------------------------------------------------------------
     def user(self, user: UserLike) -> FakeUser:
@@ -280,7 +292,7 @@ class World:
             if found is None:
                 raise ApiError(400, "Bad Request: chat not found")
             chat = found
-        elif chat_ref not in self.chats and self.strict_chats and chat_ref > 0:
+        elif chat_ref in self.unstarted or (chat_ref not in self.chats and self.strict_chats and chat_ref > 0):
             raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         elif chat_ref not in self.chats and (self.strict_chats or chat_ref == 0):
             raise ApiError(400, "Bad Request: chat not found")
@@ -302,7 +314,8 @@ class World:
         if status == "left":
             raise ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
 
-    def deliver(self, chat: ChatState, fields: JSON, *, method: str, poll: PollState | None = None) -> JSON:
+    def deliver(self, chat: ChatState, fields: JSON, *, method: str, poll: PollState | None = None,
+                upload: Upload | None = None) -> JSON:
         """Post a bot message into ``chat`` (after the flood check) and return the Message object."""
         retry_after = self.limits.acquire(chat.id, chat.type)
         if retry_after is not None:
@@ -317,7 +330,7 @@ class World:
             method, chat.id, message_id, self.clock(), text=fields.get("text"),
             entities=tuple(fields.get("entities", ())), reply_markup=fields.get("reply_markup"),
             poll=poll.to_api() if poll else None,
-            reply_to_message_id=reply["message_id"] if reply else None, message=dict(message)))
+            reply_to_message_id=reply["message_id"] if reply else None, message=dict(message), file=upload))
         return message
 
     def record(self, rec: SentRecord) -> None:
@@ -414,6 +427,8 @@ class World:
         sender = self.user(user)
         chat = self.chat(chat_id)
         chat.members.setdefault(sender.id, "member")
+        if chat_id == sender.id:
+            self.unstarted.discard(sender.id)
         entities = command_entities(text)
         message: JSON = {"message_id": chat.new_message_id(), "date": int(self.clock()),
                          "chat": self.chat_api(chat), "text": text}

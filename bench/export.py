@@ -1,0 +1,127 @@
+"""Campaign records at scale: a group of N members (default 5,000) and D push days (default 60) with check-ins
+and quiz answers — how long /report and /export take, how much memory the export needs, and whether the results stay
+within Telegram's limits (4,096 characters a message, 50 MB a document).
+
+Timed without tracing; the peak memory is a second, traced (tracemalloc) run of the XLSX export alone, so it counts
+Python allocations made by the export, not the process as a whole.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from bench.common import Sizes, make_services
+from bench.report import Goal, Row
+from bot import render
+from bot.reports import load_campaign
+from bot.services import Services
+from bot.store import Checkin, PollRecord, Store
+from records.export import write_export
+from records.ledger import Summary, ledger_rows, summarize
+from records.model import Campaign, Period
+
+GROUP = -4_242
+ZONE = ZoneInfo("Asia/Shanghai")
+QUESTIONS_PER_DAY = 2
+T = TypeVar("T")
+
+
+def at_most(target: float, unit: str = "s") -> Goal:
+    return Goal("value", "<=", target, f"≤ {target:g} {unit}")
+
+
+def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]], today: date) -> None:
+    """The record of one busy group: ~80% check in each day (some late), ~60% answer each question."""
+    rng = random.Random(7)
+    first = today - timedelta(days=days - 1)
+    store.ensure_group(GROUP, "压测学习群")
+    with store.atomic():
+        for uid in range(1, members + 1):
+            store.remember_member(GROUP, uid, f"成员{uid:05d}")
+        for n in range(days):
+            day_date = first + timedelta(days=n)
+            assert store.claim_delivery(GROUP, day_date, n + 1)
+            store.complete_delivery(GROUP, day_date, n + 1, n + 1, plan_length=days + 1, restart_at_end=False)
+            closes = datetime.combine(day_date, clock_time(21), ZONE).timestamp()
+            rnd = store.start_round(GROUP, 1, [q for q, _ in questions[:QUESTIONS_PER_DAY]], "bench", closes - 3600,
+                                    kind="daily", closes_at=closes)
+            assert rnd is not None
+            for position in range(QUESTIONS_PER_DAY):
+                qid, ref = questions[(n * QUESTIONS_PER_DAY + position) % len(questions)]
+                poll = PollRecord(f"b{n}-{position}", rnd.id, GROUP, 0, qid, ref, 0, position, closes, False)
+                store.record_poll(poll)
+                for uid in range(1, members + 1):
+                    if rng.random() < 0.6:
+                        store.record_answer(poll, uid, 0 if rng.random() < 0.7 else 1, closes - 60, day_date)
+            store.end_round(rnd.id, "finished")
+            for uid in range(1, members + 1):
+                if rng.random() < 0.8:
+                    late = rng.random() < 0.1 and day_date < today
+                    pressed = day_date + timedelta(days=1) if late else day_date
+                    store.record_checkin(Checkin(GROUP, uid, day_date, n + 1, pressed, clock_time(20, 15),
+                                                 closes, late))
+
+
+def timed(call: Callable[[], T]) -> tuple[T, float]:
+    started = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - started
+
+
+def traced_peak_mib(call: Callable[[], object]) -> float:
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def report_texts(summary: Summary) -> list[str]:
+    return [render.report_group(summary, None, "https://t.me/x?start=report_1", False),
+            *render.report_private(summary)]
+
+
+async def run(workdir: Path, sizes: Sizes) -> list[Row]:
+    svc: Services = make_services(workdir, "export")
+    members, days = sizes.export_members, sizes.export_days
+    label = f"records ({members:,} members × {days} days)"
+    try:
+        today = await svc.local_today(GROUP)
+        questions = [(q.id, q.ref) for q in svc.questions[:50]] or [("q", "1.1")]
+        await svc.db(lambda s: seed(s, members, days, questions, today))
+        period = Period(today - timedelta(days=days - 1), today, "all")
+        campaign: Campaign
+        campaign, load_s = await svc.db(lambda s: timed(lambda: load_campaign(s, svc, GROUP, period, today)))
+        summary, count_s = timed(lambda: summarize(campaign))
+        texts, render_s = timed(lambda: report_texts(summary))
+        xlsx = workdir / "export.xlsx"
+        zipped = workdir / "export.zip"
+        _, xlsx_s = timed(lambda: write_export(summary, "xlsx", xlsx))
+        _, csv_s = timed(lambda: write_export(summary, "csv", zipped))
+        peak = traced_peak_mib(lambda: write_export(summarize(campaign), "xlsx", workdir / "traced.xlsx"))
+        longest = max(len(t) for t in texts)
+        return [
+            Row(label, "/report: load + count + render (s)", load_s + count_s + render_s, goal=at_most(2), digits=2),
+            Row(label, "  of which: load from SQLite (s)", load_s, digits=2),
+            Row(label, "/report: messages (group + private)", len(texts), digits=0),
+            Row(label, "/report: longest message (chars)", longest, goal=at_most(4096, "chars"), digits=0),
+            Row(label, "/export xlsx: load + count + write (s)", load_s + count_s + xlsx_s, goal=at_most(2),
+                digits=2),
+            Row(label, "/export csv (zip): load + count + write (s)", load_s + count_s + csv_s, goal=at_most(2),
+                digits=2),
+            Row(label, "xlsx size (MB)", xlsx.stat().st_size / 1e6, goal=at_most(50, "MB"), digits=1),
+            Row(label, "csv zip size (MB)", zipped.stat().st_size / 1e6, goal=at_most(50, "MB"), digits=1),
+            Row(label, "xlsx export peak Python memory (MiB)", peak, digits=0),
+            Row(label, "ledger rows (台账)", sum(1 for _ in ledger_rows(campaign)), digits=0),
+        ]
+    finally:
+        svc.db.close()

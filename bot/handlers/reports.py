@@ -1,0 +1,124 @@
+"""Organizer commands: /report and /export (admins), their private delivery and the /start deep links back to it.
+
+Member names and per-member figures go to the admin's private chat only. If the admin never opened one, Telegram
+refuses (403 "bot can't initiate conversation"): the group reply then carries a t.me link that opens the private chat
+with `/start report_<chat>` (or `export_<chat>_<format>`), handled by `start_payload`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import Bot, Chat, Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from bot import render
+from bot.handlers.lookup import reply
+from bot.reports import period_of, send_chart, send_export, send_private_report, summary_of
+from bot.services import Services, services
+from records.export import FORMATS
+from records.period import parse_period
+
+log = logging.getLogger(__name__)
+_PAYLOAD = re.compile(r"^(report|export)_(-?\d{1,20})(?:_(xlsx|csv))?$")
+
+
+def deep_link(bot: Bot, kind: str, chat_id: int, fmt: str = "") -> str:
+    return f"https://t.me/{bot.username}?start={kind}_{chat_id}" + (f"_{fmt}" if fmt else "")
+
+
+async def _admin_in_group(update: Update, svc: Services) -> Chat | None:
+    """The group, if the command came from one of its admins; otherwise answers the refusal and returns None."""
+    chat = update.effective_chat
+    if chat is None or update.effective_user is None:
+        return None
+    if chat.type == Chat.PRIVATE:
+        await reply(update, render.records_in_group_only())
+        return None
+    if not await svc.admins.is_admin(update):
+        await reply(update, render.records_admins_only())
+        return None
+    return chat
+
+
+async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/report [week|month|all|D..D]: a summary in the group, the full table to the admin in private."""
+    svc = services(context)
+    chat = await _admin_in_group(update, svc)
+    if chat is None or update.effective_user is None:
+        return
+    try:
+        period = await period_of(svc, chat.id, " ".join(context.args or []))
+    except ValueError:
+        await reply(update, render.report_usage())
+        return
+    summary = await summary_of(svc, chat.id, period)
+    sent = await send_private_report(context.bot, update.effective_user.id, summary)
+    link = None if sent else deep_link(context.bot, "report", chat.id)
+    await reply(update, render.report_group(summary, await _member_count(chat), link, sent))
+    await send_chart(context.bot, chat.id, summary)
+
+
+async def _member_count(chat: Chat) -> int | None:
+    try:
+        return await chat.get_member_count()
+    except (Forbidden, BadRequest):
+        return None
+
+
+def parse_export_args(args: list[str]) -> tuple[str, str]:
+    """(format, period text) from `/export [period] [csv|xlsx]`, the format word anywhere."""
+    fmt = next((a.lower() for a in args if a.lower() in FORMATS), "xlsx")
+    rest = " ".join(a for a in args if a.lower() not in FORMATS)
+    return fmt, rest or "all"
+
+
+async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/export [period] [csv]: the 学习台账 file, to the admin in private."""
+    svc = services(context)
+    chat = await _admin_in_group(update, svc)
+    if chat is None or update.effective_user is None:
+        return
+    fmt, text = parse_export_args(list(context.args or []))
+    try:
+        await period_of(svc, chat.id, text)  # refuse a bad period before any work
+    except ValueError:
+        await reply(update, render.export_usage())
+        return
+    if await send_export(context.bot, svc, update.effective_user.id, chat.id, period_text=text, fmt=fmt):
+        await reply(update, render.export_sent())
+    else:
+        await reply(update, render.export_link(deep_link(context.bot, "export", chat.id, fmt)))
+
+
+async def start_payload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Handle `/start report_<chat>` or `/start export_<chat>_<fmt>` in private; False if it is no such link."""
+    args = list(context.args or [])
+    chat, user = update.effective_chat, update.effective_user
+    match = _PAYLOAD.match(args[0]) if len(args) == 1 else None
+    if match is None or chat is None or user is None or chat.type != Chat.PRIVATE:
+        return False
+    svc = services(context)
+    kind, group_id, fmt = match.group(1), int(match.group(2)), match.group(3) or "xlsx"
+    group = await svc.db(lambda s: s.group(group_id))
+    if group is None or user.id not in await svc.admins.admin_ids(context.bot, group_id):
+        await reply(update, render.records_link_expired())
+        return True
+    if kind == "export":
+        await send_export(context.bot, svc, user.id, group_id, fmt=fmt)
+        return True
+    today = await svc.local_today(group_id)
+    summary = await summary_of(svc, group_id, parse_period("week", today))
+    await send_private_report(context.bot, user.id, summary)
+    await send_chart(context.bot, user.id, summary)
+    return True
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: a report or export deep link, else the usual introduction."""
+    from bot.handlers.lookup import start as introduce
+
+    if not await start_payload(update, context):
+        await introduce(update, context)

@@ -1,0 +1,106 @@
+"""The campaign record's inputs, as frozen values: what the store knows, handed over in one piece.
+
+Nothing here reads the clock or the database: the bot's store adapter builds a `Campaign`, the functions in
+`records.ledger` turn it into the numbers of a report or the rows of an export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class PushDay:
+    """A plan day the group received, on its local date."""
+
+    local_date: date
+    day: int  # the day of the plan
+    reading: str  # the reading's title
+    sections: tuple[str, ...]  # the section refs it covers, e.g. ("2.3", "2.4")
+
+
+@dataclass(frozen=True)
+class Member:
+    """Someone on the group's roster; `joined`/`left` bound the days they are counted for (None: no bound)."""
+
+    user_id: int
+    name: str
+    joined: date | None = None
+    left: date | None = None
+
+    def present(self, day: date) -> bool:
+        return (self.joined is None or self.joined <= day) and (self.left is None or day < self.left)
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """One press of 已学习: for the push of `push_date`, at local time `at` (a later date = 补学)."""
+
+    user_id: int
+    push_date: date
+    at: datetime
+
+    @property
+    def late(self) -> bool:
+        return self.at.date() > self.push_date
+
+
+@dataclass(frozen=True)
+class Excuse:
+    user_id: int
+    first: date
+    last: date
+    reason: str = ""
+
+    def covers(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A member's counted answer to one quiz question, on its local date."""
+
+    user_id: int
+    question_id: str
+    ref: str
+    correct: bool
+    local_date: date
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One quiz question put to the group (one poll)."""
+
+    question_id: str
+    ref: str
+    text: str
+    local_date: date
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive local dates; `label` names it in replies (本周, 本月, 全部, 12-01..12-05)."""
+
+    first: date
+    last: date
+    label: str
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.first <= day <= self.last
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """Everything recorded for one group, already limited to `period` by whoever built it."""
+
+    chat_id: int
+    title: str
+    period: Period
+    today: date  # the group's local date now
+    push_days: tuple[PushDay, ...]
+    members: tuple[Member, ...]
+    checkins: tuple[CheckIn, ...] = ()
+    excuses: tuple[Excuse, ...] = ()
+    answers: tuple[Answer, ...] = ()
+    asked: tuple[Asked, ...] = field(default=())

@@ -1,0 +1,69 @@
+"""Which dates a report or export covers: `week`, `month`, `all`, or `DATE..DATE`, read against the local date."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from records import wording
+from records.model import Period
+
+WEEK_WORDS = {"", "week", "w", "本周", "周", "一周", "近7天", "7"}
+MONTH_WORDS = {"month", "m", "本月", "月", "一月", "近30天", "30"}
+ALL_WORDS = {"all", "全部", "所有", "全程"}
+LONGEST = 400  # days: a typo such as 2062-12-01 gets an answer, not a 40-year table
+_SEPARATORS = re.compile(r"\s*(?:\.\.|～|~|至|到|—|--)\s*")
+_DATE = re.compile(r"^(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?$")
+
+
+def parse_date(text: str, today: date) -> date:
+    """2026-12-01, 12-01, 12/1 or 12月1日; without a year, the latest such date not after today."""
+    match = _DATE.match(text.strip())
+    if match is None:
+        raise ValueError(f"not a date: {text!r}")
+    year, month, day = match.groups()
+    if year:
+        return date(int(year), int(month), int(day))
+    found = date(today.year, int(month), int(day))
+    return found if found <= today else date(today.year - 1, int(month), int(day))
+
+
+def parse_period(text: str, today: date, first_push: date | None = None) -> Period:
+    """The period named by `text`; ValueError (with a short English reason) if it names none."""
+    word = text.strip().lower().replace(" ", "")
+    if word in WEEK_WORDS:
+        return Period(today - timedelta(days=6), today, wording.WEEK)
+    if word in MONTH_WORDS:
+        return Period(today - timedelta(days=29), today, wording.MONTH)
+    if word in ALL_WORDS:
+        return Period(min(first_push or today, today), today, wording.ALL)
+    parts = _SEPARATORS.split(text.strip())
+    if len(parts) > 2 or not all(parts):
+        raise ValueError(f"not a period: {text!r}")
+    # Without a year, the end is the latest such date up to today, and the start the latest up to the end.
+    last = parse_date(parts[-1], today)
+    first = parse_date(parts[0], last)
+    if last < first:
+        raise ValueError("the period ends before it starts")
+    if (last - first).days >= LONGEST:
+        raise ValueError(f"a period is at most {LONGEST} days")
+    label = f"{first:%m-%d}" if first == last else f"{first:%m-%d}..{last:%m-%d}"
+    if first.year != today.year or last.year != today.year:
+        label = f"{first}" if first == last else f"{first}..{last}"
+    return Period(first, last, label)
+
+
+def last_week(today: date) -> Period:
+    """The calendar week (Monday to Sunday) before the one `today` is in: the weekly digest's period."""
+    monday = today - timedelta(days=today.weekday())
+    return Period(monday - timedelta(days=7), monday - timedelta(days=1), wording.LAST_WEEK)
+
+
+def digest_week(local_now: datetime, at: time) -> date | None:
+    """The Monday that starts last week, if `local_now` is a Monday at or after `at`; else None.
+
+    The digest is claimed per group and week in the store, so a tick every few minutes (or a restart) sends it once.
+    """
+    if local_now.weekday() != 0 or local_now.time() < at:
+        return None
+    return last_week(local_now.date()).first

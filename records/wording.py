@@ -1,0 +1,37 @@
+"""The Chinese words of the campaign record's files and chart: sheet names, column headers, chart labels.
+
+A catalogue owned by `bot/render.py` (which re-exports what it needs): the writers in `records/` cannot import
+`bot/`, so the words they write into files live here, next to them, and nowhere else.
+"""
+
+from __future__ import annotations
+
+WEEK = "近 7 天"
+MONTH = "近 30 天"
+ALL = "全部"
+LAST_WEEK = "上周"
+
+LEDGER_SHEET = "台账"
+SUMMARY_SHEET = "汇总"
+QUIZ_SHEET = "测验"
+DAYS_SHEET = "每日"
+
+LEDGER_HEADERS = ("成员", "用户ID", "日期", "第几天", "阅读内容", "章节", "打卡时间", "补学", "请假", "请假事由",
+                  "答题数", "答对数")
+SUMMARY_HEADERS = ("成员", "用户ID", "应打卡天数", "已打卡天数", "打卡率", "其中补学", "请假天数", "当前连续",
+                   "最长连续", "答题数", "答对数", "正确率", "薄弱章节")
+QUIZ_HEADERS = ("题目ID", "章节", "题目", "出题次数", "作答人次", "答对人次", "正确率")
+DAYS_HEADERS = ("日期", "第几天", "阅读内容", "应打卡", "已打卡", "其中补学", "打卡率")
+YES = "是"
+NO = ""
+
+CHART_RATE_TITLE = "每日打卡率"
+CHART_ACCURACY_TITLE = "各章节测验正确率"
+CHART_NO_ANSWERS = "本期没有测验作答"
+CHART_RATE_AXIS = "打卡率"
+CHART_DATE_AXIS = "日期"
+CHART_SECTION_AXIS = "章节"
+
+CSV_NAMES = {LEDGER_SHEET: "台账", SUMMARY_SHEET: "汇总", QUIZ_SHEET: "测验", DAYS_SHEET: "每日"}
+FILE_STEM = "学习台账"
+MEMBERS_FILE = "成员明细"

@@ -1,0 +1,93 @@
+"""The 学习台账 files read back: every XLSX cell (openpyxl) and every CSV cell equals what went in; the chart PNG."""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+import zipfile
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from records import chart, wording
+from records.export import csv_value, file_name, sheets, write_export
+from records.ledger import summarize
+from records.model import Answer
+from tests.test_reports_ledger import campaign
+
+
+def expected_sheets() -> dict[str, list[tuple[object, ...]]]:
+    s = summarize(campaign())
+    return {name: [tuple(headers), *(tuple(r) for r in rows)] for name, headers, rows in sheets(s)}
+
+
+def test_xlsx_cells_equal_the_record(tmp_path: Path) -> None:
+    path = write_export(summarize(campaign()), "xlsx", tmp_path / "x.xlsx")
+    book = openpyxl.load_workbook(path)
+    want = expected_sheets()
+    assert book.sheetnames == [wording.LEDGER_SHEET, wording.SUMMARY_SHEET, wording.QUIZ_SHEET, wording.DAYS_SHEET]
+    for name, rows in want.items():
+        got = [tuple(row) for row in book[name].iter_rows(values_only=True)]
+        # Dates come back as midnight datetimes; empty cells as None.
+        normal = [tuple(datetime.combine(v, datetime.min.time()) if type(v) is date else v for v in r) for r in rows]
+        assert got == [tuple(None if v == "" else v for v in r) for r in normal], name
+    ledger = book[wording.LEDGER_SHEET]
+    assert ledger.cell(2, 1).value == "小王" and ledger.cell(2, 7).number_format == "yyyy-mm-dd hh:mm:ss"
+    assert book[wording.SUMMARY_SHEET].cell(2, 5).number_format == "0.0%"
+    # The native chart sits on the 每日 sheet (openpyxl keeps charts as drawing parts).
+    with zipfile.ZipFile(path) as archive:
+        assert any(n.startswith("xl/charts/chart") for n in archive.namelist())
+
+
+def test_csv_cells_equal_the_record_with_a_bom(tmp_path: Path) -> None:
+    path = write_export(summarize(campaign()), "csv", tmp_path / "x.zip")
+    want = expected_sheets()
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == sorted(f"{n}.csv" for n in wording.CSV_NAMES.values())
+        for name, rows in want.items():
+            data = archive.read(f"{wording.CSV_NAMES[name]}.csv")
+            assert data.startswith(b"\xef\xbb\xbf")
+            got = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+            headers = rows[0]
+            assert got[0] == list(headers)
+            assert got[1:] == [[csv_value(v, str(h)) for v, h in zip(r, headers, strict=True)]  # type: ignore[arg-type]
+                               for r in rows[1:]]
+    ledger = list(csv.reader(io.StringIO(zipfile.ZipFile(path).read("台账.csv").decode("utf-8-sig"))))
+    li_day1 = next(r for r in ledger if r[0] == "小李" and r[2] == "2026-12-01")
+    assert li_day1[6:9] == ["2026-12-02 21:00:00", "是", ""]
+
+
+def test_unknown_format_and_file_names(tmp_path: Path) -> None:
+    s = summarize(campaign(title='高三/1班:"学习"'))
+    with pytest.raises(ValueError):
+        write_export(s, "pdf", tmp_path / "x.pdf")
+    assert file_name(s, "xlsx") == "学习台账_高三1班学习_20261201-20261203.xlsx"
+    assert file_name(s, "csv").endswith(".zip")
+
+
+def test_an_empty_period_still_makes_a_workbook(tmp_path: Path) -> None:
+    s = summarize(campaign(push_days=(), checkins=(), answers=(), asked=()))
+    book = openpyxl.load_workbook(write_export(s, "xlsx", tmp_path / "e.xlsx"))
+    assert book[wording.LEDGER_SHEET].max_row == 1
+
+
+def test_chart_is_a_png_drawn_with_a_chinese_font() -> None:
+    font = chart.cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei, as .ci/run does)")
+    base = campaign()
+    with_words = replace(base, answers=(*base.answers, Answer(1, "q9", "开头", True, base.today)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns for every glyph its font lacks: none may be missing
+        png = chart.render_chart(summarize(with_words))
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_chart_without_a_chinese_font_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chart, "cjk_font", lambda: None)
+    with pytest.raises(chart.NoCjkFont):
+        chart.render_chart(summarize(campaign()))

@@ -1,0 +1,139 @@
+"""The campaign record's numbers (records/ledger.py) and periods (records/period.py), from literal inputs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from records.ledger import ledger_rows, question_stats, ref_key, summarize
+from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Member, Period, PushDay
+from records.period import digest_week, last_week, parse_period
+
+D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
+WANG, LI, ZHANG, ZHAO = 1, 2, 3, 4
+
+
+def campaign(**changes: object) -> Campaign:
+    base: dict[str, object] = dict(
+        chat_id=-100, title="学习小组", period=Period(D1, D3, "近 7 天"), today=D3,
+        push_days=(PushDay(D1, 1, "开头", ("开头",)), PushDay(D2, 2, "一、1", ("1.1",)),
+                   PushDay(D3, 3, "一、2", ("1.2", "1.3"))),
+        members=(Member(WANG, "小王"), Member(LI, "小李"), Member(ZHANG, "小张", joined=D2),
+                 Member(ZHAO, "小赵", left=D3)),
+        checkins=(CheckIn(WANG, D1, datetime(2026, 12, 1, 8, 5)), CheckIn(WANG, D2, datetime(2026, 12, 2, 9, 0)),
+                  CheckIn(WANG, D3, datetime(2026, 12, 3, 7, 59)),
+                  CheckIn(LI, D1, datetime(2026, 12, 2, 21, 0)),  # 补学 the next day
+                  CheckIn(LI, D1, datetime(2026, 12, 3, 21, 0)),  # a second press: the first one counts
+                  CheckIn(ZHANG, D2, datetime(2026, 12, 2, 12, 0))),
+        excuses=(Excuse(LI, D2, D3, "出差"),),
+        answers=(Answer(WANG, "q1", "1.1", True, D2), Answer(WANG, "q2", "1.2", False, D3),
+                 Answer(LI, "q1", "1.1", False, D2), Answer(ZHANG, "q2", "1.2", True, D3)),
+        asked=(Asked("q1", "1.1", "问题一", D2), Asked("q2", "1.2", "问题二", D3), Asked("q3", "1.3", "问题三", D3)),
+    )
+    base.update(changes)
+    return Campaign(**base)  # type: ignore[arg-type]
+
+
+def test_day_rates_count_roster_joins_leaves_excuses_and_late_checkins() -> None:
+    s = summarize(campaign())
+    d1, d2, d3 = s.days
+    # Day 1: 王, 李, 赵 on the roster (张 joins on day 2); 王 and 李 (补学) checked in.
+    assert (d1.expected, d1.checked, d1.late) == (3, 2, 1)
+    # Day 2: 李 excused; 王, 张 checked in, 赵 did not.
+    assert (d2.expected, d2.checked, d2.late) == (3, 2, 0)
+    # Day 3: 李 excused, 赵 left; 王 checked in, 张 not yet.
+    assert (d3.expected, d3.checked) == (2, 1)
+    assert s.today_missing == 1
+    assert s.days_pushed == 3
+    assert s.rate == pytest.approx(5 / 8)
+
+
+def test_member_figures_streaks_and_weakest_sections() -> None:
+    s = summarize(campaign())
+    by = {m.user_id: m for m in s.members}
+    wang, li, zhang, zhao = by[WANG], by[LI], by[ZHANG], by[ZHAO]
+    assert (wang.expected, wang.checked, wang.streak, wang.best_streak) == (3, 3, 3, 3)
+    assert (li.expected, li.checked, li.late, li.excused, li.streak) == (1, 1, 1, 2, 1)
+    # 张 checked in on day 2; day 3 is today and not over, so the streak stands.
+    assert (zhang.expected, zhang.checked, zhang.streak) == (2, 1, 1)
+    assert (zhao.expected, zhao.checked, zhao.streak, zhao.best_streak) == (2, 0, 0, 0)
+    assert (wang.answered, wang.correct, wang.weakest) == (2, 1, ("1.2",))
+    assert li.weakest == ("1.1",) and zhang.weakest == ()
+    assert (s.quiz_members, s.quiz_answers, s.quiz_correct) == (3, 4, 2)
+    assert [m.name for m in s.top(2)] == ["小王", "小张"]
+
+
+def test_a_missed_day_breaks_the_streak_unless_it_is_today() -> None:
+    checkins = (CheckIn(WANG, D1, datetime(2026, 12, 1, 8)), CheckIn(WANG, D3, datetime(2026, 12, 3, 8)))
+    s = summarize(campaign(checkins=checkins, excuses=()))
+    wang = next(m for m in s.members if m.user_id == WANG)
+    assert (wang.streak, wang.best_streak) == (1, 1)
+    s = summarize(campaign(checkins=checkins[:1], excuses=(), today=date(2026, 12, 9)))
+    assert next(m for m in s.members if m.user_id == WANG).streak == 0
+
+
+def test_ledger_has_one_row_per_member_per_day_on_the_roster() -> None:
+    rows = list(ledger_rows(campaign()))
+    assert len(rows) == 3 + 3 + 2 + 2  # 王 3, 李 3, 张 from day 2, 赵 until day 3
+    li = [r for r in rows if r.user_id == LI]
+    assert [(r.local_date, r.late, r.excused, r.excuse_reason) for r in li] == [
+        (D1, True, False, ""), (D2, False, True, "出差"), (D3, False, True, "出差")]
+    assert li[0].checked_at == datetime(2026, 12, 2, 21, 0)
+    wang_d2 = next(r for r in rows if r.user_id == WANG and r.local_date == D2)
+    assert (wang_d2.reading, wang_d2.sections, wang_d2.answered, wang_d2.correct) == ("一、1", "1.1", 1, 1)
+
+
+def test_question_stats_count_asked_and_answered() -> None:
+    stats = {q.question_id: q for q in question_stats(campaign())}
+    assert (stats["q1"].asked, stats["q1"].answered, stats["q1"].correct) == (1, 2, 1)
+    assert (stats["q3"].asked, stats["q3"].answered, stats["q3"].rate) == (1, 0, 0.0)
+    assert stats["q2"].text == "问题二"
+
+
+def test_ref_order_is_natural() -> None:
+    assert sorted(["2.10", "2.9", "开头", "10.1", "1"], key=ref_key) == ["1", "2.9", "2.10", "10.1", "开头"]
+
+
+TODAY = date(2026, 12, 3)
+
+
+@pytest.mark.parametrize(("text", "first", "last"), [
+    ("", date(2026, 11, 27), TODAY),
+    ("week", date(2026, 11, 27), TODAY),
+    ("month", date(2026, 11, 4), TODAY),
+    ("all", date(2026, 10, 1), TODAY),
+    ("12-01..12-03", date(2026, 12, 1), TODAY),
+    ("11-28", date(2026, 11, 28), date(2026, 11, 28)),
+    ("12-20..12-31", date(2025, 12, 20), date(2025, 12, 31)),  # no year and in the future: last year's
+    ("2026-11-01~2026-11-30", date(2026, 11, 1), date(2026, 11, 30)),
+    ("11月1日至11月3日", date(2026, 11, 1), date(2026, 11, 3)),
+    ("12-20..01-05", date(2025, 12, 20), date(2026, 1, 5)),
+])
+def test_periods(text: str, first: date, last: date) -> None:
+    period = parse_period(text, TODAY, first_push=date(2026, 10, 1))
+    assert (period.first, period.last) == (first, last)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-12-05..2026-12-01", "13-01", "2026-01-01..2028-01-01",
+                                  "..", "1..2..3"])
+def test_bad_periods_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_period(text, TODAY)
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)))
+def test_last_week_is_the_monday_to_sunday_before(today: date) -> None:
+    week = last_week(today)
+    assert week.first.weekday() == 0 and week.last - week.first == timedelta(days=6)
+    assert week.last < today <= week.last + timedelta(days=7)
+
+
+def test_the_digest_is_due_on_monday_from_its_time_for_last_week() -> None:
+    at = time(9, 0)
+    assert digest_week(datetime(2026, 11, 30, 9, 0), at) == date(2026, 11, 23)
+    assert digest_week(datetime(2026, 11, 30, 23, 59), at) == date(2026, 11, 23)
+    assert digest_week(datetime(2026, 11, 30, 8, 59), at) is None
+    assert digest_week(datetime(2026, 12, 1, 9, 0), at) is None

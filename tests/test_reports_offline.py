@@ -1,0 +1,38 @@
+"""The offline chat tries the organizer's records: /demo fills a week, /report shows the private chat with a 🔒
+prefix, /export writes the file into the working folder and prints its path."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bot.config import build_config
+from bot.demo import DEMO_MEMBERS
+from bot.offline import run_offline
+from records import wording
+
+
+async def test_demo_report_and_export_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/demo\n/report\n/export\n"), out=out)
+    transcript = out.getvalue()
+    assert "本地演示：已模拟 8 位成员一周的学习记录——新增推送 7 天" in transcript
+    assert "📊 学习报告" in transcript and "推送天数：7 天" in transcript
+    private = transcript.split("🔒 私聊 · 学习助手:")
+    assert len(private) >= 3  # the member table and the export
+    assert "成员明细" in private[1] and "小王　打卡 7/7（100%）" in private[1]
+    assert "📊 学习报告" not in "".join(private[1:]).split("🤖")[0]  # the group summary is not shown as private
+    [saved] = re.findall(r"📎 文件已保存：(\S+\.xlsx)", transcript)
+    path = Path(saved)
+    assert path.parent == tmp_path.resolve() and path.is_file()
+    summary = {r[0]: r for r in openpyxl.load_workbook(path)[wording.SUMMARY_SHEET].iter_rows(
+        min_row=2, values_only=True)}
+    assert {name for _, name, _, _ in DEMO_MEMBERS} <= set(summary)
+    assert summary["小王"][2:4] == (7, 7) and summary["小周"][3] == 0
+    assert summary["小刘"][6] == 2  # excused two days
