@@ -17,6 +17,7 @@ from content.questions import Question
 from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
 from content.search import Page
 from content.typography import to_display
+from records.chart import MASTERY_MOST_MEMBERS
 from records.ledger import Summary as RecordSummary
 from schedules.due import format_weekdays
 
@@ -931,6 +932,12 @@ def forget_cancelled() -> str:
 
 def review_stale() -> str:
     return "这个按钮已失效。"
+
+
+def mastery_caption(summary: RecordSummary) -> str:
+    shown = min(len(summary.campaign.mastery), MASTERY_MOST_MEMBERS)
+    return (f"🧠 各章节掌握度热力图（{shown} 人，掌握最弱的在上）：绿色掌握好，红色需加强，灰色尚未接触。"
+            "数值见台账的“掌握度”工作表。")
 
 
 def mastery_lines(doc: Document, strong: Sequence[str], weak: Sequence[str], figures: dict[str, float]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,8 +25,9 @@ from bot.store import Store
 from records import chart, wording
 from records.export import csv_files, write_export
 from records.ledger import Summary, summarize
-from records.model import Asked, Campaign, CheckIn, Excuse, Member, Period, PushDay
+from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Mastery, Member, Period, PushDay
 from records.period import parse_period
+from schedules.review import Answered, ReviewSchedule, mastery
 
 log = logging.getLogger(__name__)
 CHART_MOST_DAYS = 31  # a chart of more push days than this would be unreadable on a phone
@@ -67,9 +68,29 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
                      for c in facts.checkins)
     excuses = tuple(Excuse(e.user_id, e.start, e.end, e.reason) for e in facts.excuses)
     return Campaign(
+        mastery=_mastery(store, svc, chat_id, facts.answers, zone, name),
         chat_id=chat_id, title=group.title if group else str(chat_id), period=period, today=today,
         push_days=push_days, members=tuple(members), checkins=checkins, excuses=excuses,
         answers=tuple(replace(a, ref=name(a.ref)) for a in facts.answers), asked=tuple(asked))
+
+
+def _mastery(store: Store, svc: Services, chat_id: int, answers: Sequence[Answer], zone: ZoneInfo,
+             name: Callable[[str], str]) -> tuple[Mastery, ...]:
+    """Each member's mastery per section, in reading order, from their review cards and the period's answers."""
+    schedule = ReviewSchedule(svc.config.review.desired_retention)
+    cards = store.group_review_cards(chat_id)
+    answered: dict[int, list[Answered]] = {}
+    for a in answers:
+        at = datetime.combine(a.local_date, datetime.min.time(), zone)
+        answered.setdefault(a.user_id, []).append(Answered(a.question_id, a.ref, a.correct, at))
+    order = {s.ref: i for i, s in enumerate(svc.doc.sections())}
+    now = svc.clock()
+    out = []
+    for user_id in sorted(set(cards) | set(answered)):
+        figures = mastery(schedule, cards.get(user_id, ()), answered.get(user_id, ()), now)
+        ranked = sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order)))
+        out.append(Mastery(user_id, tuple((name(ref), share) for ref, share in ranked)))
+    return tuple(out)
 
 
 async def period_of(svc: Services, chat_id: int, text: str) -> Period:
@@ -176,4 +197,15 @@ async def send_export(bot: Bot, svc: Services, user_id: int, chat_id: int, perio
         except (Forbidden, BadRequest) as exc:
             log.info("export not delivered to user %s: %s", user_id, exc.message)
             return False
+    heatmap = await mastery_png(summary)
+    if heatmap is not None:
+        await bot.send_photo(user_id, heatmap, caption=render.mastery_caption(summary), parse_mode="HTML")
     return True
+
+
+async def mastery_png(summary: Summary) -> bytes | None:
+    """The section × member heatmap, or None without figures or without a Chinese font."""
+    try:
+        return await asyncio.to_thread(chart.render_mastery_heatmap, summary)
+    except chart.NoCjkFont:
+        return None

@@ -918,6 +918,13 @@ class Store:
             "SELECT * FROM review_cards WHERE chat_id = ? AND user_id = ? ORDER BY due, question_id",
             [chat_id, user_id])]
 
+    def group_review_cards(self, chat_id: int) -> dict[int, list[ReviewCard]]:
+        """Every member's review cards in this group (for the organizer's mastery table)."""
+        out: dict[int, list[ReviewCard]] = {}
+        for r in self.db.query("SELECT * FROM review_cards WHERE chat_id = ? ORDER BY user_id", [chat_id]):
+            out.setdefault(r["user_id"], []).append(_card(r))
+        return out
+
     def save_review_cards(self, chat_id: int, user_id: int, cards: Iterable[ReviewCard]) -> None:
         with self.db.atomic():
             for c in cards:

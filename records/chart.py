@@ -91,3 +91,51 @@ def render_chart(summary: Summary, font: Path | None = None) -> bytes:
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()
+
+
+MASTERY_MOST_MEMBERS = 40  # rows of the heatmap: the members who need it most, so it stays readable on a phone
+
+
+def render_mastery_heatmap(summary: Summary, font: Path | None = None) -> bytes | None:
+    """Section × member heatmap of mastery (the weakest members first); None when nobody has a figure yet."""
+    from records.export import mastery_table
+
+    refs, table = mastery_table(summary)
+    if not refs or not table:
+        return None
+    font = font or cjk_font()
+    if font is None:
+        raise NoCjkFont("no font with Chinese glyphs found (install fonts-wqy-microhei)")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+
+    def mean(figures: list[float | None]) -> float:
+        known = [f for f in figures if f is not None]
+        return sum(known) / len(known) if known else 1.0
+
+    rows = sorted(table, key=lambda row: (mean(row[2]), row[0]))[:MASTERY_MOST_MEMBERS]
+    values = [[float("nan") if f is None else f for f in figures] for _, _, figures in rows]
+    prop = FontProperties(fname=str(font))
+    figure = Figure(figsize=(min(2 + 0.45 * len(refs), 14), min(1.6 + 0.28 * len(rows), 14)), dpi=110,
+                    layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    colours = LinearSegmentedColormap.from_list("mastery", ["#d73027", "#fee08b", "#1a9850"]).with_extremes(
+        bad="#eeeeee")  # grey: not met yet
+    image = axes.imshow(values, cmap=colours, vmin=0, vmax=1, aspect="auto")
+    axes.set_xticks(range(len(refs)), refs)
+    axes.set_yticks(range(len(rows)), [name[:8] for _, name, _ in rows])
+    axes.set_title(f"{summary.campaign.title} · {wording.MASTERY_TITLE}", fontproperties=prop)
+    axes.set_xlabel(wording.CHART_SECTION_AXIS, fontproperties=prop)
+    axes.set_ylabel(wording.MASTERY_MEMBERS_AXIS, fontproperties=prop)
+    for label in [*axes.get_xticklabels(), *axes.get_yticklabels()]:
+        label.set_fontproperties(prop)
+        label.set_fontsize(8)
+    axes.tick_params(axis="x", labelrotation=45 if len(refs) > 10 else 0)
+    bar = figure.colorbar(image, ax=axes, fraction=0.04)
+    bar.ax.yaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()

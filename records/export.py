@@ -48,6 +48,19 @@ def day_cells(d: DayStat) -> tuple[Cell, ...]:
 _RATES = {"打卡率", "正确率"}
 
 
+def mastery_table(summary: Summary) -> tuple[list[str], list[tuple[int, str, list[float | None]]]]:
+    """Section × member: the sections anyone has met (reading order), and per member (id, name, figure or None)."""
+    names = {m.user_id: m.name for m in summary.campaign.members}
+    order: list[str] = []
+    for row in summary.campaign.mastery:
+        order += [ref for ref, _ in row.sections if ref not in order]
+    rows = []
+    for row in summary.campaign.mastery:
+        figures = dict(row.sections)
+        rows.append((row.user_id, names.get(row.user_id, str(row.user_id)), [figures.get(ref) for ref in order]))
+    return order, rows
+
+
 def sheets(summary: Summary) -> Iterator[tuple[str, Sequence[str], Iterable[tuple[Cell, ...]]]]:
     """(sheet name, headers, rows) in workbook order; the ledger rows are produced lazily."""
     campaign = summary.campaign
@@ -55,6 +68,9 @@ def sheets(summary: Summary) -> Iterator[tuple[str, Sequence[str], Iterable[tupl
     yield wording.SUMMARY_SHEET, wording.SUMMARY_HEADERS, (summary_cells(m) for m in summary.members)
     yield wording.QUIZ_SHEET, wording.QUIZ_HEADERS, (quiz_cells(q) for q in question_stats(campaign))
     yield wording.DAYS_SHEET, wording.DAYS_HEADERS, (day_cells(d) for d in summary.days)
+    refs, table = mastery_table(summary)
+    yield (wording.MASTERY_SHEET, (*wording.MASTERY_HEADERS, *refs),
+           ((name, user_id, *figures) for user_id, name, figures in table))
 
 
 def write_xlsx(summary: Summary, path: Path) -> None:
@@ -74,6 +90,8 @@ def write_xlsx(summary: Summary, path: Path) -> None:
             sheet.freeze_panes(1, 0)
             sheet.write_row(0, 0, headers, bold)
             formats = [_column_format(h, day_format, time_format, percent) for h in headers]
+            if name == wording.MASTERY_SHEET:  # every column after the member is a section's figure
+                formats = [None, None] + [percent] * (len(headers) - 2)
             # Typed calls, not sheet.write(): write() re-guesses each cell's type, a third of the time at 300k rows.
             strings, numbers, moments = sheet.write_string, sheet.write_number, sheet.write_datetime
             n = 0
@@ -114,10 +132,10 @@ def _add_chart(book: Any, days: int) -> None:
     sheet.insert_chart(1, 8, chart, {"x_scale": 1.5, "y_scale": 1.2})
 
 
-def csv_value(value: Cell, header: str) -> str:
+def csv_value(value: Cell, header: str, rate: bool = False) -> str:
     if value is None:
         return ""
-    if header in _RATES and isinstance(value, float):
+    if (rate or header in _RATES) and isinstance(value, float):
         return f"{value:.1%}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
@@ -134,7 +152,8 @@ def csv_files(summary: Summary, only: str | None = None) -> Iterator[tuple[str, 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(headers)
-        writer.writerows([csv_value(v, h) for v, h in zip(cells, headers, strict=True)] for cells in rows)
+        rates = [name == wording.MASTERY_SHEET and i >= 2 for i in range(len(headers))]
+        writer.writerows([csv_value(v, h, r) for v, h, r in zip(cells, headers, rates, strict=True)] for cells in rows)
         yield f"{wording.CSV_NAMES[name]}.csv", buffer.getvalue().encode("utf-8-sig")
 
 

@@ -79,6 +79,14 @@ class Asked:
 
 
 @dataclass(frozen=True)
+class Mastery:
+    """How well one member knows each section they have met (0–1), as personal review measures it."""
+
+    user_id: int
+    sections: tuple[tuple[str, float], ...]  # (section ref as the record names it, figure), in reading order
+
+
+@dataclass(frozen=True)
 class Period:
     """Inclusive local dates; `label` names it in replies (本周, 本月, 全部, 12-01..12-05)."""
 
@@ -104,3 +112,4 @@ class Campaign:
     excuses: tuple[Excuse, ...] = ()
     answers: tuple[Answer, ...] = ()
     asked: tuple[Asked, ...] = field(default=())
+    mastery: tuple[Mastery, ...] = ()  # per member, from quiz answers and personal review (schedules/review.py)

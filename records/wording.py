@@ -15,6 +15,7 @@ LEDGER_SHEET = "台账"
 SUMMARY_SHEET = "汇总"
 QUIZ_SHEET = "测验"
 DAYS_SHEET = "每日"
+MASTERY_SHEET = "掌握度"
 
 LEDGER_HEADERS = ("成员", "用户ID", "日期", "第几天", "阅读内容", "章节", "打卡时间", "补学", "请假", "请假事由",
                   "答题数", "答对数")
@@ -22,6 +23,9 @@ SUMMARY_HEADERS = ("成员", "用户ID", "应打卡天数", "已打卡天数", "
                    "最长连续", "答题数", "答对数", "正确率", "薄弱章节")
 QUIZ_HEADERS = ("题目ID", "章节", "题目", "出题次数", "作答人次", "答对人次", "正确率")
 DAYS_HEADERS = ("日期", "第几天", "阅读内容", "应打卡", "已打卡", "其中补学", "打卡率")
+MASTERY_HEADERS = ("成员", "用户ID")  # then one column per section, headed by its name
+MASTERY_TITLE = "各章节掌握度（复习与测验）"
+MASTERY_MEMBERS_AXIS = "成员"
 YES = "是"
 NO = ""
 
@@ -32,6 +36,7 @@ CHART_RATE_AXIS = "打卡率"
 CHART_DATE_AXIS = "日期"
 CHART_SECTION_AXIS = "章节"
 
-CSV_NAMES = {LEDGER_SHEET: "台账", SUMMARY_SHEET: "汇总", QUIZ_SHEET: "测验", DAYS_SHEET: "每日"}
+CSV_NAMES = {LEDGER_SHEET: "台账", SUMMARY_SHEET: "汇总", QUIZ_SHEET: "测验", DAYS_SHEET: "每日",
+             MASTERY_SHEET: "掌握度"}
 FILE_STEM = "学习台账"
 MEMBERS_FILE = "成员明细"

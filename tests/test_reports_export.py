@@ -29,7 +29,8 @@ def test_xlsx_cells_equal_the_record(tmp_path: Path) -> None:
     path = write_export(summarize(campaign()), "xlsx", tmp_path / "x.xlsx")
     book = openpyxl.load_workbook(path)
     want = expected_sheets()
-    assert book.sheetnames == [wording.LEDGER_SHEET, wording.SUMMARY_SHEET, wording.QUIZ_SHEET, wording.DAYS_SHEET]
+    assert book.sheetnames == [wording.LEDGER_SHEET, wording.SUMMARY_SHEET, wording.QUIZ_SHEET, wording.DAYS_SHEET,
+                               wording.MASTERY_SHEET]
     for name, rows in want.items():
         got = [tuple(row) for row in book[name].iter_rows(values_only=True)]
         # Dates come back as midnight datetimes; empty cells as None.
@@ -54,11 +55,32 @@ def test_csv_cells_equal_the_record_with_a_bom(tmp_path: Path) -> None:
             got = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
             headers = rows[0]
             assert got[0] == list(headers)
-            assert got[1:] == [[csv_value(v, str(h)) for v, h in zip(r, headers, strict=True)]  # type: ignore[arg-type]
-                               for r in rows[1:]]
+            rate = name == wording.MASTERY_SHEET  # every figure column there is a share
+            assert got[1:] == [[csv_value(v, str(h), rate and i >= 2)  # type: ignore[arg-type]
+                                for i, (v, h) in enumerate(zip(r, headers, strict=True))] for r in rows[1:]]
     ledger = list(csv.reader(io.StringIO(zipfile.ZipFile(path).read("台账.csv").decode("utf-8-sig"))))
     li_day1 = next(r for r in ledger if r[0] == "小李" and r[2] == "2026-12-01")
     assert li_day1[6:9] == ["2026-12-02 21:00:00", "是", ""]
+
+
+def test_the_mastery_sheet_is_section_by_member_in_reading_order(tmp_path: Path) -> None:
+    book = openpyxl.load_workbook(write_export(summarize(campaign()), "xlsx", tmp_path / "m.xlsx"))
+    rows = [tuple(r) for r in book[wording.MASTERY_SHEET].iter_rows(values_only=True)]
+    assert rows == [("成员", "用户ID", "1.1", "1.2", "开头"), ("小王", 1, 1.0, 0.25, None), ("小李", 2, 0.0, None, 0.5)]
+    assert book[wording.MASTERY_SHEET].cell(2, 3).number_format == "0.0%"
+    archive = zipfile.ZipFile(write_export(summarize(campaign()), "csv", tmp_path / "m.zip"))
+    csv_rows = list(csv.reader(io.StringIO(archive.read("掌握度.csv").decode("utf-8-sig"))))
+    assert csv_rows[1] == ["小王", "1", "100.0%", "25.0%", ""]
+
+
+def test_mastery_heatmap_is_a_png_and_needs_a_figure() -> None:
+    if chart.cjk_font() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei, as .ci/run does)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no glyph may be missing from the labels
+        png = chart.render_mastery_heatmap(summarize(campaign()))
+    assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert chart.render_mastery_heatmap(summarize(campaign(mastery=()))) is None
 
 
 def test_unknown_format_and_file_names(tmp_path: Path) -> None:

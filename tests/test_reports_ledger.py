@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from records.ledger import ledger_rows, question_stats, ref_key, summarize
-from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Member, Period, PushDay
+from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Mastery, Member, Period, PushDay
 from records.period import digest_week, last_week, parse_period
 
 D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
@@ -32,6 +32,7 @@ def campaign(**changes: object) -> Campaign:
         answers=(Answer(WANG, "q1", "1.1", True, D2), Answer(WANG, "q2", "1.2", False, D3),
                  Answer(LI, "q1", "1.1", False, D2), Answer(ZHANG, "q2", "1.2", True, D3)),
         asked=(Asked("q1", "1.1", "问题一", D2), Asked("q2", "1.2", "问题二", D3), Asked("q3", "1.3", "问题三", D3)),
+        mastery=(Mastery(WANG, (("1.1", 1.0), ("1.2", 0.25))), Mastery(LI, (("开头", 0.5), ("1.1", 0.0)))),
     )
     base.update(changes)
     return Campaign(**base)  # type: ignore[arg-type]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import openpyxl
+
 from bot.handlers.review import REVIEW_KEY
 from bot.review import PersonalReview
 from bot.standin.state import SentRecord
-from tests.botkit import GROUP, Harness, add_group, bot_running, settle
+from records import chart, wording
+from tests.botkit import ADMIN, GROUP, Harness, add_group, bot_running, settle
 from tests.test_quiz_e2e import correct, poll_id, polls, wrong
 
 ALICE, BOB = 31, 32
@@ -172,3 +176,28 @@ async def test_quiz_results_and_mystats_carry_the_private_review_link(tmp_path: 
         assert stats.reply_markup is not None and stats.reply_markup["inline_keyboard"][0][0]["url"] == url
         [in_group] = await h.say(GROUP, ALICE, "/review")
         assert "私聊" in (in_group.text or "") and in_group.reply_markup is not None
+
+
+async def test_the_organizers_export_has_the_mastery_table_and_a_heatmap_in_private(tmp_path: Path) -> None:
+    clock = Clock()
+    async with bot_running(tmp_path, clock=clock) as h:
+        await miss_one_in_the_group(h)
+        clock.now += timedelta(days=2)
+        await h.say(ALICE, ALICE, f"/start review_{GROUP}", replies=2)
+        [review] = await private_polls(h, 1)
+        h.world.user_answers_poll(poll_id(review), ALICE, correct(review))  # relearnt: known again
+        await settle(lambda: h.svc.store.review_cards(GROUP, ALICE)[0].reviews == 2)
+        [done] = await h.say(GROUP, ADMIN, "/export")
+        assert "私信" in (done.text or "")
+        [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
+        assert doc.file is not None
+        rows = list(openpyxl.load_workbook(io.BytesIO(doc.file.data))[wording.MASTERY_SHEET].iter_rows(
+            values_only=True))
+        assert rows[0][:2] == wording.MASTERY_HEADERS and len(rows) == 2
+        name, user_id, *figures = rows[1]
+        assert (name, user_id) == ("User31", ALICE) and len(figures) == 1
+        assert figures[0] is not None and 0.8 < figures[0] <= 1.0  # right at its review: known
+        if chart.cjk_font() is not None:
+            [heatmap] = await h.standin.wait_for_sent(ADMIN, 1, method="sendPhoto")
+            assert heatmap.file is not None and heatmap.file.data.startswith(b"\x89PNG")
+        assert h.standin.sent(GROUP, method="sendPhoto") == []  # names and figures never go to the group
