@@ -314,3 +314,24 @@ async def test_daily_question_rides_with_the_reading_and_its_answer_opens_the_ne
             assert f"答案：{first.letter}. {first.options[first.correct]}" in reading_next
             assert first.options[first.correct] == first.question.answer
             assert days(dd)[:1] == [day - 1]
+
+
+async def test_downtime_is_caught_up_within_grace_and_beyond_it_the_reading_waits_for_the_next_day(
+        tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 2, 30, tzinfo=UTC))  # 10:30 in Shanghai, the first tick after downtime
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        late, too_late = robots.add("wecom"), robots.add("wecom")
+        cfg = make_config(tmp_path, channels=[
+            channel(robots, late, "late", time="08:00", timezone="Asia/Shanghai"),  # 2.5 h late, grace 3 h
+            channel(robots, too_late, "too-late", time="06:00", timezone="Asia/Shanghai")])  # 4.5 h late
+        svc = build_services(cfg, clock=clock)
+        pusher = RobotPusher(svc, sleep=fake_sleep(clock))
+        try:
+            assert await pusher.tick() == [("late", date(2026, 3, 2))]
+            assert days(late) == [1] and days(too_late) == []
+            clock.set(datetime(2026, 3, 2, 22, 0, 30, tzinfo=UTC))  # 06:00:30 the next day
+            assert await pusher.tick() == [("too-late", date(2026, 3, 3))]
+            assert days(too_late) == [1]  # the skipped day's reading was not lost
+        finally:
+            await pusher.aclose()
+            svc.db.close()

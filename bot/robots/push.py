@@ -5,7 +5,8 @@ weekdays, catch-up within the grace period). A `follow:` channel posts what its 
 delivered, once that delivery is recorded (the Telegram push kicks a tick, so it follows within moments); after an
 outage it catches up the group's pushes one by one, oldest first.
 
-Exactly once per (channel, local date), through the store's claim with a lease (bot/store.py `RobotRecords`):
+Exactly once per (channel, local date), through a claim with a lease (`bot/robots/ledger.py`, the adapter to the
+records):
 a second process, a restart or a racing tick never posts a claimed reading again, and a claim resumed after a
 failure skips the parts already posted. An answer that leaves it unknown whether a part was posted (timeout,
 dropped connection, 5xx) repeats that part once at once; if that is unknown too the delivery is released and
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bot import render
+from bot.robots import ledger
 from bot.robots.channels import ChannelConfig
 from bot.robots.client import Answer, post
 from bot.robots.dailyq import pick
@@ -169,14 +171,15 @@ class RobotPusher:
                 continue
             if channel.kind == "feishu" and feishu_quiet_delay(now, ZoneInfo(channel.zone)):
                 continue  # Feishu asks senders to stay off the busy :00 and :30 minutes: the next tick posts it
+            done = ledger.progress(row)
             if channel.schedule is not None:
-                if row.finished:
+                if done.finished:
                     continue
-                for _, local_date in due_groups([(row.name, channel.schedule, row.last_pushed)], now,
+                for _, local_date in due_groups([(row.name, channel.schedule, done.last_date)], now,
                                                 self.svc.grace):
-                    due.append((channel, local_date, row.next_day))
+                    due.append((channel, local_date, done.next_day))
             elif channel.follow is not None and (todo := follow_due(followed.get(channel.follow, []),
-                                                                     row.last_pushed)) is not None:
+                                                                     done.last_date)) is not None:
                 due.append((channel, *todo))
         for channel, _, _ in due:
             self._in_flight.add(channel.name)
@@ -211,7 +214,7 @@ class RobotPusher:
         total = len(self.svc.plan)
         if channel.schedule is not None and day > total:
             return False
-        claim = await db(lambda s: s.robots.claim(channel.name, local_date, day, self.wall(), LEASE))
+        claim = await db(partial(_claim, channel, local_date, day, self.wall(), LEASE))
         if claim is None:
             return False
         bodies = reading_posts(self.svc, channel, self.svc.reading(claim.day))
@@ -221,14 +224,14 @@ class RobotPusher:
         except asyncio.CancelledError:
             # Stopping: hand the claim back with the parts already posted, so the next process resumes at once.
             with contextlib.suppress(Exception):
-                await asyncio.shield(db(lambda s: s.robots.release(claim, "stopped while posting")))
+                await asyncio.shield(db(partial(_release, claim, "stopped while posting")))
             raise
         except BaseException as exc:
             error = str(exc)
-            await db(lambda s: s.robots.release(claim, error))
+            await db(partial(_release, claim, error))
             raise
         restart = self.svc.config.push.at_end == "restart"
-        await db(lambda s: s.robots.complete(claim, total, restart))
+        await db(partial(_record, claim, total, restart))
         log.info("robot channel %s: day %d posted for %s (%d part(s))", channel.name, claim.day, local_date,
                  len(bodies))
         return True
@@ -302,8 +305,24 @@ class RobotPusher:
             await self.http.aclose()
 
 
+# The store worker calls each with the Store last: partial() binds the rest, so no lambda closes over a loop variable.
+
+
+def _claim(channel: ChannelConfig, local_date: dt.date, day: int, now: float, lease: float,
+           store: Store) -> RobotClaim | None:
+    return ledger.claim(store, channel, local_date, day, now, lease)
+
+
 def _part_posted(claim: RobotClaim, sent: int, parts: int, at: float, lease_until: float, store: Store) -> bool:
-    return store.robots.part_posted(claim, sent, parts, at, lease_until)
+    return ledger.posted_part(store, claim, sent, parts, at, lease_until)
+
+
+def _record(claim: RobotClaim, plan_length: int, restart: bool, store: Store) -> None:
+    ledger.record(store, claim, plan_length, restart)
+
+
+def _release(claim: RobotClaim, error: str, store: Store) -> None:
+    ledger.release(store, claim, error)
 
 
 def _hold(name: str, until: float, store: Store) -> None:
