@@ -48,8 +48,8 @@ def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]]
             store.remember_member(GROUP, uid, f"成员{uid:05d}")
         for n in range(days):
             day_date = first + timedelta(days=n)
-            assert store.claim_delivery(GROUP, day_date, n + 1)
-            store.complete_delivery(GROUP, day_date, n + 1, n + 1, plan_length=days + 1, restart_at_end=False)
+            pushed = store.record_push(GROUP, day_date, n + 1)
+            assert pushed is not None and pushed.next_day == n + 2
             closes = datetime.combine(day_date, clock_time(21), ZONE).timestamp()
             rnd = store.start_round(GROUP, 1, [q for q, _ in questions[:QUESTIONS_PER_DAY]], "bench", closes - 3600,
                                     kind="daily", closes_at=closes)

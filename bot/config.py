@@ -69,6 +69,7 @@ class PushConfig:
     at_end: str = "stop"
     daily_quiz_questions: int = 0
     concurrency: int = 64
+    lease_seconds: float = 60.0  # a push claim's lease in the ledger (schedules/ledger.py)
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         r.problems.append(f"readings: min_chars ({readings.min_chars}) is larger than max_chars ({readings.max_chars})")
 
     pu = r.section(raw, "push", {"default_time", "default_timezone", "default_days", "grace_hours", "at_end",
-                                 "daily_quiz_questions", "concurrency"})
+                                 "daily_quiz_questions", "concurrency", "lease_seconds"})
     push = PushConfig(
         default_time=r.get(pu, "push.default_time", PushConfig.default_time, parse_clock_time),
         default_timezone=r.get(pu, "push.default_timezone", PushConfig.default_timezone, parse_zone),
@@ -300,6 +301,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         at_end=r.get(pu, "push.at_end", "stop", _choice("stop", "restart")),
         daily_quiz_questions=r.get(pu, "push.daily_quiz_questions", 0, _int_in(0, 3)),
         concurrency=r.get(pu, "push.concurrency", PushConfig.concurrency, _int_in(1, 1000)),
+        lease_seconds=r.get(pu, "push.lease_seconds", PushConfig.lease_seconds, _number_in(1, 3600)),
     )
 
     qz = r.section(raw, "quiz", {"open_period", "default_questions", "max_questions", "daily_until"})

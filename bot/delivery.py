@@ -1,12 +1,30 @@
-"""Delivering the daily reading to one group: claim, send with retries, record. Handed to schedules/ as a function."""
+"""Delivering the daily reading to one group through the push ledger. Handed to schedules/ as a function.
+
+One delivery: claim (group, local date) in the ledger → send the reading's parts, renewing the claim's lease while
+it is held → record the day as sent. The ledger (schedules/ledger.py, kept by bot/store.py) owns every rule of
+exactly-once; this module only walks its steps and copes with Telegram and SQLite failing on the way:
+
+- a send that fails releases the claim (a later tick tries again); a kicked bot deactivates the group;
+- the record after a confirmed send is retried with back-off until it lands (a database locked by another
+  connection waits on the store's thread, never on the event loop), so a passing write failure neither leaves a
+  claim behind nor lets the day go out again;
+- a reading longer than one message goes out in parts, each recorded as sent: a crash between parts is resumed by
+  whoever takes the claim over, after the last part recorded (at most the part in flight at the crash repeats);
+- a group that becomes a supergroup mid-push takes its claim along (the store re-keys it), so the record lands at the
+  new id.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -15,12 +33,15 @@ from bot import render
 from bot.campaign import checkin_data
 from bot.retry import follow_migration
 from bot.services import Services
-from bot.store import Group, Store
+from bot.store import Store
 from content.model import Reading
+from schedules.ledger import Claim, LostClaim, Progress, telegram_key
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 GONE = ("chat not found", "group chat was deactivated", "bot is not a member")
+RECORD_BACKOFF_CAP = 30.0
 
 
 @dataclass
@@ -35,7 +56,11 @@ class PushFailed(Exception):
 
 
 class Deliverer:
-    """`await deliverer(chat_id, local_date)`: the group's next reading, sent at most once per local date."""
+    """`await deliverer(chat_id, local_date)`: the group's next reading, sent at most once per local date.
+
+    True when this call sent it; False when there was nothing to send (already sent or being sent elsewhere, not
+    subscribed, finished, or the chat is gone).
+    """
 
     def __init__(self, svc: Services, bot: Bot,
                  after_push: Callable[[int, Reading], Awaitable[None]] | None = None,
@@ -45,53 +70,124 @@ class Deliverer:
         self.after_push = after_push
         self.sleep = sleep
 
-    async def __call__(self, chat_id: int, local_date: date) -> None:
-        db = self.svc.db
-        total = len(self.svc.plan)
+    async def __call__(self, chat_id: int, local_date: date) -> bool:
+        svc = self.svc
+        plan, now = svc.plan_rule, svc.clock().timestamp()
 
-        def claim(store: Store) -> Group | None:
-            """The group, if this run may push `local_date` to it now (it is not sent, nor being sent)."""
+        def claim(store: Store) -> Claim | None:
             group = store.group(chat_id)
             if group is None or not group.pushable:
                 return None
-            if group.next_day > total:  # the plan got shorter since (another speech or other reading bounds)
-                store.update_group(chat_id, finished=True)
-                return None
-            return group if store.claim_delivery(chat_id, local_date, group.next_day) else None
+            return store.ledger.claim(telegram_key(chat_id), local_date, svc.owner, now, plan, svc.lease)
 
-        group = await db(claim)
-        if group is None:
-            return
-        reading = self.svc.reading(group.next_day)
+        held = await svc.db(claim)
+        if held is None:
+            return False
+        reading = svc.reading(held.day)
         target = Target(chat_id)
         try:
-            message = await self._send(target, render.reading_message(self.svc.doc, reading, total),
-                                       render.reading_keyboard(reading.refs[0] if reading.refs else None,
-                                                               (checkin_data(reading.day, local_date), 0)))
+            async with self._leased(held) as lost:
+                message_id = await self._send_parts(target, held, reading, lost)
         except asyncio.CancelledError:
-            raise  # stopping: the claim stays with this run, so the next process sends it
+            # Stopping: give the claim back now rather than when its lease runs out (the next process resends it).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(svc.db(lambda s: s.ledger.release(held)))
+            raise
+        except LostClaim as exc:
+            log.warning("push to %s for %s stopped: %s", target.chat_id, local_date, exc)
+            return False
         except BaseException as exc:
-            await db(lambda s: s.release_delivery(target.chat_id, local_date))
+            await self._release(held)
             if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest)
                                               and any(g in exc.message.lower() for g in GONE)):
-                await db(lambda s: s.deactivate(target.chat_id))
+                await svc.db(lambda s: s.deactivate(target.chat_id))
                 log.info("chat %s is gone (%s): deactivated", target.chat_id, exc)
-                return
+                return False
             if isinstance(exc, TelegramError):
                 raise PushFailed(f"chat {target.chat_id}: {exc}") from exc
             raise
-        restart = self.svc.config.push.at_end == "restart"
-        group = await db(lambda s: s.complete_delivery(target.chat_id, local_date, reading.day, message.message_id,
-                                                       total, restart_at_end=restart))
-        if reading.day == total:
-            await self._try_send(target.chat_id, render.finished_push(self.svc.doc, total, not group.finished))
+        progress = await self._record(held, message_id)
+        if progress is None:
+            return True  # sent, but another owner took the claim over meanwhile (logged); it records the day
+        if reading.day == plan.length:
+            await self._try_send(target.chat_id, render.finished_push(svc.doc, plan.length,
+                                                                      plan.at_end == "restart"))
         if self.after_push is not None:
             try:
                 await self.after_push(target.chat_id, reading)
             except Exception:  # the reading was delivered: a failing follow-up must not count as a failed push
                 log.exception("the follow-up to the push in chat %s failed", target.chat_id)
+        return True
 
-    async def _send(self, target: Target, text: str, keyboard: InlineKeyboardMarkup) -> Message:
+    async def _send_parts(self, target: Target, held: Claim, reading: Reading, lost: asyncio.Event) -> int:
+        """Send the parts not yet recorded; each but the last is recorded as sent before the next goes."""
+        parts = render.reading_messages(self.svc.doc, reading, self.svc.plan_rule.length)
+        # The buttons (contents, full text, check-in) go under the last part, where the reading ends.
+        keyboard = render.reading_keyboard(reading.refs[0] if reading.refs else None,
+                                           (checkin_data(reading.day, held.local_date), 0))
+        message_id = 0
+        for index in range(held.parts_sent, len(parts)):
+            if lost.is_set():
+                raise LostClaim(f"{held.key} {held.local_date}: the lease ran out and the claim was taken over")
+            last = index == len(parts) - 1
+            message = await self._send(target, parts[index], keyboard if last else None)
+            message_id = message.message_id
+            if not last:
+                await self._until_written(functools.partial(_record_part, held=held, parts=index + 1,
+                                                            message_id=message_id))
+        return message_id
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, held: Claim) -> AsyncIterator[asyncio.Event]:
+        """Renews the claim's lease every third of it while the body runs; the event is set if it was lost."""
+        lost = asyncio.Event()
+        svc = self.svc
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(svc.lease / 3)
+                try:
+                    if not await svc.db(functools.partial(_renew, held=held, now=svc.clock().timestamp(),
+                                                          lease=svc.lease)):
+                        lost.set()
+                        return
+                except sqlite3.OperationalError as exc:  # locked: try again at the next period
+                    log.warning("could not renew the push claim of %s: %s", held.key, exc)
+
+        renewer = asyncio.create_task(renew())
+        try:
+            yield lost
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _record(self, held: Claim, message_id: int) -> Progress | None:
+        """Mark the day sent and move the group on, until the write lands; None if the claim was taken over."""
+        plan = self.svc.plan_rule
+        try:
+            return await self._until_written(lambda s: s.ledger.record(held, message_id, plan))
+        except LostClaim as exc:
+            log.warning("push to %s for %s was sent, but %s", held.key, held.local_date, exc)
+            return None
+
+    async def _until_written(self, write: Callable[[Store], T]) -> T:
+        """`write` on the store's thread, retried with back-off while SQLite says the database is locked or busy."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.svc.db(write)
+            except sqlite3.OperationalError as exc:
+                log.warning("push record not written yet (%s); retrying in %.1f s", exc, delay)
+                await self.sleep(delay)
+                delay = min(delay * 2, RECORD_BACKOFF_CAP)
+
+    async def _release(self, held: Claim) -> None:
+        try:
+            await self.svc.db(lambda s: s.ledger.release(held))
+        except sqlite3.OperationalError as exc:  # its lease runs out instead
+            log.warning("could not release the push claim of %s: %s", held.key, exc)
+
+    async def _send(self, target: Target, text: str, keyboard: InlineKeyboardMarkup | None) -> Message:
         """Send to the target chat, following a migration (which re-targets it); the rate limiter retries."""
 
         async def migrated(new_id: int) -> None:
@@ -110,3 +206,10 @@ class Deliverer:
         except TelegramError as exc:
             log.warning("could not send the end-of-plan note to %s: %s", chat_id, exc)
 
+
+def _record_part(store: Store, held: Claim, parts: int, message_id: int) -> None:
+    store.ledger.record_part(held, parts, message_id)
+
+
+def _renew(store: Store, held: Claim, now: float, lease: float) -> bool:
+    return store.ledger.renew(held, now, lease)

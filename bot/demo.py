@@ -45,9 +45,7 @@ def fill_demo_week(store: Store, chat_id: int, plan: tuple[Reading, ...], questi
         for day_date in dates:
             if day_date in pushed or group.finished:
                 continue
-            group = store.group(chat_id) or group
-            if store.claim_delivery(chat_id, day_date, group.next_day):
-                group = store.complete_delivery(chat_id, day_date, group.next_day, 0, len(plan), False)
+            group = store.record_push(chat_id, day_date, 0) or store.group(chat_id) or group
         excused_from = dates[2]
         store.add_excuse(chat_id, 9004, excused_from, excused_from + timedelta(days=1), "出差", DEMO_ADMIN,
                          datetime.now().timestamp())

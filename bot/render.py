@@ -16,6 +16,8 @@ from content.model import Document, Reading, Section
 from content.questions import Question
 from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
 from content.search import Page
+from content.split import split_text as split_at_sentences
+from content.split import utf16_len
 from content.typography import to_display
 from records.chart import MASTERY_MOST_MEMBERS
 from records.ledger import Summary as RecordSummary
@@ -263,6 +265,19 @@ def reading_body(reading: Reading) -> str:
 
 def reading_message(doc: Document, reading: Reading, total: int) -> str:
     return f"📖 <b>{esc(reading_header(doc, reading, total))}</b>\n\n{esc(reading_body(reading))}"
+
+
+def reading_messages(doc: Document, reading: Reading, total: int) -> list[str]:
+    """The daily push: one message, or several numbered parts when the reading is longer than a message allows."""
+    whole = reading_message(doc, reading, total)
+    if utf16_len(whole) <= MESSAGE_LIMIT:
+        return [whole]
+    head = f"📖 <b>{esc(reading_header(doc, reading, total))}</b>"
+    # Room for "（12/12）" and the blank line; the escaped text is measured, so an entity never pushes a part over.
+    room = MESSAGE_LIMIT - utf16_len(head) - utf16_len("（99/99）\n\n")
+    parts = [p.strip() for p in split_at_sentences(reading_body(reading), room, lambda t: utf16_len(esc(t)))]
+    parts = [p for p in parts if p]
+    return [f"{head}（{i}/{len(parts)}）\n\n{esc(part)}" for i, part in enumerate(parts, start=1)]
 
 
 def reading_note(upcoming: bool, started: bool) -> str:

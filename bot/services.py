@@ -23,6 +23,7 @@ from content.readings import plan_readings
 from content.search import SearchIndex
 from schedules.clock import SystemClock
 from schedules.due import parse_weekdays
+from schedules.ledger import PlanRule
 
 SERVICES_KEY = "studybot"
 
@@ -40,9 +41,21 @@ class Services:
     throttle: Throttle = field(default_factory=Throttle)
     offline: bool = False
     db: StoreWorker = field(init=False)
+    owner: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.db = StoreWorker(self.store)
+        self.owner = self.store.run_id  # this process in the push ledger
+
+    @property
+    def plan_rule(self) -> PlanRule:
+        """How long the plan is and what follows its last day (the ledger's view of the plan)."""
+        return self.store.plan
+
+    @property
+    def lease(self) -> float:
+        """Seconds a push claim is held without renewal before another process may take it over."""
+        return self.config.push.lease_seconds
 
     @property
     def grace(self) -> timedelta:
@@ -70,7 +83,8 @@ def build_services(config: Config, clock: Callable[[], datetime] | None = None) 
                              weekdays=parse_weekdays(config.push.default_days),
                              daily_quiz=config.push.daily_quiz_questions)
     config.database.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(config.database, defaults)
+    rule = PlanRule(len(plan), "restart" if config.push.at_end == "restart" else "stop")
+    store = Store(config.database, defaults, rule)
     return Services(config=config, doc=doc, plan=plan, index=SearchIndex(doc), store=store,
                     questions=load_questions(config, doc), clock=clock or SystemClock(), offline=config.offline)
 

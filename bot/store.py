@@ -21,9 +21,25 @@ from sqlite_utils.migrations import Migrations
 from content.scoring import answer_is_right
 from records.model import Answer
 from schedules.due import PushSchedule
+from schedules.ledger import (
+    DEFAULT_LEASE,
+    Claim,
+    DayRecord,
+    LostClaim,
+    PlanRule,
+    Progress,
+    advanced,
+    claim_of,
+    take,
+    telegram_key,
+)
 from schedules.review import ReviewCard
 
 migrations = Migrations("studybot")
+# How long a write waits for another connection's lock before failing (then the caller retries it).
+BUSY_TIMEOUT_MS = 5000
+# Until the bot says how long its plan is, nothing counts as finished (tests that build a bare Store).
+NO_END = PlanRule(length=2**31)
 
 
 @migrations()
@@ -246,6 +262,57 @@ def m011_report_digests(db: Database) -> None:
     )
 
 
+@migrations()
+def m012_push_ledger(db: Database) -> None:
+    """One push ledger (schedules/ledger.py) instead of groups.next_day/last_pushed/finished plus deliveries.
+
+    Every group keeps its progress: next_day moves to ledger_progress; every delivery becomes a day record (sent stays
+    sent; a 'sending' claim becomes a claim whose lease has run out, as the old rule treated another run's claim; a
+    failed one is released); a last_pushed date without a delivery row becomes a sent record, so it is not pushed
+    again. A finished group keeps its next_day past the plan's end, which is what "finished" now means.
+    """
+    db.execute("CREATE TABLE ledger_progress (key TEXT PRIMARY KEY, next_day INTEGER NOT NULL)")
+    db.execute(
+        """CREATE TABLE ledger_days (
+            key TEXT NOT NULL,
+            local_date TEXT NOT NULL,
+            day INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('claimed', 'sent', 'released')),
+            owner TEXT NOT NULL,
+            token TEXT NOT NULL UNIQUE,
+            lease_until REAL NOT NULL,
+            parts_sent INTEGER NOT NULL DEFAULT 0,
+            message_id INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (key, local_date)
+        )"""
+    )
+    db.execute("CREATE INDEX ledger_days_by_state ON ledger_days(key, state, local_date)")
+    db.execute("INSERT INTO ledger_progress (key, next_day) SELECT 'tg:' || chat_id, next_day FROM groups")
+    db.execute(
+        """INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, parts_sent, message_id,
+                                    attempts, updated_at)
+           SELECT 'tg:' || chat_id, local_date, day,
+                  CASE status WHEN 'sent' THEN 'sent' WHEN 'sending' THEN 'claimed' ELSE 'released' END,
+                  owner, lower(hex(randomblob(16))), 0, CASE status WHEN 'sent' THEN 1 ELSE 0 END, message_id,
+                  attempts, updated_at
+           FROM deliveries"""
+    )
+    db.execute(
+        """INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, parts_sent, updated_at)
+           SELECT 'tg:' || chat_id, last_pushed, max(next_day - 1, 1), 'sent', 'm012', lower(hex(randomblob(16))),
+                  0, 1, created_at
+           FROM groups WHERE last_pushed IS NOT NULL
+           ON CONFLICT(key, local_date) DO UPDATE SET state = 'sent'"""
+    )
+    db.execute("DROP INDEX groups_pushable")
+    for column in ("next_day", "last_pushed", "finished"):
+        db.execute(f"ALTER TABLE groups DROP COLUMN {column}")
+    db.execute("CREATE INDEX groups_pushable ON groups(active, subscribed, paused)")
+    db.execute("DROP TABLE deliveries")
+
+
 @dataclass(frozen=True)
 class GroupDefaults:
     push_time: time = time(8, 0)
@@ -264,9 +331,9 @@ class Group:
     push_time: time
     timezone: str
     weekdays: frozenset[int]
-    next_day: int  # the plan day the next push sends
-    last_pushed: date | None  # the local date of the last push delivered
-    finished: bool
+    next_day: int  # the plan day the next push sends (from the ledger)
+    last_pushed: date | None  # the local date of the last push delivered (from the ledger)
+    finished: bool  # next_day is past the plan's end and the plan does not restart
     daily_quiz: int
 
     @property
@@ -400,9 +467,10 @@ class Reminder:
 class Store:
     """All persistent state. Plain synchronous code: async callers reach it through `StoreWorker`, one thread."""
 
-    def __init__(self, path: Path | str, defaults: GroupDefaults | None = None) -> None:
+    def __init__(self, path: Path | str, defaults: GroupDefaults | None = None, plan: PlanRule = NO_END) -> None:
         self.path = str(path)
         self.defaults = defaults or GroupDefaults()
+        self.plan = plan
         # Opened here, used on the store worker's thread (bot/storeworker.py): one thread at a time, never two.
         self.db = Database(sqlite3.connect(self.path, check_same_thread=False))
         # Held by the worker for each batch (a group commit is many statements) and by every public method, so
@@ -411,10 +479,11 @@ class Store:
         if self.path != ":memory:":
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         migrations.apply(self.db)
-        # Identifies this process's delivery claims: a claim left 'sending' by another run died with it.
+        # This process's owner id in the ledger: its claims are its own until their lease runs out.
         self.run_id = uuid.uuid4().hex
+        self.ledger = SqliteLedger(self.db, self.guard)
         self.robots = RobotRecords(self.db, self.run_id)
 
     def close(self) -> None:
@@ -437,8 +506,8 @@ class Store:
     # --- groups -------------------------------------------------------------------------------------------
 
     def group(self, chat_id: int) -> Group | None:
-        row = self._one("SELECT * FROM groups WHERE chat_id = ?", [chat_id])
-        return _group(row) if row else None
+        row = self._one(f"{_GROUP_SELECT} WHERE g.chat_id = ?", [chat_id])
+        return _group(row, self.plan) if row else None
 
     def ensure_group(self, chat_id: int, title: str = "") -> Group:
         """The group's record, created with the configured defaults if it is new."""
@@ -456,32 +525,42 @@ class Store:
         return group
 
     def update_group(self, chat_id: int, **changes: Any) -> Group:
-        """Change settings of an existing group; values are domain types (time, frozenset, date, bool)."""
-        columns = {
-            "title", "active", "subscribed", "paused", "push_time", "timezone", "weekdays", "next_day",
-            "last_pushed", "finished", "daily_quiz",
-        }
+        """Change settings of an existing group; values are domain types (time, frozenset, bool).
+
+        `next_day` (an admin's /goto) is the group's progress, which the ledger keeps; `finished=True` moves it past
+        the plan's end (what "finished" means).
+        """
+        columns = {"title", "active", "subscribed", "paused", "push_time", "timezone", "weekdays", "daily_quiz"}
+        next_day = changes.pop("next_day", None)
+        if changes.pop("finished", False):
+            next_day = self.plan.length + 1
         unknown = set(changes) - columns
         if unknown:
             raise ValueError(f"unknown group fields: {sorted(unknown)}")
-        if changes:
-            sets = ", ".join(f"{k} = ?" for k in changes)
-            self.db.execute(f"UPDATE groups SET {sets} WHERE chat_id = ?",
-                            [*(_to_column(v) for v in changes.values()), chat_id])
+        with self.db.atomic():
+            if changes:
+                sets = ", ".join(f"{k} = ?" for k in changes)
+                self.db.execute(f"UPDATE groups SET {sets} WHERE chat_id = ?",
+                                [*(_to_column(v) for v in changes.values()), chat_id])
+            if next_day is not None:
+                self.ledger.set_next_day(telegram_key(chat_id), int(next_day))
         group = self.group(chat_id)
         if group is None:
             raise KeyError(chat_id)
         return group
 
     def groups(self, active_only: bool = False) -> list[Group]:
-        where = "WHERE active = 1" if active_only else ""
-        return [_group(r) for r in self.db.query(f"SELECT * FROM groups {where} ORDER BY chat_id")]
+        where = "WHERE g.active = 1" if active_only else ""
+        return [_group(r, self.plan) for r in self.db.query(f"{_GROUP_SELECT} {where} ORDER BY g.chat_id")]
 
     def push_candidates(self) -> list[tuple[int, PushSchedule, date | None]]:
-        """Groups that take daily pushes, as (chat_id, schedule, last pushed local date)."""
+        """Groups that take daily pushes, as (chat_id, schedule, last pushed local date); finished ones are left out."""
+        finished = "" if self.plan.at_end == "restart" else "AND coalesce(p.next_day, 1) <= ?"
         rows = self.db.execute(
-            """SELECT chat_id, push_time, timezone, weekdays, last_pushed FROM groups
-               WHERE active = 1 AND subscribed = 1 AND paused = 0 AND finished = 0"""
+            f"""SELECT g.chat_id, g.push_time, g.timezone, g.weekdays, {_LAST_SENT} AS last_pushed
+                FROM groups g LEFT JOIN ledger_progress p ON p.key = 'tg:' || g.chat_id
+                WHERE g.active = 1 AND g.subscribed = 1 AND g.paused = 0 {finished}""",
+            [self.plan.length] if finished else [],
         ).fetchall()
         schedules: dict[tuple[str, str, str], PushSchedule] = {}
         out = []
@@ -509,62 +588,38 @@ class Store:
             if self._one("SELECT 1 AS x FROM groups WHERE chat_id = ?", [new_id]) is not None:
                 # The new id already announced itself (e.g. a message arrived first): keep the old, richer record.
                 self.db.execute("DELETE FROM groups WHERE chat_id = ?", [new_id])
-            for table in ("groups", "deliveries", "rounds", "polls", "answers", "members", "checkins", "excuses",
-                          "reminders", "completions", "report_digests"):
+            for table in ("groups", "rounds", "polls", "answers", "members", "checkins", "excuses", "reminders",
+                          "completions", "report_digests"):
                 self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
+            # The push under way (if any) moves too: its claim keeps its token, so it is recorded at the new id.
+            self.ledger.move(telegram_key(old_id), telegram_key(new_id))
         return True
 
-    # --- daily delivery: exactly once per group and local date ---------------------------------------------
+    # --- the push ledger, for tests and the CLI ------------------------------------------------------------
 
-    def claim_delivery(self, chat_id: int, local_date: date, day: int) -> bool:
-        """Take the right to push `local_date` to this group; False if it is sent or being sent."""
-        cursor = self.db.execute(
-            """INSERT INTO deliveries (chat_id, local_date, day, status, owner, updated_at)
-               VALUES (?, ?, ?, 'sending', ?, ?)
-               ON CONFLICT(chat_id, local_date) DO UPDATE SET
-                   status = 'sending', owner = excluded.owner, day = excluded.day,
-                   attempts = attempts + 1, updated_at = excluded.updated_at
-               WHERE status = 'failed' OR (status = 'sending' AND owner != excluded.owner)""",
-            [chat_id, local_date.isoformat(), day, self.run_id, _now_iso()],
-        )
-        return cursor.rowcount == 1
+    def record_push(self, chat_id: int, local_date: date, message_id: int | None = None) -> Group | None:
+        """Record the group's next reading as pushed on `local_date` without sending it (demo data, benchmarks).
 
-    def complete_delivery(self, chat_id: int, local_date: date, day: int, message_id: int, plan_length: int,
-                          restart_at_end: bool) -> Group:
-        """Mark the push of plan `day` delivered and move the group past it, in one transaction.
-
-        If an admin moved the group (/goto) while the push was under way, their choice stands.
+        None if that date is already taken or the plan is finished; otherwise the group, moved on one day.
         """
-        with self.db.atomic():
-            self.db.execute(
-                """UPDATE deliveries SET status = 'sent', message_id = ?, updated_at = ?
-                   WHERE chat_id = ? AND local_date = ?""",
-                [message_id, _now_iso(), chat_id, local_date.isoformat()],
-            )
-            group = self.group(chat_id)
-            assert group is not None
-            if group.next_day != day:
-                return self.update_group(chat_id, last_pushed=local_date)
-            next_day = day + 1
-            finished = False
-            if next_day > plan_length:
-                next_day, finished = (1, False) if restart_at_end else (plan_length + 1, True)
-            return self.update_group(chat_id, next_day=next_day, finished=finished, last_pushed=local_date)
-
-    def release_delivery(self, chat_id: int, local_date: date) -> None:
-        """The push failed and was not delivered: a later tick may try again."""
-        self.db.execute(
-            "UPDATE deliveries SET status = 'failed', updated_at = ? WHERE chat_id = ? AND local_date = ?",
-            [_now_iso(), chat_id, local_date.isoformat()],
-        )
+        with self.atomic():
+            claim = self.ledger.claim(telegram_key(chat_id), local_date, self.run_id, datetime.now().timestamp(),
+                                      self.plan)
+            if claim is None:
+                return None
+            self.ledger.record(claim, message_id, self.plan)
+            return self.group(chat_id)
 
     def delivery_counts(self) -> dict[str, int]:
-        return {r["status"]: r["n"] for r in self.db.query(
-            "SELECT status, count(*) AS n FROM deliveries GROUP BY status")}
+        """Day records by state ('claimed', 'sent', 'released')."""
+        return {r["state"]: r["n"] for r in self.db.query(
+            "SELECT state, count(*) AS n FROM ledger_days GROUP BY state")}
 
     def deliveries(self, chat_id: int) -> list[tuple[date, int, str]]:
-        return [(date.fromisoformat(r["local_date"]), r["day"], r["status"]) for r in self.db.query(
-            "SELECT local_date, day, status FROM deliveries WHERE chat_id = ? ORDER BY local_date", [chat_id])]
+        """(local date, plan day, state) of every day record of this chat."""
+        return [(date.fromisoformat(r["local_date"]), r["day"], r["state"]) for r in self.db.query(
+            "SELECT local_date, day, state FROM ledger_days WHERE key = ? ORDER BY local_date",
+            [telegram_key(chat_id)])]
 
     # --- quiz rounds, polls and answers --------------------------------------------------------------------
 
@@ -746,22 +801,22 @@ class Store:
 
     def pushed_day(self, chat_id: int, push_date: date) -> int | None:
         """The plan day delivered to the group on `push_date`, or None if nothing was (check-ins are checked here)."""
-        row = self._one("SELECT day FROM deliveries WHERE chat_id = ? AND local_date = ? AND status = 'sent'",
-                        [chat_id, push_date.isoformat()])
+        row = self._one("SELECT day FROM ledger_days WHERE key = ? AND local_date = ? AND state = 'sent'",
+                        [telegram_key(chat_id), push_date.isoformat()])
         return int(row["day"]) if row else None
 
     def last_push(self, chat_id: int) -> tuple[date, int] | None:
         """(local date, plan day) of the group's latest delivered push."""
-        row = self._one("""SELECT local_date, day FROM deliveries WHERE chat_id = ? AND status = 'sent'
-                           ORDER BY local_date DESC LIMIT 1""", [chat_id])
+        row = self._one("""SELECT local_date, day FROM ledger_days WHERE key = ? AND state = 'sent'
+                           ORDER BY local_date DESC LIMIT 1""", [telegram_key(chat_id)])
         return (date.fromisoformat(row["local_date"]), int(row["day"])) if row else None
 
     def pushes(self, chat_id: int, since: date | None = None, until: date | None = None) -> list[tuple[date, int]]:
         """(local date, plan day) of every delivered push in [since, until], oldest first."""
         rows = self.db.execute(
-            """SELECT local_date, day FROM deliveries WHERE chat_id = ? AND status = 'sent'
+            """SELECT local_date, day FROM ledger_days WHERE key = ? AND state = 'sent'
                AND local_date >= ? AND local_date <= ? ORDER BY local_date""",
-            [chat_id, (since or date.min).isoformat(), (until or date.max).isoformat()]).fetchall()
+            [telegram_key(chat_id), (since or date.min).isoformat(), (until or date.max).isoformat()]).fetchall()
         return [(date.fromisoformat(d), int(day)) for d, day in rows]
 
     def record_checkin(self, checkin: Checkin) -> Checkin | None:
@@ -856,12 +911,12 @@ class Store:
     def plan_ends(self, plan_length: int) -> list[tuple[Group, date]]:
         """Active groups whose latest push was the plan's last day and whose summary is not sent: (group, date)."""
         rows = self.db.execute(
-            """SELECT d.chat_id, d.local_date FROM deliveries d JOIN groups g ON g.chat_id = d.chat_id
-               WHERE g.active = 1 AND d.status = 'sent' AND d.day = ?
-               AND d.local_date = (SELECT max(local_date) FROM deliveries x
-                                   WHERE x.chat_id = d.chat_id AND x.status = 'sent')
+            """SELECT g.chat_id, d.local_date FROM ledger_days d JOIN groups g ON d.key = 'tg:' || g.chat_id
+               WHERE g.active = 1 AND d.state = 'sent' AND d.day = ?
+               AND d.local_date = (SELECT max(local_date) FROM ledger_days x
+                                   WHERE x.key = d.key AND x.state = 'sent')
                AND NOT EXISTS (SELECT 1 FROM completions c
-                               WHERE c.chat_id = d.chat_id AND c.push_date = d.local_date)""",
+                               WHERE c.chat_id = g.chat_id AND c.push_date = d.local_date)""",
             [plan_length]).fetchall()
         out = []
         for chat_id, local_date in rows:
@@ -1050,6 +1105,134 @@ for _name, _method in list(vars(Store).items()):
         setattr(Store, _name, _guarded(_method))
 
 
+class SqliteLedger:
+    """The push ledger (schedules/ledger.py) in SQLite: each call is one transaction that takes the write lock first.
+
+    BEGIN IMMEDIATE, not a deferred BEGIN: a read-then-write transaction in WAL mode that loses a race with another
+    process fails at once instead of waiting (busy_timeout does not apply to that upgrade), so the claim's
+    compare-and-set takes the lock before it reads.
+    """
+
+    def __init__(self, db: Database, guard: threading.RLock) -> None:
+        self.db = db
+        self.guard = guard  # the store's: a direct call from another thread (tests) waits for the worker's batch
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        with self.guard:
+            if self.db.conn.in_transaction:  # part of a larger store transaction (a chat migration)
+                with self.db.atomic():
+                    yield
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.conn.rollback()
+                raise
+            self.db.execute("COMMIT")
+
+    def _day(self, where: str, params: list[Any]) -> DayRecord | None:
+        cursor = self.db.execute(f"SELECT * FROM ledger_days WHERE {where}", params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        r = dict(zip([c[0] for c in cursor.description], row, strict=True))
+        return DayRecord(key=r["key"], local_date=date.fromisoformat(r["local_date"]), day=r["day"],
+                         state=r["state"], owner=r["owner"], token=r["token"], lease_until=r["lease_until"],
+                         parts_sent=r["parts_sent"], message_id=r["message_id"])
+
+    def _by_token(self, claim: Claim) -> DayRecord:
+        record = self._day("token = ?", [claim.token])
+        if record is None:
+            raise LostClaim(f"{claim.key} {claim.local_date}: the claim was taken over")
+        return record
+
+    def claim(self, key: str, local_date: date, owner: str, now: float, plan: PlanRule,
+              lease: float = DEFAULT_LEASE) -> Claim | None:
+        with self._write():
+            record = self._day("key = ? AND local_date = ?", [key, local_date.isoformat()])
+            new = take(record, key, local_date, owner, self.progress(key), plan, now, lease)
+            if new is None:
+                return None
+            self.db.execute(
+                """INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, updated_at)
+                   VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?)
+                   ON CONFLICT(key, local_date) DO UPDATE SET
+                       day = excluded.day, state = 'claimed', owner = excluded.owner, token = excluded.token,
+                       lease_until = excluded.lease_until, attempts = attempts + 1, updated_at = excluded.updated_at""",
+                [key, local_date.isoformat(), new.day, owner, new.token, new.lease_until, _now_iso()],
+            )
+        return claim_of(new)
+
+    def renew(self, claim: Claim, now: float, lease: float = DEFAULT_LEASE) -> bool:
+        with self._write():
+            cursor = self.db.execute(
+                "UPDATE ledger_days SET lease_until = ? WHERE token = ? AND state = 'claimed'",
+                [now + lease, claim.token])
+            return cursor.rowcount == 1
+
+    def record_part(self, claim: Claim, parts_sent: int, message_id: int) -> None:
+        with self._write():
+            self._by_token(claim)
+            self.db.execute(
+                """UPDATE ledger_days SET parts_sent = ?, message_id = ?, updated_at = ?
+                   WHERE token = ? AND state = 'claimed'""", [parts_sent, message_id, _now_iso(), claim.token])
+
+    def record(self, claim: Claim, message_id: int | None, plan: PlanRule) -> Progress:
+        with self._write():
+            record = self._by_token(claim)
+            if record.state == "sent":
+                return self.progress(record.key)  # a repeated record (its first answer was lost): already done
+            if record.state != "claimed":
+                raise LostClaim(f"{claim.key} {claim.local_date}: released before it was recorded")
+            before = self.progress(record.key)
+            after = advanced(before, record, plan.day_to_send(before.next_day))
+            self.db.execute(
+                """UPDATE ledger_days SET state = 'sent', message_id = coalesce(?, message_id), updated_at = ?
+                   WHERE token = ?""", [message_id, _now_iso(), claim.token])
+            self._set(record.key, after.next_day)
+            return self.progress(record.key)
+
+    def release(self, claim: Claim) -> None:
+        with self._write():
+            self.db.execute(
+                "UPDATE ledger_days SET state = 'released', updated_at = ? WHERE token = ? AND state = 'claimed'",
+                [_now_iso(), claim.token])
+
+    def progress(self, key: str) -> Progress:
+        with self.guard:
+            return self._progress(key)
+
+    def _progress(self, key: str) -> Progress:
+        row = self.db.execute(
+            """SELECT (SELECT next_day FROM ledger_progress WHERE key = ?),
+                       (SELECT max(local_date) FROM ledger_days WHERE key = ? AND state = 'sent')""",
+            [key, key]).fetchone()
+        return Progress(next_day=row[0] or 1, last_date=date.fromisoformat(row[1]) if row[1] else None)
+
+    def set_next_day(self, key: str, day: int) -> Progress:
+        with self._write():
+            self._set(key, day)
+            return self.progress(key)
+
+    def _set(self, key: str, day: int) -> None:
+        self.db.execute("""INSERT INTO ledger_progress (key, next_day) VALUES (?, ?)
+                           ON CONFLICT(key) DO UPDATE SET next_day = excluded.next_day""", [key, day])
+
+    def move(self, old_key: str, new_key: str) -> None:
+        """Re-key a target's progress and day records (a Telegram group that became a supergroup), atomically."""
+        with self._write():
+            for table in ("ledger_progress", "ledger_days"):
+                self.db.execute(f"UPDATE OR REPLACE {table} SET key = ? WHERE key = ?", [new_key, old_key])
+
+
+_LAST_SENT = ("(SELECT max(d.local_date) FROM ledger_days d "
+              "WHERE d.key = 'tg:' || g.chat_id AND d.state = 'sent')")
+_GROUP_SELECT = (f"SELECT g.*, coalesce(p.next_day, 1) AS next_day, {_LAST_SENT} AS last_pushed "
+                 "FROM groups g LEFT JOIN ledger_progress p ON p.key = 'tg:' || g.chat_id")
+
+
 def _now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -1079,13 +1262,13 @@ def _to_column(value: Any) -> Any:
     return value
 
 
-def _group(row: dict[str, Any]) -> Group:
+def _group(row: dict[str, Any], plan: PlanRule) -> Group:
     return Group(
         chat_id=row["chat_id"], title=row["title"], active=bool(row["active"]), subscribed=bool(row["subscribed"]),
         paused=bool(row["paused"]), push_time=_time(row["push_time"]), timezone=row["timezone"],
         weekdays=_weekdays(row["weekdays"]), next_day=row["next_day"],
         last_pushed=date.fromisoformat(row["last_pushed"]) if row["last_pushed"] else None,
-        finished=bool(row["finished"]), daily_quiz=row["daily_quiz"],
+        finished=plan.finished(row["next_day"]), daily_quiz=row["daily_quiz"],
     )
 
 

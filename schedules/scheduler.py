@@ -4,9 +4,12 @@ Why a tick and not one cron job per group or per time: the tick re-reads every g
 pushed date each minute and asks `due.due_groups`, so a restart catches up by itself, DST cannot fire a push
 twice, and a changed push time or time zone takes effect at the next tick with no job surgery.
 
-Exactly-once delivery is split in two: within this process a group is never delivered twice at the same time
-(the in-flight map), and across ticks and restarts the store's record of the pushed local date (handed back
-through `load_candidates`) makes the group not due any more. `deliver` must record that date before returning.
+The tick only starts deliveries: each due group becomes a task and the tick returns, so a broadcast to 10,000
+groups (minutes at Telegram's 30 messages a second) never holds up the next tick. All deliveries share one budget
+of `concurrency` slots, handed to the newest tick's groups first: a group due at 08:01 waits for one free slot, not
+for the rest of the 08:00 broadcast. Exactly-once is not this module's business: `deliver` goes through the push
+ledger (schedules/ledger.py), which refuses a date already sent or claimed. Here a group that already has a task
+is only not started twice, and a failing group backs off.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
+import heapq
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
@@ -36,26 +42,83 @@ FIRST_TICK_JOB_ID = "studybot.push_tick.first"
 TICK_INTERVAL = dt.timedelta(minutes=1)
 
 
+Outcome = Literal["delivered", "already", "failed", "not started"]
+
+
 @dataclass(frozen=True)
 class TickResult(Generic[K]):
-    """What one tick did; each entry is (group key, local date of the push)."""
+    """What one tick did; each entry is (group key, local date of the push).
+
+    `tick()` fills in `due`, `started` and `skipped`; `run_now()` also waits and says how each started one ended:
+    `delivered` (this run sent the reading), `already` (nothing to do: sent, or being sent by another process),
+    `failed`.
+    """
 
     now: dt.datetime
     due: tuple[tuple[K, dt.date], ...] = ()
-    delivered: tuple[tuple[K, dt.date], ...] = ()
-    failed: tuple[tuple[K, dt.date], ...] = ()
-    # Still in flight from an earlier tick, or backing off after a failure.
+    started: tuple[tuple[K, dt.date], ...] = ()
+    # Still under way from an earlier tick, or backing off after a failure.
     skipped: tuple[tuple[K, dt.date], ...] = ()
+    delivered: tuple[tuple[K, dt.date], ...] = ()
+    already: tuple[tuple[K, dt.date], ...] = ()
+    failed: tuple[tuple[K, dt.date], ...] = ()
+
+
+@dataclass(order=True)
+class _Waiter:
+    rank: tuple[int, int]
+    future: asyncio.Future[None] = field(compare=False)
+
+
+class Budget:
+    """`concurrency` slots shared by every delivery; a free slot goes to the waiter of the newest tick first."""
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiting: list[_Waiter] = []
+        self._order = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, tick: int) -> AsyncIterator[None]:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            waiter = _Waiter((-tick, next(self._order)), asyncio.get_running_loop().create_future())
+            heapq.heappush(self._waiting, waiter)
+            try:
+                await waiter.future
+            except asyncio.CancelledError:
+                if waiter.future.done() and not waiter.future.cancelled():
+                    self._hand_on()  # the slot was handed to us as we were cancelled: pass it on
+                elif waiter in self._waiting:
+                    self._waiting.remove(waiter)
+                    heapq.heapify(self._waiting)
+                raise
+        try:
+            yield
+        finally:
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        while self._waiting:
+            waiter = heapq.heappop(self._waiting)
+            if not waiter.future.done():
+                waiter.future.set_result(None)
+                return
+        self._free += 1
 
 
 class PushScheduler(Generic[K]):
-    """Adds the push tick to a given APScheduler and runs `deliver(key, local_date)` for every group due."""
+    """Adds the push tick to a given APScheduler and starts `deliver(key, local_date)` for every group due.
+
+    `deliver` returns True when it sent the reading, False when there was nothing to do; it raises when it failed.
+    """
 
     def __init__(
         self,
         scheduler: BaseScheduler,
         load_candidates: Callable[[], Awaitable[Iterable[tuple[K, PushSchedule, dt.date | None]]]],
-        deliver: Callable[[K, dt.date], Awaitable[None]],
+        deliver: Callable[[K, dt.date], Awaitable[bool]],
         clock: Clock | None = None,
         grace: dt.timedelta = DEFAULT_GRACE,
         *,
@@ -72,15 +135,15 @@ class PushScheduler(Generic[K]):
         self._clock: Clock = clock or SystemClock()
         self._grace = grace
         self._failure_backoff = failure_backoff
-        # One semaphore for all ticks: a slow broadcast and the next tick share the same delivery budget.
-        self._semaphore = asyncio.Semaphore(concurrency)
-        # key -> token of the tick that started it, so a tick only ever clears the deliveries it started.
-        self._in_flight: dict[K, object] = {}
+        self._budget = Budget(concurrency)
+        self._ticks = itertools.count(1)
+        # key -> its delivery task: a group still under way is not started again by the next tick.
+        self._running: dict[K, asyncio.Task[Outcome]] = {}
         # key -> (local date that failed, no retry before): a kicked bot must not retry every minute.
         self._backoff: dict[K, tuple[dt.date, dt.datetime]] = {}
         self._started = False
         self._closing = False
-        self._ticks: set[asyncio.Task[Any]] = set()
+        self._summaries: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
@@ -88,13 +151,14 @@ class PushScheduler(Generic[K]):
 
     @property
     def in_flight(self) -> frozenset[K]:
-        return frozenset(self._in_flight)
+        return frozenset(self._running)
 
-    def start(self) -> None:
-        """Add the minute tick (aligned to :00 seconds) and a tick right away, to catch up after a restart."""
+    def start(self, interval: dt.timedelta = TICK_INTERVAL) -> None:
+        """Add the tick (every minute, aligned to :00 seconds) and a tick right away, to catch up after a restart."""
         # APScheduler fires on real time; the injected clock only decides what is due.
         real_now = dt.datetime.now(dt.UTC)
-        next_minute = real_now.replace(second=0, microsecond=0) + TICK_INTERVAL
+        first = (real_now.replace(second=0, microsecond=0) + interval if interval == TICK_INTERVAL
+                 else real_now + interval)
         common: dict[str, Any] = {
             "coalesce": True,
             "max_instances": 1,
@@ -102,14 +166,8 @@ class PushScheduler(Generic[K]):
             "misfire_grace_time": None,
             "replace_existing": True,
         }
-        every_minute = IntervalTrigger(seconds=60, start_date=next_minute, timezone=dt.UTC)
-        self._scheduler.add_job(
-            self._scheduled_tick,
-            every_minute,
-            id=TICK_JOB_ID,
-            name="studybot push tick",
-            **common,
-        )
+        every = IntervalTrigger(seconds=interval.total_seconds(), start_date=first, timezone=dt.UTC)
+        self._scheduler.add_job(self._scheduled_tick, every, id=TICK_JOB_ID, name="studybot push tick", **common)
         self._scheduler.add_job(
             self._scheduled_tick,
             DateTrigger(run_date=real_now, timezone=dt.UTC),
@@ -120,7 +178,7 @@ class PushScheduler(Generic[K]):
         self._started = True
 
     def stop(self) -> None:
-        """Remove the tick jobs (the scheduler is the bot's); deliveries in flight finish on their own."""
+        """Remove the tick jobs (the scheduler is the bot's); deliveries under way finish on their own."""
         for job_id in (TICK_JOB_ID, FIRST_TICK_JOB_ID):
             # The one-off catch-up tick removes itself after running.
             with contextlib.suppress(JobLookupError):
@@ -131,88 +189,89 @@ class PushScheduler(Generic[K]):
         """Stop for good: no new deliveries start; those under way get `timeout` seconds, then are cancelled.
 
         A delivery that has not started leaves nothing behind, so the next process picks it up; one cancelled
-        mid-send is retried by the next process (its claim belongs to this run).
+        mid-send releases its claim (or, if it cannot, the claim's lease runs out) and is retried by the next process.
         """
         self.stop()
         self._closing = True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self._in_flight and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        ticks = [t for t in self._ticks if not t.done() and t is not asyncio.current_task()]
-        for task in ticks:
+        tasks = list(self._running.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        for task in [*tasks, *self._summaries]:
             task.cancel()
-        await asyncio.gather(*ticks, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._summaries, return_exceptions=True)
 
     async def run_now(self) -> TickResult[K]:
-        """Run one tick immediately, outside APScheduler (offline mode, admin "push now", tests)."""
-        return await self.tick()
+        """Run one tick and wait for the deliveries it started (offline mode, admin "push now", tests)."""
+        return await self._outcomes(*await self._start())
+
+    async def _outcomes(self, result: TickResult[K], tasks: list[asyncio.Task[Outcome]]) -> TickResult[K]:
+        # Shielded: a caller that stops waiting (a cancelled run_now) leaves the deliveries to finish.
+        ends = await asyncio.gather(*(asyncio.shield(t) for t in tasks), return_exceptions=True)
+        by: dict[str, list[tuple[K, dt.date]]] = {"delivered": [], "already": [], "failed": []}
+        for item, end in zip(result.started, ends, strict=True):
+            by[end if isinstance(end, str) and end in by else "failed"].append(item)
+        return TickResult(now=result.now, due=result.due, started=result.started, skipped=result.skipped,
+                          delivered=tuple(by["delivered"]), already=tuple(by["already"]),
+                          failed=tuple(by["failed"]))
 
     async def _scheduled_tick(self) -> None:
-        task = asyncio.current_task()
-        if task is not None:  # only APScheduler's tick tasks are ours to cancel in aclose()
-            self._ticks.add(task)
-            task.add_done_callback(self._ticks.discard)
-        result = await self.tick()
-        if result.due:
-            log.info(
-                "push tick: %d due, %d delivered, %d failed, %d skipped",
-                len(result.due),
-                len(result.delivered),
-                len(result.failed),
-                len(result.skipped),
-            )
+        result, tasks = await self._start()
+        if tasks:
+            # The job returns at once; the summary is logged when this tick's deliveries have ended.
+            summary = asyncio.create_task(self._log_summary(result, tasks))
+            self._summaries.add(summary)
+            summary.add_done_callback(self._summaries.discard)
+
+    async def _log_summary(self, started: TickResult[K], tasks: list[asyncio.Task[Outcome]]) -> None:
+        result = await self._outcomes(started, tasks)
+        log.info("push tick of %s: %d due, %d delivered, %d already done, %d failed, %d skipped",
+                 result.now.isoformat(timespec="minutes"), len(result.due), len(result.delivered),
+                 len(result.already), len(result.failed), len(result.skipped))
 
     async def tick(self) -> TickResult[K]:
-        """Deliver to every group due now, `concurrency` at a time; one failure never stops the others."""
+        """Start a delivery for every group due now and return; one failure never stops the others."""
+        return (await self._start())[0]
+
+    async def _start(self) -> tuple[TickResult[K], list[asyncio.Task[Outcome]]]:
         now = self._clock()
         try:
             due = due_groups(await self._load_candidates(), now, self._grace)
         except Exception:
             log.exception("push tick: could not load groups or work out which are due")
-            return TickResult(now=now)
-        # From working out who is due to marking them in flight there is no await: a concurrent tick either sees
-        # our marks or loaded after our deliveries were recorded; a stale load is caught by the store's claim.
+            return TickResult(now=now), []
         self._backoff = {k: v for k, v in self._backoff.items() if v[1] > now}
-        token = object()
+        tick = next(self._ticks)
         started: list[tuple[K, dt.date]] = []
         skipped: list[tuple[K, dt.date]] = []
+        tasks: list[asyncio.Task[Outcome]] = []
         for key, local_date in due:
             held = self._backoff.get(key)
-            if key in self._in_flight or (held is not None and held[0] == local_date):
+            if key in self._running or (held is not None and held[0] == local_date) or self._closing:
                 skipped.append((key, local_date))
-            else:
-                self._in_flight[key] = token
-                started.append((key, local_date))
-        try:
-            ok = await asyncio.gather(*(self._deliver_one(key, d, token) for key, d in started))
-        finally:
-            # Covers deliveries cancelled before they began (their own `finally` never ran).
-            for key, _ in started:
-                if self._in_flight.get(key) is token:
-                    del self._in_flight[key]
-        return TickResult(
-            now=now,
-            due=tuple(due),
-            delivered=tuple(item for item, good in zip(started, ok, strict=True) if good),
-            failed=tuple(item for item, good in zip(started, ok, strict=True) if not good),
-            skipped=tuple(skipped),
-        )
+                continue
+            task = asyncio.create_task(self._deliver_one(key, local_date, tick), name=f"push {key!r} {local_date}")
+            self._running[key] = task
+            task.add_done_callback(functools.partial(self._forget, key))
+            tasks.append(task)
+            started.append((key, local_date))
+        return TickResult(now=now, due=tuple(due), started=tuple(started), skipped=tuple(skipped)), tasks
 
-    async def _deliver_one(self, key: K, local_date: dt.date, token: object) -> bool:
+    def _forget(self, key: K, task: asyncio.Task[Outcome]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("push task for %r ended with an error", key, exc_info=task.exception())
+
+    async def _deliver_one(self, key: K, local_date: dt.date, tick: int) -> Outcome:
         try:
-            async with self._semaphore:
+            async with self._budget.slot(tick):
                 if self._closing:
-                    return False  # shutting down: the next process delivers it
-                await self._deliver(key, local_date)
+                    return "not started"  # shutting down: the next process delivers it
+                sent = await self._deliver(key, local_date)
         except Exception:
             log.exception("push to %r for %s failed; retrying later while within grace", key, local_date)
             if self._failure_backoff:
                 self._backoff[key] = (local_date, self._clock() + self._failure_backoff)
-            return False
-        else:
-            self._backoff.pop(key, None)
-            return True
-        finally:
-            if self._in_flight.get(key) is token:
-                del self._in_flight[key]
+            return "failed"
+        self._backoff.pop(key, None)
+        return "delivered" if sent else "already"

@@ -171,7 +171,8 @@ MANY = [-(20_000 + i) for i in range(200)]
 
 
 async def _stop_mid_push(h: Harness, tick: asyncio.Task[object], how: str) -> None:
-    if how == "tick cancelled":  # the process is killed: the tick dies with it
+    if how == "tick cancelled":  # stopped with no time for the sends under way: each is cancelled mid-request
+        await h.running.pusher.aclose(timeout=0)
         tick.cancel()
         await stop(h.running)
     else:

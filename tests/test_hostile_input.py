@@ -149,7 +149,8 @@ def _snapshot(h: Harness) -> dict[str, list[dict[str, Any]]]:
     db = h.svc.store.db
     # Not the roster (members): it learns every sender by design, refused ones too.
     return {table: list(db.query(f"SELECT * FROM {table} ORDER BY 1, 2"))
-            for table in ("groups", "deliveries", "rounds", "polls", "answers", "checkins", "excuses", "reminders")}
+            for table in ("groups", "ledger_progress", "ledger_days", "rounds", "polls", "answers", "checkins",
+                          "excuses", "reminders")}
 
 
 async def test_a_member_trying_every_admin_command_is_refused_and_nothing_changes(

@@ -26,8 +26,7 @@ def config(tmp_path: Path) -> Path:
     store.ensure_group(GROUP, "二支部学习群")
     store.ensure_group(-100777, "")
     for n, day in enumerate((D1, D2), start=1):
-        assert store.claim_delivery(GROUP, day, n)
-        store.complete_delivery(GROUP, day, n, 10 + n, plan_length=50, restart_at_end=False)
+        assert store.record_push(GROUP, day, 10 + n) is not None
     store.remember_member(GROUP, 7, "小王")
     store.remember_member(GROUP, 8, "小李")
     store.record_checkin(Checkin(GROUP, 7, D1, 1, D1, time(8, 1, 2), 0.0, False))

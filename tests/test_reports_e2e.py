@@ -31,8 +31,7 @@ async def inject(h: Harness) -> date:
 
     def facts(s: Store) -> None:
         for n, day in enumerate((today - timedelta(days=1), today), start=1):
-            assert s.claim_delivery(GROUP, day, n)
-            s.complete_delivery(GROUP, day, n, 100 + n, plan_length=len(h.svc.plan), restart_at_end=False)
+            assert s.record_push(GROUP, day, 100 + n) is not None
         for uid, name in ((WANG, "小王"), (LI, "小李"), (MEMBER, "小张")):
             s.remember_member(GROUP, uid, name)
         now = datetime.now().timestamp()
@@ -162,8 +161,7 @@ async def test_weekly_digest_goes_to_admins_once_per_week(tmp_path: Path) -> Non
 
         def facts(s: Store) -> None:
             for n, day in enumerate((date(2026, 11, 24), date(2026, 11, 25)), start=1):
-                assert s.claim_delivery(GROUP, day, n)
-                s.complete_delivery(GROUP, day, n, 100 + n, plan_length=len(h.svc.plan), restart_at_end=False)
+                assert s.record_push(GROUP, day, 100 + n) is not None
             s.remember_member(GROUP, WANG, "小王")
             s.record_checkin(Checkin(GROUP, WANG, date(2026, 11, 24), 1, date(2026, 11, 24), time(8), 0.0, False))
 

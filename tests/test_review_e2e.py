@@ -44,7 +44,7 @@ async def miss_one_in_the_group(h: Harness, member: int = ALICE, read_everything
     h.world.user_answers_poll(poll_id(poll), member, wrong(poll))
     await settle(lambda: h.svc.store.chat_scores(GROUP).get(member) == (0, 1))
     if read_everything:  # the group has been sent the whole plan: every section may be reviewed
-        h.svc.store.update_group(GROUP, finished=True)
+        h.svc.store.update_group(GROUP, next_day=len(h.svc.plan) + 1)  # past the end: finished
     return poll
 
 

@@ -40,7 +40,9 @@ class FakeStore:
     async def candidates(self) -> list[tuple[int, PushSchedule, dt.date | None]]:
         return [(k, s, self.last_pushed.get(k)) for k, s in self.schedules.items()]
 
-    async def deliver(self, key: int, local_date: dt.date) -> None:
+    async def deliver(self, key: int, local_date: dt.date) -> bool:
+        if self.last_pushed.get(key) == local_date:
+            return False  # what the ledger says for a date already sent
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         try:
@@ -54,6 +56,7 @@ class FakeStore:
             self.last_pushed[key] = local_date
             if len(self.sent) >= self.expect:
                 self.all_sent.set()
+            return True
         finally:
             self.active -= 1
 
@@ -139,9 +142,9 @@ async def test_tick_delivers_due_groups_once_per_local_day(aps: AsyncIOScheduler
         clock.advance(minutes=1)
         assert (await pusher.tick()).due == ()
     clock.set(dt.datetime(2024, 6, 3, 7, 0, tzinfo=UTC))  # 08:00 in London (BST)
-    assert (await pusher.tick()).delivered == ((2, MON),)
+    assert (await pusher.run_now()).delivered == ((2, MON),)
     clock.set(dt.datetime(2024, 6, 4, 0, 0, tzinfo=UTC))
-    assert (await pusher.tick()).delivered == ((1, dt.date(2024, 6, 4)),)
+    assert (await pusher.run_now()).delivered == ((1, dt.date(2024, 6, 4)),)
 
 
 async def test_one_failing_delivery_does_not_stop_the_others(
@@ -150,7 +153,7 @@ async def test_one_failing_delivery_does_not_stop_the_others(
     store = FakeStore({k: SHANGHAI_8 for k in range(1, 6)}, fail={3})
     pusher = make(aps, store, FakeClock(AT_8_SHANGHAI))
     with caplog.at_level(logging.ERROR, logger="schedules.scheduler"):
-        result = await pusher.tick()
+        result = await pusher.run_now()
     assert sorted(store.sent) == [(k, MON) for k in (1, 2, 4, 5)]
     assert result.failed == ((3, MON),)
     assert sorted(result.delivered) == [(k, MON) for k in (1, 2, 4, 5)]
@@ -162,28 +165,28 @@ async def test_failed_group_backs_off_then_retries_within_grace(aps: AsyncIOSche
     store = FakeStore({7: SHANGHAI_8}, fail={7})
     clock = FakeClock(AT_8_SHANGHAI)
     pusher = make(aps, store, clock, failure_backoff=dt.timedelta(minutes=5))
-    assert (await pusher.tick()).failed == ((7, MON),)
+    assert (await pusher.run_now()).failed == ((7, MON),)
     clock.advance(minutes=1)
-    assert (await pusher.tick()).skipped == ((7, MON),)  # not hammered every minute
+    assert (await pusher.run_now()).skipped == ((7, MON),)  # not hammered every minute
     clock.advance(minutes=4)
     store.fail.clear()
-    assert (await pusher.tick()).delivered == ((7, MON),)
+    assert (await pusher.run_now()).delivered == ((7, MON),)
 
 
 async def test_zero_backoff_retries_on_the_next_tick(aps: AsyncIOScheduler) -> None:
     store = FakeStore({7: SHANGHAI_8}, fail={7})
     clock = FakeClock(AT_8_SHANGHAI)
     pusher = make(aps, store, clock, failure_backoff=dt.timedelta(0))
-    await pusher.tick()
+    await pusher.run_now()
     clock.advance(minutes=1)
-    assert (await pusher.tick()).failed == ((7, MON),)
+    assert (await pusher.run_now()).failed == ((7, MON),)
 
 
 async def test_concurrency_is_bounded(aps: AsyncIOScheduler) -> None:
     store = FakeStore({k: SHANGHAI_8 for k in range(10)})
     store.gate = asyncio.Event()
     pusher = make(aps, store, FakeClock(AT_8_SHANGHAI), concurrency=3)
-    tick = asyncio.create_task(pusher.tick())
+    tick = asyncio.create_task(pusher.run_now())
     for _ in range(20):
         await asyncio.sleep(0)
     assert store.active == 3
@@ -192,12 +195,12 @@ async def test_concurrency_is_bounded(aps: AsyncIOScheduler) -> None:
     assert len(result.delivered) == 10 and store.max_active == 3
 
 
-async def test_concurrent_ticks_never_deliver_twice(aps: AsyncIOScheduler) -> None:
+async def test_concurrent_ticks_never_start_a_group_twice(aps: AsyncIOScheduler) -> None:
     store = FakeStore({k: SHANGHAI_8 for k in range(4)})
     store.gate = asyncio.Event()
     clock = FakeClock(AT_8_SHANGHAI)
     pusher = make(aps, store, clock)
-    first = asyncio.create_task(pusher.tick())
+    first = asyncio.create_task(pusher.run_now())
     second = asyncio.create_task(pusher.run_now())
     for _ in range(5):
         await asyncio.sleep(0)
@@ -211,13 +214,54 @@ async def test_concurrent_ticks_never_deliver_twice(aps: AsyncIOScheduler) -> No
     assert (await pusher.tick()).due == ()
 
 
+async def test_a_tick_returns_at_once_and_the_next_tick_starts_while_a_broadcast_runs(
+        aps: AsyncIOScheduler) -> None:
+    store = FakeStore({k: SHANGHAI_8 for k in range(20)})
+    store.gate = asyncio.Event()  # the 08:00 broadcast hangs
+    clock = FakeClock(AT_8_SHANGHAI)
+    pusher = make(aps, store, clock, concurrency=2)
+    first = await pusher.tick()
+    assert len(first.started) == 20 and first.delivered == ()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert store.active == 2
+    store.schedules[99] = PushSchedule(dt.time(8, 1), "Asia/Shanghai")
+    clock.advance(minutes=1)
+    second = await pusher.tick()  # returns though every slot is held by the broadcast
+    assert second.started == ((99, MON),) and len(second.skipped) == 20
+    for _ in range(5):
+        await asyncio.sleep(0)
+    store.expect = 1
+    store.gate.set()
+    await asyncio.wait_for(store.all_sent.wait(), timeout=5)
+    # The newest tick's group got the first free slot, ahead of the eighteen still waiting from 08:00.
+    assert store.sent[2] == (99, MON)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert len(store.sent) == 21 and pusher.in_flight == frozenset()
+
+
+async def test_a_tick_counts_only_real_deliveries(aps: AsyncIOScheduler) -> None:
+    store = FakeStore({1: SHANGHAI_8, 2: SHANGHAI_8})
+    stale = await store.candidates()
+    store.candidates = lambda: _value(stale)  # type: ignore[method-assign]  # a load taken before 2 was recorded
+    store.last_pushed[2] = MON
+    result = await make(aps, store, FakeClock(AT_8_SHANGHAI)).run_now()
+    assert result.delivered == ((1, MON),) and result.already == ((2, MON),)
+
+
+async def _value(value: list[tuple[int, PushSchedule, dt.date | None]]) -> list[tuple[int, PushSchedule,
+                                                                                      dt.date | None]]:
+    return value
+
+
 async def test_many_concurrent_ticks_racing_deliveries_that_finish(aps: AsyncIOScheduler) -> None:
     # Deliveries that complete while other ticks are mid-flight: the store's record must keep them unique.
     store = FakeStore({k: SHANGHAI_8 for k in range(50)})
     pusher = make(aps, store, FakeClock(AT_8_SHANGHAI), concurrency=4)
     ticks = []
     for _ in range(10):
-        ticks.append(asyncio.create_task(pusher.tick()))
+        ticks.append(asyncio.create_task(pusher.run_now()))
         for _ in range(3):
             await asyncio.sleep(0)
     results = await asyncio.gather(*ticks)
@@ -252,23 +296,21 @@ async def test_failing_load_is_logged_and_the_tick_survives(
     assert result.due == () and "could not load" in caplog.text
 
 
-# Cancelled after one loop step, the deliveries never began (their own cleanup cannot run); after three, they did.
-@pytest.mark.parametrize("steps", [1, 3])
-async def test_cancelled_tick_does_not_leave_groups_in_flight(aps: AsyncIOScheduler, steps: int) -> None:
+async def test_a_cancelled_run_now_leaves_its_deliveries_running(aps: AsyncIOScheduler) -> None:
     store = FakeStore({1: SHANGHAI_8, 2: SHANGHAI_8})
     store.gate = asyncio.Event()
     pusher = make(aps, store, FakeClock(AT_8_SHANGHAI), concurrency=1)
-    tick = asyncio.create_task(pusher.tick())
-    for _ in range(steps):
+    waiting = asyncio.create_task(pusher.run_now())
+    for _ in range(3):
         await asyncio.sleep(0)
     assert pusher.in_flight == {1, 2}
-    assert store.active == (0 if steps == 1 else 1)
-    tick.cancel()
+    waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await tick
-    assert pusher.in_flight == frozenset()
+        await waiting
     store.gate.set()
-    assert len((await pusher.tick()).delivered) == 2
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert sorted(store.sent) == [(1, MON), (2, MON)] and pusher.in_flight == frozenset()
 
 
 def test_constructor_validates() -> None:

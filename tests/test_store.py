@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import date, time
 from pathlib import Path
 
+import pytest
+from sqlite_utils import Database
+
 from bot.store import GroupDefaults, PollRecord, Store, migrations
+from schedules.ledger import LostClaim, PlanRule, telegram_key
 
 D1 = date(2026, 3, 2)
+D2 = date(2026, 3, 3)
+K1 = telegram_key(-1)
+NOW = 1_772_400_000.0
+PLAN3 = PlanRule(3)
+PLAN14 = PlanRule(14)
 
 
 def make(tmp_path: Path) -> Store:
@@ -35,38 +44,62 @@ def test_new_group_takes_the_defaults_and_settings_survive_a_reopen(tmp_path: Pa
 def test_a_delivery_is_claimed_once_per_local_date(tmp_path: Path) -> None:
     store = make(tmp_path)
     store.ensure_group(-1)
-    assert store.claim_delivery(-1, D1, 1)
-    assert not store.claim_delivery(-1, D1, 1)  # racing tick in the same process
-    store.complete_delivery(-1, D1, day=1, message_id=9, plan_length=3, restart_at_end=False)
-    assert not store.claim_delivery(-1, D1, 2)
+    claim = store.ledger.claim(K1, D1, "a", NOW, PLAN3)
+    assert claim is not None and claim.day == 1
+    assert store.ledger.claim(K1, D1, "a", NOW, PLAN3) is None  # racing tick in the same process
+    assert store.ledger.claim(K1, D1, "b", NOW, PLAN3) is None  # another process: the claim is live
+    store.ledger.record(claim, 9, PLAN3)
+    store.ledger.record(claim, 9, PLAN3)  # a repeated record (its answer lost) changes nothing
+    assert store.ledger.claim(K1, D1, "b", NOW + 3600, PLAN3) is None  # sent: never again
     group = store.group(-1)
     assert group is not None and group.next_day == 2 and group.last_pushed == D1
+    assert store.deliveries(-1) == [(D1, 1, "sent")]
 
 
-def test_a_failed_push_can_be_claimed_again_and_a_dead_runs_claim_is_taken_over(tmp_path: Path) -> None:
+def test_a_released_claim_can_be_taken_again_and_an_expired_one_is_taken_over(tmp_path: Path) -> None:
     store = make(tmp_path)
     store.ensure_group(-1)
-    assert store.claim_delivery(-1, D1, 1)
-    store.release_delivery(-1, D1)
-    assert store.claim_delivery(-1, D1, 1)
+    first = store.ledger.claim(K1, D1, "a", NOW, PLAN3, lease=60)
+    assert first is not None
+    store.ledger.release(first)
+    second = store.ledger.claim(K1, D1, "a", NOW, PLAN3, lease=60)
+    assert second is not None
     store.close()
-    restarted = make(tmp_path)  # the process died while sending: its claim is stale
-    assert restarted.claim_delivery(-1, D1, 1)
-    assert restarted.deliveries(-1) == [(D1, 1, "sending")]
+    restarted = make(tmp_path)  # the process died while sending: its claim lives until the lease runs out
+    assert restarted.ledger.claim(K1, D1, "b", NOW + 59, PLAN3) is None
+    taken = restarted.ledger.claim(K1, D1, "b", NOW + 60, PLAN3)
+    assert taken is not None and restarted.deliveries(-1) == [(D1, 1, "claimed")]
+    assert not restarted.ledger.renew(second, NOW + 61)  # the old owner lost it
+    with pytest.raises(LostClaim):
+        restarted.ledger.record(second, 1, PLAN3)
+    restarted.ledger.record(taken, 2, PLAN3)
+    assert restarted.delivery_counts() == {"sent": 1}
 
 
 def test_end_of_plan_stops_or_restarts(tmp_path: Path) -> None:
-    store = make(tmp_path)
-    store.ensure_group(-1)
-    store.ensure_group(-2)
-    store.update_group(-1, next_day=3)
-    store.update_group(-2, next_day=3)
-    for chat in (-1, -2):
-        assert store.claim_delivery(chat, D1, 3)
-    stopped = store.complete_delivery(-1, D1, 3, 1, plan_length=3, restart_at_end=False)
-    restarted = store.complete_delivery(-2, D1, 3, 1, plan_length=3, restart_at_end=True)
-    assert stopped.finished and not stopped.pushable
-    assert (restarted.finished, restarted.next_day) == (False, 1)
+    stopping = Store(tmp_path / "a.db", plan=PlanRule(3, "stop"))
+    restarting = Store(tmp_path / "b.db", plan=PlanRule(3, "restart"))
+    for store in (stopping, restarting):
+        store.ensure_group(-1)
+        store.update_group(-1, next_day=3, subscribed=True)
+        claim = store.ledger.claim(K1, D1, "a", NOW, store.plan)
+        assert claim is not None and claim.day == 3
+        store.ledger.record(claim, 1, store.plan)
+    stopped, restarted = stopping.group(-1), restarting.group(-1)
+    assert stopped is not None and stopped.finished and not stopped.pushable
+    assert stopping.push_candidates() == [] and stopping.ledger.claim(K1, D2, "a", NOW, stopping.plan) is None
+    assert restarted is not None and not restarted.finished and len(restarting.push_candidates()) == 1
+    again = restarting.ledger.claim(K1, D2, "a", NOW, restarting.plan)
+    assert again is not None and again.day == 1
+
+
+def test_a_plan_that_shrank_finishes_or_restarts_the_groups_past_its_end(tmp_path: Path) -> None:
+    Store(tmp_path / "bot.db").update_group(Store(tmp_path / "bot.db").ensure_group(-1).chat_id, next_day=9)
+    shrunk = Store(tmp_path / "bot.db", plan=PlanRule(5, "restart"))
+    claim = shrunk.ledger.claim(K1, D1, "a", NOW, shrunk.plan)
+    assert claim is not None and claim.day == 1
+    finished = Store(tmp_path / "bot.db", plan=PlanRule(5, "stop")).group(-1)
+    assert finished is not None and finished.finished
 
 
 def test_push_candidates_are_only_active_subscribed_unpaused_groups(tmp_path: Path) -> None:
@@ -118,10 +151,58 @@ def test_a_goto_during_a_push_wins_over_the_push_it_interrupted(tmp_path: Path) 
     store = make(tmp_path)
     store.ensure_group(-1)
     store.update_group(-1, next_day=3)
-    assert store.claim_delivery(-1, D1, 3)
+    claim = store.ledger.claim(K1, D1, "a", NOW, PLAN14)
+    assert claim is not None and claim.day == 3
     store.update_group(-1, next_day=5)  # an admin's /goto while day 3 is on its way
-    group = store.complete_delivery(-1, D1, day=3, message_id=1, plan_length=14, restart_at_end=False)
-    assert (group.next_day, group.last_pushed) == (5, D1)
+    store.ledger.record(claim, 1, PLAN14)
+    group = store.group(-1)
+    assert group is not None and (group.next_day, group.last_pushed) == (5, D1)
+
+
+def test_a_migration_during_a_push_moves_the_claim_and_the_record_lands_at_the_new_id(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    store.ensure_group(-5)
+    store.update_group(-5, subscribed=True, next_day=4)
+    claim = store.ledger.claim(telegram_key(-5), D1, "a", NOW, PLAN14)
+    assert claim is not None
+    store.migrate_chat(-5, -1005)  # the service message, handled while the push is in flight
+    store.ledger.record(claim, 1, PLAN14)  # recorded with the claim taken at the old id
+    moved = store.group(-1005)
+    assert moved is not None and (moved.next_day, moved.last_pushed) == (5, D1)
+    assert store.deliveries(-1005) == [(D1, 4, "sent")] and store.deliveries(-5) == []
+    assert store.ledger.claim(telegram_key(-1005), D1, "b", NOW + 3600, PLAN14) is None
+
+
+def test_migration_m003_keeps_every_groups_progress(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m012_push_ledger")
+    row = {"title": "", "push_time": "08:00", "timezone": "Asia/Shanghai", "weekdays": "0,1,2,3,4,5,6",
+           "created_at": "2026-03-01T00:00:00+00:00", "subscribed": 1, "finished": 0, "last_pushed": None}
+    db["groups"].insert_all([
+        {**row, "chat_id": -1, "next_day": 4, "last_pushed": "2026-03-02"},
+        {**row, "chat_id": -2, "next_day": 1, "last_pushed": None},
+        {**row, "chat_id": -3, "next_day": 15, "last_pushed": "2026-03-01", "finished": 1},
+        {**row, "chat_id": -4, "next_day": 2, "last_pushed": "2026-03-01"},
+    ])
+    delivery = {"owner": "old-run", "updated_at": "2026-03-02T00:00:00+00:00", "message_id": None}
+    db["deliveries"].insert_all([
+        {**delivery, "chat_id": -1, "local_date": "2026-03-02", "day": 3, "status": "sent", "message_id": 5},
+        {**delivery, "chat_id": -4, "local_date": "2026-03-02", "day": 2, "status": "sending"},
+        {**delivery, "chat_id": -2, "local_date": "2026-03-02", "day": 1, "status": "failed"},
+    ])
+    db.close()
+    store = Store(path, plan=PlanRule(14))
+    assert "m012_push_ledger" in store.applied_migrations()
+    progress = {g.chat_id: (g.next_day, g.last_pushed, g.finished) for g in store.groups()}
+    assert progress == {-1: (4, D1, False), -2: (1, None, False), -3: (15, date(2026, 3, 1), True),
+                        -4: (2, date(2026, 3, 1), False)}
+    assert store.deliveries(-4) == [(date(2026, 3, 1), 1, "sent"), (D1, 2, "claimed")]
+    # The old run's 'sending' claim counts as dead, as it did before: taken over at once.
+    taken = store.ledger.claim(telegram_key(-4), D1, "new", NOW, store.plan)
+    assert taken is not None and taken.day == 2
+    assert store.ledger.claim(telegram_key(-1), D1, "new", NOW, store.plan) is None
+    assert sorted(c[0] for c in store.push_candidates()) == [-4, -2, -1]
 
 
 def test_a_second_report_of_the_same_migration_changes_nothing(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from datetime import date, time
 from pathlib import Path
 
 from bot.store import Checkin, Store
+from schedules.ledger import PlanRule, telegram_key
 
 D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
 
@@ -17,8 +18,9 @@ def make(tmp_path: Path) -> Store:
 def pushed(store: Store, chat_id: int, day: int, on: date) -> None:
     store.ensure_group(chat_id)
     store.update_group(chat_id, next_day=day)
-    assert store.claim_delivery(chat_id, on, day)
-    store.complete_delivery(chat_id, on, day, message_id=100 + day, plan_length=30, restart_at_end=False)
+    claim = store.ledger.claim(telegram_key(chat_id), on, "test", 0.0, PlanRule(30))
+    assert claim is not None and claim.day == day
+    store.ledger.record(claim, 100 + day, PlanRule(30))
 
 
 def checkin(user: int, push_date: date, day: int, on: date, at: float = 1.0) -> Checkin:

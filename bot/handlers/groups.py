@@ -192,7 +192,7 @@ async def goto(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if day is None:
         await reply(update, render.goto_usage(len(svc.plan)))
         return
-    group = await _group(update, svc, next_day=day, finished=False)
+    group = await _group(update, svc, next_day=day)
     await reply(update, render.goto_done(svc.doc, svc.reading(group.next_day), len(svc.plan)))
 
 
