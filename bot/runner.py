@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
-import secrets
 import signal
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -124,23 +126,51 @@ async def _receive_updates(app: Application, config: Config) -> None:
         hook = telegram.webhook
         await app.updater.start_webhook(
             listen=hook.listen, port=hook.port, url_path=urlsplit(hook.url).path.lstrip("/"), webhook_url=hook.url,
-            secret_token=webhook_secret(hook.secret_token), allowed_updates=ALLOWED_UPDATES)
+            secret_token=webhook_secret(hook.secret_token, telegram.token), allowed_updates=ALLOWED_UPDATES)
     else:
         await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
 
 
-def webhook_secret(configured: str) -> str:
+class WebhookSecret(str):
+    """A webhook secret that compares in constant time and keeps out of reprs.
+
+    PTB's webhook handler checks the header with `header != secret`; the right operand being a str subclass, Python
+    calls this class's `__ne__` first, so the check is `hmac.compare_digest` instead of an early-exit comparison.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, str):
+            return NotImplemented
+        return hmac.compare_digest(str.encode(self, "utf-8", "surrogatepass"),
+                                   other.encode("utf-8", "surrogatepass"))
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = str.__hash__
+
+    def __repr__(self) -> str:
+        return "'<secret>'"
+
+
+def webhook_secret(configured: str, token: str) -> WebhookSecret:
     """The secret Telegram must send with every update (PTB's webhook refuses updates without it with 403).
 
-    Without one, anyone who finds the URL could post a forged update; none configured, a random one is made for
-    this run (setWebhook gives it to Telegram). It is redacted from the logs and never printed.
+    Without one, anyone who finds the URL could post a forged update. None configured, one is derived from the bot
+    token (HMAC): as unguessable as the token, yet the same in every replica and after every restart, so a second
+    webhook replica or the new process of a rolling deploy does not re-key Telegram (setWebhook) to a secret the
+    other process would then refuse every update with. It is redacted from the logs and never printed.
     """
     if configured:
-        return configured
-    secret = secrets.token_urlsafe(32)  # 43 characters of A-Z a-z 0-9 _ -, as Telegram requires
+        return WebhookSecret(configured)
+    digest = hmac.new(token.encode(), b"studybot webhook secret_token", hashlib.sha256).digest()
+    secret = WebhookSecret(base64.urlsafe_b64encode(digest).decode().rstrip("="))  # 43 of A-Z a-z 0-9 _ -
     redact_also(secret)
-    log.info("telegram.webhook.secret_token is not set: using a random secret made for this run; "
-                "updates without it are refused")
+    log.info("telegram.webhook.secret_token is not set: using one derived from the bot token; "
+             "updates without it are refused")
     return secret
 
 

@@ -19,7 +19,6 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from content.scoring import answer_is_right
-from records.model import Answer
 from schedules.due import PushSchedule
 from schedules.ledger import (
     DEFAULT_LEASE,
@@ -941,18 +940,22 @@ class Store:
     # --- campaign records (issue 10b): the facts behind /report and /export ----------------------------------
 
     def record_facts(self, chat_id: int, first: date, last: date) -> RecordFacts:
-        """What the store knows of one group between two local dates (inclusive), for records/ to count."""
+        """What the store knows of one group between two local dates (inclusive), for records/ to count.
+
+        Check-ins and answers come as plain tuples of column values: at 5,000 members x 60 days they are several
+        hundred thousand rows, and a dataclass per row (or sqlite-utils' dict rows) would be most of the time.
+        """
         span = [chat_id, first.isoformat(), last.isoformat()]
-        answers = tuple(
-            Answer(user_id, question_id, ref, bool(correct), date.fromisoformat(day))
-            for user_id, question_id, ref, correct, day in self.db.execute(
-                """SELECT user_id, question_id, ref, correct, local_date FROM answers
-                   WHERE chat_id = ? AND local_date BETWEEN ? AND ?""", span).fetchall())
+        checkins = tuple(self.db.execute(
+            """SELECT user_id, push_date, local_date, local_time FROM checkins
+               WHERE chat_id = ? AND push_date BETWEEN ? AND ?""", span).fetchall())
+        answers = tuple(self.db.execute(
+            """SELECT user_id, question_id, ref, correct, local_date FROM answers
+               WHERE chat_id = ? AND local_date BETWEEN ? AND ?""", span).fetchall())
         asked = tuple(self.db.execute(
             "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
         return RecordFacts(pushed=tuple(self.pushes(chat_id, first, last)),
-                           members=tuple(self.roster(chat_id, include_gone=True)),
-                           checkins=tuple(self.checkins(chat_id, first, last)),
+                           members=tuple(self.roster(chat_id, include_gone=True)), checkins=checkins,
                            excuses=tuple(self.excuses(chat_id, first, last)), answers=answers, asked=asked)
 
     def first_push(self, chat_id: int) -> date | None:
@@ -1086,9 +1089,9 @@ class RecordFacts:
 
     pushed: tuple[tuple[date, int], ...]
     members: tuple[Member, ...]
-    checkins: tuple[Checkin, ...]
+    checkins: tuple[tuple[int, str, str, str], ...]  # user, push date, local date, local time (ISO text)
     excuses: tuple[Excuse, ...]
-    answers: tuple[Answer, ...]
+    answers: tuple[tuple[int, str, str, int, str], ...]  # user, question, ref, correct (0/1), local date
     asked: tuple[tuple[str, str, float], ...]
 
 

@@ -118,23 +118,33 @@ class StoreWorker:
 
         Plain statements with one fixed savepoint name: SQLite caches them, where sqlite-utils' atomic() makes a
         new name (a new statement to compile) each time; on this path that was a third of the cost of an answer.
+        After a call fails with an SQLite error, the calls before it are committed and the rest go on in a new
+        transaction: the failed one may have left this one unable to write (a call that read, then waited out
+        busy_timeout for another process's write lock, leaves a read snapshot that is stale once that process
+        commits: every later write in the same transaction would fail with "database is locked", where each call
+        alone would succeed).
         """
         conn = self.store.db.conn
+        start = 0  # jobs[:start] are committed
         try:
             conn.execute("SAVEPOINT hot_group")  # a transaction of its own (or nested, if one is open)
-            for job in jobs:
+            for k, job in enumerate(jobs):
                 conn.execute("SAVEPOINT hot")
                 self._one(job)
                 if job.error is not None:
                     conn.execute("ROLLBACK TO hot")
                 conn.execute("RELEASE hot")
+                if isinstance(job.error, sqlite3.Error) and k + 1 < len(jobs):
+                    conn.execute("RELEASE hot_group")
+                    start = k + 1
+                    conn.execute("SAVEPOINT hot_group")
             conn.execute("RELEASE hot_group")
-        except Exception as exc:  # the commit itself failed: none of them is stored
+        except Exception as exc:  # the commit itself failed: none of jobs[start:] is stored
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK TO hot_group")
                 conn.execute("RELEASE hot_group")
-            log.warning("group commit of %d store calls failed: %s", len(jobs), exc)
-            for job in jobs:
+            log.warning("group commit of %d store calls failed: %s", len(jobs) - start, exc)
+            for job in jobs[start:]:
                 job.result, job.error = None, exc
 
     @staticmethod

@@ -142,8 +142,11 @@ class _Index:
 
     def __init__(self, campaign: Campaign) -> None:
         self.checkins: dict[tuple[int, date], CheckIn] = {}
-        for c in sorted(campaign.checkins, key=lambda c: c.at, reverse=True):
-            self.checkins[(c.user_id, c.push_date)] = c  # the first press wins
+        for c in campaign.checkins:
+            key = (c.user_id, c.push_date)
+            old = self.checkins.get(key)
+            if old is None or c.at < old.at:
+                self.checkins[key] = c  # the first press wins
         self.excuses: dict[int, list[Excuse]] = defaultdict(list)
         for e in campaign.excuses:
             self.excuses[e.user_id].append(e)
@@ -154,7 +157,9 @@ class _Index:
             counts[1] += int(a.correct)
 
     def excuse(self, user_id: int, day: date) -> Excuse | None:
-        return next((e for e in self.excuses.get(user_id, ()) if e.covers(day)), None)
+        if user_id not in self.excuses:
+            return None  # most members, most days: no generator for them
+        return next((e for e in self.excuses[user_id] if e.covers(day)), None)
 
 
 def _counted(member: Member, push: PushDay, index: _Index) -> tuple[CheckIn | None, Excuse | None, bool]:
@@ -187,17 +192,22 @@ def ref_key(ref: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in ref.split("."))
 
 
-def _member_stat(member: Member, campaign: Campaign, index: _Index, answers: Iterable[Answer]) -> MemberStat:
+def _member_stat(member: Member, campaign: Campaign, index: _Index, answers: Iterable[Answer],
+                 per_day: list[list[int]]) -> MemberStat:
+    """One member's figures; adds their (expected, checked, late) to `per_day` on the way (one pass for both)."""
     expected = checked = late = excused = run = best = 0
-    for push in campaign.push_days:
+    for push, day_counts in zip(campaign.push_days, per_day, strict=True):
         checkin, excuse, counted = _counted(member, push, index)
         if not counted:
             excused += excuse is not None and member.present(push.local_date)
             continue
         expected += 1
+        day_counts[0] += 1
         if checkin is not None:
             checked += 1
             late += checkin.late
+            day_counts[1] += 1
+            day_counts[2] += checkin.late
             run += 1
             best = max(best, run)
         elif push.local_date != campaign.today:
@@ -221,17 +231,11 @@ def summarize(campaign: Campaign) -> Summary:
     by_member: dict[int, list[Answer]] = defaultdict(list)
     for a in campaign.answers:
         by_member[a.user_id].append(a)
-    members = tuple(_member_stat(m, campaign, index, by_member.get(m.user_id, [])) for m in campaign.members)
-    days = []
-    for push in campaign.push_days:
-        expected = checked = late = 0
-        for member in campaign.members:
-            checkin, _, counted = _counted(member, push, index)
-            expected += counted
-            if checkin is not None:
-                checked += 1
-                late += checkin.late
-        days.append(DayStat(push.local_date, push.day, push.reading, expected, checked, late))
+    per_day = [[0, 0, 0] for _ in campaign.push_days]  # expected, checked, late
+    members = tuple(_member_stat(m, campaign, index, by_member.get(m.user_id, []), per_day)
+                    for m in campaign.members)
+    days = [DayStat(push.local_date, push.day, push.reading, *counts)
+            for push, counts in zip(campaign.push_days, per_day, strict=True)]
     sections: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for a in campaign.answers:
         sections[a.ref][0] += 1

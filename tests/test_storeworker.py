@@ -116,3 +116,37 @@ async def test_calls_that_are_not_hot_run_alone_in_order(tmp_path: Path) -> None
         worker, [lambda s: s.ensure_group(-1, "组"), lambda s: s.group(-1) is not None], hot=False)
     assert results[1] is True
     worker.close()
+
+
+async def test_a_hot_call_that_meets_a_locked_database_does_not_fail_the_rest_of_its_batch(tmp_path: Path) -> None:
+    """Another process (a rolling deploy, a second replica) holds the write lock past busy_timeout: the first answer
+    of a group commit fails. Once the lock is gone, the answers queued after it must be stored: each would be, alone.
+    In one transaction they are not: it keeps the read snapshot of the failed call, now stale (SQLITE_BUSY_SNAPSHOT),
+    so every later write of the batch fails too."""
+    store = Store(tmp_path / "s.db")
+    store.db.execute("PRAGMA busy_timeout=100")
+    worker = StoreWorker(store)
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other_process (n INTEGER)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO other_process VALUES (1)")
+
+    def first(s: Store) -> int:
+        try:
+            s.group(-1)  # an answer reads its poll first
+            s.ensure_group(-1, "组 1")
+        finally:
+            other.execute("COMMIT")  # the other process is done
+        return 1
+
+    def add(n: int) -> Callable[[Store], int]:
+        def call(s: Store) -> int:
+            s.ensure_group(-n, f"组 {n}")
+            return n
+        return call
+
+    results = await _queued_behind_a_blocker(worker, [first, *(add(n) for n in range(2, 11))], hot=True)
+    worker.close()
+    other.close()
+    assert isinstance(results[0], sqlite3.OperationalError)
+    assert results[1:] == list(range(2, 11)), results[1:]

@@ -147,3 +147,36 @@ def test_a_bad_secret_is_reported_without_repeating_it(tmp_path: Path, value: ob
         make_config(tmp_path, telegram={"webhook": {"url": "https://example.org/hook", "secret_token": value}})
     assert "telegram.webhook.secret_token" in str(caught.value)
     assert str(value) not in str(caught.value)
+
+
+def test_a_derived_secret_is_the_same_in_every_replica_and_unguessable_without_the_token() -> None:
+    """Two webhook replicas (or the old and new process of a rolling deploy) each call setWebhook at start-up: with a
+    secret made at random per run the later one re-keys Telegram and the other refuses every update it is sent."""
+    from bot.runner import webhook_secret
+
+    first, second = webhook_secret("", TOKEN), webhook_secret("", TOKEN)
+    assert first == second and len(first) == 43
+    assert webhook_secret("", TOKEN.replace("0", "1")) != first
+    assert TOKEN not in first and first not in repr(first)
+    assert webhook_secret("s3cret", TOKEN) == "s3cret"
+
+
+def test_the_secret_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PTB's webhook handler checks `header != secret`: the secret's own comparison runs, and it is compare_digest."""
+    import hmac
+
+    from bot import runner
+
+    calls: list[tuple[bytes, bytes]] = []
+    compare = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return compare(a, b)
+
+    monkeypatch.setattr(runner.hmac, "compare_digest", spy)
+    secret = runner.webhook_secret("s3cret", TOKEN)
+    header = "guessed"  # a plain str on the left, as in PTB's handler
+    assert header != secret
+    assert "s3cret" == secret  # noqa: SIM300
+    assert calls == [(b"s3cret", b"guessed"), (b"s3cret", b"s3cret")]
