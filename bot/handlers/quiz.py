@@ -107,9 +107,15 @@ async def stopquiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return
-    running = await svc.db(lambda s: s.running_round(chat.id))
+    running = await svc.db(lambda s: s.running_round(chat.id) or s.running_round(chat.id, "daily"))
     if running is None:
         await reply(update, render.quiz_not_running())
+        return
+    if running.kind == "daily":  # only a day's quiz is open: an admin may close it early, with its results
+        if not await svc.admins.is_admin(update):
+            await reply(update, render.quiz_stop_refused())
+            return
+        await rounds(context).close_daily(running)
         return
     if running.started_by != user.id and not await svc.admins.is_admin(update):
         await reply(update, render.quiz_stop_refused())
