@@ -621,7 +621,7 @@ def report_group(summary: RecordSummary, members_total: int | None, link: str | 
         lines.append("测验：这段时间没有人作答。")
     if summary.today_missing is not None:
         lines.append(f"今天还有 {summary.today_missing} 人未打卡。")
-    top = summary.top(REPORT_TOP_SHOWN)
+    top = [m for m in summary.top(REPORT_TOP_SHOWN) if m.checked > 0]  # no star for 0 days
     if top:
         names = "、".join(f"{esc(_clip(m.name, 12))}（{m.checked} 天）" for m in top)
         lines.append(f"🏅 学习之星：{names}")
@@ -1001,6 +1001,14 @@ def forget_cancelled() -> str:
 
 def review_stale() -> str:
     return "这个按钮已失效。"
+
+
+def chart_file_name(summary: RecordSummary) -> str:
+    return f"学习报告图表_{summary.campaign.period.first:%Y%m%d}-{summary.campaign.period.last:%Y%m%d}.png"
+
+
+def mastery_file_name(summary: RecordSummary) -> str:
+    return f"掌握度热力图_{summary.campaign.period.first:%Y%m%d}-{summary.campaign.period.last:%Y%m%d}.png"
 
 
 def mastery_caption(summary: RecordSummary) -> str:

@@ -191,7 +191,8 @@ async def send_chart(bot: Bot, chat_id: int, summary: Summary) -> None:
         return
     png = await chart_png(summary)
     if png is not None:
-        await bot.send_photo(chat_id, png, caption=render.chart_caption(summary), parse_mode="HTML")
+        await bot.send_photo(chat_id, png, caption=render.chart_caption(summary), parse_mode="HTML",
+                             filename=render.chart_file_name(summary))
 
 
 async def send_export(bot: Bot, svc: Services, user_id: int, chat_id: int, period_text: str = "all",
@@ -219,7 +220,8 @@ async def send_export(bot: Bot, svc: Services, user_id: int, chat_id: int, perio
             return False
     heatmap = await mastery_png(summary)
     if heatmap is not None:
-        await bot.send_photo(user_id, heatmap, caption=render.mastery_caption(summary), parse_mode="HTML")
+        await bot.send_photo(user_id, heatmap, caption=render.mastery_caption(summary), parse_mode="HTML",
+                             filename=render.mastery_file_name(summary))
     return True
 
 

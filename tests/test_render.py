@@ -133,3 +133,13 @@ def test_shown_speech_text_has_display_typography_and_the_stored_text_stays() ->
 @given(st.text(alphabet='，,:：;；()（）!！?？“”‘’"学习 abc10', max_size=80))
 def test_display_typography_keeps_every_position(text: str) -> None:
     assert len(to_display(text)) == len(text)  # so snippets can be marked on the stored text
+
+
+def test_a_report_names_no_study_star_for_zero_check_ins() -> None:
+    from records.ledger import summarize
+    from tests.test_reports_ledger import campaign
+
+    nobody = render.report_group(summarize(campaign(checkins=())), None, None, True)
+    assert "学习之星" not in nobody
+    somebody = render.report_group(summarize(campaign()), None, None, True)
+    assert "学习之星：小王" in somebody
