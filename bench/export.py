@@ -49,8 +49,10 @@ def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]]
             store.remember_member(GROUP, uid, f"成员{uid:05d}")
         for n in range(days):
             day_date = first + timedelta(days=n)
-            pushed = store.record_push(GROUP, day_date, n + 1)
-            assert pushed is not None and pushed.next_day == n + 2
+            before = store.group(GROUP)
+            assert before is not None
+            day = before.next_day  # the plan restarts at its end (push.at_end: restart): 60 days of a 14-day plan
+            assert store.record_push(GROUP, day_date, n + 1) is not None
             closes = datetime.combine(day_date, clock_time(21), ZONE).timestamp()
             rnd = store.start_round(GROUP, 1, [q for q, _ in questions[:QUESTIONS_PER_DAY]], "bench", closes - 3600,
                                     kind="daily", closes_at=closes)
@@ -67,7 +69,7 @@ def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]]
                 if rng.random() < 0.8:
                     late = rng.random() < 0.1 and day_date < today
                     pressed = day_date + timedelta(days=1) if late else day_date
-                    store.record_checkin(Checkin(GROUP, uid, day_date, n + 1, pressed, clock_time(20, 15),
+                    store.record_checkin(Checkin(GROUP, uid, day_date, day, pressed, clock_time(20, 15),
                                                  closes, late))
 
 
@@ -97,7 +99,7 @@ def report_texts(summary: Summary) -> list[str]:
 
 
 async def run(workdir: Path, sizes: Sizes) -> list[Row]:
-    svc: Services = make_services(workdir, "export")
+    svc: Services = make_services(workdir, "export", push={"at_end": "restart"})
     members, days = sizes.export_members, sizes.export_days
     label = f"records ({members:,} members × {days} days)"
     try:

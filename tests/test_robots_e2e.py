@@ -24,6 +24,7 @@ from bot.standin import StandIn
 from content.typography import to_display
 from schedules.clock import FakeClock
 from tests.botkit import TOKEN, Harness, bot_running, make_config
+from tests.test_push_e2e import subscribe  # one way to subscribe a group in tests, whatever the store's shape
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # Monday 08:00 in Shanghai
 DAY_RE = re.compile(r"第 (\d+) 天 / 共 \d+ 天")
@@ -57,11 +58,6 @@ def telegram_days(h: Harness, chat_id: int) -> list[int]:
 
 def channel(robots: RobotStandIn, robot: Robot, name: str, **more: Any) -> dict[str, Any]:
     return {"name": name, "kind": robot.kind, "webhook": robots.url(robot), **more}
-
-
-def subscribe(h: Harness, chat_id: int, at: time, zone: str) -> None:
-    h.svc.store.ensure_group(chat_id, f"group {chat_id}")
-    h.svc.store.update_group(chat_id, subscribed=True, push_time=at, timezone=zone)
 
 
 @asynccontextmanager
