@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench import commands, export, push, quiz, review, startup
+from bench.commands import PACED_RATE
 from bench.common import ErrorCounter, Sizes
 from bench.report import Row, markdown_table, text_table
 
@@ -114,9 +115,11 @@ def notes(sizes: Sizes, error_notes: list[str]) -> list[str]:
         "run in the same process run against the same in-process Bot API stand-in (bot/standin) on loopback; the "
         "stand-in's own cost is in both figures.",
         f"commands: flood limits off on both sides; {sizes.command_groups} groups, one member per command; the "
-        "burst sends all commands at once, latency is measured closed-loop with one command in flight per group.",
-        "push, limits on: stand-in flood limits on and the bot's production FloodLimiter (bot/ratelimit.py); "
-        "rate = (messages − 30) ÷ seconds, since a paced client may send Telegram's 30-message burst at once.",
+        "burst sends all commands at once, latency is measured closed-loop with one command in flight per group; "
+        f"paced: {PACED_RATE:g} commands/s from one member each, latency from the command to its (last) reply.",
+        "push, limits on: the stand-in's flood limits as strict sliding windows (30 in any second, 20 a minute per "
+        "group: a burst is refused) and the bot's production FloodLimiter (bot/ratelimit.py); rate = messages ÷ "
+        "seconds from the tick's start to the last reading, nothing subtracted.",
         "start-up: `python -m bot.cli -c CONFIG run` as a child process after a previous run (quiz cache present); "
         "peak RSS is the child's VmHWM after it has polled for a while.",
     ]

@@ -22,7 +22,7 @@ from telegram.ext import Application, ApplicationBuilder, BaseHandler
 from bot.config import TOKEN_ENV, build_config
 from bot.runner import Running, start, stop
 from bot.services import Services, build_services
-from bot.standin import StandIn
+from bot.standin import LimitConfig, StandIn
 from bot.standin.state import SentRecord
 from bot.store import Store
 
@@ -140,8 +140,10 @@ async def bare_bot(standin: StandIn, handlers: Sequence[BaseHandler[Any, Any, An
             await app.stop()
 
 
-def new_standin(limits: bool) -> StandIn:
-    return StandIn(TOKEN, BOT_USERNAME, limits_enabled=limits)
+def new_standin(limits: bool, *, strict: bool = False) -> StandIn:
+    """The stand-in; `strict`: its flood limits are sliding windows (30 in any second), not leaky buckets."""
+    config = LimitConfig(strict=True) if strict else None
+    return StandIn(TOKEN, BOT_USERNAME, limits_enabled=limits, limit_config=config)
 
 
 def seed_groups(store: Store, chat_ids: Sequence[int], push_time: clock_time, zone: str) -> None:

@@ -1,7 +1,8 @@
 """The daily push: N groups due in the same minute, one `run_now()` tick.
 
-Limits on: the stand-in enforces Telegram's flood limits and the bot runs its production FloodLimiter; the figure
-is the achieved rate against the 30 messages/s ceiling, plus 429s and lost or duplicated readings.
+Limits on: the stand-in enforces Telegram's flood limits as strict sliding windows (at most 30 messages in any second,
+no leaky-bucket burst) and the bot runs its production FloodLimiter; the figure is the achieved rate over the whole
+push against the 30 messages/s ceiling, plus 429s and lost or duplicated readings.
 Limits off: the bot's push rate against a bare PTB loop sending the same message to the same chats.
 """
 
@@ -29,7 +30,6 @@ ZONE = "Asia/Shanghai"
 # 08:00:30 in Shanghai on a Monday; the bot starts a minute earlier, when nothing is due yet.
 PUSH_MINUTE = datetime(2026, 3, 2, 0, 0, 30, tzinfo=UTC)
 CEILING = 30.0  # messages per second, Telegram's overall limit (and the stand-in's)
-BURST = 30  # what the leaky bucket lets through at once before pacing starts
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ async def push_studybot(workdir: Path, groups: int, *, limits: bool) -> PushRun:
     svc = make_services(workdir, f"push-{'limited' if limits else 'free'}", clock=clock)
     chats = chat_ids(groups)
     seed_groups(svc.store, chats, PUSH_AT, ZONE)
-    async with new_standin(limits=limits) as standin, studybot(svc, standin, rate_limit=limits) as running, \
+    async with new_standin(limits=limits, strict=True) as standin, \
+            studybot(svc, standin, rate_limit=limits) as running, \
             replies(standin, "sendMessage") as listener:
         await asyncio.sleep(0.2)  # the start-up catch-up tick runs (nothing is due at 07:59:30)
         refused_before = standin.stats.too_many_requests
@@ -108,18 +109,14 @@ async def push_baseline(text: str, markup: InlineKeyboardMarkup, groups: int, co
 
 async def run_limited(workdir: Path, sizes: Sizes) -> list[Row]:
     run = await push_studybot(workdir, sizes.groups, limits=True)
-    # A client pacing perfectly under Telegram's leaky bucket sends BURST at once, then CEILING per second.
-    paced = run.groups - BURST
-    steady = paced / run.seconds if run.seconds > 0 and paced > 0 else None
-    # With too few groups the push is mostly the initial burst, and its rate says nothing about pacing.
-    goal = ratio_at_least(0.95) if paced >= BURST else None
-    name = f"push, limits on ({sizes.groups:,} groups)"
+    # No burst is subtracted: under a strict window a client that bursts is refused, so the whole push counts.
+    goal = ratio_at_least(0.97) if run.groups >= 10 * CEILING else None  # a short push says little about pacing
+    name = f"push, limits on ({sizes.groups:,} groups, strict window)"
+    share = run.too_many / run.groups * 100 if run.groups else 0.0
     return [
-        Row(name, "messages/s (after the 30-message burst)", steady, CEILING, goal,
-            baseline_label="Telegram ceiling"),
-        Row(name, "seconds for the whole push", run.seconds, max(paced, 0) / CEILING or None,
-            digits=2, baseline_label="ideal"),
-        Row(name, "429 responses", run.too_many, digits=0),
+        Row(name, "messages/s (whole push)", run.rate, CEILING, goal, baseline_label="Telegram ceiling"),
+        Row(name, "seconds for the whole push", run.seconds, run.groups / CEILING, digits=2, baseline_label="ideal"),
+        Row(name, "429 responses, % of sends", share, goal=Goal("value", "<=", 0.1, "≤ 0.1 %"), digits=2),
         Row(name, "lost (no reading)", run.lost, goal=value_is(0), digits=0),
         Row(name, "duplicated (>1 reading)", run.duplicated, goal=value_is(0), digits=0),
         Row(name, "deliveries failed in the tick", run.failed, goal=value_is(0), digits=0),
@@ -140,6 +137,6 @@ async def run_unlimited(workdir: Path, sizes: Sizes) -> list[Row]:
     best = max(bots, key=lambda r: r.rate)
     return [
         Row(name, f"messages/s (concurrency {concurrency})", best.rate, max(b.rate for b in bases),
-            Goal("ratio", ">=", 0.8, "ratio ≥ 0.8 *"), baseline_label="PTB send loop"),
+            ratio_at_least(0.85), baseline_label="PTB send loop"),
         Row(name, "lost + duplicated", sum(r.lost + r.duplicated for r in bots), goal=value_is(0), digits=0),
     ]

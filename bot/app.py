@@ -7,7 +7,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Update
+from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Chat, ChatMember, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -40,18 +41,55 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER,
 LEARN_GROUP = 5  # handler group of the roster learner: any handler group between 0 and it stays free for others
 
 
+# Settings an admin sends are never dropped: a flood of lookups must not swallow "/settime 07:30".
+ADMIN_ONLY = {"subscribe", "unsubscribe", "settime", "timezone", "days", "pause", "resume", "goto", "dailyquiz",
+              "stopquiz"}
+
+
+def _command(update: Update) -> str:
+    text = update.message.text if update.message is not None and update.message.text else ""
+    return text[1:].split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") and len(text) > 1 else ""
+
+
 async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Drop a member's commands quietly once they flood; other members and groups are unaffected."""
+    """Stop a member's flood of commands with one short notice; other members and groups are unaffected."""
     user = update.effective_user
     if (user is None or update.poll_answer is not None or update.poll is not None
             or update.my_chat_member is not None or update.chat_member is not None):
         return
-    if not services(context).throttle.allow(user.id, time.monotonic()):
-        log.info("throttled user %s", user.id)
-        if update.callback_query is not None:
-            # Unanswered, the member's button would spin; the answer is a toast, not a chat message.
-            await update.callback_query.answer(render.throttled())
-        raise ApplicationHandlerStop
+    svc = services(context)
+    if svc.throttle.allow(user.id, time.monotonic()):
+        return
+    if _command(update) in ADMIN_ONLY and await svc.admins.is_admin(update):
+        return
+    log.info("throttled user %s", user.id)
+    if update.callback_query is not None:
+        # Unanswered, the member's button would spin; the answer is a toast, not a chat message.
+        await update.callback_query.answer(render.throttled())
+    elif update.effective_message is not None and svc.throttle.first_refusal(user.id):
+        await update.effective_message.reply_text(render.throttled(), do_quote=True)
+    raise ApplicationHandlerStop
+
+
+async def allowed_chats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """With `telegram.allowed_chats` set, the bot serves only those groups: elsewhere it says so once and leaves."""
+    allowed = services(context).config.telegram.allowed_chats
+    chat = update.effective_chat
+    if not allowed or chat is None or chat.type not in (Chat.GROUP, Chat.SUPERGROUP) or chat.id in allowed:
+        return
+    message = update.effective_message
+    if message is not None and message.migrate_from_chat_id in allowed:
+        return  # a listed group became a supergroup: its new id belongs to it (list it too, see README)
+    change = update.my_chat_member
+    leaving = change is not None and change.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED)
+    if not leaving:
+        log.info("chat %s is not in telegram.allowed_chats: leaving", chat.id)
+        try:
+            await context.bot.send_message(chat.id, render.chat_not_allowed())
+            await context.bot.leave_chat(chat.id)
+        except TelegramError as exc:
+            log.info("could not leave chat %s: %s", chat.id, exc)
+    raise ApplicationHandlerStop
 
 
 class MemberUpdates(TypeHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
@@ -80,6 +118,7 @@ async def register_commands(app: Application) -> None:
 
 
 def add_handlers(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, allowed_chats), group=-2)
     app.add_handler(MemberUpdates(throttle), group=-1)
     # Poll answers and poll updates (vote counts after each answer) come in bursts during a quiz: matched first,
     # they skip two dozen command checks each.
@@ -108,6 +147,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(records.checkin, pattern=r"^ck:"))
     app.add_handler(CallbackQueryHandler(review.button, pattern=r"^rv:"))
     app.add_handler(CallbackQueryHandler(lookup.button))
+    app.add_handler(MessageHandler(filters.Regex(r"^/section_[a-z0-9_]+(@\w+)?(\s|$)"), lookup.section_command))
     app.add_handler(MessageHandler(filters.COMMAND, lookup.unknown_command))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, lookup.plain_text))
     # A group of its own, after the handlers above: every message and press also teaches the roster.
@@ -134,6 +174,9 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .write_timeout(config.telegram.timeout)
         .connect_timeout(min(config.telegram.timeout, 10.0))
     )
+    if config.telegram.proxy:
+        # Both PTB HTTP clients: the one for sends and the long-poll one for getUpdates.
+        builder = builder.proxy(config.telegram.proxy).get_updates_proxy(config.telegram.proxy)
     # Every request is retried by one policy in the limiter; `rate_limit=False` keeps the retries, drops the pacing.
     limiter = FloodLimiter() if rate_limit else FloodLimiter(overall_rate=None, group_rate=None)
     builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from telegram.error import InvalidToken, TelegramError
 
@@ -79,13 +81,27 @@ def cmd_content_check(args: argparse.Namespace, config: Config) -> None:
     print(render.plain(render.outline(doc)))
 
 
+def _database_problems(config: Config) -> list[str]:
+    from bot.store import check_database
+
+    return check_database(config.database)
+
+
 def cmd_config_check(args: argparse.Namespace, config: Config) -> None:
+    problems = _database_problems(config)
+    if problems:
+        raise CliError("\n".join(f"{config.source}: {p}" for p in problems))
+    from bot.store import schema_state
+
     doc = _document(config)
     plan = plan_readings(doc, config.readings.min_chars, config.readings.max_chars)
     questions = sum(len(load_bank(path, doc)) for path in config.content.question_banks)
     token = "set" if config.telegram.token else "not set (the bot runs offline)"
     print(f"{config.source}: OK")
-    print(f"  token: {token}; mode: {config.telegram.mode}; database: {config.database}")
+    print(f"  token: {token}; mode: {config.telegram.mode}; proxy: {'set' if config.telegram.proxy else 'none'}")
+    print(f"  database: {config.database} — {schema_state(config.database)}")
+    if config.telegram.allowed_chats:
+        print(f"  allowed chats: {', '.join(str(c) for c in config.telegram.allowed_chats)}")
     print(f"  speech: {doc.title} — {len(plan)} daily readings")
     if config.content.question_banks:
         print(f"  question banks: {len(config.content.question_banks)} file(s), {questions} questions")
@@ -228,6 +244,9 @@ def cmd_run(args: argparse.Namespace, config: Config) -> None:
     from bot.logs import redact
     from bot.runner import run
 
+    problems = _database_problems(config)
+    if problems:
+        raise CliError("\n".join(problems))
     try:
         run(config, force_offline=args.offline)
     except InvalidToken:
@@ -236,6 +255,28 @@ def cmd_run(args: argparse.Namespace, config: Config) -> None:
     except TelegramError as exc:
         detail = redact(str(exc), [config.telegram.token])
         raise CliError(f"could not start the bot: {type(exc).__name__}: {detail}") from None
+    except sqlite3.DatabaseError as exc:
+        raise CliError(f"database {config.database}: {exc}") from None
+
+
+def cmd_backup(args: argparse.Namespace, config: Config) -> None:
+    from bot.store import backup_database, check_database
+
+    target = Path(args.file)
+    if not config.database.is_file():
+        raise CliError(f"no database to back up at {config.database}")
+    problems = [p for p in check_database(config.database) if "not writable" not in p]
+    if problems:
+        raise CliError("\n".join(problems))
+    if target.exists() and not args.force:
+        raise CliError(f"{target} exists; pass --force to overwrite it")
+    if not target.parent.is_dir():
+        raise CliError(f"folder {target.parent} does not exist")
+    try:
+        size = backup_database(config.database, target)
+    except (sqlite3.Error, OSError) as exc:
+        raise CliError(f"backup failed: {exc}") from None
+    print(f"backed up {config.database} to {target} ({size:,} bytes, integrity ok)")
 
 
 def _positive(text: str) -> int:
@@ -248,13 +289,27 @@ def _positive(text: str) -> int:
     return value
 
 
+CONFIG_HELP = "configuration file (default: ./config.yaml if present, else built-in defaults)"
+
+
+class _Commands(argparse._SubParsersAction):
+    """Subcommands that also take -c FILE, so `studybot run -c FILE` works as well as `studybot -c FILE run`."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser = super().add_parser(name, **kwargs)
+        # SUPPRESS: given after the subcommand it overrides the top-level one; absent, it leaves that alone.
+        parser.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
+        parser.register("action", "parsers", _Commands)
+        return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studybot",
         description="A Telegram bot that takes a study group through one long speech.",
     )
-    parser.add_argument("-c", "--config", type=Path, default=None,
-                        help="configuration file (default: ./config.yaml if present, else built-in defaults)")
+    parser.add_argument("-c", "--config", type=Path, default=None, help=CONFIG_HELP)
+    parser.register("action", "parsers", _Commands)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser("run", help="run the bot (offline local chat when no token is configured)",
@@ -312,6 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
     config_check = config_commands.add_parser("check", help="validate the configuration and report every problem",
                                               description="Validate the configuration file and the content.")
     config_check.set_defaults(func=cmd_config_check)
+
+    backup = commands.add_parser("backup", help="copy the database safely, even while the bot runs",
+                                 description="Back up the database to FILE with SQLite's online backup API (safe "
+                                             "while the bot runs). Restore: stop the bot, copy FILE over the "
+                                             "database, delete its -wal and -shm files, start the bot.")
+    backup.add_argument("file", help="the backup file to write, e.g. studybot-2026-12-01.db")
+    backup.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    backup.set_defaults(func=cmd_backup)
 
     channels = commands.add_parser("channels", help="robot channels (WeCom, DingTalk, Feishu)",
                                    description="Work with the robot channels listed under channels: in the config.")

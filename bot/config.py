@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -45,6 +46,8 @@ class TelegramConfig:
     mode: str = "polling"
     webhook: WebhookConfig = WebhookConfig()
     timeout: float = 20.0
+    proxy: str = field(default="", repr=False)  # http://, https:// or socks5:// URL; may carry a password
+    allowed_chats: tuple[int, ...] = ()  # groups the bot may serve; empty: any
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class Config:
     reports: ReportsConfig = ReportsConfig()
     channels: tuple[ChannelConfig, ...] = ()  # robot groups (WeCom, DingTalk, Feishu): bot/robots/
     log_level: str = "INFO"
+    log_file: Path | None = None  # besides stderr, a rotating log file
     source: str = "defaults"
 
     @property
@@ -231,8 +235,28 @@ def _log_level(value: Any) -> str:
     return text
 
 
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+
+
+def _proxy(value: Any) -> str:
+    text = _string(value).strip()
+    if text and not text.startswith(PROXY_SCHEMES):
+        # Never echo the value: a proxy URL may carry a password.
+        raise ValueError("must start with http://, https://, socks5:// or socks5h://")
+    if text.startswith("socks") and importlib.util.find_spec("socksio") is None:  # httpx's SOCKS support
+        raise ValueError('a SOCKS proxy needs the socks extra: pip install "python-telegram-bot[socks]"')
+    return text
+
+
+def _chat_ids(value: Any) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in items):
+        raise ValueError(f"must be a list of chat ids (numbers such as -1001234567890), got {value!r}")
+    return tuple(items)
+
+
 TOP_KEYS = {"telegram", "database", "content", "readings", "push", "quiz", "review", "reports", "channels",
-            "log_level"}
+            "log_level", "log_file"}
 
 
 def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) -> Config:
@@ -245,7 +269,7 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
     for unknown in sorted(set(raw) - TOP_KEYS):
         r.problems.append(f"{unknown}: unknown key (known: {', '.join(sorted(TOP_KEYS))})")
 
-    tg = r.section(raw, "telegram", {"token", "base_url", "mode", "webhook", "timeout"})
+    tg = r.section(raw, "telegram", {"token", "base_url", "mode", "webhook", "timeout", "proxy", "allowed_chats"})
     wh = r.section(tg, "webhook", {"listen", "port", "url", "secret_token"}) if "webhook" in tg else {}
     token = env.get(TOKEN_ENV, "").strip() or r.get(tg, "telegram.token", "", _string).strip()
     webhook = WebhookConfig(
@@ -263,6 +287,8 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         mode=mode,
         webhook=webhook,
         timeout=r.get(tg, "telegram.timeout", TelegramConfig.timeout, _number_in(0.1, 120)),
+        proxy=r.get(tg, "telegram.proxy", "", _proxy),
+        allowed_chats=r.get(tg, "telegram.allowed_chats", (), _chat_ids),
     )
 
     ct = r.section(raw, "content", {"speech", "question_banks", "generated_questions"})
@@ -335,10 +361,15 @@ def build_config(raw: Any, source: str, base_dir: Path, env: Mapping[str, str]) 
         r.problems.append(f"database: {database.parent} is not a folder")
 
     log_level = r.get(raw, "log_level", "INFO", _log_level)
+    log_text = r.get(raw, "log_file", "", _string)
+    log_file = (base_dir / log_text).expanduser() if log_text else None
+    if log_file is not None and not log_file.parent.is_dir():
+        r.problems.append(f"log_file: folder {log_file.parent} does not exist")
     if r.problems:
         raise ConfigError(source, r.problems)
     return Config(telegram=telegram, database=database, content=content, readings=readings, push=push,
                   quiz=quiz, review=review, reports=reports, channels=channels, log_level=log_level,
+                  log_file=log_file,
                   source=source)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 
 REDACTED = "<token>"
 # Telegram tokens look like 123456789:AAE...; also catch them inside /bot<token>/ URL paths.
@@ -43,15 +45,23 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str, token: str, *secrets: str) -> RedactingFilter:
-    """Root logging at `level`, httpx quieted (it logs request URLs, which carry the token), token and `secrets`
-    redacted."""
+LOG_FILE_BYTES = 5 * 1024 * 1024  # each rotated file
+LOG_FILE_KEEP = 5  # rotated files kept besides the current one
+
+
+def setup_logging(level: str, token: str, *secrets: str, log_file: Path | None = None) -> RedactingFilter:
+    """Root logging at `level` to stderr (and a rotating `log_file` if given), httpx quieted (it logs request
+    URLs, which carry the token), token and `secrets` (webhook secret, proxy URL) redacted."""
     redactor = RedactingFilter([token, *secrets])
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(redactor)
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file is not None:
+        handlers.append(RotatingFileHandler(log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_KEEP,
+                                            encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(redactor)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = handlers
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -7,30 +7,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import random
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 from bot import render
 from bot.config import Config
 from bot.demo import fill_demo_week
+from bot.render import zone_label
 from bot.runner import Running, start, stop
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.standin import StandIn
-from bot.standin.state import FakeUser, SentRecord
+from bot.standin.state import FakeUser, Outbox, SentRecord
+from bot.store import Group, Store
 from schedules.clock import SystemClock
-from schedules.due import due_date, next_push_after
+from schedules.due import due_date, local_push_datetime, next_push_after
 
 OFFLINE_TOKEN = "123456:offline-local-chat"
 DEMO_CHAT = -100
 DEMO_TITLE = "学习小组（本地演示）"
 ME = 1
-QUIET = 0.4  # seconds without bot output that end one piped step
+OWNER_NAME = "学员"
+# A few members besides you, so leaderboards and answers have more than one name; `/as 小王` speaks as one.
+MEMBERS = {2: "小王", 3: "小李", 4: "小张"}
+QUIET = 0.4  # seconds without bot output or requests that end one step
 
 
 class ShiftedClock:
@@ -42,6 +50,11 @@ class ShiftedClock:
 
     def __call__(self) -> datetime:
         return self._real() + self.offset
+
+    def catch_up(self, instant: datetime) -> None:
+        """Move forward so that it is at least `instant` (never back: time in the demo only runs forward)."""
+        if self() < instant:
+            self.offset += instant - self()
 
 
 @dataclass
@@ -55,6 +68,7 @@ class Terminal:
     files: Path = field(default_factory=Path.cwd)  # where files the bot sends (exports, charts) are written
     buttons: list[tuple[int, str]] = field(default_factory=list)  # (message id, callback data) of the latest keyboard
     open_poll: str | None = None
+    speaker: int = ME  # who types: you, or a demo member after `/as 小王`
 
     def show(self, record: SentRecord) -> None:
         if record.chat_id == ME:
@@ -104,27 +118,44 @@ class Terminal:
         body = "\n".join("  " + line for line in text.splitlines())
         print(f"{who}:\n{body}\n", file=self.out, flush=True)
 
+    def _note(self, text: str) -> None:
+        print(f"  （{text}）", file=self.out, flush=True)
+
     async def handle(self, line: str) -> None:
-        """One typed line: a button press (#2), a poll answer (2), /pushnow, or a chat message."""
-        text = line.strip()
+        """One typed line: a button press (#2), a poll answer (2), /pushnow, /as, or a chat message."""
+        text = valid_text(line).strip()
         if not text:
             return
         world = self.standin.world
+        command = text.split()[0].split("@")[0]
         if text.startswith("#") and text[1:].isdigit():
             index = int(text[1:]) - 1
             if 0 <= index < len(self.buttons):
                 message_id, data = self.buttons[index]
-                world.user_presses(DEMO_CHAT, ME, message_id, data)
+                world.user_presses(DEMO_CHAT, self.speaker, message_id, data)
             else:
-                print("  （没有这个按钮）", file=self.out, flush=True)
+                self._note("没有这个按钮")
         elif text.isdigit() and self.open_poll is not None and len(text) <= 2:
             self._answer(int(text) - 1)
-        elif text.split("@")[0] == "/pushnow":
+        elif command == "/pushnow":
             await self._push_now()
-        elif text.split("@")[0] == "/demo":
+        elif command == "/as":
+            self._speak_as(text[len(text.split()[0]):].strip())
+        elif command == "/demo":
             await self._demo()
         else:
-            world.user_sends(DEMO_CHAT, ME, text)
+            world.user_sends(DEMO_CHAT, self.speaker, text)
+
+    def _speak_as(self, name: str) -> None:
+        """Offline only: type as another demo member (`/as 小王`), or as yourself again (`/as 我`)."""
+        names = {OWNER_NAME: ME, "我": ME, **{n: uid for uid, n in MEMBERS.items()}}
+        if name not in names:
+            choices = "、".join([OWNER_NAME, *MEMBERS.values()])
+            self._note(f"本地：/as 名字 以另一位成员的身份发言，可选：{choices}；/as 我 换回自己")
+            return
+        self.speaker = names[name]
+        who = f"{OWNER_NAME}（群主）" if self.speaker == ME else f"{name}（普通成员）"
+        self._note(f"本地：现在以 {who} 的身份发言")
 
     def _answer(self, option: int) -> None:
         poll = self.standin.world.polls.get(self.open_poll or "")
@@ -132,7 +163,7 @@ class Terminal:
             print("  （没有可以作答的测验，或选项编号不对）", file=self.out, flush=True)
             return
         try:
-            self.standin.world.user_answers_poll(poll.id, ME, [option])
+            self.standin.world.user_answers_poll(poll.id, self.speaker, [option])
         except ValueError:
             print("  （这道题你已经答过了）", file=self.out, flush=True)
             return
@@ -144,15 +175,16 @@ class Terminal:
     async def _push_now(self) -> None:
         """Offline only: move the clock to this group's next push time and run the push tick."""
         svc = self.running.svc
-        group = await svc.db(lambda s: s.group(DEMO_CHAT))
+        group, hold = await svc.db(lambda s: (s.group(DEMO_CHAT), s.push_hold(DEMO_CHAT)))
         if group is None or not group.pushable:
-            print("  （本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复）\n", file=self.out, flush=True)
+            self._note("本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复")
             return
-        if due_date(group.schedule, group.last_pushed, self.clock(), svc.grace) is None:
-            target = next_push_after(group.schedule, self.clock(), group.last_pushed)
+        last = max(filter(None, (group.last_pushed, hold)), default=None)  # a date held by a settings change
+        if due_date(group.schedule, last, self.clock(), svc.grace) is None:
+            target = next_push_after(group.schedule, self.clock(), last)
             self.clock.offset += target - self.clock() + timedelta(seconds=1)
             when = target.astimezone(ZoneInfo(group.timezone)).strftime("%Y-%m-%d %H:%M")
-            print(f"  （本地：时钟快进到下一次推送时间 {when}，{group.timezone}）", file=self.out, flush=True)
+            self._note(f"本地：时钟快进到下一次推送时间 {when}，{zone_label(group.timezone, target)}")
         await self.running.pusher.run_now()
 
 
@@ -182,12 +214,120 @@ def mark_underlines(text: str, entities: Sequence[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def valid_text(text: str) -> str:
+    """Undecodable input (a paste cut mid-character, GBK bytes) as U+FFFD, so it is answered instead of fatal."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
 BANNER = (
     "studybot — 离线本地聊天（offline）。没有配置 Telegram 令牌，机器人正连接内置的本地 Bot API 替身运行。\n"
     "To connect to Telegram: set TELEGRAM_BOT_TOKEN (or telegram.token in config.yaml) and run `studybot run` again.\n"
-    "你是演示群“{title}”的群主。试试：/toc、/section 2.3、/search 终身学习、/subscribe、/pushnow、/quiz 3；"
-    "/demo 模拟一周的学习记录，再试 /report、/export；输入 /help 查看全部命令，Ctrl-D 退出。\n"
+    "你是演示群“{title}”的群主，群里还有{members}。试试：/toc、/section 2.3、/search 终身学习、/subscribe、"
+    "/pushnow、/quiz 3；/as 小王 换成另一位成员发言；/demo 模拟一周的学习记录，再试 /report、/export；"
+    "输入 /help 查看全部命令，Ctrl-D 或 Ctrl-C 退出。\n"
 )
+
+
+class Lines(Protocol):
+    async def read(self) -> str | None:
+        """The next line without its newline, or None at the end of input."""
+
+
+class PipedLines:
+    """Lines from a pipe or file, read on a daemon thread (so quitting never waits for a read).
+
+    Raw bytes are decoded with replacement, so no byte sequence can stop the chat.
+    """
+
+    def __init__(self, stdin: TextIO) -> None:
+        self._stdin = stdin
+        self._asks: queue.Queue[tuple[asyncio.AbstractEventLoop, asyncio.Future[str | None]]] = queue.Queue()
+        threading.Thread(target=self._run, name="offline-input", daemon=True).start()
+
+    async def read(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str | None] = loop.create_future()
+        self._asks.put((loop, future))
+        return await future
+
+    def _run(self) -> None:
+        while True:
+            loop, future = self._asks.get()
+            line = self._line()
+            with contextlib.suppress(RuntimeError):  # the loop closed while we read: nobody is listening
+                loop.call_soon_threadsafe(_settle, future, line)
+            if line is None:
+                return
+
+    def _line(self) -> str | None:
+        try:
+            raw = getattr(self._stdin, "buffer", None)
+            if raw is not None:
+                data = raw.readline()
+                return data.decode("utf-8", "replace").rstrip("\r\n") if data else None
+            text = self._stdin.readline()
+            return text.rstrip("\r\n") if text else None
+        except (OSError, ValueError):
+            return None
+
+
+def _settle(future: asyncio.Future[str | None], line: str | None) -> None:
+    if not future.done():
+        future.set_result(line)
+
+
+class PromptedLines:
+    """Lines typed at a terminal: the main thread prompts (only there does input() use readline), the chat's
+    event loop runs on another thread and asks for each line once every reply has been printed."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.typed: queue.Queue[str | None] = queue.Queue()
+
+    async def read(self) -> str | None:
+        self.ready.set()
+        return await asyncio.get_running_loop().run_in_executor(None, self.typed.get)
+
+
+def run_interactive(config: Config) -> None:
+    """The offline chat at a terminal: line editing and history (readline), Ctrl-C and Ctrl-D quit at once."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (importing it gives input() line editing and history)
+    lines = PromptedLines()
+    started: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[None]]] = []
+
+    async def chat() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        started.append((asyncio.get_running_loop(), task))
+        await run_offline(config, lines=lines, interactive=True)
+
+    worker = threading.Thread(target=asyncio.run, args=(chat(),), name="offline-chat")
+    worker.start()
+    try:
+        while worker.is_alive():
+            if not lines.ready.wait(0.2):
+                continue
+            lines.ready.clear()
+            try:
+                line: str | None = input("> ")
+            except EOFError:
+                line = None
+            lines.typed.put(line)
+            if line is None:
+                break
+    except KeyboardInterrupt:
+        print()
+        for loop, task in started:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+    finally:
+        lines.typed.put(None)
+        worker.join()
 
 
 async def _pump(outbox: Any, terminal: Terminal, last_output: list[float]) -> None:
@@ -197,61 +337,90 @@ async def _pump(outbox: Any, terminal: Terminal, last_output: list[float]) -> No
         last_output[0] = loop.time()
 
 
-async def _wait_quiet(last_output: list[float], started: float, longest: float = 8.0,
-                      busy: Callable[[], bool] = lambda: False) -> None:
-    """Wait until the bot has said nothing for QUIET seconds (it may reply in several messages) and is not still
-    working on an update (a report or an export takes longer than QUIET before it says anything)."""
+async def _wait_quiet(standin: StandIn, running: Running, last_output: list[float], started: float,
+                      longest: float = 30.0) -> None:
+    """Wait until the bot is done with what was typed: every update fetched and handled, no request under way,
+    and nothing sent or asked for QUIET seconds (it may reply in several messages)."""
     loop = asyncio.get_running_loop()
+    app = running.app
     await asyncio.sleep(QUIET)
-    while ((loop.time() - max(last_output[0], started) < QUIET or busy())
-           and loop.time() - started < longest):
+    while loop.time() - started < longest:
+        idle = loop.time() - max(last_output[0], started, standin.last_request_end)
+        handling = app.update_processor.current_concurrent_updates or not app.update_queue.empty()
+        if idle >= QUIET and standin.busy == 0 and not standin.world.updates and not handling:
+            return
         await asyncio.sleep(0.05)
 
 
-def _busy(standin: StandIn, running: Running) -> Callable[[], bool]:
-    """True while an update is waiting for the bot or a handler is still running."""
-    app = running.app
-    return lambda: bool(standin.world.updates) or app.update_queue.qsize() > 0 or (
-        app.update_processor.current_concurrent_updates > 0)
+async def _restore_demo(standin: StandIn, svc: Services, clock: ShiftedClock) -> bool:
+    """Put the demo group back as an earlier run over the same database left it; True if the bot must join.
+
+    The stand-in forgets everything between runs while the database remembers: you are made the group's owner
+    again (admin commands work), the fast clock starts after the last push an earlier `/pushnow` sent, and a quiz
+    round left open is ended (its polls are gone with the old stand-in).
+    """
+    world = standin.world
+    world.user(FakeUser(ME, OWNER_NAME))
+    chat = world.chat(DEMO_CHAT, title=DEMO_TITLE)
+    chat.members[ME] = "creator"
+    for uid, name in MEMBERS.items():
+        world.user(FakeUser(uid, name))
+        chat.members[uid] = "member"
+    demo = await svc.db(_end_stale_rounds)
+    if demo is None or not demo.active:
+        return True
+    chat.members[world.bot.id] = "member"
+    if demo.last_pushed is not None:
+        clock.catch_up(local_push_datetime(demo.schedule, demo.last_pushed) + timedelta(minutes=1))
+    return False
 
 
-async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO | None = None) -> None:
-    """Run the offline chat until end of input (or Ctrl-D / Ctrl-C)."""
-    stdin = stdin or sys.stdin
+def _end_stale_rounds(store: Store) -> Group | None:
+    """A round an earlier run left open cannot go on: its polls lived in that run's stand-in. The demo group."""
+    for rnd in store.running_rounds():
+        if rnd.chat_id == DEMO_CHAT:
+            store.end_round(rnd.id, "stopped")
+    return store.group(DEMO_CHAT)
+
+
+async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO | None = None,
+                      lines: Lines | None = None, interactive: bool = False) -> None:
+    """Run the offline chat until end of input (or Ctrl-D / Ctrl-C); piped input is echoed as a transcript."""
     out = out or sys.stdout
+    reader = lines or PipedLines(stdin or sys.stdin)
     clock = ShiftedClock()
     svc = build_services(replace(config, telegram=replace(config.telegram, token=OFFLINE_TOKEN)), clock=clock)
     svc.offline = True
-    standin = StandIn(OFFLINE_TOKEN, privacy_mode=False)
-    standin.world.user(FakeUser(ME, "学员"))
+    # Poll ids must not repeat those an earlier run over the same database stored: start them at this instant.
+    standin = StandIn(OFFLINE_TOKEN, privacy_mode=False, first_id=time.time_ns() // 1000)
+    must_join = await _restore_demo(standin, svc, clock)
+    # Subscribed before the bot starts: a quiz round resumed from an earlier run sends its poll during start().
+    outbox = standin.world.outbox()
     await standin.start()
     running = await start(svc, base_url=standin.base_url)
     terminal = Terminal(standin, running, clock, out=out)
-    outbox = standin.world.outbox()
     last_output = [0.0]
     pump = asyncio.create_task(_pump(outbox, terminal, last_output))
     loop = asyncio.get_running_loop()
-    print(BANNER.format(title=DEMO_TITLE), file=out, flush=True)
+    members = "、".join(MEMBERS.values())
+    print(BANNER.format(title=DEMO_TITLE, members=members), file=out, flush=True)
     try:
-        demo = await svc.db(lambda s: s.group(DEMO_CHAT))
-        if demo is None or not demo.active:
+        if must_join:
             standin.world.add_bot_to_group(DEMO_CHAT, DEMO_TITLE, by_user=ME)
-        await _wait_quiet(last_output, loop.time())
-        interactive = stdin.isatty()
+        await _wait_quiet(standin, running, last_output, loop.time())
         while True:
-            if interactive:
-                print("> ", end="", file=out, flush=True)
-            line = await loop.run_in_executor(None, stdin.readline)
-            if not line:
+            line = await reader.read()
+            if line is None:
                 break
             if not interactive:
-                print(f"> {line.rstrip()}", file=out, flush=True)
+                print(f"> {valid_text(line).rstrip()}", file=out, flush=True)
             await terminal.handle(line)
-            if not interactive:
-                await _wait_quiet(last_output, loop.time(), busy=_busy(standin, running))
+            # Every reply is printed before the next prompt (and before the end of piped input).
+            await _wait_quiet(standin, running, last_output, loop.time())
     except (KeyboardInterrupt, asyncio.CancelledError):
-        pass
+        print("", file=out, flush=True)
     finally:
+        await _drain(outbox, terminal)
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pump
@@ -259,3 +428,9 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
         await stop(running)
         await standin.stop()
         svc.db.close()
+
+
+async def _drain(outbox: Outbox, terminal: Terminal) -> None:
+    """Print what the bot sent but the pump has not shown yet."""
+    for record in outbox.pending():
+        terminal.show(record)

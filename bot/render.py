@@ -14,6 +14,7 @@ from bot.store import AnswerRecord, Group, Member, PollRecord
 from content.attendance import CampaignSummary
 from content.model import Document, Reading, Section
 from content.questions import Question
+from content.readings import covered_sections
 from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
 from content.search import Page
 from content.split import split_text as split_at_sentences
@@ -78,14 +79,14 @@ def breadcrumb(doc: Document, section: Section) -> str:
 def outline(doc: Document) -> str:
     lines = [f"📖 <b>{esc(to_display(doc.title))}</b>", ""]
     if doc.opening is not None:
-        lines.append("<b>开头</b>　/section 开头")
+        lines.append(f"<b>开头</b>　{command_for(doc.opening.ref)}")
     for part in doc.parts:
         lines.append(f"<b>{esc(section_name(part.section))}</b>　〔{part.section.ref}〕")
         for point in part.points:
             lines.append(f"　{point.point}. {esc(to_display(point.heading))}　〔{point.ref}〕")
     if doc.closing is not None:
-        lines.append("<b>结语</b>　/section 结语")
-    lines += ["", "查看某一部分或某一点：/section 2.3（或 二、3）"]
+        lines.append(f"<b>结语</b>　{command_for(doc.closing.ref)}")
+    lines += ["", "点下方按钮查看，或发送 /section 2.3（或 二、3）"]
     return "\n".join(lines)
 
 
@@ -191,11 +192,14 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 ADMIN_COMMANDS = (
     "/subscribe 订阅每日推送　/unsubscribe 退订",
-    "/settime 07:30 推送时间　/timezone Asia/Shanghai 时区",
+    "/settime 07:30 推送时间　/timezone 北京（或 UTC+8、Asia/Tokyo）时区",
     "/days 工作日 推送日（每天、工作日、周一,周三,周五）",
     "/pause 暂停　/resume 恢复　/goto 5（第5天）或 /goto 2.3 调整进度",
     "/dailyquiz 2 每次推送后附 2 道小题（0 关闭，最多 3）",
     "/stopquiz 结束正在进行的测验",
+    "/roster 成员名单（完整名单私信给管理员）　/roster remove @用户名 移出名单",
+    "/excuse @用户名 12-01..12-05 出差 登记请假（也可回复该成员的消息）",
+    "/remind 20:30 推送日晚上提醒未打卡的成员　/remind off 关闭",
     "/report 学习报告（week、month、all 或 12-01..12-07；明细私信发送）",
     "/export 学习台账 Excel（/export csv 为 CSV；私信发送）",
 )
@@ -206,19 +210,22 @@ def help_text(doc: Document, private: bool, offline: bool = False) -> str:
              "📅 每天定时推送一小段原文（订阅后生效）",
              "🔍 随时查看任意部分、搜索关键词",
              "📝 在群里做小测验，积分排行", "", "<b>常用命令</b>"]
-    lines += [f"/{name} — {desc}" for name, desc in COMMANDS]
+    # Each command once: those the admin block explains are left out of the common list.
+    lines += [f"/{name} — {desc}" for name, desc in COMMANDS
+              if not any(f"/{name} " in line for line in ADMIN_COMMANDS)]
     lines += ["", "<b>管理员命令</b>", *ADMIN_COMMANDS]
     if private:
         lines += ["", "在私聊里你就是管理员：发送 /subscribe 即可订阅个人的每日推送。"]
     lines += ["", "也可以直接发“目录”“搜索 终身学习”或“二、3”。"]
     if offline:
-        lines += ["", "（本地离线模式：/pushnow 立即推送下一段）"]
+        lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言）"]
     return "\n".join(lines)
 
 
 def section_usage() -> str:
     return ("请在命令后写上要看的部分或要点，例如：\n/section 2.3　或　/section 二、3\n"
-            "/section 2（整个第二部分）　/section 开头　/section 结语\n用 /toc 查看目录。")
+            "/section 2（整个第二部分）　/section_opening（开头）　/section_closing（结语）\n"
+            "点一下就能打开：/section_2_3　用 /toc 查看目录。")
 
 
 def ref_error(text: str, reason: str) -> str:
@@ -237,6 +244,10 @@ def throttled() -> str:
     return "操作太频繁，请稍后再试。"
 
 
+def chat_not_allowed() -> str:
+    return "您好！这个学习助手只为指定的学习群服务，暂时不能在本群使用，我先退出了。如需使用，请联系机器人的管理者。"
+
+
 def admins_only() -> str:
     return "抱歉，这个设置只有群管理员可以修改。"
 
@@ -245,10 +256,13 @@ def admins_only() -> str:
 
 
 def reading_title(doc: Document, reading: Reading) -> str:
-    """Name the first point the reading covers; a reading of an intro or the opening/closing names that instead."""
-    names = [doc.section(r) for r in reading.refs]
-    first = next((s for s in names if s.kind == "point"), names[0] if names else None)
-    return section_name(first) if first is not None else ""
+    """一、1（续） — 一、2: every section the reading covers, and（续）where it starts inside one; a reading of one
+    section names it in full (一、3 强化学习…)."""
+    covered = covered_sections(doc, reading)
+    if len(covered) == 1:
+        section, continued = covered[0]
+        return f"{short_name(section)}（续）{section.heading}" if continued else section_name(section)
+    return " — ".join(short_name(section) + ("（续）" if continued else "") for section, continued in covered)
 
 
 def reading_header(doc: Document, reading: Reading, total: int) -> str:
@@ -295,8 +309,29 @@ def finished_push(doc: Document, total: int, restart: bool) -> str:
 # --- groups and settings -------------------------------------------------------------------------------------
 
 
+# Zones by the name people use for them; other zones show their IANA name with the offset now in force.
+ZONE_NAMES = {"Asia/Shanghai": "北京时间", "Asia/Urumqi": "新疆时间", "Asia/Hong_Kong": "香港时间",
+              "Asia/Macau": "澳门时间", "Asia/Taipei": "台北时间"}
+
+
+def utc_offset(zone: str, when: datetime | None = None) -> str:
+    """UTC+8, UTC-5, UTC+5:30 — the offset `zone` has at `when` (now if not given)."""
+    offset = (when or datetime.now(ZoneInfo(zone))).astimezone(ZoneInfo(zone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
+
+
+def zone_label(zone: str, when: datetime | None = None) -> str:
+    """北京时间（UTC+8）, UTC+8 for a fixed offset (never Etc/GMT-8, whose sign reads backwards), else the IANA name."""
+    offset = utc_offset(zone, when)
+    if zone == "UTC" or zone.startswith("Etc/"):
+        return "UTC" if offset == "UTC+0" else offset
+    return f"{ZONE_NAMES.get(zone, zone)}（{offset}）"
+
+
 def greeting(doc: Document, group: Group) -> str:
-    when = f"{format_weekdays(group.weekdays)} {group.push_time:%H:%M}，{group.timezone}"
+    when = f"{format_weekdays(group.weekdays)} {group.push_time:%H:%M}，{zone_label(group.timezone)}"
     return (f"大家好！我是学习助手，陪大家一起学习《{esc(doc.title)}》。\n\n"
             f"管理员发送 /subscribe 即可订阅每日推送（默认{esc(when)}），"
             "可用 /settime、/timezone、/days 调整。\n发送 /help 查看全部命令，/toc 查看目录。")
@@ -312,7 +347,8 @@ def settings(group: Group, total: int, upcoming: datetime | None, now: datetime)
     else:
         state = "已订阅"
     lines = ["⚙️ <b>推送设置</b>", f"状态：{state}",
-             f"时间：{format_weekdays(group.weekdays)} {group.push_time:%H:%M}（{esc(group.timezone)}）",
+             f"时间：{format_weekdays(group.weekdays)} {group.push_time:%H:%M}",
+             f"时区：{esc(zone_label(group.timezone, now))}",
              f"进度：已学完全部 {total} 天" if group.finished
              else f"进度：下一次推送第 {group.next_day} 天 / 共 {total} 天",
              f"推送后小测验：{f'{group.daily_quiz} 题' if group.daily_quiz else '关闭'}（/dailyquiz 设置）"]
@@ -322,6 +358,19 @@ def settings(group: Group, total: int, upcoming: datetime | None, now: datetime)
         local = upcoming.astimezone(ZoneInfo(group.timezone))
         lines.append(f"下次推送：{local:%Y-%m-%d %H:%M}")
     return "\n".join(lines)
+
+
+def current_setting(setting: str, group: Group, now: datetime) -> str:
+    """A settings command sent without an argument: the value now, and how to change it."""
+    value, example = {
+        "push_time": (f"推送时间：{group.push_time:%H:%M}", "/settime 07:30（也可以写 7点半、晚上8点）"),
+        "timezone": (f"时区：{zone_label(group.timezone, now)}",
+                     "/timezone 北京、/timezone UTC+8 或 /timezone Asia/Tokyo"),
+        "weekdays": (f"推送日：{format_weekdays(group.weekdays)}", "/days 工作日、/days 每天 或 /days 周一,周三,周五"),
+        "daily_quiz": (f"推送后小测验：{f'{group.daily_quiz} 题' if group.daily_quiz else '关闭'}",
+                       "/dailyquiz 2（0 关闭，最多 3）"),
+    }[setting]
+    return f"当前{esc(value)}\n修改示例：{esc(example)}"
 
 
 def subscribed_note() -> str:
@@ -349,8 +398,8 @@ def bad_time() -> str:
 
 
 def bad_timezone() -> str:
-    return ("不认识这个时区。请用标准时区名，例如 /timezone Asia/Shanghai（北京时间）、"
-            "/timezone Europe/London、/timezone America/New_York。")
+    return ("不认识这个时区。可以写城市、时区或与 UTC 的时差，例如 /timezone 北京、/timezone 东八区、"
+            "/timezone UTC+8，或标准时区名 /timezone Asia/Shanghai、/timezone Europe/London。")
 
 
 def bad_days() -> str:
@@ -434,8 +483,9 @@ def section_tags(doc: Document, refs: Sequence[str]) -> str:
 
 
 def section_command(doc: Document, ref: str) -> str:
-    """ "/section 三、3" or "/section 开头": the command as a member would type it."""
-    return f"/section {esc(doc.section(ref).label if doc.has(ref) else ref)}"
+    """ "/section_3_3" or "/section_opening": one tap opens it (in Telegram "/section 开头" is tappable only up to
+    the space)."""
+    return command_for(ref) if doc.has(ref) else f"/section {esc(ref)}"
 
 
 def quiz_already_running() -> str:
@@ -497,6 +547,10 @@ def quiz_results(doc: Document, polls: Sequence[PollRecord], answers: Sequence[A
 
 def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def leaderboard_usage() -> str:
+    return "排行榜可以看总榜或本周榜：/leaderboard（总榜）、/leaderboard week（近 7 天）。"
 
 
 def leaderboard(scores: dict[int, tuple[int, int]], names: dict[int, str], week: bool) -> str:
@@ -667,14 +721,17 @@ CHECKIN_PREFIX = "✅ 已学习"
 REMINDER_NAMED = 60
 
 
-def reading_keyboard(ref: str | None, checkin: tuple[str, int] | None = None) -> InlineKeyboardMarkup:
-    """The buttons under a reading: outline, full text and, for a pushed reading, 已学习 with its live count.
+def reading_keyboard(ref: str | None, checkin: tuple[str, int] | None = None,
+                     day: int | None = None) -> InlineKeyboardMarkup:
+    """The buttons under a reading: outline and the full text of its sections (each in a new message, the reading
+    stays as sent) and, for a pushed reading, 已学习 with its live count.
 
-    `checkin` is (callback data, count so far).
+    `checkin` is (callback data, count so far); `day` the plan day (a push's header names it when it is not given).
     """
-    row = [InlineKeyboardButton("目录", callback_data="toc")]
+    row = [InlineKeyboardButton("📖 目录", callback_data="opentoc")]
     if ref is not None:
-        row.append(InlineKeyboardButton("读全文", callback_data=f"sec:{ref}"))
+        row.append(InlineKeyboardButton("读全文（本段所在各部分）",
+                                        callback_data=f"rd:{ref}" + (f":{day}" if day is not None else "")))
     rows = [row]
     if checkin is not None:
         rows.append([InlineKeyboardButton(checkin_label(checkin[1]), callback_data=checkin[0])])
@@ -967,6 +1024,82 @@ def mastery_lines(doc: Document, strong: Sequence[str], weak: Sequence[str], fig
 
 def _percent(share: float) -> str:
     return f"{int(share * 100 + 0.5)}%"  # half up, as `percent`
+
+
+# --- navigation by inline buttons (issue 11) -----------------------------------------------------------------
+# Callback data: "toc[:page]" and "sec:REF[:page[:day]]" edit the pressed message in place; "open:REF" and "opentoc"
+# (under a daily reading, which stays as it was sent) post a new message; "rd:REF[:day]" opens a reading's sections.
+
+ROW_SIZE = 5
+
+
+def command_for(ref: str) -> str:
+    """A tappable command for a section: /section_2_3, /section_2, /section_opening (commands are [a-z0-9_])."""
+    return "/section_" + ref.replace(".", "_")
+
+
+def ref_of_command(tail: str) -> str:
+    """The reverse of command_for: '2_3' → '2.3'."""
+    return tail.replace("_", ".")
+
+
+def _rows(buttons: Sequence[InlineKeyboardButton]) -> list[list[InlineKeyboardButton]]:
+    return [list(buttons[i:i + ROW_SIZE]) for i in range(0, len(buttons), ROW_SIZE)]
+
+
+def toc_keyboard(doc: Document, page: int = 0, pages: int = 1) -> InlineKeyboardMarkup:
+    """One row per part: the part, then its points; the opening and closing on their own rows."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if doc.opening is not None:
+        rows.append([InlineKeyboardButton("📖 开头", callback_data="sec:opening")])
+    for part in doc.parts:
+        buttons = [InlineKeyboardButton(f"📖 {short_name(part.section)}", callback_data=f"sec:{part.section.ref}")]
+        buttons += [InlineKeyboardButton(p.label, callback_data=f"sec:{p.ref}") for p in part.points]
+        rows += _rows(buttons)
+    if doc.closing is not None:
+        rows.append([InlineKeyboardButton("📖 结语", callback_data="sec:closing")])
+    if pages > 1:
+        rows.append(_pager("toc", page, pages))
+    return InlineKeyboardMarkup(rows)
+
+
+def _pager(prefix: str, page: int, pages: int, suffix: str = "") -> list[InlineKeyboardButton]:
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton(f"◀ 上一页（{page}/{pages}）", callback_data=f"{prefix}:{page - 1}{suffix}"))
+    if page + 1 < pages:
+        row.append(InlineKeyboardButton(f"下一页（{page + 2}/{pages}）▶", callback_data=f"{prefix}:{page + 1}{suffix}"))
+    return row
+
+
+def section_keyboard(doc: Document, section: Section, page: int = 0, pages: int = 1,
+                     reading: Reading | None = None) -> InlineKeyboardMarkup:
+    """Pages of a long section, the reading's other sections (opened from 读全文), then ◀ previous · 目录 · next ▶."""
+    day = f":{reading.day}" if reading is not None else ""
+    rows: list[list[InlineKeyboardButton]] = []
+    if pages > 1:
+        rows.append(_pager(f"sec:{section.ref}", page, pages, day))
+    if reading is not None and len(reading.refs) > 1:
+        rows.append([InlineKeyboardButton(("✔ " if ref == section.ref else "📖 ") + short_name(doc.section(ref)),
+                                          callback_data=f"sec:{ref}:0{day}") for ref in reading.refs])
+    before, after = doc.neighbours(section.ref)
+    nav = []
+    if before is not None:
+        nav.append(InlineKeyboardButton(f"◀ {short_name(before)}", callback_data=f"sec:{before.ref}"))
+    nav.append(InlineKeyboardButton("目录", callback_data="toc"))
+    if after is not None:
+        nav.append(InlineKeyboardButton(f"{short_name(after)} ▶", callback_data=f"sec:{after.ref}"))
+    rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+READING_DAY = re.compile(r"第 (\d+) 天 / 共")
+
+
+def reading_day_in(text: str) -> int | None:
+    """The plan day a reading message names in its header (a push's 读全文 button carries only a reference)."""
+    found = READING_DAY.search(text)
+    return int(found.group(1)) if found else None
 
 
 def offline_private_label() -> str:

@@ -215,10 +215,16 @@ def run(config: Config, force_offline: bool = False) -> None:
     offline = config.offline or force_offline
     # The offline chat prints a transcript: routine INFO lines would drown it.
     level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
-    setup_logging(level, config.telegram.token, config.telegram.webhook.secret_token, *robot_secrets(config))
+    setup_logging(level, config.telegram.token, config.telegram.webhook.secret_token, config.telegram.proxy,
+                  *robot_secrets(config), log_file=config.log_file)
     if offline:
-        from bot.offline import run_offline
+        import sys
 
-        asyncio.run(run_offline(config))
+        from bot.offline import run_interactive, run_offline
+
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            run_interactive(config)
+        else:
+            asyncio.run(run_offline(config))
     else:
         asyncio.run(serve(config))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -463,6 +464,99 @@ class Reminder:
     reminded_on: date | None  # local date of the last reminder sent
 
 
+@migrations()
+def m012_push_holds(db: Database) -> None:
+    """A local date a settings change made due at once, which is not pushed (schedules.due.held_date)."""
+    db.execute("CREATE TABLE push_holds (chat_id INTEGER PRIMARY KEY, local_date TEXT NOT NULL)")
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database(path: Path) -> list[str]:
+    """Every reason `path` cannot serve as the bot's database, one line each (empty: it can).
+
+    It exists or can be created, is an SQLite file, can be written (with its folder: WAL keeps files beside it),
+    and was not written by a newer studybot (a migration this code does not know). Opens it read-only.
+    """
+    if path.is_dir():
+        return [f"database {path} is a folder, not a file"]
+    folder = path.parent if str(path.parent) else Path(".")
+    if not path.exists():
+        # The bot creates missing folders on start: the nearest existing one must be a writable folder.
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p == Path(p.anchor or "."))
+        if not existing.is_dir():
+            return [f"database {path} cannot be created: {existing} is not a folder"]
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return [f"database {path} cannot be created: the folder {existing} is not writable"]
+        return []
+    problems = []
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return [f"database {path} cannot be read: {exc.strerror or exc}"]
+    if head and head != SQLITE_HEADER:
+        return [f"database {path} is not an SQLite database (move it away or set `database` to another file)"]
+    if not os.access(path, os.W_OK):
+        problems.append(f"database {path} is not writable")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        problems.append(f"database {path}: its folder {folder} is not writable (SQLite keeps its WAL file there)")
+    if not head:
+        return problems
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            db = Database(conn)
+            applied = {m.name for m in migrations.applied(db)}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return [*problems, f"database {path} cannot be opened: {exc}"]
+    known = {m.name for m in migrations.pending(Database(memory=True))}
+    if unknown := sorted(applied - known):
+        problems.append(f"database {path} was written by a newer studybot (unknown schema migrations: "
+                        f"{', '.join(unknown)}); upgrade studybot or restore a backup")
+    return problems
+
+
+def schema_state(path: Path) -> str:
+    """'new', 'current' or 'N migration(s) to apply' — for `config check` (the file must pass check_database)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return "new (created on first run)"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        pending = migrations.pending(Database(conn))
+    finally:
+        conn.close()
+    return "current" if not pending else f"{len(pending)} schema migration(s) will be applied on start"
+
+
+def backup_database(source: Path, target: Path) -> int:
+    """Copy the live database to `target` with SQLite's online backup API; returns its size in bytes.
+
+    Safe while the bot runs: unlike copying the file, it includes what is still in the WAL and sees one consistent
+    state. The copy is written beside `target` first and renamed into place once it passed an integrity check.
+    """
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    src = sqlite3.connect(source)
+    try:
+        dest = sqlite3.connect(partial)
+        try:
+            src.backup(dest)
+            verdict = dest.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            dest.close()
+    finally:
+        src.close()
+    if verdict != "ok":
+        partial.unlink(missing_ok=True)
+        raise sqlite3.DatabaseError(f"the backup failed its integrity check: {verdict}")
+    partial.replace(target)
+    return target.stat().st_size
+
+
 class Store:
     """All persistent state. Plain synchronous code: async callers reach it through `StoreWorker`, one thread."""
 
@@ -552,6 +646,18 @@ class Store:
         where = "WHERE g.active = 1" if active_only else ""
         return [_group(r, self.plan) for r in self.db.query(f"{_GROUP_SELECT} {where} ORDER BY g.chat_id")]
 
+    def hold_push(self, chat_id: int, local_date: date) -> None:
+        """Today's push, made due at once by a settings change, is not sent (see schedules.due.held_date)."""
+        self.db.execute("INSERT OR REPLACE INTO push_holds (chat_id, local_date) VALUES (?, ?)",
+                        [chat_id, local_date.isoformat()])
+
+    def push_hold(self, chat_id: int) -> date | None:
+        row = self.db.execute("SELECT local_date FROM push_holds WHERE chat_id = ?", [chat_id]).fetchone()
+        return date.fromisoformat(row[0]) if row else None
+
+    def _push_holds(self) -> dict[int, str]:
+        return dict(self.db.execute("SELECT chat_id, local_date FROM push_holds").fetchall())
+
     def push_candidates(self) -> list[tuple[int, PushSchedule, date | None]]:
         """Groups that take daily pushes, as (chat_id, schedule, last pushed local date); finished ones are left out."""
         finished = "" if self.plan.at_end == "restart" else "AND coalesce(p.next_day, 1) <= ?"
@@ -563,7 +669,9 @@ class Store:
         ).fetchall()
         schedules: dict[tuple[str, str, str], PushSchedule] = {}
         out = []
+        holds = self._push_holds()
         for chat_id, push_time, zone, days, last in rows:
+            last = max(filter(None, (last, holds.get(chat_id))), default=None)  # a held date counts as pushed
             key = (push_time, zone, days)
             schedule = schedules.get(key)
             if schedule is None:

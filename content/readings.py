@@ -72,6 +72,13 @@ def plan_readings(
     )
 
 
+def covered_sections(doc: Document, reading: Reading) -> tuple[tuple[Section, bool], ...]:
+    """Every section `reading` covers, in order, each with whether the reading starts inside it (it began on an
+    earlier day), so a header can say 一、1（续）— 一、2 instead of naming only the first."""
+    return tuple((section, reading.start > section.start)
+                 for section in (doc.section(ref) for ref in reading.refs))
+
+
 def count_chars(text: str) -> int:
     """The length used for reading bounds: characters that are not whitespace."""
     return len(_NON_SPACE.findall(text))

@@ -101,19 +101,52 @@ def parse_time(text: str) -> dt.time:
     return dt.time(hour, minute)
 
 
+# What people type for a zone besides its IANA name. All of mainland China keeps Beijing time (Asia/Shanghai);
+# Asia/Urumqi is the local Xinjiang time (UTC+6) that IANA records for 乌鲁木齐.
+_CHINA_CITIES = (
+    "北京", "上海", "天津", "重庆", "广州", "深圳", "杭州", "南京", "武汉", "成都", "西安", "长沙", "郑州", "济南",
+    "青岛", "沈阳", "大连", "哈尔滨", "长春", "昆明", "贵阳", "南宁", "福州", "厦门", "南昌", "合肥", "太原",
+    "石家庄", "呼和浩特", "兰州", "西宁", "银川", "海口", "三亚", "拉萨", "苏州", "宁波", "无锡", "邵阳",
+)
 _TZ_ALIASES = {
-    "北京": "Asia/Shanghai",
-    "北京时间": "Asia/Shanghai",
+    **{city: "Asia/Shanghai" for city in _CHINA_CITIES},
+    **{f"{city}时间": "Asia/Shanghai" for city in _CHINA_CITIES},
     "中国": "Asia/Shanghai",
-    "上海": "Asia/Shanghai",
+    "中国时间": "Asia/Shanghai",
+    "东八区": "Asia/Shanghai",
+    "东八": "Asia/Shanghai",
+    "北京时区": "Asia/Shanghai",
+    "asia/beijing": "Asia/Shanghai",
+    "beijing": "Asia/Shanghai",
+    "china": "Asia/Shanghai",
+    "乌鲁木齐": "Asia/Urumqi",
+    "乌鲁木齐时间": "Asia/Urumqi",
+    "新疆时间": "Asia/Urumqi",
     "香港": "Asia/Hong_Kong",
+    "澳门": "Asia/Macau",
     "台北": "Asia/Taipei",
     "新加坡": "Asia/Singapore",
     "东京": "Asia/Tokyo",
+    "首尔": "Asia/Seoul",
     "伦敦": "Europe/London",
+    "巴黎": "Europe/Paris",
+    "柏林": "Europe/Berlin",
+    "莫斯科": "Europe/Moscow",
     "纽约": "America/New_York",
+    "洛杉矶": "America/Los_Angeles",
+    "悉尼": "Australia/Sydney",
 }
-_OFFSET_RE = re.compile(r"(?:UTC|GMT)([+-])(\d{1,2})(?::?00)?", re.IGNORECASE)
+# UTC+8, GMT+8, UTC+08:00, +08:00, +8, +0800, UTC-5, UTC+5:30
+_OFFSET_RE = re.compile(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
+# Offsets that are not whole hours have no Etc/ zone: the zone that keeps that offset all year stands in.
+_HALF_HOUR_ZONES = {
+    (1, 3, 30): "Asia/Tehran", (1, 4, 30): "Asia/Kabul", (1, 5, 30): "Asia/Kolkata", (1, 5, 45): "Asia/Kathmandu",
+    (1, 6, 30): "Asia/Yangon", (1, 8, 45): "Australia/Eucla", (1, 9, 30): "Australia/Darwin",
+    (-1, 9, 30): "Pacific/Marquesas",
+}
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+              "十一": 11, "十二": 12}
+_CN_ZONE_RE = re.compile(r"(东|西)(十[一二]?|[一二三四五六七八九])区?")
 
 
 @lru_cache(maxsize=1)
@@ -121,22 +154,36 @@ def _zone_names_by_lower() -> dict[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
+def _offset_zone(sign: int, hours: int, minutes: int) -> str | None:
+    """The zone for a fixed UTC offset; POSIX-style Etc zones invert the sign (UTC+8 is Etc/GMT-8)."""
+    if minutes:
+        return _HALF_HOUR_ZONES.get((sign, hours, minutes))
+    if hours == 0:
+        return "UTC"
+    if (sign > 0 and hours <= 14) or (sign < 0 and hours <= 12):
+        return f"Etc/GMT{'-' if sign > 0 else '+'}{hours}"
+    return None
+
+
 def parse_timezone(name: str) -> str:
-    """Canonical IANA zone name for `name`: "Asia/Shanghai", "asia/shanghai", "北京时间", "UTC+8"."""
+    """Canonical IANA zone name for what a person types: "Asia/Shanghai", "北京", "东八区", "UTC+8", "+08:00"."""
     if not isinstance(name, str):
         raise ValueError(f'time zone must be text such as "Asia/Shanghai", got {name!r}')
-    s = unicodedata.normalize("NFKC", name).strip()
-    if s in _TZ_ALIASES:
-        return _TZ_ALIASES[s]
-    if m := _OFFSET_RE.fullmatch(s.replace(" ", "")):
-        # POSIX-style Etc zones invert the sign: UTC+8 is Etc/GMT-8.
-        hours = int(m[2])
-        s = "UTC" if hours == 0 else f"Etc/GMT{'-' if m[1] == '+' else '+'}{hours}"
-    canonical = _zone_names_by_lower().get(s.lower())
-    if canonical is None:
-        hint = 'use an IANA name such as "Asia/Shanghai" or "Europe/London"'
+    s = unicodedata.normalize("NFKC", name).strip().replace(" ", "").replace("−", "-")
+    alias = _TZ_ALIASES.get(s) or _TZ_ALIASES.get(s.lower())
+    if alias is not None:
+        return alias
+    found: str | None = None
+    if m := _OFFSET_RE.fullmatch(s):
+        found = _offset_zone(1 if m[1] == "+" else -1, int(m[2]), int(m[3] or 0))
+    elif m := _CN_ZONE_RE.fullmatch(s):
+        found = _offset_zone(1 if m[1] == "东" else -1, _CN_DIGITS[m[2]], 0)
+    else:
+        found = _zone_names_by_lower().get(s.lower())
+    if found is None:
+        hint = 'use an IANA name such as "Asia/Shanghai", a city such as 北京, or an offset such as UTC+8'
         raise ValueError(f"unknown time zone {name!r}: {hint}")
-    return canonical
+    return found
 
 
 @cache
@@ -338,6 +385,20 @@ def due_groups(
     return due
 
 
+def held_date(before: PushSchedule | None, after: PushSchedule, last_pushed: dt.date | None, now: dt.datetime,
+              grace: dt.timedelta = DEFAULT_GRACE) -> dt.date | None:
+    """The local date a settings change would make due at once, which then must not be pushed; None: nothing to hold.
+
+    Catch-up is for downtime only: an admin who sets 07:30 at 07:45 (or subscribes, resumes, changes the zone or the
+    days so that today's time has just passed) gets the push tomorrow, not within a minute in the middle of setting
+    up. A date that was already due before the change (`before`: the old schedule, None if pushes were off) stays due.
+    """
+    d = due_date(after, last_pushed, now, grace)
+    if d is None or (before is not None and due_date(before, last_pushed, now, grace) == d):
+        return None
+    return d
+
+
 def next_push_after(schedule: PushSchedule, now: dt.datetime, last_pushed: dt.date | None = None) -> dt.datetime:
     """The first scheduled push instant strictly after `now`, as an aware datetime in the group's zone.
 
@@ -346,6 +407,10 @@ def next_push_after(schedule: PushSchedule, now: dt.datetime, last_pushed: dt.da
     """
     now = _require_aware(now)
     start = now.astimezone(_zone(schedule.timezone)).date() - dt.timedelta(days=1)
+    if last_pushed is not None and last_pushed >= start:
+        # A date pushed ahead of `now` (a clock moved back, or the offline chat's fast clock in an earlier run):
+        # the next push is still the first scheduled date after it, not an error.
+        start = last_pushed + dt.timedelta(days=1)
     for offset in range(12):  # a week plus slack for a date swallowed by a zone change or already pushed
         d = start + dt.timedelta(days=offset)
         if d.weekday() in schedule.weekdays and (last_pushed is None or d > last_pushed):

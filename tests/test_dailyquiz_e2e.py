@@ -101,3 +101,15 @@ async def test_the_end_of_the_plan_gets_one_completion_summary_after_the_last_da
         # One push in this run; the roster is the admin and the member; one check-in of two possible.
         assert "推送 1 天" in summary and "名单 2 人" in summary and "累计打卡 1 人次" in summary
         assert "打卡率 50%" in summary and "全勤 1 人" in summary
+
+
+async def test_an_admin_may_close_the_days_quiz_early_and_a_member_may_not(tmp_path: Path) -> None:
+    async with bot_running(tmp_path, clock=FakeClock(PUSH)) as h:
+        await subscribed(h, daily_quiz=1)
+        await h.running.pusher.run_now()
+        await h.standin.wait_for_sent(GROUP, 1, method="sendPoll")
+        [refused] = await h.say(GROUP, MEMBER, "/stopquiz")
+        assert "管理员" in (refused.text or "")
+        stop, results = await h.say(GROUP, ADMIN, "/stopquiz", replies=2)
+        assert stop.method == "stopPoll" and (results.text or "").startswith("⏰ 今日小测验已截止")
+        assert h.svc.store.running_round(GROUP, "daily") is None

@@ -94,7 +94,8 @@ async def test_the_live_count_is_edited_in_coalesced_steps_and_today_carries_it(
         edits = h.standin.sent(GROUP, "editMessageReplyMarkup")
         assert 1 <= len(edits) <= 2  # eight presses, at most one edit now and one when the interval is up
         # The other buttons survive the edits.
-        assert [b["text"] for b in edits[-1].reply_markup["inline_keyboard"][0]] == ["目录", "读全文"]  # type: ignore[index]
+        labels = [b["text"] for b in edits[-1].reply_markup["inline_keyboard"][0]]  # type: ignore[index]
+        assert labels == ["📖 目录", "读全文（本段所在各部分）"]
         [today] = await h.say(GROUP, MEMBER, "/today")
         assert checkin_button(today.reply_markup) == {"text": "✅ 已学习（8）", "callback_data": "ck:1:20261201"}
         assert await press(h, MEMBER, today) == "✅ 打卡成功：第 1 天"

@@ -16,7 +16,7 @@ from bot.handlers.lookup import reply
 from bot.services import Services, services
 from bot.store import Group, Store
 from content.refs import RefError, resolve
-from schedules.due import due_date, next_push_after, parse_time, parse_timezone, parse_weekdays
+from schedules.due import due_date, held_date, next_push_after, parse_time, parse_timezone, parse_weekdays
 
 log = logging.getLogger(__name__)
 PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatMember.RESTRICTED}
@@ -80,14 +80,26 @@ def admin_only(handler: Handler) -> Handler:
 
 
 async def _group(update: Update, svc: Services, **changes: Any) -> Group:
-    """This chat's record (created with the defaults if new), with `changes` applied in the same store call."""
+    """This chat's record (created with the defaults if new), with `changes` applied in the same store call.
+
+    A change that makes today's push due at once holds it instead: settings never push by themselves.
+    """
     chat = update.effective_chat
     assert chat is not None
     title = chat.title or chat.full_name or ""
+    now, grace = svc.clock(), svc.grace
 
     def ensure_and_change(store: Store) -> Group:
         group = store.ensure_group(chat.id, title)
-        return store.update_group(chat.id, **changes) if changes else group
+        if not changes:
+            return group
+        changed = store.update_group(chat.id, **changes)
+        if changed.pushable:
+            last = max(filter(None, (group.last_pushed, store.push_hold(chat.id))), default=None)
+            held = held_date(group.schedule if group.pushable else None, changed.schedule, last, now, grace)
+            if held is not None:
+                store.hold_push(chat.id, held)
+        return changed
 
     return await svc.db(ensure_and_change)
 
@@ -96,9 +108,11 @@ async def _show_settings(update: Update, svc: Services, group: Group, changed: s
     now = svc.clock()
     upcoming = None
     if group.pushable:
+        hold = await svc.db(lambda s: s.push_hold(group.chat_id))
+        last = max(filter(None, (group.last_pushed, hold)), default=None)
         # Today's push may still be due (within the grace period): then it goes out at the next minute's tick.
-        due_today = due_date(group.schedule, group.last_pushed, now, svc.grace) is not None
-        upcoming = now if due_today else next_push_after(group.schedule, now, group.last_pushed)
+        due_today = due_date(group.schedule, last, now, svc.grace) is not None
+        upcoming = now if due_today else next_push_after(group.schedule, now, last)
     await reply(update, changed + render.settings(group, len(svc.plan), upcoming, now))
 
 
@@ -122,8 +136,12 @@ async def _set(update: Update, context: ContextTypes.DEFAULT_TYPE, field: str, p
                bad_input: Callable[[], str]) -> None:
     """Parse the command's argument into one group setting, or say what would work."""
     svc = services(context)
+    text = " ".join(context.args or []).strip()
+    if not text:
+        await reply(update, render.current_setting(field, await _group(update, svc), svc.clock()))
+        return
     try:
-        value = parse(" ".join(context.args or []).strip())
+        value = parse(text)
     except ValueError:
         await reply(update, bad_input())
         return
@@ -202,6 +220,8 @@ DAY_NUMBER = re.compile(r"^(?:第\s*)?(\d+)\s*(?:天)?$|^day\s*(\d+)$", re.IGNOR
 def _day_for(svc: Services, text: str) -> int | None:
     """A plan day ('5', '第5天', 'day 5') or the first reading that covers a section ('2.3', '二', '第二部分')."""
     typed = unicodedata.normalize("NFKC", text).strip()
+    if not typed or typed[0] in "+-−":
+        return None  # "-1" is not a day, and must not be read as a reference either
     number = DAY_NUMBER.match(typed)
     if number:
         day = int(number.group(1) or number.group(2))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import render
 from bot.campaign import checkin_button
 from bot.services import Services, services
-from content.model import Section
+from content.model import Reading, Section
 from content.refs import RefError, resolve
 from content.search import split_page
 
@@ -18,26 +19,19 @@ SEARCH_WORDS = re.compile(r"^(搜索|查找|搜|查)\s*[:：]?\s*(.+)$", re.S)
 # In a group, chatter such as "查一下天气" is not a search: only 搜索/查找 followed by a space or colon is.
 GROUP_SEARCH_WORDS = re.compile(r"^(搜索|查找)[\s:：]+(.+)$", re.S)
 OUTLINE_WORDS = {"目录", "大纲", "提纲", "toc"}
-# In a group, plain text is taken as a reference only when it is clearly one, so chatter is left alone.
-CLEAR_REF = re.compile(r"^[〔\[【(（]?\s*(第.+部分|.{1,3}[、.．\-－].{0,3}|开头|结语|开篇|结尾|结束语)\s*[〕\]】)）]?$")
-
-
-def section_keyboard(svc: Services, section: Section) -> InlineKeyboardMarkup:
-    before, after = svc.doc.neighbours(section.ref)
-    row = []
-    if before is not None:
-        row.append(InlineKeyboardButton(f"◀ {before.label}", callback_data=f"sec:{before.ref}"))
-    row.append(InlineKeyboardButton("目录", callback_data="toc"))
-    if after is not None:
-        row.append(InlineKeyboardButton(f"{after.label} ▶", callback_data=f"sec:{after.ref}"))
-    return InlineKeyboardMarkup([row])
+# In a group, plain text is taken as a reference only when it cannot be anything else: 二、3, 第二部分第三点,
+# or a reference as the outline prints it (〔2.3〕). "2-1", "1.1", "1、" or "开头" alone are ordinary chatter.
+_CN = "[一二三四五六七八九十]"
+CLEAR_REF = re.compile(rf"^(?:{_CN}{{1,3}}、\s*(?:[0-9]{{1,2}}|{_CN}{{1,3}})?"
+                       rf"|第{_CN}{{1,3}}部分(?:第{_CN}{{1,3}}[点条])?"
+                       r"|〔\s*[0-9]{1,2}(?:\.[0-9]{1,2})?\s*〕)$")
 
 
 async def send_section(chat: Chat, svc: Services, section: Section) -> None:
-    messages = render.section_messages(svc.doc, section)
-    for i, text in enumerate(messages):
-        markup = section_keyboard(svc, section) if i == len(messages) - 1 else None
-        await chat.send_message(text, parse_mode="HTML", reply_markup=markup)
+    """A section in one message: its first page, with buttons for the other pages and the neighbours."""
+    pages = render.section_messages(svc.doc, section)
+    await chat.send_message(pages[0], parse_mode="HTML",
+                            reply_markup=render.section_keyboard(svc.doc, section, 0, len(pages)))
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
@@ -48,8 +42,12 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
 
 
 async def send_outline(update: Update, svc: Services) -> None:
-    for text in render.outline_messages(svc.doc):
-        await reply(update, text)
+    """The outline in one message, with a button for every part and point (and pages if it is long)."""
+    pages = render.outline_messages(svc.doc)
+    chat = update.effective_chat
+    if chat is not None:
+        await chat.send_message(pages[0], parse_mode="HTML",
+                                reply_markup=render.toc_keyboard(svc.doc, 0, len(pages)))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -119,10 +117,11 @@ async def _reading(update: Update, context: ContextTypes.DEFAULT_TYPE, upcoming:
     # /today carries the same 已学习 button as the push it repeats.
     checkin = None if upcoming or not started else await checkin_button(svc, chat.id, reading.day)
     await reply(update, note + render.reading_message(svc.doc, reading, total),
-                render.reading_keyboard(reading.refs[0] if reading.refs else None, checkin))
+                render.reading_keyboard(reading.refs[0] if reading.refs else None, checkin, day=reading.day))
 
 
 def reading_keyboard(ref: str | None) -> InlineKeyboardMarkup:
+    """The buttons under a daily push (kept here for the push path; the renderer builds them)."""
     return render.reading_keyboard(ref)
 
 
@@ -151,17 +150,80 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The outline and previous/next section buttons."""
+    """Outline, section, page and 读全文 buttons: a view edits its own message; a daily reading gets a new one."""
     svc = services(context)
     query = update.callback_query
     if query is None or update.effective_chat is None:
         return
-    data = query.data or ""
+    kind, _, rest = (query.data or "").partition(":")
     await query.answer()
-    if data == "toc":
+    if kind == "toc":
+        await _edit_outline(query, svc, _number(rest))
+    elif kind == "opentoc":
         await send_outline(update, svc)
-    elif data.startswith("sec:") and svc.doc.has(data[4:]):
-        await send_section(update.effective_chat, svc, svc.doc.section(data[4:]))
+    elif kind == "sec":
+        ref, page, day = [*rest.split(":"), "", ""][:3]
+        if svc.doc.has(ref):
+            await _edit_section(query, svc, svc.doc.section(ref), _number(page), _plan_reading(svc, ref, _number(day)))
+    elif kind == "open" and svc.doc.has(rest):
+        await send_section(update.effective_chat, svc, svc.doc.section(rest))
+    elif kind == "rd":
+        ref, _, day = rest.partition(":")
+        text = query.message.text if isinstance(query.message, Message) and query.message.text else ""
+        reading = _plan_reading(svc, ref, _number(day) or render.reading_day_in(text))
+        if reading is not None and svc.doc.has(ref):
+            await _send_reading_sections(update.effective_chat, svc, reading)
+
+
+def _number(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0
+
+
+def _plan_reading(svc: Services, ref: str, day: int | None) -> Reading | None:
+    """The plan's reading for `day` if it covers `ref`, else the first reading that does (None: no reading asked)."""
+    if not day:
+        return None
+    reading = svc.reading(day)
+    return reading if ref in reading.refs else next((r for r in svc.plan if ref in r.refs), None)
+
+
+async def _send_reading_sections(chat: Chat, svc: Services, reading: Reading) -> None:
+    """读全文: the reading's first section in full, with a button for each of its other sections."""
+    section = svc.doc.section(reading.refs[0])
+    pages = render.section_messages(svc.doc, section)
+    await chat.send_message(pages[0], parse_mode="HTML",
+                            reply_markup=render.section_keyboard(svc.doc, section, 0, len(pages), reading))
+
+
+async def _edit_outline(query: CallbackQuery, svc: Services, page: int) -> None:
+    pages = render.outline_messages(svc.doc)
+    page = min(page, len(pages) - 1)
+    await _edit(query, pages[page], render.toc_keyboard(svc.doc, page, len(pages)))
+
+
+async def _edit_section(query: CallbackQuery, svc: Services, section: Section, page: int,
+                        reading: Reading | None) -> None:
+    pages = render.section_messages(svc.doc, section)
+    page = min(page, len(pages) - 1)
+    await _edit(query, pages[page], render.section_keyboard(svc.doc, section, page, len(pages), reading))
+
+
+async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
+    """Replace the pressed message's text and buttons (a second press on the same button changes nothing)."""
+    try:
+        await query.edit_message_text(text, parse_mode="HTML", reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
+
+
+async def section_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A tappable /section_2_3 (or /section_opening) from the outline or a hint."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    tail = message.text.split()[0].split("@")[0][len("/section_"):]
+    await show_ref(update, services(context), render.ref_of_command(tail))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

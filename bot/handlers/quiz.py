@@ -20,6 +20,7 @@ ROUNDS_KEY = "quiz_rounds"
 TODAY_WORDS = {"today", "今天", "今日", "当天"}
 ALL_WORDS = {"all", "全部", "全文", "所有"}
 WEEK_WORDS = {"week", "本周", "周", "这周", "七天"}
+BOARD_WORDS = {"", "all", "总", "总榜", "全部", "所有"}  # the overall leaderboard
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,15 @@ async def stopquiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return
-    running = await svc.db(lambda s: s.running_round(chat.id))
+    running = await svc.db(lambda s: s.running_round(chat.id) or s.running_round(chat.id, "daily"))
     if running is None:
         await reply(update, render.quiz_not_running())
+        return
+    if running.kind == "daily":  # only a day's quiz is open: an admin may close it early, with its results
+        if not await svc.admins.is_admin(update):
+            await reply(update, render.quiz_stop_refused())
+            return
+        await rounds(context).close_daily(running)
         return
     if running.started_by != user.id and not await svc.admins.is_admin(update):
         await reply(update, render.quiz_stop_refused())
@@ -123,6 +130,9 @@ async def leaderboard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if chat is None:
         return
     word = " ".join(context.args or []).strip().lower()
+    if word not in WEEK_WORDS | BOARD_WORDS:
+        await reply(update, render.leaderboard_usage())
+        return
     week = word in WEEK_WORDS
     since = rounds(context).now() - 7 * 86400 if week else None
     scores, names = await svc.db(lambda s: (s.chat_scores(chat.id, since=since), s.member_names(chat.id)))

@@ -48,7 +48,8 @@ class _Drop(Exception):
 
 
 def _envelope(status: int, payload: JSON) -> tuple[int, bytes]:
-    return status, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    # "replace": a lone surrogate in some text must not turn every later getUpdates into an exception.
+    return status, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
 
 def _error(exc: ApiError) -> tuple[int, bytes]:
@@ -109,18 +110,22 @@ class StandIn:
         limit_config: LimitConfig | None = None,
         privacy_mode: bool = True,
         strict_chats: bool = False,
+        first_id: int = 1,
     ) -> None:
         self._token = token
         head = token.split(":", 1)[0]
         self.stats = TrafficStats()
         self.limits = FloodLimits(clock, limit_config, enabled=limits_enabled, stats=self.stats)
         self.world = World(int(head) if head.isdigit() else 999_999, bot_username, bot_name=bot_name, clock=clock,
-                           limits=self.limits, privacy_mode=privacy_mode, strict_chats=strict_chats)
+                           limits=self.limits, privacy_mode=privacy_mode, strict_chats=strict_chats,
+                           first_id=first_id)
         self.api = BotApi(self.world)
         self.port: int | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._faults: dict[str, deque[Fault]] = {}
+        self.busy = 0  # bot requests other than getUpdates being answered now (the offline chat waits for 0)
+        self.last_request_end = 0.0  # loop time the last such request was answered
 
     def __repr__(self) -> str:  # deliberately without the token
         return f"StandIn(@{self.world.bot.username}, port={self.port})"
@@ -299,11 +304,17 @@ class StandIn:
         return await self._call(method, params)
 
     async def _call(self, method: str, params: dict[str, Any]) -> tuple[int, bytes]:
+        polling = method.lower() == "getupdates"
+        self.busy += not polling
         try:
             result = await self.api.call(method, params)
         except ApiError as exc:
             log.debug("stand-in %s -> %s %s", method, exc.code, exc.description)
             return _error(exc)
+        finally:
+            if not polling:
+                self.busy -= 1
+                self.last_request_end = asyncio.get_running_loop().time()
         return _envelope(200, {"ok": True, "result": result})
 
     # ----- the driver API (see World for details) -----

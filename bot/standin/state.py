@@ -163,6 +163,13 @@ class Outbox:
     async def __anext__(self) -> SentRecord:
         return await self._queue.get()
 
+    def pending(self) -> list[SentRecord]:
+        """Records produced but not yet taken, in order (taking them)."""
+        found = []
+        while not self._queue.empty():
+            found.append(self._queue.get_nowait())
+        return found
+
     def close(self) -> None:
         if self._queue in self._world._outboxes:
             self._world._outboxes.remove(self._queue)
@@ -181,6 +188,7 @@ class World:
         limits: FloodLimits,
         privacy_mode: bool = True,
         strict_chats: bool = False,
+        first_id: int = 1,
     ) -> None:
         self.bot = FakeUser(bot_id, bot_name, bot_username, is_bot=True, language_code=None)
         self.clock = clock
@@ -196,7 +204,8 @@ class World:
         self.allowed_updates: frozenset[str] = DEFAULT_ALLOWED
         self.updates: deque[JSON] = deque()
         self._log: dict[int, list[SentRecord]] = {}
-        self._ids = itertools.count(1)
+        # Poll and callback ids; a caller whose bot keeps state across runs (the offline chat) starts them elsewhere.
+        self._ids = itertools.count(first_id)
         self._update_ids = itertools.count(1)
         self._updates_changed = asyncio.Event()
         self._sent_changed = asyncio.Event()
@@ -429,6 +438,7 @@ class World:
         chat.members.setdefault(sender.id, "member")
         if chat_id == sender.id:
             self.unstarted.discard(sender.id)
+        text = valid_text(text)
         entities = command_entities(text)
         message: JSON = {"message_id": chat.new_message_id(), "date": int(self.clock()),
                          "chat": self.chat_api(chat), "text": text}
@@ -589,6 +599,15 @@ class World:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+
+
+def valid_text(text: str) -> str:
+    """Text as Telegram would carry it: lone surrogates (undecodable input bytes) become U+FFFD."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 def _kind(update: JSON) -> str:

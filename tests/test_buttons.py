@@ -1,0 +1,88 @@
+"""Navigation by inline buttons edits one message in place instead of posting new ones (issue 11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot import render
+from bot.standin.state import SentRecord
+from tests.botkit import GROUP, MEMBER, Harness, bot_running
+
+
+def buttons(record: SentRecord) -> dict[str, str]:
+    """label -> callback data of a message's keyboard."""
+    rows: list[list[dict[str, Any]]] = (record.reply_markup or {}).get("inline_keyboard", [])
+    return {b["text"]: b["callback_data"] for row in rows for b in row}
+
+
+async def press(h: Harness, record: SentRecord, data: str) -> SentRecord:
+    """Press a button under `record`; the bot's next action in the chat."""
+    before = len(h.standin.sent(GROUP))
+    h.standin.world.user_presses(GROUP, MEMBER, record.message_id, data)
+    [action] = (await h.standin.wait_for_sent(GROUP, before + 1))[before:before + 1]
+    return action
+
+
+async def test_toc_has_a_button_for_every_part_and_point_and_they_edit_in_place(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        [toc] = await h.say(GROUP, MEMBER, "/toc")
+        targets = set(buttons(toc).values())
+        assert {f"sec:{s.ref}" for s in h.svc.doc.sections()} <= targets
+        assert "/section_opening" in (toc.text or "")  # tappable in Telegram, unlike "/section 开头"
+        shown = await press(h, toc, "sec:2.3")
+        assert (shown.method, shown.message_id) == ("editMessageText", toc.message_id)
+        assert "二、3 突出推动科学发展" in (shown.text or "")
+        labels = buttons(shown)
+        assert labels["◀ 二、2"] == "sec:2.2" and labels["目录"] == "toc" and labels["第三部分 ▶"] == "sec:3"
+        back = await press(h, shown, "sec:2.2")
+        assert (back.method, back.message_id) == ("editMessageText", toc.message_id)
+        outline = await press(h, back, "toc")
+        assert (outline.method, outline.message_id) == ("editMessageText", toc.message_id)
+        assert "〔4.4〕" in (outline.text or "")
+        assert h.standin.sent(GROUP, "sendMessage")[-1].message_id == toc.message_id  # nothing new was posted
+
+
+async def test_a_long_section_is_paged_inside_one_message(tmp_path: Path) -> None:
+    speech = Path(__file__).parent / "data" / "corpus" / "gov_beijing_2026.txt"  # parts longer than one message
+    async with bot_running(tmp_path, content={"speech": str(speech)}) as h:
+        doc = h.svc.doc
+        part = next(p.section for p in doc.parts if len(render.section_messages(doc, p.section)) > 1)
+        pages = render.section_messages(doc, part)
+        [first] = await h.say(GROUP, MEMBER, f"/section {part.ref}")
+        assert f"（1/{len(pages)}）" in (first.text or "")
+        assert len(h.standin.sent(GROUP, "sendMessage")) == 1  # one message, not one per page
+        nxt = next(data for label, data in buttons(first).items() if label.startswith("下一页"))
+        second = await press(h, first, nxt)
+        assert (second.method, second.message_id) == ("editMessageText", first.message_id)
+        assert f"（2/{len(pages)}）" in (second.text or "")
+        assert any(label.startswith("◀ 上一页") for label in buttons(second))
+
+
+async def test_read_in_full_opens_every_section_of_the_reading(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        reading = h.svc.plan[2]  # day 3: the end of 一、1 and all of 一、2
+        assert len(reading.refs) == 2
+        await h.svc.db(lambda s: s.ensure_group(GROUP, "学习小组"))
+        await h.svc.db(lambda s: s.update_group(GROUP, next_day=3))
+        [push] = await h.say(GROUP, MEMBER, "/next")
+        assert "一、1（续） — 一、2" in (push.text or "")
+        full = next(data for label, data in buttons(push).items() if label.startswith("读全文"))
+        opened = await press(h, push, full)
+        assert opened.method == "sendMessage" and opened.message_id != push.message_id  # the reading stays
+        assert "一、1 强化学习是“政治责任”的观念" in (opened.text or "")
+        each = buttons(opened)
+        assert "📖 一、2" in each
+        second = await press(h, opened, each["📖 一、2"])
+        assert (second.method, second.message_id) == ("editMessageText", opened.message_id)
+        assert "一、2 强化学习是“紧迫任务”的观念" in (second.text or "")
+
+
+async def test_tappable_section_commands(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        [point] = await h.say(GROUP, MEMBER, "/section_2_3")
+        assert "二、3 突出推动科学发展" in (point.text or "")
+        [opening] = await h.say(GROUP, MEMBER, "/section_opening@studybot_test_bot")
+        assert (opening.text or "").startswith("📍 开头")
+        [usage] = await h.say(GROUP, MEMBER, "/section")
+        assert "/section_opening" in (usage.text or "") and "/section 开头" not in (usage.text or "")
