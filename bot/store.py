@@ -1238,10 +1238,12 @@ class SqliteLedger:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                # Inside the try: a COMMIT that fails (disk full, I/O error, busy) must not leave the transaction
+                # open, holding the write lock, with every later ledger call nested in it and never committed.
+                self.db.execute("COMMIT")
             except BaseException:
                 self.db.conn.rollback()
                 raise
-            self.db.execute("COMMIT")
 
     def _day(self, where: str, params: list[Any]) -> DayRecord | None:
         cursor = self.db.execute(f"SELECT * FROM ledger_days WHERE {where}", params)

@@ -213,3 +213,31 @@ def test_a_second_report_of_the_same_migration_changes_nothing(tmp_path: Path) -
     store.migrate_chat(-5, -1005)  # the push's ChatMigrated after the service message was handled
     moved = store.group(-1005)
     assert moved is not None and moved.subscribed and moved.next_day == 4
+
+
+def test_a_ledger_commit_that_fails_leaves_no_transaction_open_and_the_retry_lands(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    store = make(tmp_path)
+    store.ensure_group(-1)
+    claim = store.ledger.claim(K1, D1, "a", NOW, PLAN14)
+    assert claim is not None
+    execute = store.db.execute
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def failing_commit(sql: str, *args: object, **kwargs: object) -> object:
+        if sql == "COMMIT" and failures:
+            raise failures.pop()
+        return execute(sql, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.db, "execute", failing_commit)
+    with pytest.raises(sqlite3.OperationalError):
+        store.ledger.record(claim, 1, PLAN14)
+    assert not store.db.conn.in_transaction  # no write lock held, nothing left to nest later calls in
+    assert store.deliveries(-1) == [(D1, 1, "claimed")]
+    store.ledger.record(claim, 1, PLAN14)  # the deliverer's retry
+    store.close()
+    reopened = make(tmp_path)
+    group = reopened.group(-1)
+    assert reopened.deliveries(-1) == [(D1, 1, "sent")] and group is not None and group.next_day == 2
