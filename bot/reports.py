@@ -55,7 +55,8 @@ def _ref_names(svc: Services) -> dict[str, str]:
     return {s.ref: s.label for s in svc.doc.sections() if not s.ref.replace(".", "").isdigit()}
 
 
-def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Campaign:
+def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date,
+                  with_mastery: bool = True) -> Campaign:
     """The group's record for `period`; call it on the store thread (`await svc.db(lambda s: load_campaign(...))`)."""
     group = store.group(chat_id)
     zone = ZoneInfo(group.timezone if group else svc.config.push.default_timezone)
@@ -88,7 +89,8 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
     answers = tuple(replace(a, ref=names[a.ref]) if a.ref in names else a for a in raw)
     excuses = tuple(Excuse(e.user_id, e.start, e.end, e.reason) for e in facts.excuses)
     return Campaign(
-        mastery=_mastery(store, svc, chat_id, raw, zone, lambda ref: names.get(ref, ref)),
+        # Only exports show mastery: a report skips its cost (every review card of the group).
+        mastery=_mastery(store, svc, chat_id, raw, zone, lambda ref: names.get(ref, ref)) if with_mastery else (),
         chat_id=chat_id, title=group.title if group else str(chat_id), period=period, today=today,
         push_days=push_days, members=tuple(members), checkins=checkins, excuses=excuses,
         answers=answers, asked=tuple(asked))
@@ -120,9 +122,9 @@ async def period_of(svc: Services, chat_id: int, text: str) -> Period:
     return parse_period(text, today, first_push=first)
 
 
-async def summary_of(svc: Services, chat_id: int, period: Period) -> Summary:
+async def summary_of(svc: Services, chat_id: int, period: Period, with_mastery: bool = False) -> Summary:
     today = await svc.local_today(chat_id)
-    campaign = await svc.db(lambda s: load_campaign(s, svc, chat_id, period, today))
+    campaign = await svc.db(lambda s: load_campaign(s, svc, chat_id, period, today, with_mastery))
     return await asyncio.to_thread(summarize, campaign)
 
 
@@ -206,7 +208,7 @@ async def send_export(bot: Bot, svc: Services, user_id: int, chat_id: int, perio
         log.info("no private chat with user %s: %s", user_id, exc.message)
         return False
     period = await period_of(svc, chat_id, period_text)
-    summary = await summary_of(svc, chat_id, period)
+    summary = await summary_of(svc, chat_id, period, with_mastery=True)
     with tempfile.TemporaryDirectory(prefix="studybot-export-") as folder:
         path = await export_file(svc, summary, fmt, Path(folder))
         caption = render.export_caption(summary, fmt)
