@@ -67,8 +67,7 @@ class PersonalReview:
         """Sections the group has been sent so far: review never asks about what nobody has read yet."""
         if group is None:
             return frozenset()
-        days_read = len(self.svc.plan) if group.finished else group.next_day - 1
-        return frozenset(ref for reading in self.svc.plan[:max(days_read, 0)] for ref in reading.refs)
+        return frozenset(ref for reading in self.svc.plan[:self.svc.days_sent(group)] for ref in reading.refs)
 
     async def standing(self, user_id: int, chat_id: int) -> Standing:
         """The member's cards for this group, with cards added for every quiz miss not yet carded."""
@@ -172,8 +171,8 @@ class PersonalReview:
     def _fresh(self, standing: Standing, readable: frozenset[str]) -> list[str]:
         if standing.group is None:
             return []
-        days_read = len(self.svc.plan) if standing.group.finished else standing.group.next_day - 1
-        recent = [ref for reading in reversed(self.svc.plan[:max(days_read, 0)]) for ref in reading.refs]
+        sent = self.svc.plan[:self.svc.days_sent(standing.group)]
+        recent = [ref for reading in reversed(sent) for ref in reading.refs]
         refs = {q.id: q.ref for q in self.questions.values() if q.ref in readable}
         return fresh_questions(refs, {c.question_id for c in standing.cards}, recent, FRESH_OFFER)
 

@@ -11,7 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot.admin import AdminCache
 from bot.config import Config
-from bot.store import GroupDefaults, Store
+from bot.store import Group, GroupDefaults, Store
 from bot.storeworker import StoreWorker
 from bot.throttle import Throttle
 from content.loader import load_document
@@ -60,6 +60,10 @@ class Services:
     @property
     def grace(self) -> timedelta:
         return timedelta(hours=self.config.push.grace_hours)
+
+    def days_sent(self, group: Group) -> int:
+        """How many of the plan's readings the group has been sent: the sections it may be quizzed and reviewed on."""
+        return len(self.plan) if group.finished else max(group.next_day - 1, 0)
 
     def reading(self, day: int) -> Reading:
         """The plan's reading for `day`, clamped into the plan."""

@@ -63,7 +63,7 @@ async def resolve_scope(svc: Services, chat_id: int, scope: str) -> Scope:
     if scope == "all":
         return everything
     group = await svc.db(lambda s: s.group(chat_id))
-    read_days = (group.next_day - 1) if group is not None and not group.finished else len(svc.plan)
+    read_days = svc.days_sent(group) if group is not None else len(svc.plan)
     if scope == "today":
         return Scope(frozenset(svc.reading(max(read_days, 1)).refs), "今天的内容")
     if scope == "read":
