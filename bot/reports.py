@@ -68,14 +68,22 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
     base, zone, names = _campaign_base(store, svc, chat_id, period, today)
     counts = store.record_tallies(chat_id, period.first, period.last, full=full)
     tallies = tallies_from(counts, names)
-    days: _Parsed[str, date] = _Parsed(date.fromisoformat)
     mastery: tuple[Mastery, ...] = ()
     if with_mastery:
-        # mastery() reads each question's first answer only: the earliest answer per member and question.
-        answered = tuple((uid, qid, ref, correct == 1, days(day))
-                         for uid, qid, ref, correct, day, _ in counts.answered or ())
-        mastery = _mastery(store, svc, chat_id, answered, zone, lambda ref: names.get(ref, ref))
+        mastery = _mastery(store, svc, chat_id, mastery_answers(counts), zone, lambda ref: names.get(ref, ref))
     return replace(base, tallies=tallies, mastery=mastery)
+
+
+def mastery_answers(counts: RecordTallies) -> list[tuple[int, str, str, bool, date]]:
+    """(member, question, stored ref, correct, local date) for mastery(): every question answered by members with
+    review cards; for the others their earliest answer in each section, which is all mastery() needs of them
+    (with no card, each question answered counts as known: schedules/review.py)."""
+    days: _Parsed[str, date] = _Parsed(date.fromisoformat)
+    carded = {uid for uid, *_ in counts.answered or ()}
+    answered = [(uid, qid, ref, correct == 1, days(day)) for uid, qid, ref, correct, day, _ in counts.answered or ()]
+    answered += [(uid, qid, ref, correct == 1, days(day))
+                 for uid, ref, _, _, qid, correct, day, _ in counts.by_ref if uid not in carded]
+    return answered
 
 
 def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
@@ -84,10 +92,13 @@ def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
     days: _Parsed[str, date] = _Parsed(date.fromisoformat)
     times: _Parsed[str, time] = _Parsed(time.fromisoformat)
     checkins: dict[int, dict[date, datetime]] = {}
+    # dict.get first: a method call per value would be a third of this at 240,000 check-ins.
+    day, moment, combine = days.get, times.get, datetime.combine
     for uid, pushed, pressed, at in counts.checkins:
-        checkins.setdefault(uid, {})[days(pushed)] = datetime.combine(days(pressed), times(at))
+        checkins.setdefault(uid, {})[day(pushed) or days(pushed)] = combine(day(pressed) or days(pressed),
+                                                                            moment(at) or times(at))
     by_ref: dict[int, dict[str, tuple[int, int]]] = {}
-    for uid, ref, n, correct in counts.by_ref:
+    for uid, ref, n, correct, *_ in counts.by_ref:
         mine = by_ref.setdefault(uid, {})
         old = mine.get(shown := names.get(ref, ref), (0, 0))  # should two refs share a name, they add up
         mine[shown] = (old[0] + n, old[1] + correct)
@@ -95,8 +106,8 @@ def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
     questions: dict[str, tuple[str, int, int]] | None = None
     if counts.daily is not None and counts.questions is not None:
         daily = {}
-        for uid, day, n, correct in counts.daily:
-            daily.setdefault(uid, {})[days(day)] = (n, correct)
+        for uid, text, n, correct in counts.daily:
+            daily.setdefault(uid, {})[day(text) or days(text)] = (n, correct)
         questions = {qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in counts.questions}
     return Tallies(checkins=checkins, by_ref=by_ref, daily=daily, questions=questions)
 

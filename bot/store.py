@@ -1077,27 +1077,31 @@ class Store:
         """The period's check-ins and answers counted by SQLite (records.ledger.tally is the rule they follow).
 
         `full=False` (a report) counts answers per member and section only; an export also needs them per member
-        and day (the 台账), per question (测验) and the distinct questions each member answered (掌握度).
+        and day (the 台账), per question (测验), and the questions each member answered (掌握度).
         """
         span = [chat_id, first.isoformat(), last.isoformat()]
         where = "FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?"
 
-        def rows(sql: str) -> tuple[tuple[Any, ...], ...]:
-            return tuple(self.db.execute(sql, span).fetchall())
+        def rows(sql: str, *more: object) -> tuple[tuple[Any, ...], ...]:
+            return tuple(self.db.execute(sql, [*span, *more]).fetchall())
 
         # One row per member and push already (the primary key): that is the rule's first press.
         checkins = rows("""SELECT user_id, push_date, local_date, local_time FROM checkins
                            WHERE chat_id = ? AND push_date BETWEEN ? AND ?""")
-        by_ref = rows(f"SELECT user_id, ref, count(*), sum(correct) {where} GROUP BY user_id, ref")
+        # Bare columns beside min(): SQLite takes them from the row with the smallest rowid, the earliest answer.
+        by_ref = rows(f"""SELECT user_id, ref, count(*), sum(correct), question_id, correct, local_date, min(rowid)
+                          {where} GROUP BY user_id, ref""")
         if not full:
             return RecordTallies(checkins=checkins, by_ref=by_ref)
-        # Bare columns beside min(): SQLite takes them from the row with the smallest rowid, the earliest answer.
+        # Every question answered, for the members with review cards only: for the others mastery counts each
+        # question answered as known, so their earliest answer in each section (in by_ref) says all of it.
+        answered = rows(f"""SELECT user_id, question_id, ref, correct, local_date, min(rowid) {where}
+                            AND user_id IN (SELECT user_id FROM review_cards WHERE chat_id = ? AND reviews > 0)
+                            GROUP BY user_id, question_id""", chat_id)
         return RecordTallies(
-            checkins=checkins, by_ref=by_ref,
+            checkins=checkins, by_ref=by_ref, answered=answered,
             daily=rows(f"SELECT user_id, local_date, count(*), sum(correct) {where} GROUP BY user_id, local_date"),
-            questions=rows(f"SELECT question_id, ref, count(*), sum(correct), min(rowid) {where} GROUP BY question_id"),
-            answered=rows(f"""SELECT user_id, question_id, ref, correct, local_date, min(rowid) {where}
-                              GROUP BY user_id, question_id"""))
+            questions=rows(f"SELECT question_id, ref, count(*), sum(correct), min(rowid) {where} GROUP BY question_id"))
 
     def record_polls(self, chat_id: int) -> tuple[tuple[str, str, float], ...]:
         """(question, ref, closes at) of every poll put to the group, oldest first."""
@@ -1233,10 +1237,12 @@ class RecordTallies:
     """Counts for a campaign record (Store.record_tallies), as plain rows: ISO dates, 0/1 flags."""
 
     checkins: tuple[tuple[int, str, str, str], ...]  # user, push date, local date, local time of the first press
-    by_ref: tuple[tuple[int, str, int, int], ...]  # user, ref, answered, correct
+    # user, ref, answered, correct; question, correct, local date of the earliest answer in that section; _
+    by_ref: tuple[tuple[int, str, int, int, str, int, str, int], ...]
     daily: tuple[tuple[int, str, int, int], ...] | None = None  # user, local date, answered, correct
     questions: tuple[tuple[str, str, int, int, int], ...] | None = None  # question, ref, answered, correct, _
-    # user, question, ref, correct, local date of each member's earliest answer to each question; _
+    # user, question, ref, correct, local date of the earliest answer to each question, of members with review
+    # cards (the others' mastery needs no more than by_ref); _
     answered: tuple[tuple[int, str, str, int, str, int], ...] | None = None
 
 

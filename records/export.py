@@ -139,26 +139,28 @@ def _ledger_xml(campaign: Campaign, styles: list[int | None]) -> Iterator[str]:
     last: Member | None = None
     member = ""
     time_cell = f'" s="{time_style}"><v>' if time_style is not None else '"><v>'
+    serial = sheetxml.serial
     for n, (who, push, at, excuse, answered, correct) in enumerate(ledger_entries(campaign), start=2):
         if who is not last:
             last = who
             member = template([("A", sheetxml.cell_tail(who.name, None)), ("B", sheetxml.cell_tail(who.user_id, None))])
         r = str(n)
-        parts = [f'<row r="{r}">', member.format(r), days[push.local_date].format(r)]
+        checked = late = excused = reason = ""
         if at is not None:
-            parts.append(f'<c r="G{r}{time_cell}{sheetxml.serial(at)!r}</v></c>')
+            checked = f'<c r="G{r}{time_cell}{serial(at)!r}</v></c>'
             if yes is not None and is_late(at, push.local_date):
-                parts.append(f'<c r="H{r}{yes}')
+                late = f'<c r="H{r}{yes}'
         if excuse is not None:
             if yes is not None:
-                parts.append(f'<c r="I{r}{yes}')
+                excused = f'<c r="I{r}{yes}'
             if excuse.reason not in reasons:
                 reasons[excuse.reason] = sheetxml.cell_tail(excuse.reason, None)
-            if (reason := reasons[excuse.reason]) is not None:
-                parts.append(f'<c r="J{r}{reason}')
-        parts.append(f'<c r="K{r}{small[answered] if answered < 100 else sheetxml.number_tail(answered, None)}')
-        parts.append(f'<c r="L{r}{small[correct] if correct < 100 else sheetxml.number_tail(correct, None)}</row>')
-        yield "".join(parts)
+            if (tail := reasons[excuse.reason]) is not None:
+                reason = f'<c r="J{r}{tail}'
+        k = small[answered] if answered < 100 else sheetxml.number_tail(answered, None)
+        c = small[correct] if correct < 100 else sheetxml.number_tail(correct, None)
+        yield (f'<row r="{r}">{member.format(r)}{days[push.local_date].format(r)}{checked}{late}{excused}{reason}'
+               f'<c r="K{r}{k}<c r="L{r}{c}</row>')
 
 
 def _column_format(header: str, day: Any, moment: Any, percent: Any) -> Any:

@@ -10,11 +10,14 @@ put between a sheet's header row and its `</sheetData>`.
 from __future__ import annotations
 
 import io
+import queue
 import re
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
+from typing import IO
 
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.xmlwriter import XMLwriter
@@ -44,7 +47,7 @@ def text_tail(value: str) -> str:
 def serial(value: date | datetime) -> int | float:
     """Excel's serial number of a date (whole days) or a local date and time (with the fraction of the day)."""
     if isinstance(value, datetime):
-        delta = value.replace(tzinfo=None) - _EPOCH
+        delta = (value if value.tzinfo is None else value.replace(tzinfo=None)) - _EPOCH
         number: int | float = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86_400
         return number + 1 if value.date() >= _LEAP_BUG else number
     days = value.toordinal() - _EPOCH.toordinal()
@@ -114,6 +117,34 @@ def splice(skeleton: bytes, path: Path, bodies: Mapping[int, Iterable[str]]) -> 
             end = data.rindex(b"</sheetData>")
             with out.open(info.filename, "w", force_zip64=True) as handle:
                 handle.write(_DIMENSION.sub(b"", data[:end], 1))
-                for chunk in chunks(bodies[index]):
-                    handle.write(chunk)
+                _write_behind(handle, chunks(bodies[index]))
                 handle.write(data[end:])
+
+
+def _write_behind(handle: IO[bytes], data: Iterable[bytes]) -> None:
+    """Write `data` to the zip member on a second thread while this one makes the next chunks: zlib and crc32
+    release the GIL, so compressing 100 MB of XML overlaps with writing it instead of adding to it."""
+    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            while (chunk := pending.get()) is not None:
+                handle.write(chunk)
+        except BaseException as exc:  # handed to the caller below
+            failed.append(exc)
+            while pending.get() is not None:
+                pass  # keep taking, so the producer never blocks on a full queue
+
+    writer = threading.Thread(target=drain, name="xlsx-deflate", daemon=True)
+    writer.start()
+    try:
+        for chunk in data:
+            if failed:
+                break
+            pending.put(chunk)
+    finally:
+        pending.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]

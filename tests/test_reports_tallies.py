@@ -5,22 +5,23 @@ the SQL is only a faster way to follow it. Then every figure and every 台账 ro
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.reports import tallies_from
+from bot.reports import mastery_answers, tallies_from
 from bot.store import Checkin, PollRecord, Store
 from records.export import ledger_table
 from records.ledger import ledger_rows, question_stats, summarize, tally
 from records.model import Answer, Campaign, CheckIn, Excuse, Member, Period, PushDay
+from schedules.review import Answered, ReviewSchedule, mastery
 
 GROUP = -100
 FIRST = date(2026, 11, 30)
 DAYS = [FIRST + timedelta(days=n) for n in range(5)]
 USERS = range(1, 7)
-REF_OF = {"q0": "1.1", "q1": "1.2", "q2": "开头", "q3": "2.10"}  # a question's section never changes
+REF_OF = {"q0": "1.1", "q1": "2.10", "q2": "开头", "q3": "1.1"}  # two questions share 1.1
 NAMES = {"开头": "开头（导语）"}  # opening/closing are shown by name, as bot/reports._ref_names does
 
 checkin_facts = st.lists(st.tuples(st.sampled_from(USERS), st.integers(0, 4), st.integers(0, 2),
@@ -79,7 +80,35 @@ def test_sql_counts_equal_the_records_rule(checkins: list[tuple[int, int, int, i
     # A report counts less: check-ins and sections, the same as the full count.
     short = tallies_from(store.record_tallies(GROUP, first, last, full=False), NAMES)
     assert (short.checkins, short.by_ref, short.daily, short.questions) == (rule.checkins, rule.by_ref, None, None)
-    # Mastery reads each member's earliest answer to each question: one row per member and question answered.
-    earliest = store.record_tallies(GROUP, first, last).answered or ()
-    assert sorted((u, q) for u, q, *_ in earliest) == sorted({(a.user_id, a.question_id) for a in by_objects.answers})
+    store.close()
+
+
+SCHEDULE = ReviewSchedule()
+NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 7), st.sampled_from(USERS[:3]), st.booleans(), st.integers(0, 4)),
+                min_size=5, max_size=30),
+       st.lists(st.tuples(st.sampled_from(USERS[:3]), st.sampled_from(list(REF_OF)), st.booleans(), st.booleans()),
+                max_size=8))
+def test_mastery_from_the_reduced_answers_equals_mastery_from_all(
+        answers: list[tuple[int, int, bool, int]], cards: list[tuple[int, str, bool, bool]]) -> None:
+    """The export gives mastery() every question answered only for members with review cards, and one answer per
+    section for the others; each member's figures are those from all their answers."""
+    store = stored([], answers)
+    for uid, qid, right, reviewed in cards:
+        card = SCHEDULE.first_card(qid, REF_OF[qid], Answered(qid, REF_OF[qid], right, NOW - timedelta(days=3)))
+        store.save_review_cards(GROUP, uid, [card if reviewed else replace(card, reviews=0)])
+    every: dict[int, list[Answered]] = {}
+    for uid, qid, ref, correct, _ in store.record_facts(GROUP, DAYS[0], DAYS[-1]).answers:
+        every.setdefault(uid, []).append(Answered(qid, ref, correct == 1, NOW))
+    reduced: dict[int, list[Answered]] = {}
+    for uid, qid, ref, correct, _ in mastery_answers(store.record_tallies(GROUP, DAYS[0], DAYS[-1])):
+        reduced.setdefault(uid, []).append(Answered(qid, ref, correct, NOW))
+    cards_of = store.group_review_cards(GROUP)
+    assert set(reduced) == set(every)
+    for uid in every:
+        assert (mastery(SCHEDULE, cards_of.get(uid, ()), reduced[uid], NOW)
+                == mastery(SCHEDULE, cards_of.get(uid, ()), every[uid], NOW)), uid
     store.close()
