@@ -121,29 +121,39 @@ def write_xlsx(summary: Summary, path: Path) -> None:
 
 def _ledger_xml(campaign: Campaign, styles: list[int | None]) -> Iterator[str]:
     """The 台账's rows as XML, as `sheetxml.generic_rows` would write `ledger_table`, with what repeats (a member's
-    name and id, a day's date and reading) formatted once: 300,000 rows in well under a second."""
+    name and id, a day's date and reading) formatted once, and one string per thousand-odd rows."""
     day_style, time_style = styles[2], styles[6]
     yes = sheetxml.text_tail(wording.YES) if wording.YES else None
     small = [sheetxml.number_tail(n, None) for n in range(100)]
 
-    def template(pairs: Iterable[tuple[str, str | None]]) -> str:
-        # "{0}" stands for the row number; braces in the cells' own text are doubled.
-        return "".join(f'<c r="{ref}{{0}}{tail.replace("{", "{{").replace("}", "}}")}'
-                       for ref, tail in pairs if tail is not None)
+    def pieces(head: str, pairs: Iterable[tuple[str, str | None]]) -> list[str]:
+        """The cells as the text between their row numbers: `str(row).join(pieces)` writes them (a C call)."""
+        out = [head]
+        for ref, tail in pairs:
+            if tail is not None:
+                out[-1] += f'<c r="{ref}'
+                out.append(tail)
+        return out
 
-    days = {push.local_date: template([
+    days = {push.local_date: pieces("", [
         ("C", sheetxml.cell_tail(push.local_date, day_style)), ("D", sheetxml.cell_tail(push.day, None)),
         ("E", sheetxml.cell_tail(push.reading, None)), ("F", sheetxml.cell_tail(" ".join(push.sections), None))])
         for push in campaign.push_days}
     reasons: dict[str, str | None] = {}
     last: Member | None = None
-    member = ""
+    member: list[str] = []
     time_cell = f'" s="{time_style}"><v>' if time_style is not None else '"><v>'
     serial = sheetxml.serial
+    batch: list[str] = []
     for n, (who, push, at, excuse, answered, correct) in enumerate(ledger_entries(campaign), start=2):
         if who is not last:
             last = who
-            member = template([("A", sheetxml.cell_tail(who.name, None)), ("B", sheetxml.cell_tail(who.user_id, None))])
+            # The row's own number first, then its cells'.
+            member = ['<row r="', *pieces('">', [("A", sheetxml.cell_tail(who.name, None)),
+                                                 ("B", sheetxml.cell_tail(who.user_id, None))])]
+            if len(batch) >= 1_000:
+                yield "".join(batch)
+                batch = []
         r = str(n)
         checked = late = excused = reason = ""
         if at is not None:
@@ -159,8 +169,10 @@ def _ledger_xml(campaign: Campaign, styles: list[int | None]) -> Iterator[str]:
                 reason = f'<c r="J{r}{tail}'
         k = small[answered] if answered < 100 else sheetxml.number_tail(answered, None)
         c = small[correct] if correct < 100 else sheetxml.number_tail(correct, None)
-        yield (f'<row r="{r}">{member.format(r)}{days[push.local_date].format(r)}{checked}{late}{excused}{reason}'
-               f'<c r="K{r}{k}<c r="L{r}{c}</row>')
+        batch.append(f'{r.join(member)}{r.join(days[push.local_date])}{checked}{late}{excused}{reason}'
+                     f'<c r="K{r}{k}<c r="L{r}{c}</row>')
+    if batch:
+        yield "".join(batch)
 
 
 def _column_format(header: str, day: Any, moment: Any, percent: Any) -> Any:
