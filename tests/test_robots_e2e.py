@@ -23,6 +23,7 @@ from bot.services import build_services
 from bot.standin import StandIn
 from content.typography import to_display
 from schedules.clock import FakeClock
+from schedules.ledger import channel_key
 from tests.botkit import TOKEN, Harness, bot_running, make_config
 from tests.test_push_e2e import subscribe  # one way to subscribe a group in tests, whatever the store's shape
 
@@ -36,8 +37,8 @@ LONG_DAY = 5  # then the shipped speech's longest reading (1,378 characters): 2 
 
 
 def start_at_day(h: Harness, name: str, day: int) -> None:
-    h.svc.store.robots.sync([(c.name, c.kind) for c in h.svc.config.channels])
-    h.svc.store.robots.set_next_day(name, day)
+    kind = next(c.kind for c in h.svc.config.channels if c.name == name)
+    h.svc.store.ledger.set_next_day(channel_key(kind, name), day)
 
 
 def fake_sleep(clock: FakeClock) -> Callable[[float], Awaitable[None]]:
@@ -229,11 +230,12 @@ async def test_a_process_killed_mid_reading_is_resumed_after_its_lease_from_the_
         dead, alive = build_services(cfg, clock=clock), build_services(cfg, clock=clock)
         pusher = RobotPusher(alive, sleep=fake_sleep(clock))
         try:
-            dead.store.robots.sync([("wx", "wecom")])
-            dead.store.robots.set_next_day("wx", LONG_DAY)
-            claim = dead.store.robots.claim("wx", date(2026, 3, 2), LONG_DAY, clock().timestamp(), LEASE)
-            assert claim is not None
-            dead.store.robots.part_posted(claim, 2, 3, clock().timestamp(), clock().timestamp() + LEASE)
+            key = channel_key("wecom", "wx")
+            dead.store.ledger.set_next_day(key, LONG_DAY)
+            claim = dead.store.ledger.claim(key, date(2026, 3, 2), dead.owner, clock().timestamp(), dead.plan_rule,
+                                            LEASE)
+            assert claim is not None and claim.day == LONG_DAY
+            dead.store.ledger.record_part(claim, 2, None)  # parts 1 and 2 of 3 went out, then the process died
             assert await pusher.tick() == []  # its lease is live: not ours to take
             assert wx.posts == []
             clock.advance(seconds=LEASE + 1)  # the dead process never renews it
