@@ -133,6 +133,12 @@ async def test_three_robots_and_two_telegram_groups_get_each_day_once_across_a_r
             assert not (wx.refused or dd.refused or fs.refused)  # signatures, keywords, limits all fine
             rows = {r.name: r for r in h2.svc.store.robots.all()}
             assert rows["wx"].next_day == 5 and rows["wx"].last_pushed == date(2026, 3, 5)
+            # One ledger for all five targets: each has its four days recorded sent, once each.
+            ledger = h2.svc.store.ledger
+            for key in ("tg:-1", "tg:-2", "wecom:wx", "dingtalk:dd", "feishu:fs"):
+                assert ledger.progress(key).next_day == 5
+            assert [d for d, _, state, _ in h2.svc.store.robots.deliveries("fs") if state == "sent"] == [
+                date(2026, 3, d) for d in (2, 3, 4, 5)]
         log_lines.assert_clean(wx.token, dd.token, fs.token, DING_SECRET, FEISHU_SECRET)
 
 
@@ -167,6 +173,8 @@ async def test_a_robot_throttled_mid_push_resumes_without_a_loss_or_a_repeat(tmp
             wx.sends.extend(clock().timestamp() - 10 + i * 0.1 for i in range(18))
             delivered = await h.running.robots.tick()
             assert delivered == [] and wx.refused == [45009] and len(wx.posts) == 2
+            # The ledger has the claim released with the two parts posted: the next claim resumes after them.
+            assert h.svc.store.robots.deliveries("wx") == [(date(2026, 3, 2), LONG_DAY, "released", 2)]
             await run_until(h, clock, START + timedelta(hours=1), step=timedelta(minutes=2))
             parts = [PART_RE.search(t) for t in wx.texts()]
             n = int(parts[0].group(2)) if parts[0] else 0
@@ -215,6 +223,9 @@ async def test_two_processes_on_one_database_post_each_reading_once(tmp_path: Pa
         try:
             await asyncio.gather(*(p.tick() for p in pushers for _ in range(3)))
             assert [len(r.posts) for r in bots] == [1, 1, 1]
+            for i, r in enumerate(bots):  # one day record each in the shared ledger, sent
+                assert one.store.robots.deliveries(f"c{i}") == [(date(2026, 3, 2), 1, "sent", 1)]
+                assert two.store.ledger.progress(channel_key(r.kind, f"c{i}")).next_day == 2
         finally:
             for p, svc in zip(pushers, (one, two), strict=True):
                 await p.aclose()
