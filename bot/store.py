@@ -1092,6 +1092,21 @@ class Store:
             out.setdefault(r["user_id"], []).append(_card(r))
         return out
 
+    def uncarded_answers(self, chat_id: int, user_id: int) -> list[AnswerRecord]:
+        """The member's quiz answers in this group to questions that have no review card yet, oldest first."""
+        return [_answer(r) for r in self.db.query(
+            """SELECT * FROM answers a WHERE chat_id = ? AND user_id = ? AND NOT EXISTS (
+                   SELECT 1 FROM review_cards c
+                   WHERE c.chat_id = a.chat_id AND c.user_id = a.user_id AND c.question_id = a.question_id)
+               ORDER BY answered_at""", [chat_id, user_id])]
+
+    def due_review_refs(self, chat_id: int, user_id: int, now: datetime) -> list[tuple[str, str]]:
+        """(question, section) of the member's cards in this group that are due at `now`, read by the due index
+        without decoding any card."""
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT question_id, ref FROM review_cards WHERE user_id = ? AND chat_id = ? AND due <= ?",
+            [user_id, chat_id, _utc_iso(now)]).fetchall()]
+
     def save_review_cards(self, chat_id: int, user_id: int, cards: Iterable[ReviewCard]) -> None:
         with self.db.atomic():
             for c in cards:
