@@ -132,10 +132,37 @@ def search_results(query: str, result: Page) -> str:
     for hit in result.hits:
         lines.append(f"\n<b>〔{esc(hit.section.label)}〕</b> {esc(to_display(hit.section.heading))}\n"
                      f"{_snippet(hit.segments)}")
-    lines.append("\n查看全文：/section 加上方括号里的编号")
+    lines.append("\n查看全文：点下方按钮，或发送 /section 加上方括号里的编号")
     if result.page < result.pages:
         lines.append(f"更多结果：/search {shown} {result.page + 1}")
     return "\n".join(lines)
+
+
+SEARCH_DATA_LIMIT = 64  # Telegram's callback data, in bytes
+
+
+def search_page_data(query: str, page: int) -> str | None:
+    """Callback data for page `page` of a search ("srch:PAGE:QUERY"), None when the query is too long to carry."""
+    data = f"srch:{page}:{query.strip()}"
+    return data if len(data.encode()) <= SEARCH_DATA_LIMIT else None
+
+
+def search_keyboard(query: str, result: Page) -> InlineKeyboardMarkup | None:
+    """A button per hit (opens the section in a new message) and ◀ ▶ pages that edit the results in place.
+
+    A query too long for the callback data gets no page buttons: the text's /search … line still says how."""
+    if not result.hits:
+        return None
+    rows = _rows([InlineKeyboardButton(f"📖 {hit.section.label}", callback_data=f"open:{hit.section.ref}")
+                  for hit in result.hits])
+    pager = []
+    if result.page > 1 and (back := search_page_data(query, result.page - 1)):
+        pager.append(InlineKeyboardButton(f"◀ 上一页（{result.page - 1}/{result.pages}）", callback_data=back))
+    if result.page < result.pages and (more := search_page_data(query, result.page + 1)):
+        pager.append(InlineKeyboardButton(f"下一页（{result.page + 1}/{result.pages}）▶", callback_data=more))
+    if pager:
+        rows.append(pager)
+    return InlineKeyboardMarkup(rows)
 
 
 def _snippet(segments: Sequence[tuple[str, bool]]) -> str:
@@ -1022,7 +1049,8 @@ def _percent(share: float) -> str:
 
 # --- navigation by inline buttons (issue 11) -----------------------------------------------------------------
 # Callback data: "toc[:page]" and "sec:REF[:page[:day]]" edit the pressed message in place; "open:REF" and "opentoc"
-# (under a daily reading, which stays as it was sent) post a new message; "rd:REF[:day]" opens a reading's sections.
+# (under a daily reading or search hits, which stay as they were sent) post a new message; "rd:REF[:day]" opens a
+# reading's sections; "srch:PAGE:QUERY" shows another page of search hits in place.
 
 ROW_SIZE = 5
 
