@@ -20,6 +20,7 @@ from content.search import Page
 from content.split import split_text as split_at_sentences
 from content.split import stripped_pieces, utf16_len
 from content.typography import to_display
+from records import wording
 from records.chart import MASTERY_MOST_MEMBERS
 from records.ledger import Summary as RecordSummary
 from schedules.due import format_weekdays
@@ -703,7 +704,7 @@ def chart_caption(summary: RecordSummary) -> str:
 def export_caption(summary: RecordSummary, fmt: str) -> str:
     kind = "Excel 表格" if fmt == "xlsx" else "CSV 文件（压缩包，Excel 可直接打开）"
     return (f"📒 学习台账 · {esc(_clip(summary.campaign.title, 30))}（{_period_text(summary)}）\n{kind}："
-            "台账、汇总、测验、每日四张表。内含成员姓名，请妥善保管。")
+            f"共 {len(wording.SHEETS)} 张表（{'、'.join(wording.SHEETS)}）。内含成员姓名，请妥善保管。")
 
 
 def export_sent() -> str:
