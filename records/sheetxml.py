@@ -117,11 +117,11 @@ def splice(skeleton: bytes, path: Path, bodies: Mapping[int, Iterable[str]]) -> 
             end = data.rindex(b"</sheetData>")
             with out.open(info.filename, "w", force_zip64=True) as handle:
                 handle.write(_DIMENSION.sub(b"", data[:end], 1))
-                _write_behind(handle, chunks(bodies[index]))
+                write_behind(handle, chunks(bodies[index]))
                 handle.write(data[end:])
 
 
-def _write_behind(handle: IO[bytes], data: Iterable[bytes]) -> None:
+def write_behind(handle: IO[bytes], data: Iterable[bytes]) -> None:
     """Write `data` to the zip member on a second thread while this one makes the next chunks: zlib and crc32
     release the GIL, so compressing 100 MB of XML overlaps with writing it instead of adding to it."""
     pending: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
