@@ -95,7 +95,7 @@ def write_xlsx(summary: Summary, path: Path) -> None:
     options = {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
                "strings_to_urls": False, "default_date_format": "yyyy-mm-dd"}
     skeleton = io.BytesIO()
-    bodies: dict[int, Iterable[str]] = {}
+    bodies: dict[int, tuple[int, Iterable[str]]] = {}
     with xlsxwriter.Workbook(skeleton, options) as book:
         bold = book.add_format({"bold": True})
         day_format = book.add_format({"num_format": "yyyy-mm-dd"})
@@ -111,9 +111,12 @@ def write_xlsx(summary: Summary, path: Path) -> None:
             # The cells' style numbers, as XlsxWriter gives them to the cells it writes itself.
             styles = [None if f is None else f._get_xf_index() for f in formats]
             if name == wording.LEDGER_SHEET:
-                bodies[index] = _ledger_xml(summary.campaign, styles)
+                # One row per member per push day counted for them (expected) or excused: the summary's rule.
+                count = sum(m.expected + m.excused for m in summary.members)
+                bodies[index] = count, _ledger_xml(summary.campaign, styles)
             else:
-                bodies[index] = sheetxml.generic_rows(rows, styles)
+                table = list(rows)  # a few thousand rows at most
+                bodies[index] = len(table), sheetxml.generic_rows(table, styles)
             sheet.set_column(0, len(headers) - 1, 12)
         _add_chart(book, len(summary.days))
     sheetxml.splice(skeleton.getvalue(), path, bodies)

@@ -95,14 +95,13 @@ def chunks(rows: Iterable[str]) -> Iterator[bytes]:
         yield "".join(batch).encode()
 
 
-# A sheet's <dimension> (its used range) comes before its rows, which are streamed: it is left out of the sheets
-# spliced here (it is optional; Excel, LibreOffice and openpyxl find the range from the rows).
-_DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
+# XlsxWriter writes a sheet's used range from its header row alone; the spliced rows widen it.
+_DIMENSION = re.compile(rb'<dimension ref="A1(?::([A-Z]+)1)?"/>')
 
 
-def splice(skeleton: bytes, path: Path, bodies: Mapping[int, Iterable[str]]) -> None:
+def splice(skeleton: bytes, path: Path, bodies: Mapping[int, tuple[int, Iterable[str]]]) -> None:
     """Write the workbook `skeleton` (XlsxWriter's, header rows only in the sheets of `bodies`) to `path`, with
-    each body's rows (sheet index -> XML rows) after its header row, compressed as they are made."""
+    each body's rows (sheet index -> (how many rows, XML rows)) after its header row, compressed as they are made."""
     with zipfile.ZipFile(io.BytesIO(skeleton)) as source, \
             zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as out:
         names = {f"xl/worksheets/sheet{index + 1}.xml": index for index in bodies}
@@ -115,9 +114,14 @@ def splice(skeleton: bytes, path: Path, bodies: Mapping[int, Iterable[str]]) -> 
                 out.writestr(info, data, compresslevel=6)
                 continue
             end = data.rindex(b"</sheetData>")
+            count, rows = bodies[index]
+            head = data[:end]
+            if count and (found := _DIMENSION.search(head)):
+                wider = b'<dimension ref="A1:%s%d"/>' % (found.group(1) or b"A", count + 1)
+                head = head[:found.start()] + wider + head[found.end():]
             with out.open(info.filename, "w", force_zip64=True) as handle:
-                handle.write(_DIMENSION.sub(b"", data[:end], 1))
-                write_behind(handle, chunks(bodies[index]))
+                handle.write(head)
+                write_behind(handle, chunks(rows))
                 handle.write(data[end:])
 
 

@@ -163,3 +163,16 @@ def test_csv_ledger_lines_quote_awkward_text_as_the_csv_module_does(tmp_path: Pa
     [(_, headers, rows)] = [sheet for sheet in sheets(s) if sheet[0] == wording.LEDGER_SHEET]
     assert got == [list(headers), *([csv_value(v, h) for v, h in zip(r, headers, strict=True)] for r in rows)]
     assert {r[0] for r in got[1:]} == set(names)
+
+
+def test_every_sheet_states_its_used_range(tmp_path: Path) -> None:
+    """Readers that trust the stated range (openpyxl read-only, as pandas uses it) see every row of every sheet."""
+    from records.model import Member
+
+    c = campaign(members=(*campaign().members, Member(9, "新人", joined=date(2026, 12, 3))))
+    path = write_export(summarize(c), "xlsx", tmp_path / "r.xlsx")
+    full = openpyxl.load_workbook(path)
+    lazy = openpyxl.load_workbook(path, read_only=True)
+    for name in full.sheetnames:
+        rows = list(full[name].iter_rows(values_only=True))
+        assert (lazy[name].max_row, lazy[name].max_column) == (len(rows), len(rows[0])), name
