@@ -1,0 +1,38 @@
+"""Review of bot/fetcher.py (398a002): a handler that never finishes must not make the bot deaf.
+
+getUpdates returns at most 100 updates from the offset on, and the fetcher keeps the offset at the oldest update
+still being handled. Once 100 newer updates are behind a stuck one, every getUpdates returns only updates already
+handed on: nothing new is ever fetched again until the stuck handler ends (a reply waiting a minute for its group's
+flood budget in a busy bot; a handler that hangs forever makes the bot deaf for good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import ContextTypes, MessageHandler, filters
+
+from tests.botkit import ADMIN, MEMBER, bot_running, settle
+
+
+async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await release.wait()
+
+    async with bot_running(tmp_path, rate_limit=False) as h:
+        h.running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
+        try:
+            h.standin.user_sends(MEMBER, MEMBER, "hang")
+            users = range(1000, 1120)  # a busy bot: more than one getUpdates window of updates behind the stuck one
+            for user in users:
+                h.standin.user_sends(user, user, "/toc")
+            await settle(lambda: sum(1 for u in users if h.standin.sent(u)) >= 99, timeout=20)
+            # The update after the full window is fetched and answered while the stuck one still hangs.
+            [reply] = await h.say(ADMIN, ADMIN, "/toc", timeout=15)
+            assert reply.text
+        finally:
+            release.set()
