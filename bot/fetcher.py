@@ -11,10 +11,14 @@ update below it has been handled and the store worker has committed what was sub
 Between two getUpdates it waits for the handlers of the last batch, but at most `patience` seconds: a handler may
 wait a minute for its group's flood budget, and fetching must go on meanwhile. The next getUpdates then keeps the
 offset at the oldest unfinished update, so Telegram sends the unfinished ones again; they are skipped by id and only
-the new ones are handed on. Otherwise it behaves as PTB's updater: deleteWebhook first (dropping pending updates if
-asked), a 10 s long poll with an explicit allowed_updates, retries with back-off on network errors, RetryAfter
-honoured, a clear message on 409 Conflict (another instance polling with this token), and on stop a last
-getUpdates that confirms what was handled.
+the new ones are handed on. getUpdates returns at most 100 updates, though: once a whole window of them is behind
+a stuck handler, nothing newer would ever come, so the offset then moves past the stuck ones (still being handled;
+only a crash before they finish loses them) and says so in the log.
+
+Otherwise it behaves as PTB's updater: deleteWebhook first (dropping pending updates if asked), a 10 s long poll
+with an explicit allowed_updates, retries with back-off on network errors, RetryAfter honoured, a clear message on
+409 Conflict (another instance polling with this token), and on stop a last getUpdates that confirms what was
+handled.
 
 `HandledQueue` does the same for the webhook: PTB's webhook handler answers Telegram's POST when `update_queue.put`
 returns, so this queue's `put` handles the update and flushes the store first, waiting at most `webhook_patience`
@@ -43,6 +47,7 @@ BACKOFF_CAP = 30.0
 RETRY_AFTER_SLACK = 0.5
 # Telegram sends an update again when its webhook POST is not answered in time: answer well before that.
 WEBHOOK_PATIENCE = 20.0
+GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
 
 
 def dispatch(app: Application, update: Update) -> asyncio.Task[None]:
@@ -65,6 +70,8 @@ class UpdateFetcher:
         self._handling: dict[int, asyncio.Task[None]] = {}  # dispatched, not finished yet
         self._next: int | None = None  # the first update id not handed on yet
         self._confirmed: int | None = None  # the offset last sent to Telegram
+        # Confirmed past updates still being handled, because they filled a whole getUpdates window (_run).
+        self._floor: int | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -72,8 +79,11 @@ class UpdateFetcher:
         return self._task is not None
 
     def offset(self) -> int | None:
-        """What may be confirmed now: everything below the oldest update still being handled."""
-        return min(self._handling) if self._handling else self._next
+        """What may be confirmed now: everything below the oldest update still being handled (or the floor)."""
+        held = min(self._handling) if self._handling else self._next
+        if self._floor is not None and (held is None or held < self._floor):
+            return self._floor
+        return held
 
     async def start(self) -> None:
         # deleteWebhook: getUpdates is refused while a webhook is set (PTB's bootstrap does the same, no retries).
@@ -138,20 +148,34 @@ class UpdateFetcher:
                              exc_info=True)
                 continue
             delay = 0.0
-            self._hand_on(updates)
+            if not self._hand_on(updates) and len(updates) >= GET_UPDATES_LIMIT:
+                self._stop_holding()
             if self._handling:
                 # Wait for this batch's handlers (so the next getUpdates confirms them), but not for a slow one.
                 await asyncio.wait(list(self._handling.values()), timeout=self.patience)
 
-    def _hand_on(self, updates: list[Update]) -> None:
+    def _stop_holding(self) -> None:
+        """A whole getUpdates window holds only updates already handed on: the ones still being handled hold the
+        offset, and Telegram would never send anything newer. Confirm past them (they go on being handled; only a
+        crash before they finish loses them) rather than stop receiving."""
+        stuck = sorted(uid for uid in self._handling if self._next is None or uid < self._next)
+        self._floor = self._next
+        log.warning("%d update(s) still being handled (oldest %s) hold back a full getUpdates window: confirming "
+                    "past them so that new updates come in", len(stuck), stuck[0] if stuck else "-")
+
+    def _hand_on(self, updates: list[Update]) -> int:
+        """Dispatch the updates not handed on yet; how many there were."""
+        fresh = 0
         for update in updates:
             uid = update.update_id
             if self._next is not None and uid < self._next:
                 continue  # sent again because an older one is still being handled: already handed on
             self._next = uid + 1
+            fresh += 1
             task = dispatch(self.app, update)
             self._handling[uid] = task
             task.add_done_callback(lambda _, uid=uid: self._handling.pop(uid, None))  # type: ignore[misc]
+        return fresh
 
 
 class HandledQueue(asyncio.Queue[object]):
