@@ -9,12 +9,13 @@ flood budget in a busy bot; a handler that hangs forever makes the bot deaf for 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from telegram import Update
 from telegram.ext import ContextTypes, MessageHandler, filters
 
-from tests.botkit import ADMIN, MEMBER, bot_running, settle
+from tests.botkit import ADMIN, GROUP, MEMBER, Harness, bot_running, settle
 
 
 async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_path: Path) -> None:
@@ -36,3 +37,32 @@ async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_
             assert reply.text
         finally:
             release.set()
+
+
+async def test_an_update_whose_store_write_failed_is_not_confirmed_as_handled(tmp_path: Path) -> None:
+    """A handler whose write SQLite refused ("database is locked" past busy_timeout: another process's long write)
+    did not handle its update. The fetcher confirms it all the same (PTB's process_update swallows the error), so
+    Telegram forgets an update the bot never stored, where not confirming it would have had it sent again."""
+    async with bot_running(tmp_path, rate_limit=False) as h:
+        store = h.svc.db.store
+        real = store.ensure_group
+        refused: list[int] = []
+
+        def ensure_group(chat_id: int, *args: object, **kwargs: object) -> object:
+            if not refused:
+                refused.append(chat_id)
+                raise sqlite3.OperationalError("database is locked")
+            return real(chat_id, *args, **kwargs)
+
+        store.ensure_group = ensure_group  # type: ignore[method-assign]
+        h.standin.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
+        await settle(lambda: refused)
+        await h.say(ADMIN, ADMIN, "/toc")  # a later update, handled and confirmed
+        await settle(lambda: not h.world.updates or _stored(h))
+        # Either the group got stored after all (the update handled again), or Telegram still has the update.
+        assert _stored(h) or any("my_chat_member" in u for u in h.world.updates), \
+            "the bot told Telegram it has an update whose write failed"
+
+
+def _stored(h: Harness) -> bool:
+    return h.svc.store.group(GROUP) is not None
