@@ -15,6 +15,7 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import ContextTypes, MessageHandler, filters
 
+from bot.store import Group
 from tests.botkit import ADMIN, GROUP, MEMBER, Harness, bot_running, settle
 
 
@@ -48,11 +49,11 @@ async def test_an_update_whose_store_write_failed_is_not_confirmed_as_handled(tm
         real = store.ensure_group
         refused: list[int] = []
 
-        def ensure_group(chat_id: int, *args: object, **kwargs: object) -> object:
+        def ensure_group(chat_id: int, title: str = "") -> Group:
             if not refused:
                 refused.append(chat_id)
                 raise sqlite3.OperationalError("database is locked")
-            return real(chat_id, *args, **kwargs)
+            return real(chat_id, title)
 
         store.ensure_group = ensure_group  # type: ignore[method-assign]
         h.standin.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
