@@ -30,11 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application
+from telegram.ext import Application, ContextTypes
 
 from bot.retry import retry_seconds
 
@@ -48,6 +49,9 @@ RETRY_AFTER_SLACK = 0.5
 # Telegram sends an update again when its webhook POST is not answered in time: answer well before that.
 WEBHOOK_PATIENCE = 20.0
 GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
+# A handler whose store write SQLite refused (locked, busy) did not handle its update: it is handled again, this
+# many times at most, before it is confirmed (a lasting failure must not hold every later update back).
+STORE_RETRIES = 3
 
 
 def dispatch(app: Application, update: Update) -> asyncio.Task[None]:
@@ -72,6 +76,8 @@ class UpdateFetcher:
         self._confirmed: int | None = None  # the offset last sent to Telegram
         # Confirmed past updates still being handled, because they filled a whole getUpdates window (_run).
         self._floor: int | None = None
+        self._refused: set[int] = set()  # updates whose handler met a store error (see _note_error)
+        self._tries: dict[int, int] = {}
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -88,6 +94,7 @@ class UpdateFetcher:
     async def start(self) -> None:
         # deleteWebhook: getUpdates is refused while a webhook is set (PTB's bootstrap does the same, no retries).
         await self.app.bot.delete_webhook(drop_pending_updates=self.drop_pending_updates)
+        self.app.add_error_handler(self._note_error)
         self._task = asyncio.create_task(self._run(), name="studybot:fetcher")
 
     async def stop(self) -> None:
@@ -98,7 +105,7 @@ class UpdateFetcher:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        if self._handling:
+        while self._handling:  # (an update handled again replaces its task)
             await asyncio.wait(list(self._handling.values()))
         try:
             await self._confirm(0.0)
@@ -163,6 +170,34 @@ class UpdateFetcher:
         log.warning("%d update(s) still being handled (oldest %s) hold back a full getUpdates window: confirming "
                     "past them so that new updates come in", len(stuck), stuck[0] if stuck else "-")
 
+    async def _note_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB's process_update hands a handler's error to the error handlers and returns normally: this is how the
+        fetcher learns that an update was not stored."""
+        if isinstance(update, Update) and isinstance(context.error, sqlite3.OperationalError) \
+                and update.update_id in self._handling:
+            self._refused.add(update.update_id)
+
+    def _dispatch(self, update: Update) -> None:
+        uid = update.update_id
+        task = dispatch(self.app, update)
+        self._handling[uid] = task
+        task.add_done_callback(lambda _: self._done(update))
+
+    def _done(self, update: Update) -> None:
+        uid = update.update_id
+        if uid in self._refused:
+            self._refused.discard(uid)
+            tries = self._tries.get(uid, 0) + 1
+            if tries <= STORE_RETRIES and self.app.running:
+                self._tries[uid] = tries
+                log.warning("update %s: its handler could not store what it did; handling it again (%d of %d)",
+                            uid, tries, STORE_RETRIES)
+                self._dispatch(update)  # the offset stays held meanwhile
+                return
+            log.error("update %s: its handler could not store what it did, %d times; giving up on it", uid, tries)
+        self._tries.pop(uid, None)
+        self._handling.pop(uid, None)
+
     def _hand_on(self, updates: list[Update]) -> int:
         """Dispatch the updates not handed on yet; how many there were."""
         fresh = 0
@@ -172,9 +207,7 @@ class UpdateFetcher:
                 continue  # sent again because an older one is still being handled: already handed on
             self._next = uid + 1
             fresh += 1
-            task = dispatch(self.app, update)
-            self._handling[uid] = task
-            task.add_done_callback(lambda _, uid=uid: self._handling.pop(uid, None))  # type: ignore[misc]
+            self._dispatch(update)
         return fresh
 
 
