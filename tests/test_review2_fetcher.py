@@ -9,14 +9,18 @@ flood budget in a busy bot; a handler that hangs forever makes the bot deaf for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
 from telegram import Update
 from telegram.ext import ContextTypes, MessageHandler, filters
 
+from bot.runner import start, stop
+from bot.services import build_services
+from bot.standin import StandIn
 from bot.store import Group
-from tests.botkit import ADMIN, GROUP, MEMBER, Harness, bot_running, settle
+from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, bot_running, make_config, settle
 
 
 async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_path: Path) -> None:
@@ -67,3 +71,30 @@ async def test_an_update_whose_store_write_failed_is_not_confirmed_as_handled(tm
 
 def _stored(h: Harness) -> bool:
     return h.svc.store.group(GROUP) is not None
+
+
+async def test_stop_with_a_handler_that_never_ends_still_stops_and_leaves_its_update_for_the_next_process(
+        tmp_path: Path) -> None:
+    """SIGTERM while a handler hangs: the bot must still stop (a supervisor would otherwise kill it mid-write), and
+    the unfinished update must stay unconfirmed so that the next process handles it."""
+    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
+        svc = build_services(make_config(tmp_path))
+        running = await start(svc, base_url=server.base_url, rate_limit=False)
+        never = asyncio.Event()
+
+        async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await never.wait()
+
+        running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
+        try:
+            server.user_sends(MEMBER, MEMBER, "hang")
+            await settle(lambda: running.fetcher is not None and running.fetcher._handling)
+            stopped = asyncio.ensure_future(stop(running))
+            done, _ = await asyncio.wait([stopped], timeout=30)
+            assert done, "stop() never returned: a handler that never ends blocks the shutdown"
+            assert [u["message"]["text"] for u in server.world.updates if "message" in u] == ["hang"]
+        finally:
+            never.set()
+            with contextlib.suppress(Exception):
+                await stopped
+            svc.db.close()
