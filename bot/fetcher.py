@@ -52,6 +52,9 @@ GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
 # A handler whose store write SQLite refused (locked, busy) did not handle its update: it is handled again, this
 # many times at most, before it is confirmed (a lasting failure must not hold every later update back).
 STORE_RETRIES = 3
+# On stop, handlers get this long to finish; the rest are cancelled and left unconfirmed (the next start gets them
+# again), so SIGTERM is not held up by a handler waiting out a flood budget, or hung for good.
+STOP_PATIENCE = 5.0
 
 
 def dispatch(app: Application, update: Update) -> asyncio.Task[None]:
@@ -71,6 +74,7 @@ class UpdateFetcher:
         self.timeout = timeout
         self.patience = patience
         self.drop_pending_updates = drop_pending_updates
+        self.stop_patience = STOP_PATIENCE
         self._handling: dict[int, asyncio.Task[None]] = {}  # dispatched, not finished yet
         self._next: int | None = None  # the first update id not handed on yet
         self._confirmed: int | None = None  # the offset last sent to Telegram
@@ -105,19 +109,31 @@ class UpdateFetcher:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        while self._handling:  # (an update handled again replaces its task)
-            await asyncio.wait(list(self._handling.values()))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stop_patience
+        while self._handling and (left := deadline - loop.time()) > 0:  # (an update handled again: a new task)
+            await asyncio.wait(list(self._handling.values()), timeout=left)
+        ceiling = self.offset()  # below every unfinished update: those stay at Telegram's side for the next start
+        if self._handling:
+            stuck = list(self._handling.values())
+            log.warning("%d update(s) still being handled after %.0f s: stopping them unconfirmed (the next start "
+                        "gets them again)", len(stuck), self.stop_patience)
+            for handler in stuck:
+                handler.cancel()
+            await asyncio.wait(stuck)
         try:
-            await self._confirm(0.0)
+            await self._confirm(0.0, ceiling)
         except TelegramError as exc:  # the next start fetches the handled ones again (handlers are idempotent)
             log.warning("could not confirm the last updates to Telegram: %s", exc)
 
-    async def _confirm(self, timeout: float) -> list[Update]:
-        """getUpdates with the confirmable offset, after the store has committed everything submitted so far."""
-        offset = self.offset()
+    async def _confirm(self, timeout: float, ceiling: int | None = None) -> list[Update]:
+        """getUpdates with the confirmable offset (never past `ceiling`), after the store has committed everything
+        submitted so far."""
+        offset = _capped(self.offset(), ceiling)
         if offset != self._confirmed:
             await self.flush()
-            offset = self.offset()  # handlers may have finished during the flush: their writes are in it too
+            # handlers may have finished during the flush: their writes are in it too
+            offset = _capped(self.offset(), ceiling)
         updates = await self.app.bot.get_updates(offset=offset, timeout=timeout,
                                                  allowed_updates=self.allowed_updates)
         self._confirmed = offset
@@ -238,6 +254,10 @@ class HandledQueue(asyncio.Queue[object]):
             log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
                         item.update_id, self.patience)
         await self._flush()
+
+
+def _capped(offset: int | None, ceiling: int | None) -> int | None:
+    return offset if ceiling is None or (offset is not None and offset <= ceiling) else ceiling
 
 
 def _backoff(delay: float) -> float:
