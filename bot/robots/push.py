@@ -156,10 +156,11 @@ class RobotPusher:
             rows = store.robots.sync(kinds)
             sent: dict[int, list[tuple[dt.date, int]]] = {}
             for chat_id in follows:
-                group = store.group(chat_id)
+                current = store.current_chat(chat_id)  # the config names the group by an id it may have had
+                group = store.group(current)
                 today = now.astimezone(ZoneInfo(group.timezone)).date() if group else now.date()
                 # The store reads them from the same records the Telegram push keeps (one source of truth).
-                sent[chat_id] = store.pushes(chat_id, since=today - dt.timedelta(days=FOLLOW_DAYS))
+                sent[chat_id] = store.pushes(current, since=today - dt.timedelta(days=FOLLOW_DAYS))
             return rows, sent
 
         try:
