@@ -82,6 +82,7 @@ class UpdateFetcher:
         self._floor: int | None = None
         self._refused: set[int] = set()  # updates whose handler met a store error (see _note_error)
         self._tries: dict[int, int] = {}
+        self._cancelling = False  # stop() is cancelling the handlers left: none is handled again
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -118,6 +119,7 @@ class UpdateFetcher:
             stuck = list(self._handling.values())
             log.warning("%d update(s) still being handled after %.0f s: stopping them unconfirmed (the next start "
                         "gets them again)", len(stuck), self.stop_patience)
+            self._cancelling = True
             for handler in stuck:
                 handler.cancel()
             await asyncio.wait(stuck)
@@ -204,7 +206,7 @@ class UpdateFetcher:
         if uid in self._refused:
             self._refused.discard(uid)
             tries = self._tries.get(uid, 0) + 1
-            if tries <= STORE_RETRIES and self.app.running:
+            if tries <= STORE_RETRIES and self.app.running and not self._cancelling:
                 self._tries[uid] = tries
                 log.warning("update %s: its handler could not store what it did; handling it again (%d of %d)",
                             uid, tries, STORE_RETRIES)
