@@ -13,6 +13,7 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+import pytest
 from telegram import Update
 from telegram.ext import ContextTypes, MessageHandler, filters
 
@@ -21,6 +22,7 @@ from bot.services import build_services
 from bot.standin import StandIn
 from bot.store import Group
 from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, bot_running, make_config, settle
+from tests.test_webhook import free_port, post
 
 
 async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_path: Path) -> None:
@@ -97,4 +99,41 @@ async def test_stop_with_a_handler_that_never_ends_still_stops_and_leaves_its_up
             never.set()
             with contextlib.suppress(Exception):
                 await stopped
+            svc.db.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_post_whose_store_write_failed_is_not_answered_ok(tmp_path: Path) -> None:
+    """Webhook mode: Telegram forgets an update once its POST is answered 200. A handler whose write SQLite refused
+    did not store it: the answer must make Telegram send it again (which then stores it)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/studybot/hook"
+    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
+        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
+            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
+        svc = build_services(config)
+        running = await start(svc, base_url=server.base_url)
+        try:
+            store = svc.db.store
+            real = store.ensure_group
+            refused: list[int] = []
+
+            def ensure_group(chat_id: int, title: str = "") -> Group:
+                if not refused:
+                    refused.append(chat_id)
+                    raise sqlite3.OperationalError("database is locked")
+                return real(chat_id, title)
+
+            store.ensure_group = ensure_group  # type: ignore[method-assign]
+            server.world.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
+            joined = next(u for u in server.world.updates if "my_chat_member" in u)
+            server.world.updates.clear()
+            loop = asyncio.get_running_loop()
+            first = await loop.run_in_executor(None, post, url, joined, "s3cret")
+            assert refused
+            assert first != 200, "answered 200 for an update whose write failed: Telegram forgets it"
+            again = await loop.run_in_executor(None, post, url, joined, "s3cret")  # Telegram sends it again
+            assert again == 200 and store.group(GROUP) is not None
+        finally:
+            await stop(running)
             svc.db.close()
