@@ -241,21 +241,41 @@ class HandledQueue(asyncio.Queue[object]):
         self._app: Application | None = None
         self._flush: Flush | None = None
         self.patience = WEBHOOK_PATIENCE
+        self._handling: set[int] = set()
+        self._refused: set[int] = set()  # handled, but a store write was refused (as UpdateFetcher._note_error)
 
     def attach(self, app: Application, flush: Flush, patience: float = WEBHOOK_PATIENCE) -> None:
         self._app, self._flush, self.patience = app, flush, patience
+        app.add_error_handler(self._note_error)
+
+    async def _note_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update) and isinstance(context.error, sqlite3.OperationalError) \
+                and update.update_id in self._handling:
+            self._refused.add(update.update_id)
 
     async def put(self, item: object) -> None:
         if not isinstance(item, Update) or self._app is None or self._flush is None:
             await super().put(item)
             return
-        task = dispatch(self._app, item)
-        # asyncio.wait never cancels: Telegram hanging up on the POST does not stop the handler.
-        done, _ = await asyncio.wait([task], timeout=self.patience)
-        if not done:
-            log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
-                        item.update_id, self.patience)
-        await self._flush()
+        uid = item.update_id
+        self._handling.add(uid)
+        try:
+            task = dispatch(self._app, item)
+            # asyncio.wait never cancels: Telegram hanging up on the POST does not stop the handler.
+            done, _ = await asyncio.wait([task], timeout=self.patience)
+            if not done:
+                log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
+                            uid, self.patience)
+            await self._flush()
+        finally:
+            self._handling.discard(uid)
+        if uid in self._refused:
+            self._refused.discard(uid)
+            # Not 200: Telegram sends the update again later (PTB's webhook answers the raised error's status).
+            from tornado.web import HTTPError
+
+            log.warning("update %s: its handler could not store what it did; asking Telegram to send it again", uid)
+            raise HTTPError(503, reason="update not stored")
 
 
 def _capped(offset: int | None, ceiling: int | None) -> int | None:
