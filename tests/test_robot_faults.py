@@ -1,4 +1,4 @@
-"""Review of the robot pusher on the shared ledger (d28a278): its part records follow bot/delivery.py's rules."""
+"""The robot pusher on the shared ledger under faults: its part records follow bot/delivery.py's rules."""
 
 from __future__ import annotations
 

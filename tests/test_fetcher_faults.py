@@ -1,4 +1,4 @@
-"""Review of bot/fetcher.py (398a002): a handler that never finishes must not make the bot deaf.
+"""bot/fetcher.py under faults: a handler that never finishes must not make the bot deaf.
 
 getUpdates returns at most 100 updates from the offset on, and the fetcher keeps the offset at the oldest update
 still being handled. Once 100 newer updates are behind a stuck one, every getUpdates returns only updates already
