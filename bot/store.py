@@ -1734,7 +1734,7 @@ class RobotRecords:
             [name, first.isoformat(), last.isoformat()]).fetchall()]
 
 
-# --- group moves (review2) --------------------------------------------------------------------------------------
+# --- group moves: where a group went when it became a supergroup ----------------------------------------------------
 
 
 @migrations()

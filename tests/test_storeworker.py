@@ -183,7 +183,7 @@ async def test_flush_with_nothing_submitted_since_the_last_one_does_not_touch_th
     worker.close()
 
 
-# --- review2: flushes that overlap (webhook mode: one per POST being answered) ---
+# --- flushes that overlap (webhook mode: one per POST being answered) ---
 
 async def test_a_flush_after_two_overlapping_flushes_still_waits_for_a_call_submitted_since(tmp_path: Path) -> None:
     worker = StoreWorker(Store(tmp_path / "s.db"))
