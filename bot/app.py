@@ -13,13 +13,13 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
     PollAnswerHandler,
-    PollHandler,
     TypeHandler,
     filters,
 )
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER,
                    Update.POLL_ANSWER, Update.POLL]
 
+POLL_GROUP = -3  # poll updates, before every other handler (PollNews)
 LEARN_GROUP = 5  # handler group of the roster learner: any handler group between 0 and it stays free for others
 
 
@@ -92,6 +93,37 @@ async def allowed_chats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     raise ApplicationHandlerStop
 
 
+class StrangerChats(TypeHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
+    """Updates from a group outside `telegram.allowed_chats` (none when the list is empty). Decided here, not in the
+    callback: a callback costs a context and a coroutine per update, twice per quiz answer (answer + vote counts)."""
+
+    def __init__(self, allowed: tuple[int, ...],
+                 callback: Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]) -> None:
+        super().__init__(Update, callback)
+        self.allowed = frozenset(allowed)
+
+    def check_update(self, update: object) -> bool:
+        if not self.allowed or not isinstance(update, Update):
+            return False
+        chat = update.effective_chat
+        return chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP) and chat.id not in self.allowed
+
+
+class PollNews(BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
+    """Every poll update, first of all handlers. Telegram sends one after each vote (the new counts): unmatched,
+    each would be tried against every command handler; here it costs one check. Only a closed poll reaches the
+    callback, and no other handler needs a poll update, so handling stops here."""
+
+    def check_update(self, update: object) -> bool:
+        return isinstance(update, Update) and update.poll is not None
+
+    async def handle_update(self, update: Update, application: Application[Any, Any, Any, Any, Any, Any],
+                            check_result: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.poll is not None and update.poll.is_closed:
+            await self.callback(update, context)
+        raise ApplicationHandlerStop
+
+
 class MemberUpdates(TypeHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
     """Updates a member sent (messages, button presses), the ones the throttle weighs. Poll answers, poll updates
     and membership news are left out here, not in the callback: a quiz burst then costs no extra callback."""
@@ -118,12 +150,12 @@ async def register_commands(app: Application) -> None:
 
 
 def add_handlers(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, allowed_chats), group=-2)
+    app.add_handler(PollNews(quiz.poll_update), group=POLL_GROUP)
+    allowed = app.bot_data[SERVICES_KEY].config.telegram.allowed_chats
+    app.add_handler(StrangerChats(allowed, allowed_chats), group=-2)
     app.add_handler(MemberUpdates(throttle), group=-1)
-    # Poll answers and poll updates (vote counts after each answer) come in bursts during a quiz: matched first,
-    # they skip two dozen command checks each.
+    # Poll answers come in bursts during a quiz: matched first, they skip two dozen command checks each.
     app.add_handler(PollAnswerHandler(quiz.poll_answer))
-    app.add_handler(PollHandler(quiz.poll_update))
     commands = {
         "start": reports.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
         "search": lookup.search, "today": lookup.today, "next": lookup.next_reading,

@@ -5,8 +5,9 @@ A caller that needs several statements in one transaction passes one function th
 
 Calls are taken in batches: whatever was submitted while the thread was busy runs next, and the loop is woken once
 per batch, not once per call. Hot writes (`hot=True`: quiz answers, check-ins) that follow each other in a batch are
-group-committed: one transaction, each call in its own savepoint (a failing one undoes only itself), so a hot call is
-atomic without an `atomic()` of its own. A hot call's caller hears back only after that commit, so nothing a handler
+group-committed: one transaction; if a call fails, the batch is rolled back and run again with each call in its own
+savepoint (a failing one undoes only itself), so a hot call is atomic without an `atomic()` of its own, and may run
+twice (its first run undone): hot calls do store work only. A hot call's caller hears back only after that commit, so nothing a handler
 took as stored can be lost; there is no waiting window either: the batch is what queued up while the last one ran.
 """
 
@@ -114,10 +115,44 @@ class StoreWorker:
             job.error = exc
 
     def _group_commit(self, jobs: list[_Job]) -> None:
+        """One transaction for the hot calls; if one of them fails, the batch is undone and done again carefully.
+
+        Every statement hands the GIL from this thread to the event loop and back (sqlite3 releases it around each
+        step), and while the loop is busy the way back waits for it: statements per answer, not their SQL, are the
+        cost. So the usual case runs the calls back to back, each poll read once per transaction
+        (`Store.snapshot_memo`), and commits. Only when a call raises is the whole transaction rolled back and the
+        batch run again by `_careful_commit`, each call in a savepoint of its own. A hot call therefore may run
+        twice, its first run rolled back: it must do nothing but store work (no other side effects).
+        """
+        conn = self.store.db.conn
+        try:
+            conn.execute("SAVEPOINT hot_group")  # a transaction of its own (or nested, if one is open)
+        except Exception as exc:
+            self._fail(jobs, exc)
+            return
+        with self.store.snapshot_memo():
+            for job in jobs:
+                self._one(job)
+                if job.error is not None:
+                    break
+        if all(job.error is None for job in jobs):
+            try:
+                conn.execute("RELEASE hot_group")
+                return
+            except Exception as exc:  # the commit failed (e.g. the write lock): nothing is stored; try carefully
+                log.info("group commit of %d store calls failed (%s): doing them one by one", len(jobs), exc)
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK TO hot_group")
+            conn.execute("RELEASE hot_group")
+        for job in jobs:
+            job.result, job.error = None, None
+        self._careful_commit(jobs)
+
+    def _careful_commit(self, jobs: list[_Job]) -> None:
         """One transaction for the hot calls, each in a savepoint of its own (a failing one undoes only itself).
 
         Plain statements with one fixed savepoint name: SQLite caches them, where sqlite-utils' atomic() makes a
-        new name (a new statement to compile) each time; on this path that was a third of the cost of an answer.
+        new name (a new statement to compile) each time.
         After a call fails with an SQLite error, the calls before it are committed and the rest go on in a new
         transaction: the failed one may have left this one unable to write (a call that read, then waited out
         busy_timeout for another process's write lock, leaves a read snapshot that is stale once that process
@@ -127,7 +162,7 @@ class StoreWorker:
         conn = self.store.db.conn
         start = 0  # jobs[:start] are committed
         try:
-            conn.execute("SAVEPOINT hot_group")  # a transaction of its own (or nested, if one is open)
+            conn.execute("SAVEPOINT hot_group")
             for k, job in enumerate(jobs):
                 conn.execute("SAVEPOINT hot")
                 self._one(job)
@@ -143,9 +178,13 @@ class StoreWorker:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK TO hot_group")
                 conn.execute("RELEASE hot_group")
-            log.warning("group commit of %d store calls failed: %s", len(jobs) - start, exc)
-            for job in jobs[start:]:
-                job.result, job.error = None, exc
+            self._fail(jobs[start:], exc)
+
+    @staticmethod
+    def _fail(jobs: list[_Job], exc: Exception) -> None:
+        log.warning("group commit of %d store calls failed: %s", len(jobs), exc)
+        for job in jobs:
+            job.result, job.error = None, exc
 
     @staticmethod
     def _answer(batch: list[_Job]) -> None:
