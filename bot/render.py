@@ -18,7 +18,7 @@ from content.readings import covered_sections
 from content.scoring import QuestionResult, rank, round_summary, section_stats, streak, weakest_sections
 from content.search import Page
 from content.split import split_text as split_at_sentences
-from content.split import utf16_len
+from content.split import stripped_pieces, utf16_len
 from content.typography import to_display
 from records.chart import MASTERY_MOST_MEMBERS
 from records.ledger import Summary as RecordSummary
@@ -27,7 +27,6 @@ from schedules.due import format_weekdays
 MESSAGE_LIMIT = 4096
 # Room left under Telegram's limit for the breadcrumb, markup and escaping.
 TEXT_BUDGET = 3500
-SENTENCE_END = re.compile(r"(?<=[。！？；!?;])[”’」』）)]*|\n+")
 
 
 def esc(text: str) -> str:
@@ -41,21 +40,8 @@ def plain(text: str) -> str:
 
 
 def split_text(text: str, budget: int = TEXT_BUDGET) -> list[str]:
-    """Split text into chunks of at most `budget` characters, at sentence ends where possible."""
-    chunks: list[str] = []
-    rest = text.strip()
-    while len(rest) > budget:
-        cut = 0
-        for match in SENTENCE_END.finditer(rest, 0, budget + 1):
-            if match.end() <= budget:
-                cut = match.end()
-        if cut == 0:
-            cut = budget  # one sentence longer than a message: cut it, nothing else would fit
-        chunks.append(rest[:cut].strip())
-        rest = rest[cut:].strip()
-    if rest:
-        chunks.append(rest)
-    return chunks
+    """Split text into trimmed chunks of at most `budget` characters, at sentence ends where possible."""
+    return stripped_pieces(text, lambda piece: len(piece) <= budget)
 
 
 def section_name(section: Section) -> str:

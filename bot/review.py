@@ -21,7 +21,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot import render
 from bot.services import Services
-from bot.store import Group, ReviewPoll, Store
+from bot.store import AnswerRecord, Group, ReviewPoll, Store
 from content.questions import Question
 from content.readings import sentence_containing
 from content.scoring import answer_is_right
@@ -74,15 +74,18 @@ class PersonalReview:
         now = self.svc.clock()
 
         def load(store: Store) -> Standing:
-            answers = tuple(Answered(a.question_id, a.ref, a.correct, datetime.fromtimestamp(a.answered_at, now.tzinfo))
-                            for a in store.member_answers(chat_id, user_id))
-            cards = store.review_cards(chat_id, user_id)
-            added = cards_from_answers(self.schedule, answers, {c.question_id for c in cards})
-            if added:
-                store.save_review_cards(chat_id, user_id, added)
-            return Standing(store.group(chat_id), tuple(cards + added), answers)
+            self._card_new_misses(store, chat_id, user_id, now)
+            answers = tuple(_answered(a, now) for a in store.member_answers(chat_id, user_id))
+            return Standing(store.group(chat_id), tuple(store.review_cards(chat_id, user_id)), answers)
 
         return await self.svc.db(load)
+
+    def _card_new_misses(self, store: Store, chat_id: int, user_id: int, now: datetime) -> None:
+        """Cards for the member's quiz misses in this group that have none yet (runs on the store thread)."""
+        fresh = tuple(_answered(a, now) for a in store.uncarded_answers(chat_id, user_id))
+        added = cards_from_answers(self.schedule, fresh, ())
+        if added:
+            store.save_review_cards(chat_id, user_id, added)
 
     def mastery(self, standing: Standing) -> dict[str, float]:
         return mastery(self.schedule, standing.cards, standing.answers, self.svc.clock())
@@ -227,9 +230,25 @@ class PersonalReview:
         return 0
 
     async def _due_count(self, user_id: int) -> int:
-        """Due cards on readable sections, over the groups the member reviews and has not left."""
-        total = 0
-        for chat_id, _, _ in await self.svc.db(lambda s: s.review_groups(user_id)):
-            standing = await self.standing(user_id, chat_id)
-            total += len(self._due(standing.cards, self.readable(standing.group)))
-        return total
+        """Due cards on readable sections, over the groups the member reviews and has not left.
+
+        Once a day per member and for every member at the same minute, so it stays in SQL: only quiz misses not yet
+        carded become cards here (as `standing` would make them), and the due cards are counted by the due index.
+        """
+        now = self.svc.clock()
+
+        def count(store: Store) -> int:
+            total = 0
+            for chat_id, _, _ in store.review_groups(user_id):
+                self._card_new_misses(store, chat_id, user_id, now)
+                readable = self.readable(store.group(chat_id))
+                total += sum(1 for question_id, ref in store.due_review_refs(chat_id, user_id, now)
+                             if ref in readable and question_id in self.questions)
+            return total
+
+        return await self.svc.db(count)
+
+
+def _answered(answer: AnswerRecord, now: datetime) -> Answered:
+    return Answered(answer.question_id, answer.ref, answer.correct, datetime.fromtimestamp(answer.answered_at,
+                                                                                           now.tzinfo))

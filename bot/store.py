@@ -29,6 +29,7 @@ from schedules.ledger import (
     PlanRule,
     Progress,
     advanced,
+    channel_key,
     claim_of,
     take,
     telegram_key,
@@ -577,7 +578,7 @@ class Store:
         # This process's owner id in the ledger: its claims are its own until their lease runs out.
         self.run_id = uuid.uuid4().hex
         self.ledger = SqliteLedger(self.db, self.guard)
-        self.robots = RobotRecords(self.db, self.run_id)
+        self.robots = RobotRecords(self.db, lambda: self.plan)
         # Quiz polls looked up in the transaction now open (see `snapshot_memo`), None outside one.
         self._poll_memo: dict[str, tuple[PollRecord, str | None] | None] | None = None
 
@@ -1112,6 +1113,21 @@ class Store:
             out.setdefault(r["user_id"], []).append(_card(r))
         return out
 
+    def uncarded_answers(self, chat_id: int, user_id: int) -> list[AnswerRecord]:
+        """The member's quiz answers in this group to questions that have no review card yet, oldest first."""
+        return [_answer(r) for r in self.db.query(
+            """SELECT * FROM answers a WHERE chat_id = ? AND user_id = ? AND NOT EXISTS (
+                   SELECT 1 FROM review_cards c
+                   WHERE c.chat_id = a.chat_id AND c.user_id = a.user_id AND c.question_id = a.question_id)
+               ORDER BY answered_at""", [chat_id, user_id])]
+
+    def due_review_refs(self, chat_id: int, user_id: int, now: datetime) -> list[tuple[str, str]]:
+        """(question, section) of the member's cards in this group that are due at `now`, read by the due index
+        without decoding any card."""
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT question_id, ref FROM review_cards WHERE user_id = ? AND chat_id = ? AND due <= ?",
+            [user_id, chat_id, _utc_iso(now)]).fetchall()]
+
     def save_review_cards(self, chat_id: int, user_id: int, cards: Iterable[ReviewCard]) -> None:
         with self.db.atomic():
             for c in cards:
@@ -1306,7 +1322,8 @@ class SqliteLedger:
                 [now + lease, claim.token])
             return cursor.rowcount == 1
 
-    def record_part(self, claim: Claim, parts_sent: int, message_id: int) -> None:
+    def record_part(self, claim: Claim, parts_sent: int, message_id: int | None) -> None:
+        """`message_id` None: a channel without message ids (a robot webhook answers none)."""
         with self._write():
             self._by_token(claim)
             self.db.execute(
@@ -1473,10 +1490,9 @@ def _answer(row: dict[str, Any]) -> AnswerRecord:
 
 
 
-# --- robot channels (WeCom, DingTalk, Feishu): each channel's progress and its deliveries ------------------------
-# A channel is keyed by its config name. A delivery of (channel, local date) is claimed with an owner and a lease
-# that the owner renews after every part it posts: another process never takes a live claim, an expired one (its
-# owner died) is taken over, and the parts already posted are never posted again.
+# --- robot channels (WeCom, DingTalk, Feishu) ------------------------------------------------------------------
+# A channel is keyed by its config name here and by `channel_key(kind, name)` in the push ledger, which keeps its
+# progress and its day records exactly as it does a Telegram group's (claim, parts, record).
 
 
 @migrations()
@@ -1515,41 +1531,89 @@ def m010_robot_channels(db: Database) -> None:
     )
 
 
+# m013 (below) moved each channel's progress and deliveries into the push ledger (keys "wecom:NAME", ...): what is
+# left here are the robot-only facts (stopped and why, failures since the last post, the platform's hold, recent
+# post times for the rate windows).
+
+
+@migrations()
+def m013_robot_channels_on_ledger(db: Database) -> None:
+    """Robot channels onto the one push ledger: progress and deliveries move, the second ledger goes.
+
+    next_day → ledger_progress (a finished channel's next_day is already past the plan's end, which is what
+    finished means there); each robot_deliveries row → a day record keyed ``kind:name`` (sent stays sent, 'sending'
+    keeps its owner and lease, failed → released; parts_sent kept, so a half-posted day resumes after them); a
+    last_pushed date without a delivery row → a sent record; last_delivery_at → that sent record's time.
+    """
+    key = "c.kind || ':' || c.name"  # schedules.ledger.channel_key, in SQL
+    db.execute(f"""INSERT INTO ledger_progress (key, next_day) SELECT {key}, c.next_day FROM robot_channels c
+                   WHERE true ON CONFLICT(key) DO UPDATE SET next_day = excluded.next_day""")
+    db.execute(
+        f"""INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, parts_sent, attempts,
+                                     updated_at)
+            SELECT {key}, d.local_date, d.day,
+                   CASE d.status WHEN 'sent' THEN 'sent' WHEN 'sending' THEN 'claimed' ELSE 'released' END,
+                   d.owner, lower(hex(randomblob(16))), d.lease_until, d.parts_sent, d.attempts, d.updated_at
+            FROM robot_deliveries d JOIN robot_channels c ON c.name = d.name"""
+    )
+    db.execute(
+        f"""INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, parts_sent, updated_at)
+            SELECT {key}, c.last_pushed, max(c.next_day - 1, 1), 'sent', 'm013', lower(hex(randomblob(16))), 0, 1,
+                   coalesce(c.last_delivery_at, c.created_at)
+            FROM robot_channels c WHERE c.last_pushed IS NOT NULL
+            ON CONFLICT(key, local_date) DO UPDATE SET state = 'sent'"""
+    )
+    db.execute(
+        f"""UPDATE ledger_days SET updated_at = (
+                SELECT c.last_delivery_at FROM robot_channels c
+                WHERE {key} = ledger_days.key AND c.last_pushed = ledger_days.local_date)
+            WHERE EXISTS (SELECT 1 FROM robot_channels c WHERE {key} = ledger_days.key
+                          AND c.last_pushed = ledger_days.local_date AND c.last_delivery_at IS NOT NULL)"""
+    )
+    for column in ("next_day", "finished", "last_pushed", "last_delivery_at"):
+        db.execute(f"ALTER TABLE robot_channels DROP COLUMN {column}")
+    db.execute("DROP TABLE robot_deliveries")
+
+
 @dataclass(frozen=True)
 class RobotChannel:
+    """A channel's robot-only facts, with its progress as the push ledger keeps it."""
+
     name: str
     kind: str
     active: bool
     stop_reason: str
-    next_day: int
-    finished: bool
-    last_pushed: date | None
-    last_delivery_at: str | None
-    failures: int
+    next_day: int  # from the ledger
+    finished: bool  # next_day past the plan's end (and the plan does not restart)
+    last_pushed: date | None  # the latest local date recorded sent, from the ledger
+    last_delivery_at: str | None  # when that day was recorded (ISO, local time of the bot)
+    failures: int  # failed attempts since the last complete post
     last_error: str
     hold_until: float
     recent_sends: tuple[float, ...]
 
+    @property
+    def key(self) -> str:
+        return channel_key(self.kind, self.name)
 
-@dataclass(frozen=True)
-class RobotClaim:
-    """The right to post (channel, local date): the reading's plan day and how many parts are already posted."""
 
-    name: str
-    local_date: date
-    day: int
-    parts_sent: int
-    owner: str
+_CHANNEL_KEY = "r.kind || ':' || r.name"  # schedules.ledger.channel_key, in SQL
+_ROBOT_SELECT = (
+    f"""SELECT r.*, coalesce(p.next_day, 1) AS next_day, last.local_date AS last_pushed,
+               last.updated_at AS last_delivery_at
+        FROM robot_channels r LEFT JOIN ledger_progress p ON p.key = {_CHANNEL_KEY}
+        LEFT JOIN ledger_days last ON last.key = {_CHANNEL_KEY} AND last.local_date = (
+            SELECT max(d.local_date) FROM ledger_days d WHERE d.key = {_CHANNEL_KEY} AND d.state = 'sent')""")
 
 
 class RobotRecords:
-    """The robot channels' tables (reached as `store.robots`); same thread rules as the Store itself."""
+    """The robot channels' own facts (reached as `store.robots`); their pushes are in `store.ledger`."""
 
     KEEP_SENDS = 100
 
-    def __init__(self, db: Database, run_id: str) -> None:
+    def __init__(self, db: Database, plan: Callable[[], PlanRule]) -> None:
         self.db = db
-        self.run_id = run_id
+        self.plan = plan  # the store's, read when a row is built (the bot sets it after opening the store)
 
     def sync(self, channels: Iterable[tuple[str, str]]) -> list[RobotChannel]:
         """Make sure every configured (name, kind) has a row; all rows of configured channels, in the given order."""
@@ -1564,39 +1628,19 @@ class RobotRecords:
         return [found[n] for n in names]
 
     def all(self) -> list[RobotChannel]:
-        return [_robot(r) for r in self.db.query("SELECT * FROM robot_channels ORDER BY name")]
+        return [self._row(r) for r in self.db.query(f"{_ROBOT_SELECT} ORDER BY r.name")]
 
     def get(self, name: str) -> RobotChannel | None:
-        row = next(self.db.query("SELECT * FROM robot_channels WHERE name = ?", [name]), None)
-        return _robot(row) if row else None
+        row = next(self.db.query(f"{_ROBOT_SELECT} WHERE r.name = ?", [name]), None)
+        return self._row(row) if row else None
 
-    def claim(self, name: str, local_date: date, day: int, now: float, lease: float) -> RobotClaim | None:
-        """Take (name, local_date) unless it is posted or another owner's lease is live; a taken-over claim keeps
-        its plan day and the parts already posted."""
-        cursor = self.db.execute(
-            """INSERT INTO robot_deliveries (name, local_date, day, status, owner, lease_until, updated_at)
-               VALUES (?, ?, ?, 'sending', ?, ?, ?)
-               ON CONFLICT(name, local_date) DO UPDATE SET
-                   status = 'sending', owner = excluded.owner, lease_until = excluded.lease_until,
-                   attempts = attempts + 1, updated_at = excluded.updated_at
-               WHERE status = 'failed' OR (status = 'sending' AND lease_until < ?)""",
-            [name, local_date.isoformat(), day, self.run_id, now + lease, _now_iso(), now],
-        )
-        if cursor.rowcount != 1:
-            return None
-        row = next(self.db.query("SELECT day, parts_sent FROM robot_deliveries WHERE name = ? AND local_date = ?",
-                                 [name, local_date.isoformat()]))
-        return RobotClaim(name, local_date, row["day"], row["parts_sent"], self.run_id)
-
-    def part_posted(self, claim: RobotClaim, parts_sent: int, parts: int, sent_at: float, lease_until: float) -> bool:
-        """Record one more part posted and renew the lease; False if the claim is no longer ours."""
-        with self.db.atomic():
-            cursor = self.db.execute(
-                """UPDATE robot_deliveries SET parts_sent = ?, parts = ?, lease_until = ?, updated_at = ?
-                   WHERE name = ? AND local_date = ? AND owner = ? AND status = 'sending'""",
-                [parts_sent, parts, lease_until, _now_iso(), claim.name, claim.local_date.isoformat(), claim.owner])
-            self.note_send(claim.name, sent_at)
-        return cursor.rowcount == 1
+    def _row(self, row: dict[str, Any]) -> RobotChannel:
+        return RobotChannel(
+            name=row["name"], kind=row["kind"], active=bool(row["active"]), stop_reason=row["stop_reason"],
+            next_day=row["next_day"], finished=self.plan().finished(row["next_day"]),
+            last_pushed=date.fromisoformat(row["last_pushed"]) if row["last_pushed"] else None,
+            last_delivery_at=row["last_delivery_at"], failures=row["failures"], last_error=row["last_error"],
+            hold_until=row["hold_until"], recent_sends=tuple(json.loads(row["recent_sends"])))
 
     def note_send(self, name: str, sent_at: float) -> None:
         """Remember a post's time: after a restart the robot's rate windows still count it."""
@@ -1605,61 +1649,39 @@ class RobotRecords:
             sends = [*json.loads(row["recent_sends"]), sent_at][-self.KEEP_SENDS:]
             self.db.execute("UPDATE robot_channels SET recent_sends = ? WHERE name = ?", [json.dumps(sends), name])
 
-    def complete(self, claim: RobotClaim, plan_length: int, restart_at_end: bool) -> RobotChannel:
-        """The whole reading is posted: the delivery is sent and the channel moves past its day, in one step."""
-        with self.db.atomic():
-            self.db.execute(
-                """UPDATE robot_deliveries SET status = 'sent', updated_at = ?
-                   WHERE name = ? AND local_date = ? AND owner = ?""",
-                [_now_iso(), claim.name, claim.local_date.isoformat(), claim.owner])
-            next_day, finished = claim.day + 1, False
-            if next_day > plan_length:
-                next_day, finished = (1, False) if restart_at_end else (plan_length + 1, True)
-            self.db.execute(
-                """UPDATE robot_channels SET next_day = ?, finished = ?, failures = 0, last_error = '',
-                       last_delivery_at = ?,
-                       last_pushed = CASE WHEN last_pushed IS NULL OR last_pushed < ? THEN ? ELSE last_pushed END
-                   WHERE name = ?""",
-                [next_day, int(finished), _now_iso(), claim.local_date.isoformat(), claim.local_date.isoformat(),
-                 claim.name])
-        channel = self.get(claim.name)
-        assert channel is not None
-        return channel
+    def delivered(self, name: str) -> None:
+        """A day was posted in full (and recorded in the ledger): the failures before it no longer count."""
+        self.db.execute("UPDATE robot_channels SET failures = 0, last_error = '' WHERE name = ?", [name])
 
-    def release(self, claim: RobotClaim, error: str) -> None:
-        """Not (fully) posted: a later attempt may resume it from the parts already posted."""
-        with self.db.atomic():
-            self.db.execute(
-                """UPDATE robot_deliveries SET status = 'failed', updated_at = ?
-                   WHERE name = ? AND local_date = ? AND owner = ? AND status = 'sending'""",
-                [_now_iso(), claim.name, claim.local_date.isoformat(), claim.owner])
-            self.db.execute("UPDATE robot_channels SET failures = failures + 1, last_error = ? WHERE name = ?",
-                            [error[:300], claim.name])
+    def failed(self, name: str, error: str) -> None:
+        """An attempt that did not post the whole day (the ledger claim is released)."""
+        self.db.execute("UPDATE robot_channels SET failures = failures + 1, last_error = ? WHERE name = ?",
+                        [error[:300], name])
 
     def hold(self, name: str, until: float) -> None:
         self.db.execute("UPDATE robot_channels SET hold_until = max(hold_until, ?) WHERE name = ?", [until, name])
 
-    def stop(self, name: str, reason: str) -> None:
-        """Retrying cannot help (robot removed, bad signature, keyword missing): no posts until the config changes."""
-        self.db.execute("UPDATE robot_channels SET active = 0, stop_reason = ? WHERE name = ?", [reason[:300], name])
+    def stop(self, name: str, reason: str) -> bool:
+        """Retrying cannot help (robot removed, bad signature, keyword missing): no posts until the config changes.
 
-    def set_next_day(self, name: str, day: int) -> None:
-        """Move the channel to plan `day` (like /goto for a Telegram group)."""
-        self.db.execute("UPDATE robot_channels SET next_day = ?, finished = 0 WHERE name = ?", [day, name])
+        True only for the call that stopped an active channel (of two processes, one tells the organizer).
+        """
+        cursor = self.db.execute("UPDATE robot_channels SET active = 0, stop_reason = ? WHERE name = ? AND active = 1",
+                                 [reason[:300], name])
+        return cursor.rowcount == 1
 
     def reactivate(self, name: str) -> None:
         self.db.execute("UPDATE robot_channels SET active = 1, stop_reason = '' WHERE name = ?", [name])
 
     def deliveries(self, name: str) -> list[tuple[date, int, str, int]]:
-        """(local date, plan day, status, parts posted) of every delivery of the channel, oldest first."""
-        return [(date.fromisoformat(r["local_date"]), r["day"], r["status"], r["parts_sent"]) for r in self.db.query(
-            "SELECT * FROM robot_deliveries WHERE name = ? ORDER BY local_date", [name])]
+        """(local date, plan day, ledger state, parts posted) of every day record of the channel, oldest first."""
+        return [(date.fromisoformat(r["local_date"]), r["day"], r["state"], r["parts_sent"]) for r in self.db.query(
+            f"""SELECT d.* FROM ledger_days d JOIN robot_channels r ON d.key = {_CHANNEL_KEY}
+                WHERE r.name = ? ORDER BY d.local_date""", [name])]
 
-
-def _robot(row: dict[str, Any]) -> RobotChannel:
-    return RobotChannel(
-        name=row["name"], kind=row["kind"], active=bool(row["active"]), stop_reason=row["stop_reason"],
-        next_day=row["next_day"], finished=bool(row["finished"]),
-        last_pushed=date.fromisoformat(row["last_pushed"]) if row["last_pushed"] else None,
-        last_delivery_at=row["last_delivery_at"], failures=row["failures"], last_error=row["last_error"],
-        hold_until=row["hold_until"], recent_sends=tuple(json.loads(row["recent_sends"])))
+    def sent_dates(self, name: str, first: date, last: date) -> list[date]:
+        """The local dates in [first, last] whose post the ledger records as sent (reports, exports)."""
+        return [date.fromisoformat(r[0]) for r in self.db.execute(
+            f"""SELECT d.local_date FROM ledger_days d JOIN robot_channels r ON d.key = {_CHANNEL_KEY}
+                WHERE r.name = ? AND d.state = 'sent' AND d.local_date BETWEEN ? AND ? ORDER BY d.local_date""",
+            [name, first.isoformat(), last.isoformat()]).fetchall()]

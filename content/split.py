@@ -1,7 +1,9 @@
 """Cutting a text that is too long for one message into pieces, at sentence ends where it can.
 
-Telegram counts a message's length in UTF-16 code units (a character outside the BMP counts twice), so the cost of a
-piece is measured by a function the caller passes (the renderer measures the piece as it will be sent, HTML-escaped).
+The one splitter of the bot: Telegram readings and sections, and robot channels' byte budgets all cut here. What a
+piece may hold is the caller's rule: Telegram counts a message's length in UTF-16 code units (a character outside the
+BMP counts twice) and the renderer measures the piece as it will be sent, HTML-escaped; a robot channel asks whether
+the whole request built around the piece still fits the platform's byte limit.
 """
 
 from __future__ import annotations
@@ -23,16 +25,24 @@ def utf16_len(text: str) -> int:
 def split_text(text: str, limit: int, cost: Callable[[str], int] = utf16_len) -> list[str]:
     """Pieces of `text`, each costing at most `limit`, that joined give `text` back.
 
-    Each piece ends at the last sentence end that fits; failing that at the last line break, clause mark or space;
-    failing all, as much as fits (one long unpunctuated run). `cost` must grow with the text (a longer prefix never
-    costs less).
+    `cost` must grow with the text (a longer prefix never costs less).
     """
     if limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
+    return split_to_fit(text, lambda piece: cost(piece) <= limit)
+
+
+def split_to_fit(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """Pieces of `text` for which `fits` holds, that joined give `text` back.
+
+    Each piece ends at the last sentence end that fits; failing that at the last line break, clause mark or space;
+    failing all, as much as fits (one long unpunctuated run). `fits` must be monotone (a prefix of a piece that fits
+    fits too); a single character that does not fit is a piece on its own, since there is nothing smaller to cut.
+    """
     pieces: list[str] = []
     pos = 0
-    while pos < len(text) and cost(text[pos:]) > limit:
-        end = _longest_fit(text, pos, limit, cost)
+    while pos < len(text) and not fits(text[pos:]):
+        end = _longest_fit(text, pos, fits)
         cut = _best_cut(text, pos, end)
         pieces.append(text[pos:cut])
         pos = cut
@@ -41,13 +51,17 @@ def split_text(text: str, limit: int, cost: Callable[[str], int] = utf16_len) ->
     return pieces
 
 
-def _longest_fit(text: str, pos: int, limit: int, cost: Callable[[str], int]) -> int:
-    """The largest end with cost(text[pos:end]) <= limit, at least one character on (a character over the limit is
-    sent on its own: there is nothing smaller to cut it into)."""
+def stripped_pieces(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """`split_to_fit` for messages that are sent trimmed: every piece stripped of the blanks at its cuts, none empty."""
+    return [p for p in (piece.strip() for piece in split_to_fit(text.strip(), fits)) if p]
+
+
+def _longest_fit(text: str, pos: int, fits: Callable[[str], bool]) -> int:
+    """The largest end with fits(text[pos:end]), at least one character on."""
     lo, hi = pos + 1, len(text)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if cost(text[pos:mid]) <= limit:
+        if fits(text[pos:mid]):
             lo = mid
         else:
             hi = mid - 1

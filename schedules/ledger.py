@@ -44,6 +44,14 @@ def telegram_key(chat_id: int) -> str:
     return f"tg:{chat_id}"
 
 
+def channel_key(kind: str, name: str) -> str:
+    """The ledger key of a robot channel (kind "wecom", "dingtalk" or "feishu"; name as in the config).
+
+    The kind is part of it: a robot of another platform under the same name is another target.
+    """
+    return f"{kind}:{name}"
+
+
 def telegram_chat(key: str) -> int | None:
     """The chat id of a Telegram ledger key, or None for another channel's key."""
     prefix, _, rest = key.partition(":")
@@ -157,7 +165,7 @@ class Ledger(Protocol):
 
     def renew(self, claim: Claim, now: float, lease: float = DEFAULT_LEASE) -> bool: ...
 
-    def record_part(self, claim: Claim, parts_sent: int, message_id: int) -> None: ...
+    def record_part(self, claim: Claim, parts_sent: int, message_id: int | None) -> None: ...
 
     def record(self, claim: Claim, message_id: int | None, plan: PlanRule) -> Progress: ...
 
@@ -201,7 +209,7 @@ class InMemoryLedger:
         self.days[(record.key, record.local_date)] = replace(record, lease_until=now + lease)
         return True
 
-    def record_part(self, claim: Claim, parts_sent: int, message_id: int) -> None:
+    def record_part(self, claim: Claim, parts_sent: int, message_id: int | None) -> None:
         record = self._by_token(claim)
         if record.state == "claimed":
             self.days[(record.key, record.local_date)] = replace(record, parts_sent=parts_sent,

@@ -139,6 +139,17 @@ async def test_the_reminder_comes_once_a_day_at_the_members_time_and_stops_when_
         assert "关闭" in (off.text or "") and h.svc.store.review_reminder(ALICE) is None
 
 
+async def test_no_reminder_for_cards_on_sections_the_group_has_not_read(tmp_path: Path) -> None:
+    clock = Clock()
+    async with bot_running(tmp_path, clock=clock) as h:
+        await miss_one_in_the_group(h, read_everything=False)  # nothing pushed yet: no section is readable
+        await h.say(ALICE, ALICE, "/reminder 21:00")
+        due_day = (clock.now + timedelta(days=2)).astimezone(SHANGHAI).date()
+        clock.now = datetime(due_day.year, due_day.month, due_day.day, 21, 1, tzinfo=SHANGHAI)
+        assert await personal(h).remind() == 0
+        assert len(h.svc.store.review_cards(GROUP, ALICE)) == 1  # the miss was carded all the same
+
+
 async def test_forgetme_deletes_review_data_after_confirmation_and_forged_buttons_do_nothing(tmp_path: Path) -> None:
     clock = Clock()
     async with bot_running(tmp_path, clock=clock) as h:

@@ -23,7 +23,7 @@ from bot.robots.formats import RobotText, posts, text_of
 from bot.robots.limiter import RobotLimiter, feishu_quiet_delay
 from bot.robots.secret import Secret
 from bot.robots.signing import dingtalk_sign, dingtalk_url, feishu_sign
-from bot.robots.split import split_to_fit
+from content.split import stripped_pieces
 
 WECOM = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7aaa-4bc4-97a0-0ec2sifa5aaa"
 DINGTALK = "https://oapi.dingtalk.com/robot/send?access_token=0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -207,7 +207,7 @@ def test_split_gives_back_the_text_cuts_at_sentence_ends_and_every_chunk_fits(se
     def fits(chunk: str) -> bool:
         return len(chunk.encode()) <= budget
 
-    chunks = split_to_fit(text, fits)
+    chunks = stripped_pieces(text, fits)
     assert all(fits(c) for c in chunks)
     assert "".join(chunks).replace(" ", "") == text.strip().replace(" ", "")
     for chunk in chunks[:-1]:

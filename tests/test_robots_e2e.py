@@ -23,6 +23,7 @@ from bot.services import build_services
 from bot.standin import StandIn
 from content.typography import to_display
 from schedules.clock import FakeClock
+from schedules.ledger import channel_key
 from tests.botkit import TOKEN, Harness, bot_running, make_config
 from tests.test_push_e2e import subscribe  # one way to subscribe a group in tests, whatever the store's shape
 
@@ -36,8 +37,8 @@ LONG_DAY = 5  # then the shipped speech's longest reading (1,378 characters): 2 
 
 
 def start_at_day(h: Harness, name: str, day: int) -> None:
-    h.svc.store.robots.sync([(c.name, c.kind) for c in h.svc.config.channels])
-    h.svc.store.robots.set_next_day(name, day)
+    kind = next(c.kind for c in h.svc.config.channels if c.name == name)
+    h.svc.store.ledger.set_next_day(channel_key(kind, name), day)
 
 
 def fake_sleep(clock: FakeClock) -> Callable[[float], Awaitable[None]]:
@@ -132,6 +133,12 @@ async def test_three_robots_and_two_telegram_groups_get_each_day_once_across_a_r
             assert not (wx.refused or dd.refused or fs.refused)  # signatures, keywords, limits all fine
             rows = {r.name: r for r in h2.svc.store.robots.all()}
             assert rows["wx"].next_day == 5 and rows["wx"].last_pushed == date(2026, 3, 5)
+            # One ledger for all five targets: each has its four days recorded sent, once each.
+            ledger = h2.svc.store.ledger
+            for key in ("tg:-1", "tg:-2", "wecom:wx", "dingtalk:dd", "feishu:fs"):
+                assert ledger.progress(key).next_day == 5
+            assert [d for d, _, state, _ in h2.svc.store.robots.deliveries("fs") if state == "sent"] == [
+                date(2026, 3, d) for d in (2, 3, 4, 5)]
         log_lines.assert_clean(wx.token, dd.token, fs.token, DING_SECRET, FEISHU_SECRET)
 
 
@@ -166,6 +173,8 @@ async def test_a_robot_throttled_mid_push_resumes_without_a_loss_or_a_repeat(tmp
             wx.sends.extend(clock().timestamp() - 10 + i * 0.1 for i in range(18))
             delivered = await h.running.robots.tick()
             assert delivered == [] and wx.refused == [45009] and len(wx.posts) == 2
+            # The ledger has the claim released with the two parts posted: the next claim resumes after them.
+            assert h.svc.store.robots.deliveries("wx") == [(date(2026, 3, 2), LONG_DAY, "released", 2)]
             await run_until(h, clock, START + timedelta(hours=1), step=timedelta(minutes=2))
             parts = [PART_RE.search(t) for t in wx.texts()]
             n = int(parts[0].group(2)) if parts[0] else 0
@@ -214,6 +223,9 @@ async def test_two_processes_on_one_database_post_each_reading_once(tmp_path: Pa
         try:
             await asyncio.gather(*(p.tick() for p in pushers for _ in range(3)))
             assert [len(r.posts) for r in bots] == [1, 1, 1]
+            for i, r in enumerate(bots):  # one day record each in the shared ledger, sent
+                assert one.store.robots.deliveries(f"c{i}") == [(date(2026, 3, 2), 1, "sent", 1)]
+                assert two.store.ledger.progress(channel_key(r.kind, f"c{i}")).next_day == 2
         finally:
             for p, svc in zip(pushers, (one, two), strict=True):
                 await p.aclose()
@@ -229,11 +241,12 @@ async def test_a_process_killed_mid_reading_is_resumed_after_its_lease_from_the_
         dead, alive = build_services(cfg, clock=clock), build_services(cfg, clock=clock)
         pusher = RobotPusher(alive, sleep=fake_sleep(clock))
         try:
-            dead.store.robots.sync([("wx", "wecom")])
-            dead.store.robots.set_next_day("wx", LONG_DAY)
-            claim = dead.store.robots.claim("wx", date(2026, 3, 2), LONG_DAY, clock().timestamp(), LEASE)
-            assert claim is not None
-            dead.store.robots.part_posted(claim, 2, 3, clock().timestamp(), clock().timestamp() + LEASE)
+            key = channel_key("wecom", "wx")
+            dead.store.ledger.set_next_day(key, LONG_DAY)
+            claim = dead.store.ledger.claim(key, date(2026, 3, 2), dead.owner, clock().timestamp(), dead.plan_rule,
+                                            LEASE)
+            assert claim is not None and claim.day == LONG_DAY
+            dead.store.ledger.record_part(claim, 2, None)  # parts 1 and 2 of 3 went out, then the process died
             assert await pusher.tick() == []  # its lease is live: not ours to take
             assert wx.posts == []
             clock.advance(seconds=LEASE + 1)  # the dead process never renews it

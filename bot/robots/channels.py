@@ -30,7 +30,8 @@ HOSTS = {"wecom": ("qyapi.weixin.qq.com",), "dingtalk": ("oapi.dingtalk.com",),
          "feishu": ("open.feishu.cn", "open.larksuite.com")}
 TOKEN = re.compile(r"[A-Za-z0-9_-]{8,128}")
 NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
-KEYS = {"name", "kind", "webhook", "secret", "time", "timezone", "days", "follow", "format", "daily_question"}
+KEYS = {"name", "kind", "webhook", "secret", "time", "timezone", "days", "follow", "format", "daily_question",
+        "group"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class ChannelConfig:
     follow: int | None = None
     format: str = ""
     daily_question: bool = False  # 每日一题: one lettered question with the reading, its answer the next day
+    group: int | None = None  # an own-schedule channel's Telegram group: its admins see the channel in reports
+
+    @property
+    def telegram_group(self) -> int | None:
+        """The Telegram group whose organizer sees this channel (/report, /export, digest, stop notice)."""
+        return self.follow if self.follow is not None else self.group
 
     @property
     def zone(self) -> str:
@@ -166,10 +173,15 @@ def _channel(entry: Any, where: str, problems: list[str], default_zone: str,
     if not isinstance(daily, bool):
         problems.append(f"{where}.daily_question: must be true or false, got {daily!r}")
     schedule, follow = _when(entry, where, problems, default_zone, default_days)
+    group = entry.get("group")
+    if group is not None and (isinstance(group, bool) or not isinstance(group, int)):
+        problems.append(f"{where}.group: must be a Telegram chat id (a whole number such as -1001234567890)")
+    elif group is not None and follow is not None:
+        problems.append(f"{where}.group: a follow channel belongs to the group it follows; remove group")
     if len(problems) > before:
         return None
     return ChannelConfig(name=name, kind=kind, webhook=Secret(webhook.strip()), secret=Secret(secret),
-                         schedule=schedule, follow=follow, format=fmt, daily_question=daily)
+                         schedule=schedule, follow=follow, format=fmt, daily_question=daily, group=group)
 
 
 def _when(entry: Mapping[str, Any], where: str, problems: list[str], default_zone: str,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import render
-from bot.robots.split import split_to_fit
+from content.split import stripped_pieces
 
 WECOM_LIMITS = {"markdown": 4096, "text": 2048}  # bytes of the content field
 BODY_LIMIT = 20_000  # bytes of the JSON request body (DingTalk, Feishu)
@@ -78,7 +78,7 @@ def posts(kind: str, fmt: str, text: RobotText) -> list[Payload]:
     def chunk_fits(chunk: str) -> bool:
         return fits(kind, fmt, payload(kind, fmt, text.title, widest, chunk, text.footer))
 
-    chunks = split_to_fit(text.body, chunk_fits)
+    chunks = stripped_pieces(text.body, chunk_fits)
     n = len(chunks)
     return [payload(kind, fmt, render.robot_part(text.title, i, n), render.robot_part(text.header, i, n), chunk,
                     text.footer if i == n else "")

@@ -5,10 +5,11 @@ weekdays, catch-up within the grace period). A `follow:` channel posts what its 
 delivered, once that delivery is recorded (the Telegram push kicks a tick, so it follows within moments); after an
 outage it catches up the group's pushes one by one, oldest first.
 
-Exactly once per (channel, local date), through a claim with a lease (`bot/robots/ledger.py`, the adapter to the
-records):
-a second process, a restart or a racing tick never posts a claimed reading again, and a claim resumed after a
-failure skips the parts already posted. An answer that leaves it unknown whether a part was posted (timeout,
+Exactly once per (channel, local date), through the same push ledger as Telegram groups (`store.ledger`, key
+`channel_key(kind, name)`), walked as bot/delivery.py walks it: claim → post the parts (each recorded, the lease
+renewed while the claim is held) → record, retried until written. A second process, a restart or a racing tick
+never posts a claimed reading again, and a claim taken over or resumed after a failure skips the parts already
+posted. An answer that leaves it unknown whether a part was posted (timeout,
 dropped connection, 5xx) repeats that part once at once; if that is unknown too the delivery is released and
 retried later. A lost answer can therefore mean one repeat of a part; a reading is never dropped.
 """
@@ -19,7 +20,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -27,20 +29,23 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bot import render
-from bot.robots import ledger
 from bot.robots.channels import ChannelConfig
 from bot.robots.client import Answer, post
 from bot.robots.dailyq import pick
 from bot.robots.formats import Payload, RobotText, posts
 from bot.robots.limiter import RobotLimiter, feishu_quiet_delay
 from bot.services import Services
-from bot.store import RobotChannel, RobotClaim, Store
+from bot.store import RobotChannel, Store
 from content.model import Reading
 from schedules.due import due_groups
+from schedules.ledger import Claim, LostClaim, PlanRule, channel_key
 
 log = logging.getLogger(__name__)
 
 LEASE = 180.0  # seconds a claim stays ours without renewal: longer than a part's post and its limiter wait
+RECORD_BACKOFF_CAP = 30.0
+# Told when a channel stops (robot removed, bad signature, keyword missing): the runner tells the group's admins.
+StopNotice = Callable[[ChannelConfig, Answer], Awaitable[None]]
 TICK_JOB_ID = "studybot.robot_tick"
 
 
@@ -93,8 +98,9 @@ class RobotPusher:
 
     def __init__(self, svc: Services, http: httpx.AsyncClient | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, concurrency: int = 64,
-                 failure_backoff: dt.timedelta = dt.timedelta(minutes=5)) -> None:
+                 failure_backoff: dt.timedelta = dt.timedelta(minutes=5), on_stop: StopNotice | None = None) -> None:
         self.svc = svc
+        self.on_stop = on_stop
         self.channels = {c.name: c for c in svc.config.channels}
         self.http = http or httpx.AsyncClient()
         self._own_http = http is None
@@ -162,7 +168,7 @@ class RobotPusher:
             log.exception("robot tick: could not load the channels")
             return []
         self._backoff = {k: v for k, v in self._backoff.items() if v > now}
-        due: list[tuple[ChannelConfig, dt.date, int]] = []
+        due: list[tuple[ChannelConfig, dt.date, int | None]] = []  # a follow channel's day is its group's
         for row in rows:
             channel = self.channels[row.name]
             if not row.active or row.name in self._in_flight or row.name in self._backoff:
@@ -171,15 +177,14 @@ class RobotPusher:
                 continue
             if channel.kind == "feishu" and feishu_quiet_delay(now, ZoneInfo(channel.zone)):
                 continue  # Feishu asks senders to stay off the busy :00 and :30 minutes: the next tick posts it
-            done = ledger.progress(row)
             if channel.schedule is not None:
-                if done.finished:
+                if row.finished:
                     continue
-                for _, local_date in due_groups([(row.name, channel.schedule, done.last_date)], now,
+                for _, local_date in due_groups([(row.name, channel.schedule, row.last_pushed)], now,
                                                 self.svc.grace):
-                    due.append((channel, local_date, done.next_day))
+                    due.append((channel, local_date, None))
             elif channel.follow is not None and (todo := follow_due(followed.get(channel.follow, []),
-                                                                     done.last_date)) is not None:
+                                                                     row.last_pushed)) is not None:
                 due.append((channel, *todo))
         for channel, _, _ in due:
             self._in_flight.add(channel.name)
@@ -191,7 +196,8 @@ class RobotPusher:
                 self._in_flight.discard(channel.name)
         return [(c.name, d) for (c, d, _), ok in zip(due, results, strict=True) if ok]
 
-    async def _deliver_one(self, channel: ChannelConfig, local_date: dt.date, day: int, row: RobotChannel) -> bool:
+    async def _deliver_one(self, channel: ChannelConfig, local_date: dt.date, day: int | None,
+                           row: RobotChannel) -> bool:
         try:
             async with self._semaphore:
                 if self._closing:
@@ -208,48 +214,57 @@ class RobotPusher:
 
     # --- one delivery ----------------------------------------------------------------------------------------
 
-    async def deliver(self, channel: ChannelConfig, local_date: dt.date, day: int, row: RobotChannel | None) -> bool:
-        """Post plan `day` for `local_date` unless it is posted or being posted; True when this call completed it."""
-        db = self.svc.db
-        total = len(self.svc.plan)
-        if channel.schedule is not None and day > total:
+    async def deliver(self, channel: ChannelConfig, local_date: dt.date, follow_day: int | None,
+                      row: RobotChannel | None) -> bool:
+        """Post the channel's day for `local_date` unless the ledger has it posted or being posted; True when this
+        call completed it. A follow channel posts `follow_day`, the day its group received."""
+        svc = self.svc
+        key = channel_key(channel.kind, channel.name)
+        held = await svc.db(partial(_claim, key, local_date, follow_day, svc.owner, self.wall(), svc.plan_rule))
+        if held is None:
             return False
-        claim = await db(partial(_claim, channel, local_date, day, self.wall(), LEASE))
-        if claim is None:
-            return False
-        bodies = reading_posts(self.svc, channel, self.svc.reading(claim.day))
+        bodies = reading_posts(svc, channel, svc.reading(held.day))
         limiter = self.limiter(channel, row)
         try:
-            await self._post_parts(channel, claim, bodies, limiter)
+            async with self._leased(held) as lost:
+                await self._post_parts(channel, held, bodies, limiter, lost)
+                recorded = await self._record(held, channel.name)
         except asyncio.CancelledError:
             # Stopping: hand the claim back with the parts already posted, so the next process resumes at once.
             with contextlib.suppress(Exception):
-                await asyncio.shield(db(partial(_release, claim, "stopped while posting")))
+                await asyncio.shield(svc.db(partial(_release, held, channel.name, "stopped while posting")))
             raise
+        except LostClaim as exc:
+            log.warning("robot channel %s, %s: stopped posting: %s", channel.name, local_date, exc)
+            return False
         except BaseException as exc:
-            error = str(exc)
-            await db(partial(_release, claim, error))
+            try:
+                await svc.db(partial(_release, held, channel.name, str(exc)))
+            except sqlite3.OperationalError as locked:  # its lease runs out instead
+                log.warning("could not release the claim of robot channel %s: %s", channel.name, locked)
             raise
-        restart = self.svc.config.push.at_end == "restart"
-        await db(partial(_record, claim, total, restart))
-        log.info("robot channel %s: day %d posted for %s (%d part(s))", channel.name, claim.day, local_date,
-                 len(bodies))
-        return True
+        if recorded:
+            log.info("robot channel %s: day %d posted for %s (%d part(s))", channel.name, held.day, local_date,
+                     len(bodies))
+        return recorded
 
-    async def _post_parts(self, channel: ChannelConfig, claim: RobotClaim, bodies: list[Payload],
-                          limiter: RobotLimiter) -> None:
+    async def _post_parts(self, channel: ChannelConfig, held: Claim, bodies: list[Payload], limiter: RobotLimiter,
+                          lost: asyncio.Event) -> None:
+        """Post the parts the ledger has not recorded yet, recording each (the last one too: a taker then posts
+        nothing again, it only records the day)."""
         db = self.svc.db
-        sent = claim.parts_sent
+        sent = held.parts_sent
         repeated = False
         while sent < len(bodies):
+            if lost.is_set():
+                raise LostClaim(f"{held.key} {held.local_date}: the lease ran out and the claim was taken over")
             at = await limiter.acquire()
             answer = await post(self.http, channel, bodies[sent], at)
             if answer.outcome == "ok":
                 sent += 1
                 repeated = False
-                ours = await db(partial(_part_posted, claim, sent, len(bodies), at, self.wall() + LEASE))
-                if not ours:
-                    raise RobotPushFailed("another process took the claim over")
+                if not await db(partial(_part_posted, held, sent, channel.name, at, self.wall())):
+                    raise LostClaim(f"{held.key} {held.local_date}: another process took the claim over")
             elif answer.outcome == "unknown" and not repeated:
                 await db(partial(_note_send, channel.name, at))
                 repeated = True  # maybe posted, maybe not: one repeat rather than a loss
@@ -265,13 +280,62 @@ class RobotPusher:
                 await self._stop(channel, answer)
                 raise RobotPushFailed(f"stopped: {answer.describe()}")
 
+    @contextlib.asynccontextmanager
+    async def _leased(self, held: Claim) -> AsyncIterator[asyncio.Event]:
+        """Renews the claim's lease every third of it while the body runs (a limiter wait, a record retried); the
+        event is set if it was lost. Each part posted renews it too (`_part_posted`)."""
+        lost = asyncio.Event()
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(LEASE / 3)
+                try:
+                    if not await self.svc.db(partial(_renew, held, self.wall())):
+                        lost.set()
+                        return
+                except sqlite3.OperationalError as exc:  # locked: try again at the next period
+                    log.warning("could not renew the claim of robot channel %s: %s", held.key, exc)
+
+        renewer = asyncio.create_task(renew())
+        try:
+            yield lost
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+
+    async def _record(self, held: Claim, name: str) -> bool:
+        """Record the day as sent, retried with back-off until the write lands; False if the claim was taken over
+        (the taker records it)."""
+        delay = 0.1
+        while True:
+            try:
+                await self.svc.db(partial(_record, held, name, self.svc.plan_rule))
+                return True
+            except LostClaim as exc:
+                log.warning("robot channel %s: posted %s, but %s", name, held.local_date, exc)
+                return False
+            except sqlite3.OperationalError as exc:
+                log.warning("robot channel %s: record not written yet (%s); retrying in %.1f s", name, exc, delay)
+                await self.sleep(delay)
+                delay = min(delay * 2, RECORD_BACKOFF_CAP)
+
     async def _stop(self, channel: ChannelConfig, answer: Answer) -> None:
         what = "robot removed" if answer.outcome == "gone" else "refused"
         reason = f"{what}: {answer.describe()}"
-        await self.svc.db(lambda s: s.robots.stop(channel.name, reason))
-        # The organizer reads this in the log and in `studybot channels list`; the config change re-activates it.
-        log.warning("robot channel %s (%s) stopped: %s. Fix the robot or the config, then run "
-                    "`studybot channels test %s`.", channel.name, channel.platform, reason, channel.name)
+        if not await self.svc.db(lambda s: s.robots.stop(channel.name, reason)):
+            return  # stopped already (another process, or a racing tick): it told the organizer
+        group = channel.telegram_group
+        told = f"; telling the admins of Telegram group {group} in private" if group is not None and self.on_stop \
+            else ""
+        # The organizer reads this in the log, `studybot groups`, /report and the digest; a passing
+        # `studybot channels test NAME` (or a changed config) re-activates it.
+        log.warning("robot channel %s (%s) stopped: %s%s. Fix the robot or the config, then run "
+                    "`studybot channels test %s`.", channel.name, channel.platform, reason, told, channel.name)
+        if self.on_stop is not None:
+            try:
+                await self.on_stop(channel, answer)
+            except Exception:
+                log.exception("robot channel %s: could not tell the organizer that it stopped", channel.name)
 
     async def test(self, channel: ChannelConfig) -> Answer:
         """Post the short test message now (the robot's limiter still applies)."""
@@ -308,21 +372,35 @@ class RobotPusher:
 # The store worker calls each with the Store last: partial() binds the rest, so no lambda closes over a loop variable.
 
 
-def _claim(channel: ChannelConfig, local_date: dt.date, day: int, now: float, lease: float,
-           store: Store) -> RobotClaim | None:
-    return ledger.claim(store, channel, local_date, day, now, lease)
+def _claim(key: str, local_date: dt.date, follow_day: int | None, owner: str, now: float, plan: PlanRule,
+           store: Store) -> Claim | None:
+    # A follow channel's progress is its group's: it posts the day the group received.
+    if follow_day is not None and store.ledger.progress(key).next_day != follow_day:
+        store.ledger.set_next_day(key, follow_day)
+    return store.ledger.claim(key, local_date, owner, now, plan, LEASE)
 
 
-def _part_posted(claim: RobotClaim, sent: int, parts: int, at: float, lease_until: float, store: Store) -> bool:
-    return ledger.posted_part(store, claim, sent, parts, at, lease_until)
+def _part_posted(held: Claim, sent: int, name: str, at: float, now: float, store: Store) -> bool:
+    """Count the post in the rate window, renew the lease and record the part; False if the claim is lost."""
+    store.robots.note_send(name, at)
+    if not store.ledger.renew(held, now, LEASE):
+        return False
+    store.ledger.record_part(held, sent, None)
+    return True
 
 
-def _record(claim: RobotClaim, plan_length: int, restart: bool, store: Store) -> None:
-    ledger.record(store, claim, plan_length, restart)
+def _renew(held: Claim, now: float, store: Store) -> bool:
+    return store.ledger.renew(held, now, LEASE)
 
 
-def _release(claim: RobotClaim, error: str, store: Store) -> None:
-    ledger.release(store, claim, error)
+def _record(held: Claim, name: str, plan: PlanRule, store: Store) -> None:
+    store.ledger.record(held, None, plan)
+    store.robots.delivered(name)
+
+
+def _release(held: Claim, name: str, error: str, store: Store) -> None:
+    store.ledger.release(held)
+    store.robots.failed(name, error)
 
 
 def _hold(name: str, until: float, store: Store) -> None:
