@@ -85,7 +85,8 @@ async def run_studybot(workdir: Path, sizes: Sizes) -> QuizRun:
         counter = sqlite3.connect(svc.config.database)
 
         def stored() -> int:
-            return int(counter.execute("SELECT count(*) FROM answers").fetchone()[0])
+            # max(rowid), not count(*): the answers table only grows here, and this runs on the loop every 5 ms
+            return int(counter.execute("SELECT coalesce(max(rowid), 0) FROM answers").fetchone()[0])
 
         start, cpu = wall(), time.process_time()
         for a in answers:

@@ -7,8 +7,9 @@ Calls are taken in batches: whatever was submitted while the thread was busy run
 per batch, not once per call. Hot writes (`hot=True`: quiz answers, check-ins) that follow each other in a batch are
 group-committed: one transaction; if a call fails, the batch is rolled back and run again with each call in its own
 savepoint (a failing one undoes only itself), so a hot call is atomic without an `atomic()` of its own, and may run
-twice (its first run undone): hot calls do store work only. A hot call's caller hears back only after that commit, so nothing a handler
-took as stored can be lost; there is no waiting window either: the batch is what queued up while the last one ran.
+twice (its first run undone): hot calls do store work only. A hot call's caller hears back only after that commit, so
+nothing a handler took as stored can be lost; there is no waiting window either: the batch is what queued up while the
+last one ran. A posted write (`post`) has no caller waiting: `flush` is what the update fetcher waits for instead.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ T = TypeVar("T")
 @dataclass
 class _Job:
     call: Callable[[Store], Any]
-    future: asyncio.Future[Any]
+    future: asyncio.Future[Any] | None  # None: posted, nobody waits (post())
     loop: asyncio.AbstractEventLoop
     hot: bool
     result: Any = None
@@ -51,31 +52,43 @@ class StoreWorker:
         self._thread = threading.Thread(target=self._run, name="studybot-store", daemon=True)
         self._thread.start()
         self._closed = False
-        self._submitted = 0  # calls submitted so far, and how many of them a flush has seen done (flush())
-        self._flushed = 0
+        self._submitted = 0  # calls submitted so far (flush's no-ops too), on the loop's thread
+        self._committed = 0  # calls run and committed so far, written by the store's thread after each batch
 
     async def __call__(self, call: Callable[[Store], T], *, hot: bool = False) -> T:
         if self._closed:
             raise RuntimeError("the store worker is closed")
         loop = asyncio.get_running_loop()
-        job = _Job(call, loop.create_future(), loop, hot)
+        future: asyncio.Future[T] = loop.create_future()
+        job = _Job(call, future, loop, hot)
         self._submitted += 1
         if not self._outgoing:
             loop.call_soon(self._hand_over)
         self._outgoing.append(job)
-        result: T = await job.future
-        return result
+        return await future
+
+    def post(self, call: Callable[[Store], Any]) -> None:
+        """A hot write nobody waits for: it runs and commits with the batch it lands in, and a failure is logged.
+
+        For bursts whose handler needs no answer from the store (a quiz answer to a poll we know): the handler
+        ends at once instead of holding one of PTB's 64 update slots through a trip to this thread and back. Still
+        nothing acknowledged is lost: the update fetcher flushes (`flush`) before it confirms the update."""
+        if self._closed:
+            raise RuntimeError("the store worker is closed")
+        loop = asyncio.get_running_loop()
+        self._submitted += 1
+        if not self._outgoing:
+            loop.call_soon(self._hand_over)
+        self._outgoing.append(_Job(call, None, loop, True))
 
     async def flush(self) -> None:
         """Return once every call submitted before it has run and is committed (hot ones included), whether its
         caller awaited it or not. Calls run in submission order, so a no-op call's turn coming means just that.
-        Before the update offset is confirmed to Telegram (bot/fetcher.py)."""
-        seen = self._submitted
-        if seen == self._flushed:
+        Before the update offset is confirmed to Telegram (bot/fetcher.py): usually every handler of the batch has
+        heard back by then, so there is nothing to wait for and no extra trip to the store's thread."""
+        if self._committed >= self._submitted:
             return
         await self(_nothing)
-        self._submitted -= 1  # the no-op is not a call to flush next time
-        self._flushed = max(self._flushed, seen)
 
     def _hand_over(self) -> None:
         jobs, self._outgoing = self._outgoing, []
@@ -105,6 +118,7 @@ class StoreWorker:
                     break
             with self.store.guard:
                 self._execute(batch)
+            self._committed += len(batch)  # read by flush() on the loop: one int, written by this thread only
             self._answer(batch)
             if jobs is None:
                 return
@@ -204,6 +218,10 @@ class StoreWorker:
     def _answer(batch: list[_Job]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in batch:
+            if job.future is None:  # posted: nobody to tell but the log
+                if job.error is not None:
+                    log.error("a posted store write failed", exc_info=job.error)
+                continue
             by_loop.setdefault(job.loop, []).append(job)
         for loop, jobs in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
@@ -217,7 +235,7 @@ def _nothing(store: Store) -> None:
 def _settle(jobs: list[_Job]) -> None:
     """On the loop: hand each caller its result (a caller that gave up waiting is skipped)."""
     for job in jobs:
-        if job.future.cancelled():
+        if job.future is None or job.future.cancelled():
             continue
         if job.error is not None:
             job.future.set_exception(job.error)

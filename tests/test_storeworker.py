@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.store import Store
 from bot.storeworker import StoreWorker
 
@@ -226,4 +228,23 @@ async def test_flush_with_nothing_submitted_since_the_last_one_does_not_touch_th
         await asyncio.wait_for(worker.flush(), 5)
     finally:
         worker.store.guard.release()
+    worker.close()
+
+
+async def test_a_posted_write_is_committed_by_the_next_flush_and_a_failing_one_is_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    other = sqlite3.connect(tmp_path / "s.db")  # another connection sees only what is committed
+
+    def broken(s: Store) -> None:
+        s.ensure_group(-99, "组")
+        raise ValueError("a bug in a posted write")
+
+    worker.post(lambda s: s.ensure_group(-1, "组"))
+    worker.post(broken)
+    worker.post(lambda s: s.ensure_group(-2, "组"))
+    await worker.flush()
+    assert sorted(r[0] for r in other.execute("SELECT chat_id FROM groups")) == [-2, -1]
+    assert any("posted store write failed" in r.getMessage() for r in caplog.records)
+    other.close()
     worker.close()
