@@ -60,7 +60,9 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             or update.my_chat_member is not None or update.chat_member is not None):
         return
     svc = services(context)
-    if svc.throttle.allow(user.id, time.monotonic()):
+    now = time.monotonic()
+    if svc.throttle.allow(user.id, now):
+        await _group_budget(update, context, svc, now)
         return
     if _command(update) in ADMIN_ONLY and await svc.admins.is_admin(update):
         return
@@ -71,6 +73,33 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif update.effective_message is not None and svc.throttle.first_refusal(user.id):
         await update.effective_message.reply_text(render.throttled(), do_quote=True)
     raise ApplicationHandlerStop
+
+
+async def _group_budget(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, now: float) -> None:
+    """A group's commands beyond what its replies can use in a minute are dropped (bot/throttle.py ChatBudget),
+    so no handler waits a minute for that group's flood budget while other chats wait for a handler."""
+    chat, command = update.effective_chat, _command(update)
+    if chat is None or chat.type not in (Chat.GROUP, Chat.SUPERGROUP) or not command:
+        return
+    limiter = context.bot.rate_limiter
+    if not isinstance(limiter, FloodLimiter) or not limiter.paces_groups:
+        return  # replies do not wait for a group's budget: nothing to keep them from
+    if svc.chat_budget.allow(chat.id, now):
+        return
+    if command in ADMIN_ONLY and await svc.admins.is_admin(update):
+        return
+    log.info("group %s is over its reply budget: command dropped", chat.id)
+    if svc.chat_budget.first_refusal(chat.id):
+        # Not awaited: the notice waits for the group's budget like any send, in a task of its own.
+        context.application.create_task(_notify_busy(context, chat.id), update=update)
+    raise ApplicationHandlerStop
+
+
+async def _notify_busy(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    try:
+        await context.bot.send_message(chat_id, render.group_over_budget())
+    except TelegramError as exc:
+        log.info("could not tell group %s it is over its budget: %s", chat_id, exc)
 
 
 async def allowed_chats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
