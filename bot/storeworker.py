@@ -88,6 +88,8 @@ class StoreWorker:
         heard back by then, so there is nothing to wait for and no extra trip to the store's thread."""
         if self._committed >= self._submitted:
             return
+        # Calls run in order: when this no-op has run, so has every call submitted before it. Overlapping flushes
+        # (webhook mode) each wait for their own no-op; the counters only ever say "all done" when all are.
         await self(_nothing)
 
     def _hand_over(self) -> None:
