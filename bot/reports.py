@@ -130,8 +130,10 @@ async def summary_of(svc: Services, chat_id: int, period: Period, with_mastery: 
 
 async def export_file(svc: Services, summary: Summary, fmt: str, folder: Path) -> Path:
     """Write the export into `folder` (named after group and period); returns its path."""
+    from bot.channels_view import with_channels
     from records.export import file_name
 
+    summary = await with_channels(svc, summary)  # the 渠道 sheet, when the group has robot channels
     path = folder / file_name(summary, fmt)
     return await asyncio.to_thread(write_export, summary, fmt, path)
 

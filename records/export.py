@@ -71,6 +71,9 @@ def sheets(summary: Summary) -> Iterator[tuple[str, Sequence[str], Iterable[tupl
     refs, table = mastery_table(summary)
     yield (wording.MASTERY_SHEET, (*wording.MASTERY_HEADERS, *refs),
            ((name, user_id, *figures) for user_id, name, figures in table))
+    if campaign.channels:  # the group's robot channels: their own record, no members
+        yield wording.CHANNELS_SHEET, wording.CHANNELS_HEADERS, (
+            (c.name, c.platform, c.when, c.days_posted, c.last_posted, c.state) for c in campaign.channels)
 
 
 def write_xlsx(summary: Summary, path: Path) -> None:
@@ -154,7 +157,7 @@ def csv_files(summary: Summary, only: str | None = None) -> Iterator[tuple[str, 
         writer.writerow(headers)
         rates = [name == wording.MASTERY_SHEET and i >= 2 for i in range(len(headers))]
         writer.writerows([csv_value(v, h, r) for v, h, r in zip(cells, headers, rates, strict=True)] for cells in rows)
-        yield f"{wording.CSV_NAMES[name]}.csv", buffer.getvalue().encode("utf-8-sig")
+        yield f"{wording.CSV_NAMES.get(name, name)}.csv", buffer.getvalue().encode("utf-8-sig")
 
 
 def write_csv_zip(summary: Summary, path: Path) -> None:
