@@ -26,6 +26,7 @@ from telegram.ext import (
 
 from bot import render
 from bot.campaign import CAMPAIGN_KEY, CampaignState, CountEditor, RosterCache
+from bot.fetcher import HandledQueue
 from bot.handlers import groups, lookup, quiz, records, reports, review
 from bot.quizrounds import QuizRounds
 from bot.ratelimit import FloodLimiter
@@ -166,6 +167,7 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         ApplicationBuilder()
         .token(token)
         .base_url(base_url or config.telegram.base_url)
+        .update_queue(HandledQueue())  # webhook mode: a POST is answered once its update is stored (bot/fetcher.py)
         .concurrent_updates(64)
         .connection_pool_size(128)
         .pool_timeout(30)

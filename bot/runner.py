@@ -19,6 +19,7 @@ from bot.channels_view import stop_notice
 from bot.config import Config
 from bot.delivery import Deliverer
 from bot.digest import TICK_SECONDS, WeeklyDigest
+from bot.fetcher import HandledQueue, UpdateFetcher
 from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import redact_also, setup_logging
@@ -43,6 +44,7 @@ class Running:
     pusher: PushScheduler[int]
     campaign: CampaignTick  # reminders, daily quiz closes, end-of-plan summaries: `run_now()` with a fake clock
     robots: RobotPusher
+    fetcher: UpdateFetcher | None = None  # polling mode; webhook mode receives through PTB's updater
 
 
 def rounds_of(app: Application) -> QuizRounds:
@@ -116,20 +118,25 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
 
         app.job_queue.run_repeating(tick, interval=60, first=5, name="campaign-tick")
     await rounds_of(app).resume_all()
-    await _receive_updates(app, svc.config)
-    return Running(app=app, svc=svc, pusher=pusher, campaign=campaign, robots=robots)
+    fetcher = await _receive_updates(app, svc)
+    return Running(app=app, svc=svc, pusher=pusher, campaign=campaign, robots=robots, fetcher=fetcher)
 
 
-async def _receive_updates(app: Application, config: Config) -> None:
-    assert app.updater is not None
-    telegram = config.telegram
+async def _receive_updates(app: Application, svc: Services) -> UpdateFetcher | None:
+    """Updates are confirmed to Telegram only once handled and stored (bot/fetcher.py): polling by our own
+    fetcher, a webhook POST answered when the update queue's `put` returns."""
+    telegram = svc.config.telegram
     if telegram.mode == "webhook":
+        assert app.updater is not None and isinstance(app.update_queue, HandledQueue)
+        app.update_queue.attach(app, svc.db.flush)
         hook = telegram.webhook
         await app.updater.start_webhook(
             listen=hook.listen, port=hook.port, url_path=urlsplit(hook.url).path.lstrip("/"), webhook_url=hook.url,
             secret_token=webhook_secret(hook.secret_token, telegram.token), allowed_updates=ALLOWED_UPDATES)
-    else:
-        await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=10)
+        return None
+    fetcher = UpdateFetcher(app, svc.db.flush, ALLOWED_UPDATES, timeout=10)
+    await fetcher.start()
+    return fetcher
 
 
 class WebhookSecret(str):
@@ -182,6 +189,8 @@ async def stop(running: Running) -> None:
     state = app.bot_data.get(CAMPAIGN_KEY)
     if isinstance(state, CampaignState):
         await state.counts.aclose()
+    if running.fetcher is not None:
+        await running.fetcher.stop()
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
     if app.running:

@@ -50,17 +50,31 @@ class StoreWorker:
         self._thread = threading.Thread(target=self._run, name="studybot-store", daemon=True)
         self._thread.start()
         self._closed = False
+        self._submitted = 0  # calls submitted so far, and how many of them a flush has seen done (flush())
+        self._flushed = 0
 
     async def __call__(self, call: Callable[[Store], T], *, hot: bool = False) -> T:
         if self._closed:
             raise RuntimeError("the store worker is closed")
         loop = asyncio.get_running_loop()
         job = _Job(call, loop.create_future(), loop, hot)
+        self._submitted += 1
         if not self._outgoing:
             loop.call_soon(self._hand_over)
         self._outgoing.append(job)
         result: T = await job.future
         return result
+
+    async def flush(self) -> None:
+        """Return once every call submitted before it has run and is committed (hot ones included), whether its
+        caller awaited it or not. Calls run in submission order, so a no-op call's turn coming means just that.
+        Before the update offset is confirmed to Telegram (bot/fetcher.py)."""
+        seen = self._submitted
+        if seen == self._flushed:
+            return
+        await self(_nothing)
+        self._submitted -= 1  # the no-op is not a call to flush next time
+        self._flushed = max(self._flushed, seen)
 
     def _hand_over(self) -> None:
         jobs, self._outgoing = self._outgoing, []
@@ -155,6 +169,10 @@ class StoreWorker:
         for loop, jobs in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
                 loop.call_soon_threadsafe(_settle, jobs)
+
+
+def _nothing(store: Store) -> None:
+    return None
 
 
 def _settle(jobs: list[_Job]) -> None:

@@ -150,3 +150,34 @@ async def test_a_hot_call_that_meets_a_locked_database_does_not_fail_the_rest_of
     other.close()
     assert isinstance(results[0], sqlite3.OperationalError)
     assert results[1:] == list(range(2, 11)), results[1:]
+
+
+# --- flush (issue9c): what the update fetcher waits for before it confirms an offset to Telegram ---
+
+async def test_flush_returns_once_every_submitted_call_ran_even_unawaited_hot_ones(tmp_path: Path) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    release = threading.Event()
+    done: list[int] = []
+    blocked = asyncio.ensure_future(worker(lambda _s: release.wait(5)))
+    # Submitted but not awaited by anyone (a handler that does not wait for its hot write).
+    writes = [asyncio.ensure_future(worker(lambda _s, n=n: done.append(n), hot=True)) for n in range(3)]
+    flushed = asyncio.ensure_future(worker.flush())
+    await asyncio.sleep(0.05)
+    assert not flushed.done()  # the store is still busy with an earlier call
+    release.set()
+    await flushed
+    assert done == [0, 1, 2]
+    await asyncio.gather(blocked, *writes)
+    worker.close()
+
+
+async def test_flush_with_nothing_submitted_since_the_last_one_does_not_touch_the_store(tmp_path: Path) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    await worker(lambda s: s.ensure_group(-1, "组"))
+    await worker.flush()
+    worker.store.guard.acquire()  # a flush that went to the store thread now would hang
+    try:
+        await asyncio.wait_for(worker.flush(), 5)
+    finally:
+        worker.store.guard.release()
+    worker.close()

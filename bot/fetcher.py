@@ -1,0 +1,187 @@
+"""Receiving updates so that nothing Telegram is told we have can be lost: handled and stored first, confirmed after.
+
+Telegram forgets an update once the bot confirms it: with long polling, the next getUpdates whose `offset` is past
+it; with a webhook, the 200 answer to its POST. PTB's Updater confirms as soon as an update is queued, before its
+handler ran, and the store group-commits hot writes on its own thread: a crash in between lost the update for good.
+
+`UpdateFetcher` (polling) replaces `Updater.start_polling`. It hands each update to the Application as PTB does
+(`process_update` under the same concurrency limit, one task per update) and confirms an offset only once every
+update below it has been handled and the store worker has committed what was submitted (`StoreWorker.flush`).
+
+Between two getUpdates it waits for the handlers of the last batch, but at most `patience` seconds: a handler may
+wait a minute for its group's flood budget, and fetching must go on meanwhile. The next getUpdates then keeps the
+offset at the oldest unfinished update, so Telegram sends the unfinished ones again; they are skipped by id and only
+the new ones are handed on. Otherwise it behaves as PTB's updater: deleteWebhook first (dropping pending updates if
+asked), a 10 s long poll with an explicit allowed_updates, retries with back-off on network errors, RetryAfter
+honoured, a clear message on 409 Conflict (another instance polling with this token), and on stop a last
+getUpdates that confirms what was handled.
+
+`HandledQueue` does the same for the webhook: PTB's webhook handler answers Telegram's POST when `update_queue.put`
+returns, so this queue's `put` handles the update and flushes the store first, waiting at most `webhook_patience`
+seconds (Telegram gives up on a slow answer and sends the update again, which a flood wait must not cause).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
+
+from bot.retry import retry_seconds
+
+log = logging.getLogger(__name__)
+
+Flush = Callable[[], Awaitable[None]]
+
+BACKOFF_FIRST = 1.0  # PTB's network_retry_loop: 1 s, then ×1.5 up to 30 s
+BACKOFF_CAP = 30.0
+RETRY_AFTER_SLACK = 0.5
+# Telegram sends an update again when its webhook POST is not answered in time: answer well before that.
+WEBHOOK_PATIENCE = 20.0
+
+
+def dispatch(app: Application, update: Update) -> asyncio.Task[None]:
+    """Hand one update to the application exactly as its own update queue would (same semaphore, same errors)."""
+    return app.create_task(app.update_processor.process_update(update, app.process_update(update)), update=update,
+                           name=f"studybot:update:{update.update_id}")
+
+
+class UpdateFetcher:
+    """Long polling that confirms an update to Telegram only after it is handled and stored."""
+
+    def __init__(self, app: Application, flush: Flush, allowed_updates: Sequence[str], timeout: float = 10.0,
+                 patience: float = 0.25, drop_pending_updates: bool = False) -> None:
+        self.app = app
+        self.flush = flush
+        self.allowed_updates = list(allowed_updates)
+        self.timeout = timeout
+        self.patience = patience
+        self.drop_pending_updates = drop_pending_updates
+        self._handling: dict[int, asyncio.Task[None]] = {}  # dispatched, not finished yet
+        self._next: int | None = None  # the first update id not handed on yet
+        self._confirmed: int | None = None  # the offset last sent to Telegram
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    def offset(self) -> int | None:
+        """What may be confirmed now: everything below the oldest update still being handled."""
+        return min(self._handling) if self._handling else self._next
+
+    async def start(self) -> None:
+        # deleteWebhook: getUpdates is refused while a webhook is set (PTB's bootstrap does the same, no retries).
+        await self.app.bot.delete_webhook(drop_pending_updates=self.drop_pending_updates)
+        self._task = asyncio.create_task(self._run(), name="studybot:fetcher")
+
+    async def stop(self) -> None:
+        """Stop fetching (an unanswered long poll is abandoned), let the handlers finish, store, confirm."""
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if self._handling:
+            await asyncio.wait(list(self._handling.values()))
+        try:
+            await self._confirm(0.0)
+        except TelegramError as exc:  # the next start fetches the handled ones again (handlers are idempotent)
+            log.warning("could not confirm the last updates to Telegram: %s", exc)
+
+    async def _confirm(self, timeout: float) -> list[Update]:
+        """getUpdates with the confirmable offset, after the store has committed everything submitted so far."""
+        offset = self.offset()
+        if offset != self._confirmed:
+            await self.flush()
+            offset = self.offset()  # handlers may have finished during the flush: their writes are in it too
+        updates = await self.app.bot.get_updates(offset=offset, timeout=timeout,
+                                                 allowed_updates=self.allowed_updates)
+        self._confirmed = offset
+        return list(updates)
+
+    async def _run(self) -> None:
+        delay = 0.0
+        while True:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                updates = await self._confirm(self.timeout)
+            except RetryAfter as exc:
+                delay = retry_seconds(exc) + RETRY_AFTER_SLACK
+                log.warning("getUpdates: flood control, retrying in %.1f s", delay)
+                continue
+            except TimedOut:
+                delay = 0.0  # a long poll that outlived the read timeout: poll again at once
+                continue
+            except InvalidToken:
+                log.critical("getUpdates: the bot token was refused; no more updates will be received")
+                return
+            except Conflict as exc:
+                delay = _backoff(delay)
+                log.error("getUpdates: 409 Conflict (%s). Another process is polling with this bot token, or a "
+                          "webhook is set: run one polling instance only. Retrying in %.1f s", exc.message, delay)
+                continue
+            except TelegramError as exc:
+                delay = _backoff(delay)
+                log.warning("getUpdates failed (%s); retrying in %.1f s", exc, delay)
+                continue
+            except Exception:  # an update PTB cannot parse: the batch comes again; do not spin on it
+                delay = _backoff(delay)
+                log.critical("getUpdates returned data that could not be read; retrying in %.1f s", delay,
+                             exc_info=True)
+                continue
+            delay = 0.0
+            self._hand_on(updates)
+            if self._handling:
+                # Wait for this batch's handlers (so the next getUpdates confirms them), but not for a slow one.
+                await asyncio.wait(list(self._handling.values()), timeout=self.patience)
+
+    def _hand_on(self, updates: list[Update]) -> None:
+        for update in updates:
+            uid = update.update_id
+            if self._next is not None and uid < self._next:
+                continue  # sent again because an older one is still being handled: already handed on
+            self._next = uid + 1
+            task = dispatch(self.app, update)
+            self._handling[uid] = task
+            task.add_done_callback(lambda _, uid=uid: self._handling.pop(uid, None))  # type: ignore[misc]
+
+
+class HandledQueue(asyncio.Queue[object]):
+    """The application's update queue for webhook mode: `put(update)` returns once it is handled and stored, so
+    PTB's webhook handler answers Telegram's POST only then. Anything else (PTB's stop signal) is queued as usual.
+
+    Until `attach` is called (polling mode, before start), updates are queued as with a plain queue.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._app: Application | None = None
+        self._flush: Flush | None = None
+        self.patience = WEBHOOK_PATIENCE
+
+    def attach(self, app: Application, flush: Flush, patience: float = WEBHOOK_PATIENCE) -> None:
+        self._app, self._flush, self.patience = app, flush, patience
+
+    async def put(self, item: object) -> None:
+        if not isinstance(item, Update) or self._app is None or self._flush is None:
+            await super().put(item)
+            return
+        task = dispatch(self._app, item)
+        # asyncio.wait never cancels: Telegram hanging up on the POST does not stop the handler.
+        done, _ = await asyncio.wait([task], timeout=self.patience)
+        if not done:
+            log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
+                        item.update_id, self.patience)
+        await self._flush()
+
+
+def _backoff(delay: float) -> float:
+    return BACKOFF_FIRST if delay == 0 else min(BACKOFF_CAP, delay * 1.5)
