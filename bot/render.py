@@ -21,6 +21,7 @@ from content.search import Page
 from content.split import split_text as split_at_sentences
 from content.split import stripped_pieces, utf16_len
 from content.typography import to_display
+from records import wording
 from records.chart import MASTERY_MOST_MEMBERS
 from records.ledger import Summary as RecordSummary
 from schedules.due import format_weekdays
@@ -137,10 +138,37 @@ def search_results(query: str, result: Page) -> str:
     for hit in result.hits:
         lines.append(f"\n<b>〔{esc(hit.section.label)}〕</b> {esc(to_display(hit.section.heading))}\n"
                      f"{_snippet(hit.segments)}")
-    lines.append("\n查看全文：/section 加上方括号里的编号")
+    lines.append("\n查看全文：点下方按钮，或发送 /section 加上方括号里的编号")
     if result.page < result.pages:
         lines.append(f"更多结果：/search {shown} {result.page + 1}")
     return "\n".join(lines)
+
+
+SEARCH_DATA_LIMIT = 64  # Telegram's callback data, in bytes
+
+
+def search_page_data(query: str, page: int) -> str | None:
+    """Callback data for page `page` of a search ("srch:PAGE:QUERY"), None when the query is too long to carry."""
+    data = f"srch:{page}:{query.strip()}"
+    return data if len(data.encode()) <= SEARCH_DATA_LIMIT else None
+
+
+def search_keyboard(query: str, result: Page) -> InlineKeyboardMarkup | None:
+    """A button per hit (opens the section in a new message) and ◀ ▶ pages that edit the results in place.
+
+    A query too long for the callback data gets no page buttons: the text's /search … line still says how."""
+    if not result.hits:
+        return None
+    rows = _rows([InlineKeyboardButton(f"📖 {hit.section.label}", callback_data=f"open:{hit.section.ref}")
+                  for hit in result.hits])
+    pager = []
+    if result.page > 1 and (back := search_page_data(query, result.page - 1)):
+        pager.append(InlineKeyboardButton(f"◀ 上一页（{result.page - 1}/{result.pages}）", callback_data=back))
+    if result.page < result.pages and (more := search_page_data(query, result.page + 1)):
+        pager.append(InlineKeyboardButton(f"下一页（{result.page + 1}/{result.pages}）▶", callback_data=more))
+    if pager:
+        rows.append(pager)
+    return InlineKeyboardMarkup(rows)
 
 
 def _snippet(segments: Sequence[tuple[str, bool]]) -> str:
@@ -681,7 +709,7 @@ def chart_caption(summary: RecordSummary) -> str:
 def export_caption(summary: RecordSummary, fmt: str) -> str:
     kind = "Excel 表格" if fmt == "xlsx" else "CSV 文件（压缩包，Excel 可直接打开）"
     return (f"📒 学习台账 · {esc(_clip(summary.campaign.title, 30))}（{_period_text(summary)}）\n{kind}："
-            "台账、汇总、测验、每日四张表。内含成员姓名，请妥善保管。")
+            f"共 {len(wording.SHEETS)} 张表（{'、'.join(wording.SHEETS)}）。内含成员姓名，请妥善保管。")
 
 
 def export_sent() -> str:
@@ -1027,7 +1055,8 @@ def _percent(share: float) -> str:
 
 # --- navigation by inline buttons (issue 11) -----------------------------------------------------------------
 # Callback data: "toc[:page]" and "sec:REF[:page[:day]]" edit the pressed message in place; "open:REF" and "opentoc"
-# (under a daily reading, which stays as it was sent) post a new message; "rd:REF[:day]" opens a reading's sections.
+# (under a daily reading or search hits, which stay as they were sent) post a new message; "rd:REF[:day]" opens a
+# reading's sections; "srch:PAGE:QUERY" shows another page of search hits in place.
 
 ROW_SIZE = 5
 

@@ -62,7 +62,7 @@ def mastery_table(summary: Summary) -> tuple[list[str], list[tuple[int, str, lis
 
 
 def sheets(summary: Summary) -> Iterator[tuple[str, Sequence[str], Iterable[tuple[Cell, ...]]]]:
-    """(sheet name, headers, rows) in workbook order; the ledger rows are produced lazily."""
+    """(sheet name, headers, rows) in the order of wording.SHEETS; the ledger rows are produced lazily."""
     campaign = summary.campaign
     yield wording.LEDGER_SHEET, wording.LEDGER_HEADERS, (ledger_cells(r) for r in ledger_rows(campaign))
     yield wording.SUMMARY_SHEET, wording.SUMMARY_HEADERS, (summary_cells(m) for m in summary.members)

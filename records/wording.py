@@ -16,6 +16,7 @@ SUMMARY_SHEET = "汇总"
 QUIZ_SHEET = "测验"
 DAYS_SHEET = "每日"
 MASTERY_SHEET = "掌握度"
+SHEETS = (LEDGER_SHEET, SUMMARY_SHEET, QUIZ_SHEET, DAYS_SHEET, MASTERY_SHEET)  # workbook order
 
 LEDGER_HEADERS = ("成员", "用户ID", "日期", "第几天", "阅读内容", "章节", "打卡时间", "补学", "请假", "请假事由",
                   "答题数", "答对数")

@@ -86,3 +86,35 @@ async def test_tappable_section_commands(tmp_path: Path) -> None:
         assert (opening.text or "").startswith("📍 开头")
         [usage] = await h.say(GROUP, MEMBER, "/section")
         assert "/section_opening" in (usage.text or "") and "/section 开头" not in (usage.text or "")
+
+
+async def test_search_hits_have_buttons_and_pages_turn_in_place(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        [first] = await h.say(GROUP, MEMBER, "/search 学习型党组织")
+        result = h.svc.index.page("学习型党组织", 1)
+        labels = buttons(first)
+        assert [data for data in labels.values() if data.startswith("open:")] == [
+            f"open:{hit.section.ref}" for hit in result.hits]
+        assert labels[f"下一页（2/{result.pages}）▶"] == "srch:2:学习型党组织"
+        [typed] = await h.say(GROUP, MEMBER, "/search 学习型党组织 2")
+        second = await press(h, first, "srch:2:学习型党组织")
+        assert (second.method, second.message_id) == ("editMessageText", first.message_id)
+        assert second.text == typed.text  # the button shows what /search … 2 shows
+        assert buttons(second)[f"◀ 上一页（1/{result.pages}）"] == "srch:1:学习型党组织"
+        hit = h.svc.index.page("学习型党组织", 2).hits[0].section
+        opened = await press(h, second, f"open:{hit.ref}")
+        assert opened.method == "sendMessage" and render.breadcrumb(h.svc.doc, hit) in (opened.text or "")
+
+
+async def test_forged_search_buttons_change_nothing_and_a_long_query_gets_no_pager(tmp_path: Path) -> None:
+    async with bot_running(tmp_path) as h:
+        long_query = " ".join(["学习"] * 12)  # one term, many hits, but more than the 64 bytes of callback data
+        [first] = await h.say(GROUP, MEMBER, f"/search {long_query}")
+        assert "更多结果：/search" in (first.text or "")  # there is a next page, and the text says how
+        assert any(data.startswith("open:") for data in buttons(first).values())
+        assert not any(data.startswith("srch:") for data in buttons(first).values())
+        [hits] = await h.say(GROUP, MEMBER, "/search 学习")
+        for forged in ("srch:0:学习", "srch:x:学习", "srch:2:"):
+            h.standin.world.user_presses(GROUP, MEMBER, hits.message_id, forged)
+        second = await press(h, hits, "srch:2:学习")  # the next real press is the first thing the bot does
+        assert "显示第 6–10 处" in (second.text or "")

@@ -117,6 +117,8 @@ async def test_export_xlsx_and_csv_arrive_in_private_with_the_injected_cells(tmp
         [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
         assert doc.file is not None and doc.file.filename.endswith(".xlsx")
         book = openpyxl.load_workbook(io.BytesIO(doc.file.data))
+        caption = str((doc.message or {}).get("caption"))
+        assert f"共 {len(book.sheetnames)} 张表（{'、'.join(book.sheetnames)}）" in caption  # names what it holds
         ledger = list(book[wording.LEDGER_SHEET].iter_rows(values_only=True))
         assert ledger[0] == wording.LEDGER_HEADERS
         assert len([r for r in ledger if r[0] != "User11"]) == 1 + 3 * 2  # three members, two push days

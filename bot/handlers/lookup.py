@@ -86,7 +86,12 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Full-text search: /search 终身学习."""
     svc = services(context)
     query, page = split_page(" ".join(context.args or []))  # /search 学习 2: the second page
-    await reply(update, render.search_results(query, svc.index.page(query, page)))
+    await send_search(update, svc, query, page)
+
+
+async def send_search(update: Update, svc: Services, query: str, page: int) -> None:
+    result = svc.index.page(query, page)
+    await reply(update, render.search_results(query, result), render.search_keyboard(query, result))
 
 
 async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,7 +145,7 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await send_outline(update, svc)
     elif found:
         query, page = split_page(found.group(2))
-        await reply(update, render.search_results(query, svc.index.page(query, page)))
+        await send_search(update, svc, query, page)
     elif private or to_bot or CLEAR_REF.match(text):
         try:
             await send_section(chat, svc, resolve(svc.doc, text))
@@ -150,7 +155,7 @@ async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Outline, section, page and 读全文 buttons: a view edits its own message; a daily reading gets a new one."""
+    """Outline, section, search, page and 读全文 buttons: a view edits its own message; a reading gets a new one."""
     svc = services(context)
     query = update.callback_query
     if query is None or update.effective_chat is None:
@@ -167,6 +172,12 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _edit_section(query, svc, svc.doc.section(ref), _number(page), _plan_reading(svc, ref, _number(day)))
     elif kind == "open" and svc.doc.has(rest):
         await send_section(update.effective_chat, svc, svc.doc.section(rest))
+    elif kind == "srch":
+        page, _, text = rest.partition(":")
+        if _number(page) and text.strip():
+            result = svc.index.page(text, _number(page))
+            markup = render.search_keyboard(text, result) or InlineKeyboardMarkup([])
+            await _edit(query, render.search_results(text, result), markup)
     elif kind == "rd":
         ref, _, day = rest.partition(":")
         text = query.message.text if isinstance(query.message, Message) and query.message.text else ""
