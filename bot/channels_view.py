@@ -77,7 +77,9 @@ async def report_text(svc: Services, chat_id: int, first: date, last: date) -> s
 
 
 async def with_channels(svc: Services, summary: Summary) -> Summary:
-    """The summary with its group's channels for the export's 渠道 sheet."""
+    """The summary with its group's channels for the export's 渠道 sheet (as it is when they are in already)."""
+    if summary.campaign.channels:
+        return summary
     period = summary.campaign.period
     found = await group_statuses(svc, summary.campaign.chat_id, period.first, period.last)
     if not found:

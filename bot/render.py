@@ -708,8 +708,9 @@ def chart_caption(summary: RecordSummary) -> str:
 
 def export_caption(summary: RecordSummary, fmt: str) -> str:
     kind = "Excel 表格" if fmt == "xlsx" else "CSV 文件（压缩包，Excel 可直接打开）"
+    sheets = (*wording.SHEETS, *((wording.CHANNELS_SHEET,) if summary.campaign.channels else ()))  # robot channels
     return (f"📒 学习台账 · {esc(_clip(summary.campaign.title, 30))}（{_period_text(summary)}）\n{kind}："
-            f"共 {len(wording.SHEETS)} 张表（{'、'.join(wording.SHEETS)}）。内含成员姓名，请妥善保管。")
+            f"共 {len(sheets)} 张表（{'、'.join(sheets)}）。内含成员姓名，请妥善保管。")
 
 
 def export_sent() -> str:

@@ -89,6 +89,8 @@ async def test_report_and_export_show_the_groups_channels_and_no_other(tmp_path:
         [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
         assert doc.file is not None
         book = openpyxl.load_workbook(io.BytesIO(doc.file.data))
+        caption = str((doc.message or {}).get("caption"))
+        assert f"共 {len(book.sheetnames)} 张表（{'、'.join(book.sheetnames)}）" in caption and "、渠道）" in caption
         rows = list(book[wording.CHANNELS_SHEET].iter_rows(values_only=True))
         assert rows[0] == wording.CHANNELS_HEADERS
         assert [r[:5] for r in rows[1:]] == [
