@@ -42,6 +42,7 @@ T = TypeVar("T")
 
 GONE = ("chat not found", "group chat was deactivated", "bot is not a member")
 RECORD_BACKOFF_CAP = 30.0
+RENEW_RETRY = 0.2  # seconds between renewals the database refused
 
 
 @dataclass
@@ -63,12 +64,10 @@ class Deliverer:
     """
 
     def __init__(self, svc: Services, bot: Bot,
-                 after_push: Callable[[int, Reading], Awaitable[None]] | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 after_push: Callable[[int, Reading], Awaitable[None]] | None = None) -> None:
         self.svc = svc
         self.bot = bot
         self.after_push = after_push
-        self.sleep = sleep
 
     async def __call__(self, chat_id: int, local_date: date) -> bool:
         svc = self.svc
@@ -85,28 +84,30 @@ class Deliverer:
             return False
         reading = svc.reading(held.day)
         target = Target(chat_id)
-        try:
-            async with self._leased(held) as lost:
+        async with self._leased(held) as lost:
+            try:
                 message_id = await self._send_parts(target, held, reading, lost)
-        except asyncio.CancelledError:
-            # Stopping: give the claim back now rather than when its lease runs out (the next process resends it).
-            with contextlib.suppress(Exception):
-                await asyncio.shield(svc.db(lambda s: s.ledger.release(held)))
-            raise
-        except LostClaim as exc:
-            log.warning("push to %s for %s stopped: %s", target.chat_id, local_date, exc)
-            return False
-        except BaseException as exc:
-            await self._release(held)
-            if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest)
-                                              and any(g in exc.message.lower() for g in GONE)):
-                await svc.db(lambda s: s.deactivate(target.chat_id))
-                log.info("chat %s is gone (%s): deactivated", target.chat_id, exc)
+            except asyncio.CancelledError:
+                # Stopping: give the claim back now rather than when its lease runs out (the next process resends).
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(svc.db(lambda s: s.ledger.release(held)))
+                raise
+            except LostClaim as exc:
+                log.warning("push to %s for %s stopped: %s", target.chat_id, local_date, exc)
                 return False
-            if isinstance(exc, TelegramError):
-                raise PushFailed(f"chat {target.chat_id}: {exc}") from exc
-            raise
-        progress = await self._record(held, message_id)
+            except BaseException as exc:
+                await self._release(held)
+                if isinstance(exc, Forbidden) or (isinstance(exc, BadRequest)
+                                                  and any(g in exc.message.lower() for g in GONE)):
+                    await svc.db(lambda s: s.deactivate(target.chat_id))
+                    log.info("chat %s is gone (%s): deactivated", target.chat_id, exc)
+                    return False
+                if isinstance(exc, TelegramError):
+                    raise PushFailed(f"chat {target.chat_id}: {exc}") from exc
+                raise
+            # Sent: the lease stays renewed until the record lands (the database may be locked for a while), or
+            # another owner could take the claim over and send the day again.
+            progress = await self._record(held, message_id)
         if progress is None:
             return True  # sent, but another owner took the claim over meanwhile (logged); it records the day
         if reading.day == plan.length:
@@ -139,20 +140,28 @@ class Deliverer:
 
     @contextlib.asynccontextmanager
     async def _leased(self, held: Claim) -> AsyncIterator[asyncio.Event]:
-        """Renews the claim's lease every third of it while the body runs; the event is set if it was lost."""
+        """Renews the claim's lease every third of it while the body runs; the event is set if it was lost.
+
+        A renewal the database refused (locked) is tried again soon, not a period later: once the lock is gone the
+        lease must be extended before it runs out, or another owner takes the claim over.
+        """
         lost = asyncio.Event()
         svc = self.svc
 
         async def renew() -> None:
+            period = svc.lease / 3
+            wait = period
             while True:
-                await asyncio.sleep(svc.lease / 3)
+                await asyncio.sleep(wait)
                 try:
                     if not await svc.db(functools.partial(_renew, held=held, now=svc.clock().timestamp(),
                                                           lease=svc.lease)):
                         lost.set()
                         return
-                except sqlite3.OperationalError as exc:  # locked: try again at the next period
+                    wait = period
+                except sqlite3.OperationalError as exc:  # locked: try again shortly
                     log.warning("could not renew the push claim of %s: %s", held.key, exc)
+                    wait = min(period, RENEW_RETRY)
 
         renewer = asyncio.create_task(renew())
         try:
@@ -171,15 +180,18 @@ class Deliverer:
             return None
 
     async def _until_written(self, write: Callable[[Store], T]) -> T:
-        """`write` on the store's thread, retried with back-off while SQLite says the database is locked or busy."""
+        """`write` on the store's thread, retried with back-off while SQLite says the database is locked or busy.
+
+        The back-off stays well under the lease, so the record lands soon after the lock is gone."""
         delay = 0.1
+        cap = min(RECORD_BACKOFF_CAP, self.svc.lease / 3)
         while True:
             try:
                 return await self.svc.db(write)
             except sqlite3.OperationalError as exc:
                 log.warning("push record not written yet (%s); retrying in %.1f s", exc, delay)
-                await self.sleep(delay)
-                delay = min(delay * 2, RECORD_BACKOFF_CAP)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, cap)
 
     async def _release(self, held: Claim) -> None:
         try:
