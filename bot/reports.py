@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -23,28 +23,29 @@ from telegram.error import BadRequest, Forbidden
 from bot import render
 from bot.channels_view import with_channels
 from bot.services import Services
-from bot.store import Store
+from bot.store import RecordTallies, Store
 from records import chart, wording
 from records.export import csv_files, write_export
 from records.ledger import Summary, summarize
-from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Mastery, Member, Period, PushDay
+from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Mastery, Member, Period, PushDay, Tallies
 from records.period import parse_period
 from schedules.review import Answered, ReviewSchedule, mastery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+K = TypeVar("K")
 CHART_MOST_DAYS = 31  # a chart of more push days than this would be unreadable on a phone
 PRIVATE_MESSAGES_MOST = 4  # a longer member table goes as a CSV document
 
 
-class _Parsed(dict[str, T]):
-    """ISO text to a value, each distinct text parsed once (60 dates for 300,000 rows)."""
+class _Parsed(dict[K, T]):
+    """ISO text (or another key) to a value, each distinct one parsed once (60 dates for 300,000 rows)."""
 
-    def __init__(self, parse: Callable[[str], T]) -> None:
+    def __init__(self, parse: Callable[[K], T]) -> None:
         super().__init__()
         self.parse = parse
 
-    def __call__(self, text: str) -> T:
+    def __call__(self, text: K) -> T:
         found = self.get(text)
         if found is None:
             found = self[text] = self.parse(text)
@@ -57,55 +58,116 @@ def _ref_names(svc: Services) -> dict[str, str]:
 
 
 def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date,
-                  with_mastery: bool = True) -> Campaign:
-    """The group's record for `period`; call it on the store thread (`await svc.db(lambda s: load_campaign(...))`)."""
+                  with_mastery: bool = True, full: bool | None = None) -> Campaign:
+    """The group's record for `period`, counted by SQLite; call it on the store thread
+    (`await svc.db(lambda s: load_campaign(...))`).
+
+    `full` (default: as `with_mastery`, i.e. for an export) also counts what only the files show: answers per
+    member and day (台账) and per question (测验). A report counts check-ins and answers per section only.
+    """
+    full = with_mastery if full is None else full
+    base, zone, names = _campaign_base(store, svc, chat_id, period, today)
+    counts = store.record_tallies(chat_id, period.first, period.last, full=full)
+    tallies = tallies_from(counts, names)
+    mastery: tuple[Mastery, ...] = ()
+    if with_mastery:
+        mastery = _mastery(store, svc, chat_id, mastery_answers(counts), zone, lambda ref: names.get(ref, ref))
+    return replace(base, tallies=tallies, mastery=mastery)
+
+
+def mastery_answers(counts: RecordTallies) -> list[tuple[int, str, str, bool, date]]:
+    """(member, question, stored ref, correct, local date) for mastery(): every question answered by members with
+    review cards; for the others their earliest answer in each section, which is all mastery() needs of them
+    (with no card, each question answered counts as known: schedules/review.py)."""
+    days: _Parsed[str, date] = _Parsed(date.fromisoformat)
+    carded = {uid for uid, *_ in counts.answered or ()}
+    answered = [(uid, qid, ref, correct == 1, days(day)) for uid, qid, ref, correct, day, _ in counts.answered or ()]
+    answered += [(uid, qid, ref, correct == 1, days(day))
+                 for uid, ref, _, _, qid, correct, day, _ in counts.by_ref if uid not in carded]
+    return answered
+
+
+def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
+    """SQLite's counts as records' `Tallies`: dates parsed (each distinct one once), sections named as the record
+    names them (`names`: opening/closing in Chinese; two stored refs never share a name)."""
+    days: _Parsed[str, date] = _Parsed(date.fromisoformat)
+    times: _Parsed[str, time] = _Parsed(time.fromisoformat)
+    checkins: dict[int, dict[date, datetime]] = {}
+    # dict.get first: a method call per value would be a third of this at 240,000 check-ins.
+    day, moment, combine = days.get, times.get, datetime.combine
+    for uid, pushed, pressed, at in counts.checkins:
+        checkins.setdefault(uid, {})[day(pushed) or days(pushed)] = combine(day(pressed) or days(pressed),
+                                                                            moment(at) or times(at))
+    by_ref: dict[int, dict[str, tuple[int, int]]] = {}
+    for uid, ref, n, correct, *_ in counts.by_ref:
+        mine = by_ref.setdefault(uid, {})
+        old = mine.get(shown := names.get(ref, ref), (0, 0))  # should two refs share a name, they add up
+        mine[shown] = (old[0] + n, old[1] + correct)
+    daily: dict[int, dict[date, tuple[int, int]]] | None = None
+    questions: dict[str, tuple[str, int, int]] | None = None
+    if counts.daily is not None and counts.questions is not None:
+        daily = {}
+        for uid, text, n, correct in counts.daily:
+            daily.setdefault(uid, {})[day(text) or days(text)] = (n, correct)
+        questions = {qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in counts.questions}
+    return Tallies(checkins=checkins, by_ref=by_ref, daily=daily, questions=questions)
+
+
+def raw_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Campaign:
+    """The same record with every check-in and answer as an object, for records' own rule (`records.ledger.tally`)
+    to count: what tests hold `load_campaign`'s SQL counts to. Slow for a big group; the bot does not use it."""
+    base, _, names = _campaign_base(store, svc, chat_id, period, today)
+    facts = store.record_facts(chat_id, period.first, period.last)
+    days = _Parsed(date.fromisoformat)
+    times = _Parsed(time.fromisoformat)
+    checkins = tuple(CheckIn(uid, days(pushed), datetime.combine(days(pressed), times(at)))
+                     for uid, pushed, pressed, at in facts.checkins)
+    answers = tuple(Answer(uid, qid, names.get(ref, ref), correct == 1, days(day))
+                    for uid, qid, ref, correct, day in facts.answers)
+    return replace(base, checkins=checkins, answers=answers)
+
+
+def _campaign_base(store: Store, svc: Services, chat_id: int, period: Period, today: date
+                   ) -> tuple[Campaign, ZoneInfo, dict[str, str]]:
+    """The record without its check-ins and answers: push days, roster, excuses, questions asked; the group's
+    zone and the section names."""
     group = store.group(chat_id)
     zone = ZoneInfo(group.timezone if group else svc.config.push.default_timezone)
-    facts = store.record_facts(chat_id, period.first, period.last)
     texts = {q.id: q.question for q in svc.questions}
     names = _ref_names(svc)
     push_days = tuple(
         PushDay(day_date, day, render.reading_title(svc.doc, svc.reading(day)),
                 tuple(names.get(r, r) for r in svc.reading(day).refs))
-        for day_date, day in facts.pushed)
+        for day_date, day in store.pushes(chat_id, period.first, period.last))
     asked = []
-    for question_id, ref, closes_at in facts.asked:
+    for question_id, ref, closes_at in store.record_polls(chat_id):
         day = datetime.fromtimestamp(closes_at, zone).date()
         if day in period:
             asked.append(Asked(question_id, names.get(ref, ref), texts.get(question_id, ""), day))
     members = []
-    for m in facts.members:
+    for m in store.roster(chat_id, include_gone=True):
         # The roster counts a member on the day they joined and on the day they left (issue10a's rule).
         joined = datetime.fromtimestamp(m.joined_at, zone).date() if m.joined_at is not None else None
         left = datetime.fromtimestamp(m.left_at, zone).date() + timedelta(days=1) if m.left_at is not None else None
-        member = Member(m.user_id, m.name, joined, left)
         if (joined is None or joined <= period.last) and (left is None or left > period.first):
-            members.append(member)
-    days = _Parsed(date.fromisoformat)
-    times = _Parsed(time.fromisoformat)
-    checkins = tuple(CheckIn(uid, days(pushed), datetime.combine(days(pressed), times(at)))
-                     for uid, pushed, pressed, at in facts.checkins)
-    raw = tuple(Answer(uid, qid, ref, correct == 1, days(day)) for uid, qid, ref, correct, day in facts.answers)
-    # Renamed copies only for the few answers on opening/closing; mastery works on the stored refs.
-    answers = tuple(replace(a, ref=names[a.ref]) if a.ref in names else a for a in raw)
-    excuses = tuple(Excuse(e.user_id, e.start, e.end, e.reason) for e in facts.excuses)
-    return Campaign(
-        # Only exports show mastery: a report skips its cost (every review card of the group).
-        mastery=_mastery(store, svc, chat_id, raw, zone, lambda ref: names.get(ref, ref)) if with_mastery else (),
-        chat_id=chat_id, title=group.title if group else str(chat_id), period=period, today=today,
-        push_days=push_days, members=tuple(members), checkins=checkins, excuses=excuses,
-        answers=answers, asked=tuple(asked))
+            members.append(Member(m.user_id, m.name, joined, left))
+    excuses = tuple(Excuse(e.user_id, e.start, e.end, e.reason) for e in store.excuses(chat_id, period.first,
+                                                                                       period.last))
+    campaign = Campaign(chat_id=chat_id, title=group.title if group else str(chat_id), period=period, today=today,
+                        push_days=push_days, members=tuple(members), excuses=excuses, asked=tuple(asked))
+    return campaign, zone, names
 
 
-def _mastery(store: Store, svc: Services, chat_id: int, answers: Sequence[Answer], zone: ZoneInfo,
-             name: Callable[[str], str]) -> tuple[Mastery, ...]:
-    """Each member's mastery per section, in reading order, from their review cards and the period's answers."""
+def _mastery(store: Store, svc: Services, chat_id: int, answers: Sequence[tuple[int, str, str, bool, date]],
+             zone: ZoneInfo, name: Callable[[str], str]) -> tuple[Mastery, ...]:
+    """Each member's mastery per section, in reading order, from their review cards and their answers of the
+    period: (member, question, stored ref, correct, local date), at least the first answer to each question."""
     schedule = ReviewSchedule(svc.config.review.desired_retention)
     cards = store.group_review_cards(chat_id)
     answered: dict[int, list[Answered]] = {}
-    for a in answers:
-        at = datetime.combine(a.local_date, datetime.min.time(), zone)
-        answered.setdefault(a.user_id, []).append(Answered(a.question_id, a.ref, a.correct, at))
+    moments: _Parsed[date, datetime] = _Parsed(lambda day: datetime.combine(day, datetime.min.time(), zone))
+    for uid, qid, ref, correct, day in answers:
+        answered.setdefault(uid, []).append(Answered(qid, ref, correct, moments(day)))
     order = {s.ref: i for i, s in enumerate(svc.doc.sections())}
     now = svc.clock()
     out = []

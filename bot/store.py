@@ -471,6 +471,14 @@ def m012_push_holds(db: Database) -> None:
     db.execute("CREATE TABLE push_holds (chat_id INTEGER PRIMARY KEY, local_date TEXT NOT NULL)")
 
 
+@migrations()
+def m013_record_tallies(db: Database) -> None:
+    """Covering indexes for the campaign record's counts (Store.record_tallies): a 5,000-member, 60-day group's
+    600,000 check-ins and answers are counted from the index alone, by date range, without touching the tables."""
+    db.execute("CREATE INDEX answers_period ON answers(chat_id, local_date, user_id, ref, question_id, correct)")
+    db.execute("CREATE INDEX checkins_period ON checkins(chat_id, push_date, user_id, local_date, local_time)")
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -1061,11 +1069,45 @@ class Store:
         answers = tuple(self.db.execute(
             """SELECT user_id, question_id, ref, correct, local_date FROM answers
                WHERE chat_id = ? AND local_date BETWEEN ? AND ?""", span).fetchall())
-        asked = tuple(self.db.execute(
-            "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
+        asked = self.record_polls(chat_id)
         return RecordFacts(pushed=tuple(self.pushes(chat_id, first, last)),
                            members=tuple(self.roster(chat_id, include_gone=True)), checkins=checkins,
                            excuses=tuple(self.excuses(chat_id, first, last)), answers=answers, asked=asked)
+
+    def record_tallies(self, chat_id: int, first: date, last: date, full: bool = True) -> RecordTallies:
+        """The period's check-ins and answers counted by SQLite (records.ledger.tally is the rule they follow).
+
+        `full=False` (a report) counts answers per member and section only; an export also needs them per member
+        and day (the 台账), per question (测验), and the questions each member answered (掌握度).
+        """
+        span = [chat_id, first.isoformat(), last.isoformat()]
+        where = "FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?"
+
+        def rows(sql: str, *more: object) -> tuple[tuple[Any, ...], ...]:
+            return tuple(self.db.execute(sql, [*span, *more]).fetchall())
+
+        # One row per member and push already (the primary key): that is the rule's first press.
+        checkins = rows("""SELECT user_id, push_date, local_date, local_time FROM checkins
+                           WHERE chat_id = ? AND push_date BETWEEN ? AND ?""")
+        # Bare columns beside min(): SQLite takes them from the row with the smallest rowid, the earliest answer.
+        by_ref = rows(f"""SELECT user_id, ref, count(*), sum(correct), question_id, correct, local_date, min(rowid)
+                          {where} GROUP BY user_id, ref""")
+        if not full:
+            return RecordTallies(checkins=checkins, by_ref=by_ref)
+        # Every question answered, for the members with review cards only: for the others mastery counts each
+        # question answered as known, so their earliest answer in each section (in by_ref) says all of it.
+        answered = rows(f"""SELECT user_id, question_id, ref, correct, local_date, min(rowid) {where}
+                            AND user_id IN (SELECT user_id FROM review_cards WHERE chat_id = ? AND reviews > 0)
+                            GROUP BY user_id, question_id""", chat_id)
+        return RecordTallies(
+            checkins=checkins, by_ref=by_ref, answered=answered,
+            daily=rows(f"SELECT user_id, local_date, count(*), sum(correct) {where} GROUP BY user_id, local_date"),
+            questions=rows(f"SELECT question_id, ref, count(*), sum(correct), min(rowid) {where} GROUP BY question_id"))
+
+    def record_polls(self, chat_id: int) -> tuple[tuple[str, str, float], ...]:
+        """(question, ref, closes at) of every poll put to the group, oldest first."""
+        return tuple(self.db.execute(
+            "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
 
     def first_push(self, chat_id: int) -> date | None:
         pushes = self.pushes(chat_id)  # through pushes(): the ledger behind it is issue9a's to change
@@ -1204,6 +1246,20 @@ class Store:
             for table in ("review_polls", "review_members", "review_reminders"):
                 self.db.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id])
         return int(cards)
+
+
+@dataclass(frozen=True)
+class RecordTallies:
+    """Counts for a campaign record (Store.record_tallies), as plain rows: ISO dates, 0/1 flags."""
+
+    checkins: tuple[tuple[int, str, str, str], ...]  # user, push date, local date, local time of the first press
+    # user, ref, answered, correct; question, correct, local date of the earliest answer in that section; _
+    by_ref: tuple[tuple[int, str, int, int, str, int, str, int], ...]
+    daily: tuple[tuple[int, str, int, int], ...] | None = None  # user, local date, answered, correct
+    questions: tuple[tuple[str, str, int, int, int], ...] | None = None  # question, ref, answered, correct, _
+    # user, question, ref, correct, local date of the earliest answer to each question, of members with review
+    # cards (the others' mastery needs no more than by_ref); _
+    answered: tuple[tuple[int, str, str, int, str, int], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from records import wording
-from records.ledger import DayStat, LedgerRow, MemberStat, QuestionStat, Summary, ledger_rows, question_stats
+from records import sheetxml, wording
+from records.ledger import DayStat, LedgerRow, MemberStat, QuestionStat, Summary, ledger_entries, question_stats
+from records.model import Campaign, Member, is_late
 
 FORMATS = ("xlsx", "csv")
 Cell = str | int | float | date | datetime | None
@@ -29,6 +30,14 @@ def _yes(flag: bool) -> str:
 def ledger_cells(row: LedgerRow) -> tuple[Cell, ...]:
     return (row.name, row.user_id, row.local_date, row.day, row.reading, row.sections, row.checked_at,
             _yes(row.late), _yes(row.excused), row.excuse_reason, row.answered, row.correct)
+
+
+def ledger_table(campaign: Campaign) -> Iterator[tuple[Cell, ...]]:
+    """The 台账 sheet's rows as cells (the same as `ledger_cells` of each `ledger_rows` row, without the rows)."""
+    for member, push, at, excuse, answered, correct in ledger_entries(campaign):
+        yield (member.name, member.user_id, push.local_date, push.day, push.reading, " ".join(push.sections), at,
+               _yes(at is not None and is_late(at, push.local_date)), _yes(excuse is not None),
+               excuse.reason if excuse else "", answered, correct)
 
 
 def summary_cells(m: MemberStat) -> tuple[Cell, ...]:
@@ -62,11 +71,11 @@ def mastery_table(summary: Summary) -> tuple[list[str], list[tuple[int, str, lis
 
 
 def sheets(summary: Summary) -> Iterator[tuple[str, Sequence[str], Iterable[tuple[Cell, ...]]]]:
-    """(sheet name, headers, rows) in the order of wording.SHEETS; the ledger rows are produced lazily."""
+    """(sheet name, headers, rows) in the order of wording.SHEETS; every sheet's rows are produced lazily."""
     campaign = summary.campaign
-    yield wording.LEDGER_SHEET, wording.LEDGER_HEADERS, (ledger_cells(r) for r in ledger_rows(campaign))
+    yield wording.LEDGER_SHEET, wording.LEDGER_HEADERS, ledger_table(campaign)
     yield wording.SUMMARY_SHEET, wording.SUMMARY_HEADERS, (summary_cells(m) for m in summary.members)
-    yield wording.QUIZ_SHEET, wording.QUIZ_HEADERS, (quiz_cells(q) for q in question_stats(campaign))
+    yield wording.QUIZ_SHEET, wording.QUIZ_HEADERS, _lazy(lambda: (quiz_cells(q) for q in question_stats(campaign)))
     yield wording.DAYS_SHEET, wording.DAYS_HEADERS, (day_cells(d) for d in summary.days)
     refs, table = mastery_table(summary)
     yield (wording.MASTERY_SHEET, (*wording.MASTERY_HEADERS, *refs),
@@ -76,47 +85,103 @@ def sheets(summary: Summary) -> Iterator[tuple[str, Sequence[str], Iterable[tupl
             (c.name, c.platform, c.when, c.days_posted, c.last_posted, c.state) for c in campaign.channels)
 
 
+def _lazy(rows: Callable[[], Iterable[tuple[Cell, ...]]]) -> Iterator[tuple[Cell, ...]]:
+    yield from rows()
+
+
 def write_xlsx(summary: Summary, path: Path) -> None:
-    """The workbook at `path`."""
+    """The workbook at `path`: XlsxWriter writes the workbook with each sheet's header row and the chart, the data
+    rows are written as XML text and spliced in (records/sheetxml.py: XlsxWriter's per-cell cost is 20 s at
+    300,000 rows)."""
     import xlsxwriter  # imported here: only exports need it
 
     options = {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
                "strings_to_urls": False, "default_date_format": "yyyy-mm-dd"}
-    with xlsxwriter.Workbook(str(path), options) as book:
+    skeleton = io.BytesIO()
+    bodies: dict[int, Iterable[str]] = {}
+    with xlsxwriter.Workbook(skeleton, options) as book:
         bold = book.add_format({"bold": True})
         day_format = book.add_format({"num_format": "yyyy-mm-dd"})
         time_format = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
         percent = book.add_format({"num_format": "0.0%"})
-        counts: dict[str, int] = {}
-        for name, headers, rows in sheets(summary):
+        for index, (name, headers, rows) in enumerate(sheets(summary)):
             sheet = book.add_worksheet(name)
             sheet.freeze_panes(1, 0)
             sheet.write_row(0, 0, headers, bold)
             formats = [_column_format(h, day_format, time_format, percent) for h in headers]
             if name == wording.MASTERY_SHEET:  # every column after the member is a section's figure
                 formats = [None, None] + [percent] * (len(headers) - 2)
-            # Typed calls, not sheet.write(): write() re-guesses each cell's type, a third of the time at 300k rows.
-            strings, numbers, moments = sheet.write_string, sheet.write_number, sheet.write_datetime
-            n = 0
-            for n, cells in enumerate(rows, start=1):
-                for i, value in enumerate(cells):
-                    if value is None or value == "":
-                        continue
-                    if isinstance(value, str):
-                        strings(n, i, value)
-                    elif isinstance(value, date):
-                        moments(n, i, value, formats[i])
-                    else:
-                        numbers(n, i, value, formats[i])
-            counts[name] = n
+            # The cells' style numbers, as XlsxWriter gives them to the cells it writes itself.
+            styles = [None if f is None else f._get_xf_index() for f in formats]
+            if name == wording.LEDGER_SHEET:
+                bodies[index] = _ledger_xml(summary.campaign, styles)
+            else:
+                bodies[index] = sheetxml.generic_rows(rows, styles)
             sheet.set_column(0, len(headers) - 1, 12)
-        _add_chart(book, counts[wording.DAYS_SHEET])
+        _add_chart(book, len(summary.days))
+    sheetxml.splice(skeleton.getvalue(), path, bodies)
+
+
+def _ledger_xml(campaign: Campaign, styles: list[int | None]) -> Iterator[str]:
+    """The 台账's rows as XML, as `sheetxml.generic_rows` would write `ledger_table`, with what repeats (a member's
+    name and id, a day's date and reading) formatted once, and one string per thousand-odd rows."""
+    day_style, time_style = styles[2], styles[6]
+    yes = sheetxml.text_tail(wording.YES) if wording.YES else None
+    small = [sheetxml.number_tail(n, None) for n in range(100)]
+
+    def pieces(head: str, pairs: Iterable[tuple[str, str | None]]) -> list[str]:
+        """The cells as the text between their row numbers: `str(row).join(pieces)` writes them (a C call)."""
+        out = [head]
+        for ref, tail in pairs:
+            if tail is not None:
+                out[-1] += f'<c r="{ref}'
+                out.append(tail)
+        return out
+
+    days = {push.local_date: pieces("", [
+        ("C", sheetxml.cell_tail(push.local_date, day_style)), ("D", sheetxml.cell_tail(push.day, None)),
+        ("E", sheetxml.cell_tail(push.reading, None)), ("F", sheetxml.cell_tail(" ".join(push.sections), None))])
+        for push in campaign.push_days}
+    reasons: dict[str, str | None] = {}
+    last: Member | None = None
+    member: list[str] = []
+    time_cell = f'" s="{time_style}"><v>' if time_style is not None else '"><v>'
+    serial = sheetxml.serial
+    batch: list[str] = []
+    for n, (who, push, at, excuse, answered, correct) in enumerate(ledger_entries(campaign), start=2):
+        if who is not last:
+            last = who
+            # The row's own number first, then its cells'.
+            member = ['<row r="', *pieces('">', [("A", sheetxml.cell_tail(who.name, None)),
+                                                 ("B", sheetxml.cell_tail(who.user_id, None))])]
+            if len(batch) >= 1_000:
+                yield "".join(batch)
+                batch = []
+        r = str(n)
+        checked = late = excused = reason = ""
+        if at is not None:
+            checked = f'<c r="G{r}{time_cell}{serial(at)!r}</v></c>'
+            if yes is not None and is_late(at, push.local_date):
+                late = f'<c r="H{r}{yes}'
+        if excuse is not None:
+            if yes is not None:
+                excused = f'<c r="I{r}{yes}'
+            if excuse.reason not in reasons:
+                reasons[excuse.reason] = sheetxml.cell_tail(excuse.reason, None)
+            if (tail := reasons[excuse.reason]) is not None:
+                reason = f'<c r="J{r}{tail}'
+        k = small[answered] if answered < 100 else sheetxml.number_tail(answered, None)
+        c = small[correct] if correct < 100 else sheetxml.number_tail(correct, None)
+        batch.append(f'{r.join(member)}{r.join(days[push.local_date])}{checked}{late}{excused}{reason}'
+                     f'<c r="K{r}{k}<c r="L{r}{c}</row>')
+    if batch:
+        yield "".join(batch)
 
 
 def _column_format(header: str, day: Any, moment: Any, percent: Any) -> Any:
     if header in _RATES:
         return percent
-    return {"日期": day, "打卡时间": moment}.get(header)
+    return {"日期": day, "打卡时间": moment, wording.CHANNELS_LAST_DATE: day}.get(header)
 
 
 def _add_chart(book: Any, days: int) -> None:
@@ -155,9 +220,33 @@ def csv_files(summary: Summary, only: str | None = None) -> Iterator[tuple[str, 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(headers)
-        rates = [name == wording.MASTERY_SHEET and i >= 2 for i in range(len(headers))]
-        writer.writerows([csv_value(v, h, r) for v, h, r in zip(cells, headers, rates, strict=True)] for cells in rows)
+        if name == wording.LEDGER_SHEET:
+            writer.writerows(_ledger_csv(summary.campaign))
+        else:
+            rates = [name == wording.MASTERY_SHEET and i >= 2 for i in range(len(headers))]
+            writer.writerows([csv_value(v, h, r) for v, h, r in zip(cells, headers, rates, strict=True)]
+                             for cells in rows)
         yield f"{wording.CSV_NAMES.get(name, name)}.csv", buffer.getvalue().encode("utf-8-sig")
+
+
+def _ledger_csv(campaign: Campaign) -> Iterator[list[str]]:
+    """The 台账's rows as CSV text, as `csv_value` writes `ledger_table`, with what repeats formatted once."""
+    days = {p.local_date: [csv_value(p.local_date, ""), str(p.day), p.reading, " ".join(p.sections)]
+            for p in campaign.push_days}
+    yes = wording.YES
+    last: Member | None = None
+    member: list[str] = []
+    for who, push, at, excuse, answered, correct in ledger_entries(campaign):
+        if who is not last:
+            last, member = who, [who.name, str(who.user_id)]
+        if at is None:
+            moment = late = ""
+        else:
+            # isoformat is csv_value's "%Y-%m-%d %H:%M:%S" for a local (naive) time, at a third of the cost.
+            moment = at.isoformat(" ", "seconds") if at.tzinfo is None else csv_value(at, "")
+            late = yes if is_late(at, push.local_date) else wording.NO
+        excused, reason = (yes, excuse.reason) if excuse is not None else (wording.NO, "")
+        yield [*member, *days[push.local_date], moment, late, excused, reason, str(answered), str(correct)]
 
 
 def write_csv_zip(summary: Summary, path: Path) -> None:

@@ -12,11 +12,12 @@ Rules, in one place:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from records.model import Answer, Campaign, CheckIn, Excuse, Member, PushDay
+from records.model import Campaign, Excuse, Member, PushDay, Tallies, is_late
 
 TOP_SHOWN = 5
 WEAKEST_SHOWN = 3
@@ -137,54 +138,86 @@ class Summary:
         return tuple(active[:count])
 
 
-class _Index:
-    """The campaign's facts keyed for lookups, so a 5,000 × 60 ledger is one pass."""
+def tally(campaign: Campaign) -> Tallies:
+    """The rule for counting a campaign's raw facts: the first press of a member for a push counts; every answer
+    of the period counts, for its member, its local date, its section and its question."""
+    if campaign.tallies is not None:
+        return campaign.tallies
+    checkins: dict[int, dict[date, datetime]] = defaultdict(dict)
+    for c in campaign.checkins:
+        mine = checkins[c.user_id]
+        old = mine.get(c.push_date)
+        if old is None or c.at < old:
+            mine[c.push_date] = c.at  # the first press wins
+    daily: dict[int, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    by_ref: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    questions: dict[str, list[Any]] = {}
+    for a in campaign.answers:
+        day = daily[a.user_id][a.local_date]
+        ref = by_ref[a.user_id][a.ref]
+        question = questions.setdefault(a.question_id, [a.ref, 0, 0])
+        day[0] += 1
+        ref[0] += 1
+        question[1] += 1
+        if a.correct:
+            day[1] += 1
+            ref[1] += 1
+            question[2] += 1
+    return Tallies(
+        checkins=dict(checkins),
+        daily={u: {d: (n, c) for d, (n, c) in days.items()} for u, days in daily.items()},
+        by_ref={u: {r: (n, c) for r, (n, c) in refs.items()} for u, refs in by_ref.items()},
+        questions={q: (ref, n, c) for q, (ref, n, c) in questions.items()})
 
-    def __init__(self, campaign: Campaign) -> None:
-        self.checkins: dict[tuple[int, date], CheckIn] = {}
-        for c in campaign.checkins:
-            key = (c.user_id, c.push_date)
-            old = self.checkins.get(key)
-            if old is None or c.at < old.at:
-                self.checkins[key] = c  # the first press wins
-        self.excuses: dict[int, list[Excuse]] = defaultdict(list)
-        for e in campaign.excuses:
-            self.excuses[e.user_id].append(e)
-        self.daily: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0])  # answered, correct
-        for a in campaign.answers:
-            counts = self.daily[(a.user_id, a.local_date)]
-            counts[0] += 1
-            counts[1] += int(a.correct)
 
-    def excuse(self, user_id: int, day: date) -> Excuse | None:
-        if user_id not in self.excuses:
-            return None  # most members, most days: no generator for them
-        return next((e for e in self.excuses[user_id] if e.covers(day)), None)
+def _excuses(campaign: Campaign) -> dict[int, list[Excuse]]:
+    out: dict[int, list[Excuse]] = defaultdict(list)
+    for e in campaign.excuses:
+        out[e.user_id].append(e)
+    return out
 
 
-def _counted(member: Member, push: PushDay, index: _Index) -> tuple[CheckIn | None, Excuse | None, bool]:
-    """(check-in, excuse, expected) of one member on one push day."""
-    checkin = index.checkins.get((member.user_id, push.local_date))
-    excuse = index.excuse(member.user_id, push.local_date)
-    expected = checkin is not None or (member.present(push.local_date) and excuse is None)
-    return checkin, excuse, expected
+def _excuse(excuses: list[Excuse] | None, day: date) -> Excuse | None:
+    if not excuses:
+        return None  # most members, most days
+    return next((e for e in excuses if e.covers(day)), None)
+
+
+LedgerEntry = tuple[Member, PushDay, "datetime | None", "Excuse | None", int, int]
+
+
+def ledger_entries(campaign: Campaign) -> Iterator[LedgerEntry]:
+    """The 台账 as (member, push day, first press or None, excuse or None, answered, correct): one per member per
+    push day they were on the roster (or checked in), member by member. The writers format these straight into
+    cells (a dataclass per row would be a third of an export's time at 300,000 rows)."""
+    tallies = tally(campaign)
+    if tallies.daily is None:
+        raise ValueError("the campaign was counted for a report: its answers per day are not there")
+    excuses = _excuses(campaign)
+    no_checkins: Mapping[date, datetime] = {}
+    no_answers: Mapping[date, tuple[int, int]] = {}
+    for member in campaign.members:
+        mine = tallies.checkins.get(member.user_id, no_checkins)
+        answered = tallies.daily.get(member.user_id, no_answers)
+        excused = excuses.get(member.user_id)
+        joined, left = member.joined, member.left
+        for push in campaign.push_days:
+            day = push.local_date
+            at = mine.get(day)
+            if at is None and not ((joined is None or joined <= day) and (left is None or day < left)):
+                continue  # not on the roster that day (Member.present)
+            n, c = answered.get(day, (0, 0))
+            yield member, push, at, _excuse(excused, day), n, c
 
 
 def ledger_rows(campaign: Campaign) -> Iterable[LedgerRow]:
-    """The 台账: one row per member per push day they were on the roster (or checked in), member by member."""
-    index = _Index(campaign)
-    for member in campaign.members:
-        for push in campaign.push_days:
-            checkin, excuse, _ = _counted(member, push, index)
-            if checkin is None and not member.present(push.local_date):
-                continue
-            answered, correct = index.daily.get((member.user_id, push.local_date), (0, 0))
-            yield LedgerRow(
-                user_id=member.user_id, name=member.name, local_date=push.local_date, day=push.day,
-                reading=push.reading, sections=" ".join(push.sections),
-                checked_at=checkin.at if checkin else None, late=bool(checkin and checkin.late),
-                excused=excuse is not None, excuse_reason=excuse.reason if excuse else "",
-                answered=answered, correct=correct)
+    """The 台账 as rows, one per member per push day they were on the roster (or checked in)."""
+    for member, push, at, excuse, answered, correct in ledger_entries(campaign):
+        yield LedgerRow(
+            user_id=member.user_id, name=member.name, local_date=push.local_date, day=push.day,
+            reading=push.reading, sections=" ".join(push.sections), checked_at=at,
+            late=at is not None and is_late(at, push.local_date), excused=excuse is not None,
+            excuse_reason=excuse.reason if excuse else "", answered=answered, correct=correct)
 
 
 def ref_key(ref: str) -> tuple[tuple[int, int | str], ...]:
@@ -192,33 +225,39 @@ def ref_key(ref: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in ref.split("."))
 
 
-def _member_stat(member: Member, campaign: Campaign, index: _Index, answers: Iterable[Answer],
+def _member_stat(member: Member, campaign: Campaign, checkins: Mapping[date, datetime],
+                 excuses: list[Excuse] | None, by_ref: Mapping[str, tuple[int, int]],
                  per_day: list[list[int]]) -> MemberStat:
     """One member's figures; adds their (expected, checked, late) to `per_day` on the way (one pass for both)."""
     expected = checked = late = excused = run = best = 0
+    joined, left, today = member.joined, member.left, campaign.today
     for push, day_counts in zip(campaign.push_days, per_day, strict=True):
-        checkin, excuse, counted = _counted(member, push, index)
-        if not counted:
-            excused += excuse is not None and member.present(push.local_date)
+        day = push.local_date
+        at = checkins.get(day)
+        if at is None:
+            present = (joined is None or joined <= day) and (left is None or day < left)  # Member.present
+            if not present:
+                continue
+            if excuses and _excuse(excuses, day) is not None:
+                excused += 1  # excused, on the roster, and did not check in: not expected
+                continue
+            expected += 1
+            day_counts[0] += 1
+            if day != today:
+                run = 0  # today's push, not yet checked in, does not break the streak: the day is not over
             continue
-        expected += 1
+        expected += 1  # a check-in always counts, excused or not
+        checked += 1
+        run += 1
+        best = max(best, run)
         day_counts[0] += 1
-        if checkin is not None:
-            checked += 1
-            late += checkin.late
-            day_counts[1] += 1
-            day_counts[2] += checkin.late
-            run += 1
-            best = max(best, run)
-        elif push.local_date != campaign.today:
-            run = 0
-    per_ref: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for a in answers:
-        per_ref[a.ref][0] += 1
-        per_ref[a.ref][1] += int(a.correct)
-    answered = sum(n for n, _ in per_ref.values())
-    correct = sum(c for _, c in per_ref.values())
-    weak = sorted((c / n, -n, ref_key(ref), ref) for ref, (n, c) in per_ref.items() if c < n)
+        day_counts[1] += 1
+        if is_late(at, day):
+            late += 1
+            day_counts[2] += 1
+    answered = sum(n for n, _ in by_ref.values())
+    correct = sum(c for _, c in by_ref.values())
+    weak = sorted((c / n, -n, ref_key(ref), ref) for ref, (n, c) in by_ref.items() if c < n)
     return MemberStat(
         user_id=member.user_id, name=member.name, expected=expected, checked=checked, late=late, excused=excused,
         streak=run, best_streak=best, answered=answered, correct=correct,
@@ -227,26 +266,31 @@ def _member_stat(member: Member, campaign: Campaign, index: _Index, answers: Ite
 
 def summarize(campaign: Campaign) -> Summary:
     """All the figures of a report, computed once."""
-    index = _Index(campaign)
-    by_member: dict[int, list[Answer]] = defaultdict(list)
-    for a in campaign.answers:
-        by_member[a.user_id].append(a)
+    tallies = tally(campaign)
+    excuses = _excuses(campaign)
     per_day = [[0, 0, 0] for _ in campaign.push_days]  # expected, checked, late
-    members = tuple(_member_stat(m, campaign, index, by_member.get(m.user_id, []), per_day)
+    members = tuple(_member_stat(m, campaign, tallies.checkins.get(m.user_id, {}), excuses.get(m.user_id),
+                                 tallies.by_ref.get(m.user_id, {}), per_day)
                     for m in campaign.members)
     days = [DayStat(push.local_date, push.day, push.reading, *counts)
             for push, counts in zip(campaign.push_days, per_day, strict=True)]
     sections: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for a in campaign.answers:
-        sections[a.ref][0] += 1
-        sections[a.ref][1] += int(a.correct)
+    quiz_members = quiz_answers = quiz_correct = 0
+    for refs in tallies.by_ref.values():  # everyone who answered, on the roster or not
+        answered = 0
+        for ref, (n, c) in refs.items():
+            sections[ref][0] += n
+            sections[ref][1] += c
+            answered += n
+            quiz_correct += c
+        quiz_members += answered > 0
+        quiz_answers += answered
     today = next((d for d in days if d.local_date == campaign.today), None)
     return Summary(
         campaign=campaign, days=tuple(days), members=members,
         sections=tuple(SectionStat(ref, n, c) for ref, (n, c) in sorted(sections.items(),
                                                                           key=lambda kv: ref_key(kv[0]))),
-        quiz_members=len({a.user_id for a in campaign.answers}),
-        quiz_answers=len(campaign.answers), quiz_correct=sum(a.correct for a in campaign.answers), today=today)
+        quiz_members=quiz_members, quiz_answers=quiz_answers, quiz_correct=quiz_correct, today=today)
 
 
 def question_stats(campaign: Campaign) -> tuple[QuestionStat, ...]:
@@ -256,12 +300,12 @@ def question_stats(campaign: Campaign) -> tuple[QuestionStat, ...]:
     for q in campaign.asked:
         about.setdefault(q.question_id, (q.ref, q.text))
         asked[q.question_id] += 1
-    answers: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for a in campaign.answers:
-        about.setdefault(a.question_id, (a.ref, ""))
-        answers[a.question_id][0] += 1
-        answers[a.question_id][1] += int(a.correct)
-    out = [QuestionStat(qid, ref, text, asked.get(qid, 0), *answers.get(qid, (0, 0)))
+    answers = tally(campaign).questions
+    if answers is None:
+        raise ValueError("the campaign was counted for a report: its answers per question are not there")
+    for qid, (ref, _, _) in answers.items():
+        about.setdefault(qid, (ref, ""))
+    out = [QuestionStat(qid, ref, text, asked.get(qid, 0), *answers.get(qid, ("", 0, 0))[1:])
            for qid, (ref, text) in about.items()]
     out.sort(key=lambda q: (ref_key(q.ref), q.question_id))
     return tuple(out)

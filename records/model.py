@@ -6,6 +6,7 @@ Nothing here reads the clock or the database: the bot's store adapter builds a `
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -43,7 +44,12 @@ class CheckIn:
 
     @property
     def late(self) -> bool:
-        return self.at.date() > self.push_date
+        return is_late(self.at, self.push_date)
+
+
+def is_late(at: datetime, push_date: date) -> bool:
+    """补学: pressed on a later local date than the push it belongs to."""
+    return at.date() > push_date
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,22 @@ class ChannelRecord:
 
 
 @dataclass(frozen=True)
+class Tallies:
+    """The period's check-ins and answers, counted the way the rules in `records.ledger` need them.
+
+    `records.ledger.tally` counts them from a campaign's raw facts (the rule); for a big group the bot has SQLite
+    count them (bot/reports.py, bot/store.py `record_tallies`) instead of loading 600,000 rows as objects, and a
+    property test holds the two equal (tests/test_reports_tallies.py).
+    """
+
+    checkins: Mapping[int, Mapping[date, datetime]]  # member -> push date -> local time of the first press
+    by_ref: Mapping[int, Mapping[str, tuple[int, int]]]  # member -> section ref -> (answered, correct)
+    # Only an export needs these (None: not counted, as for a report, whose summary does not read them).
+    daily: Mapping[int, Mapping[date, tuple[int, int]]] | None = None  # member -> local date -> (answered, correct)
+    questions: Mapping[str, tuple[str, int, int]] | None = None  # question -> (ref of its earliest answer, n, correct)
+
+
+@dataclass(frozen=True)
 class Campaign:
     """Everything recorded for one group, already limited to `period` by whoever built it."""
 
@@ -126,3 +148,5 @@ class Campaign:
     asked: tuple[Asked, ...] = field(default=())
     mastery: tuple[Mastery, ...] = ()  # per member, from quiz answers and personal review (schedules/review.py)
     channels: tuple[ChannelRecord, ...] = ()  # the group's robot channels (bot/channels_view.py), for the export
+    # Already counted (by the store, for a big group): then `checkins` and `answers` stay empty and are not read.
+    tallies: Tallies | None = None

@@ -113,3 +113,35 @@ def test_chart_without_a_chinese_font_says_so(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(chart, "cjk_font", lambda: None)
     with pytest.raises(chart.NoCjkFont):
         chart.render_chart(summarize(campaign()))
+
+
+def test_spliced_rows_read_back_as_xlsxwriters_own_cells(tmp_path: Path) -> None:
+    """The data rows are XML text of our own (records/sheetxml.py): for awkward text they read back exactly as the
+    cells XlsxWriter writes itself (escapes, control characters, edge spaces, braces, its own escape syntax)."""
+    import xlsxwriter
+
+    from records.model import Excuse, Member
+
+    odd = " <b>&amp;{0}}_x0041_\x01\t名 "
+    c = campaign(members=(Member(1, odd), Member(2, " <b>&{r} ")), excuses=(Excuse(1, date(2026, 12, 2),
+                                                                                date(2026, 12, 2), "<事由>{}"),))
+    s = summarize(c)
+    mine = openpyxl.load_workbook(write_export(s, "xlsx", tmp_path / "mine.xlsx"))
+    theirs_path = tmp_path / "theirs.xlsx"
+    with xlsxwriter.Workbook(str(theirs_path), {"constant_memory": True, "strings_to_numbers": False,
+                                               "strings_to_formulas": False, "strings_to_urls": False}) as book:
+        moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        day = book.add_format({"num_format": "yyyy-mm-dd"})
+        for name, headers, rows in sheets(s):
+            sheet = book.add_worksheet(name)
+            sheet.write_row(0, 0, headers)
+            for n, cells in enumerate(rows, start=1):
+                for i, value in enumerate(cells):
+                    if value is not None and value != "":
+                        sheet.write(n, i, value, moment if isinstance(value, datetime) else
+                                    day if isinstance(value, date) else None)
+    theirs = openpyxl.load_workbook(theirs_path)
+    for name in mine.sheetnames:
+        got = [tuple(r) for r in mine[name].iter_rows(values_only=True)]
+        assert got == [tuple(r) for r in theirs[name].iter_rows(values_only=True)], name
+    assert " <b>&{r} " in {c.value for c in mine[wording.LEDGER_SHEET]["A"]}

@@ -1,0 +1,114 @@
+"""SQLite's counts for a campaign record (Store.record_tallies, read by bot/reports.tallies_from) equal what records'
+own rule (records.ledger.tally) counts from the same facts as objects, on random ledgers: one rule owns the meaning,
+the SQL is only a faster way to follow it. Then every figure and every 台账 row built on either is the same."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.reports import mastery_answers, tallies_from
+from bot.store import Checkin, PollRecord, Store
+from records.export import ledger_table
+from records.ledger import ledger_rows, question_stats, summarize, tally
+from records.model import Answer, Campaign, CheckIn, Excuse, Member, Period, PushDay
+from schedules.review import Answered, ReviewSchedule, mastery
+
+GROUP = -100
+FIRST = date(2026, 11, 30)
+DAYS = [FIRST + timedelta(days=n) for n in range(5)]
+USERS = range(1, 7)
+REF_OF = {"q0": "1.1", "q1": "2.10", "q2": "开头", "q3": "1.1"}  # two questions share 1.1
+NAMES = {"开头": "开头（导语）"}  # opening/closing are shown by name, as bot/reports._ref_names does
+
+checkin_facts = st.lists(st.tuples(st.sampled_from(USERS), st.integers(0, 4), st.integers(0, 2),
+                                   st.integers(0, 86_399)), max_size=25)
+answer_facts = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(USERS), st.booleans(), st.integers(0, 4)),
+                        max_size=40)
+
+
+def stored(checkins: list[tuple[int, int, int, int]], answers: list[tuple[int, int, bool, int]]) -> Store:
+    store = Store(":memory:")
+    store.ensure_group(GROUP, "组")
+    for uid, push, delay, second in checkins:
+        pressed = DAYS[push] + timedelta(days=delay)
+        at = time(second // 3600, second // 60 % 60, second % 60)
+        store.record_checkin(Checkin(GROUP, uid, DAYS[push], push + 1, pressed, at, 0.0, delay > 0))
+    rnd = store.start_round(GROUP, 1, list(REF_OF), "test", 0.0, kind="daily", closes_at=1e12)
+    assert rnd is not None
+    polls = [PollRecord(f"p{n}", rnd.id, GROUP, 0, qid, REF_OF[qid], 0, n, 1e12, False)
+             for n, qid in enumerate([*REF_OF, *REF_OF])]
+    for poll in polls:
+        store.record_poll(poll)
+    for which, uid, right, day in answers:
+        store.record_answer(polls[which], uid, 0 if right else 1, float(day), DAYS[day])
+    return store
+
+
+def raw(store: Store, first: date, last: date) -> Campaign:
+    """The facts as objects, as records' rule takes them (what bot/reports.raw_campaign builds)."""
+    facts = store.record_facts(GROUP, first, last)
+    return Campaign(
+        chat_id=GROUP, title="组", period=Period(first, last, "p"), today=DAYS[3],
+        push_days=tuple(PushDay(d, n + 1, f"第{n + 1}天", ("1.1",)) for n, d in enumerate(DAYS) if first <= d <= last),
+        members=(Member(1, "甲"), Member(2, "乙", joined=DAYS[1]), Member(3, "丙", left=DAYS[3]), Member(4, "丁")),
+        excuses=(Excuse(4, DAYS[1], DAYS[2], "出差"),),
+        checkins=tuple(CheckIn(uid, date.fromisoformat(p), datetime.fromisoformat(f"{d} {t}"))
+                       for uid, p, d, t in facts.checkins),
+        answers=tuple(Answer(uid, qid, NAMES.get(ref, ref), correct == 1, date.fromisoformat(day))
+                      for uid, qid, ref, correct, day in facts.answers))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(checkin_facts, answer_facts, st.integers(0, 2), st.integers(2, 4))
+def test_sql_counts_equal_the_records_rule(checkins: list[tuple[int, int, int, int]],
+                                           answers: list[tuple[int, int, bool, int]], lo: int, hi: int) -> None:
+    store = stored(checkins, answers)
+    first, last = DAYS[lo], DAYS[hi]
+    by_objects = raw(store, first, last)
+    rule = tally(by_objects)
+    counted = tallies_from(store.record_tallies(GROUP, first, last, full=True), NAMES)
+    assert counted == rule
+    by_sql = replace(by_objects, checkins=(), answers=(), tallies=counted)
+    assert summarize(by_sql) == replace(summarize(by_objects), campaign=by_sql)
+    assert list(ledger_rows(by_sql)) == list(ledger_rows(by_objects))
+    assert list(ledger_table(by_sql)) == list(ledger_table(by_objects))
+    assert question_stats(by_sql) == question_stats(by_objects)
+    # A report counts less: check-ins and sections, the same as the full count.
+    short = tallies_from(store.record_tallies(GROUP, first, last, full=False), NAMES)
+    assert (short.checkins, short.by_ref, short.daily, short.questions) == (rule.checkins, rule.by_ref, None, None)
+    store.close()
+
+
+SCHEDULE = ReviewSchedule()
+NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 7), st.sampled_from(USERS[:3]), st.booleans(), st.integers(0, 4)),
+                min_size=5, max_size=30),
+       st.lists(st.tuples(st.sampled_from(USERS[:3]), st.sampled_from(list(REF_OF)), st.booleans(), st.booleans()),
+                max_size=8))
+def test_mastery_from_the_reduced_answers_equals_mastery_from_all(
+        answers: list[tuple[int, int, bool, int]], cards: list[tuple[int, str, bool, bool]]) -> None:
+    """The export gives mastery() every question answered only for members with review cards, and one answer per
+    section for the others; each member's figures are those from all their answers."""
+    store = stored([], answers)
+    for uid, qid, right, reviewed in cards:
+        card = SCHEDULE.first_card(qid, REF_OF[qid], Answered(qid, REF_OF[qid], right, NOW - timedelta(days=3)))
+        store.save_review_cards(GROUP, uid, [card if reviewed else replace(card, reviews=0)])
+    every: dict[int, list[Answered]] = {}
+    for uid, qid, ref, correct, _ in store.record_facts(GROUP, DAYS[0], DAYS[-1]).answers:
+        every.setdefault(uid, []).append(Answered(qid, ref, correct == 1, NOW))
+    reduced: dict[int, list[Answered]] = {}
+    for uid, qid, ref, correct, _ in mastery_answers(store.record_tallies(GROUP, DAYS[0], DAYS[-1])):
+        reduced.setdefault(uid, []).append(Answered(qid, ref, correct, NOW))
+    cards_of = store.group_review_cards(GROUP)
+    assert set(reduced) == set(every)
+    for uid in every:
+        assert (mastery(SCHEDULE, cards_of.get(uid, ()), reduced[uid], NOW)
+                == mastery(SCHEDULE, cards_of.get(uid, ()), every[uid], NOW)), uid
+    store.close()
