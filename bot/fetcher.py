@@ -11,10 +11,14 @@ update below it has been handled and the store worker has committed what was sub
 Between two getUpdates it waits for the handlers of the last batch, but at most `patience` seconds: a handler may
 wait a minute for its group's flood budget, and fetching must go on meanwhile. The next getUpdates then keeps the
 offset at the oldest unfinished update, so Telegram sends the unfinished ones again; they are skipped by id and only
-the new ones are handed on. Otherwise it behaves as PTB's updater: deleteWebhook first (dropping pending updates if
-asked), a 10 s long poll with an explicit allowed_updates, retries with back-off on network errors, RetryAfter
-honoured, a clear message on 409 Conflict (another instance polling with this token), and on stop a last
-getUpdates that confirms what was handled.
+the new ones are handed on. getUpdates returns at most 100 updates, though: once a whole window of them is behind
+a stuck handler, nothing newer would ever come, so the offset then moves past the stuck ones (still being handled;
+only a crash before they finish loses them) and says so in the log.
+
+Otherwise it behaves as PTB's updater: deleteWebhook first (dropping pending updates if asked), a 10 s long poll
+with an explicit allowed_updates, retries with back-off on network errors, RetryAfter honoured, a clear message on
+409 Conflict (another instance polling with this token), and on stop a last getUpdates that confirms what was
+handled.
 
 `HandledQueue` does the same for the webhook: PTB's webhook handler answers Telegram's POST when `update_queue.put`
 returns, so this queue's `put` handles the update and flushes the store first, waiting at most `webhook_patience`
@@ -26,11 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
-from telegram.ext import Application
+from telegram.ext import Application, ContextTypes
 
 from bot.retry import retry_seconds
 
@@ -43,6 +48,13 @@ BACKOFF_CAP = 30.0
 RETRY_AFTER_SLACK = 0.5
 # Telegram sends an update again when its webhook POST is not answered in time: answer well before that.
 WEBHOOK_PATIENCE = 20.0
+GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
+# A handler whose store write SQLite refused (locked, busy) did not handle its update: it is handled again, this
+# many times at most, before it is confirmed (a lasting failure must not hold every later update back).
+STORE_RETRIES = 3
+# On stop, handlers get this long to finish; the rest are cancelled and left unconfirmed (the next start gets them
+# again), so SIGTERM is not held up by a handler waiting out a flood budget, or hung for good.
+STOP_PATIENCE = 5.0
 
 
 def dispatch(app: Application, update: Update) -> asyncio.Task[None]:
@@ -62,9 +74,15 @@ class UpdateFetcher:
         self.timeout = timeout
         self.patience = patience
         self.drop_pending_updates = drop_pending_updates
+        self.stop_patience = STOP_PATIENCE
         self._handling: dict[int, asyncio.Task[None]] = {}  # dispatched, not finished yet
         self._next: int | None = None  # the first update id not handed on yet
         self._confirmed: int | None = None  # the offset last sent to Telegram
+        # Confirmed past updates still being handled, because they filled a whole getUpdates window (_run).
+        self._floor: int | None = None
+        self._refused: set[int] = set()  # updates whose handler met a store error (see _note_error)
+        self._tries: dict[int, int] = {}
+        self._cancelling = False  # stop() is cancelling the handlers left: none is handled again
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -72,12 +90,16 @@ class UpdateFetcher:
         return self._task is not None
 
     def offset(self) -> int | None:
-        """What may be confirmed now: everything below the oldest update still being handled."""
-        return min(self._handling) if self._handling else self._next
+        """What may be confirmed now: everything below the oldest update still being handled (or the floor)."""
+        held = min(self._handling) if self._handling else self._next
+        if self._floor is not None and (held is None or held < self._floor):
+            return self._floor
+        return held
 
     async def start(self) -> None:
         # deleteWebhook: getUpdates is refused while a webhook is set (PTB's bootstrap does the same, no retries).
         await self.app.bot.delete_webhook(drop_pending_updates=self.drop_pending_updates)
+        self.app.add_error_handler(self._note_error)
         self._task = asyncio.create_task(self._run(), name="studybot:fetcher")
 
     async def stop(self) -> None:
@@ -88,19 +110,32 @@ class UpdateFetcher:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stop_patience
+        while self._handling and (left := deadline - loop.time()) > 0:  # (an update handled again: a new task)
+            await asyncio.wait(list(self._handling.values()), timeout=left)
+        ceiling = self.offset()  # below every unfinished update: those stay at Telegram's side for the next start
         if self._handling:
-            await asyncio.wait(list(self._handling.values()))
+            stuck = list(self._handling.values())
+            log.warning("%d update(s) still being handled after %.0f s: stopping them unconfirmed (the next start "
+                        "gets them again)", len(stuck), self.stop_patience)
+            self._cancelling = True
+            for handler in stuck:
+                handler.cancel()
+            await asyncio.wait(stuck)
         try:
-            await self._confirm(0.0)
+            await self._confirm(0.0, ceiling)
         except TelegramError as exc:  # the next start fetches the handled ones again (handlers are idempotent)
             log.warning("could not confirm the last updates to Telegram: %s", exc)
 
-    async def _confirm(self, timeout: float) -> list[Update]:
-        """getUpdates with the confirmable offset, after the store has committed everything submitted so far."""
-        offset = self.offset()
+    async def _confirm(self, timeout: float, ceiling: int | None = None) -> list[Update]:
+        """getUpdates with the confirmable offset (never past `ceiling`), after the store has committed everything
+        submitted so far."""
+        offset = _capped(self.offset(), ceiling)
         if offset != self._confirmed:
             await self.flush()
-            offset = self.offset()  # handlers may have finished during the flush: their writes are in it too
+            # handlers may have finished during the flush: their writes are in it too
+            offset = _capped(self.offset(), ceiling)
         updates = await self.app.bot.get_updates(offset=offset, timeout=timeout,
                                                  allowed_updates=self.allowed_updates)
         self._confirmed = offset
@@ -138,20 +173,60 @@ class UpdateFetcher:
                              exc_info=True)
                 continue
             delay = 0.0
-            self._hand_on(updates)
+            if not self._hand_on(updates) and len(updates) >= GET_UPDATES_LIMIT:
+                self._stop_holding()
             if self._handling:
                 # Wait for this batch's handlers (so the next getUpdates confirms them), but not for a slow one.
                 await asyncio.wait(list(self._handling.values()), timeout=self.patience)
 
-    def _hand_on(self, updates: list[Update]) -> None:
+    def _stop_holding(self) -> None:
+        """A whole getUpdates window holds only updates already handed on: the ones still being handled hold the
+        offset, and Telegram would never send anything newer. Confirm past them (they go on being handled; only a
+        crash before they finish loses them) rather than stop receiving."""
+        stuck = sorted(uid for uid in self._handling if self._next is None or uid < self._next)
+        self._floor = self._next
+        log.warning("%d update(s) still being handled (oldest %s) hold back a full getUpdates window: confirming "
+                    "past them so that new updates come in", len(stuck), stuck[0] if stuck else "-")
+
+    async def _note_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB's process_update hands a handler's error to the error handlers and returns normally: this is how the
+        fetcher learns that an update was not stored."""
+        if isinstance(update, Update) and isinstance(context.error, sqlite3.OperationalError) \
+                and update.update_id in self._handling:
+            self._refused.add(update.update_id)
+
+    def _dispatch(self, update: Update) -> None:
+        uid = update.update_id
+        task = dispatch(self.app, update)
+        self._handling[uid] = task
+        task.add_done_callback(lambda _: self._done(update))
+
+    def _done(self, update: Update) -> None:
+        uid = update.update_id
+        if uid in self._refused:
+            self._refused.discard(uid)
+            tries = self._tries.get(uid, 0) + 1
+            if tries <= STORE_RETRIES and self.app.running and not self._cancelling:
+                self._tries[uid] = tries
+                log.warning("update %s: its handler could not store what it did; handling it again (%d of %d)",
+                            uid, tries, STORE_RETRIES)
+                self._dispatch(update)  # the offset stays held meanwhile
+                return
+            log.error("update %s: its handler could not store what it did, %d times; giving up on it", uid, tries)
+        self._tries.pop(uid, None)
+        self._handling.pop(uid, None)
+
+    def _hand_on(self, updates: list[Update]) -> int:
+        """Dispatch the updates not handed on yet; how many there were."""
+        fresh = 0
         for update in updates:
             uid = update.update_id
             if self._next is not None and uid < self._next:
                 continue  # sent again because an older one is still being handled: already handed on
             self._next = uid + 1
-            task = dispatch(self.app, update)
-            self._handling[uid] = task
-            task.add_done_callback(lambda _, uid=uid: self._handling.pop(uid, None))  # type: ignore[misc]
+            fresh += 1
+            self._dispatch(update)
+        return fresh
 
 
 class HandledQueue(asyncio.Queue[object]):
@@ -166,21 +241,45 @@ class HandledQueue(asyncio.Queue[object]):
         self._app: Application | None = None
         self._flush: Flush | None = None
         self.patience = WEBHOOK_PATIENCE
+        self._handling: set[int] = set()
+        self._refused: set[int] = set()  # handled, but a store write was refused (as UpdateFetcher._note_error)
 
     def attach(self, app: Application, flush: Flush, patience: float = WEBHOOK_PATIENCE) -> None:
         self._app, self._flush, self.patience = app, flush, patience
+        app.add_error_handler(self._note_error)
+
+    async def _note_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update) and isinstance(context.error, sqlite3.OperationalError) \
+                and update.update_id in self._handling:
+            self._refused.add(update.update_id)
 
     async def put(self, item: object) -> None:
         if not isinstance(item, Update) or self._app is None or self._flush is None:
             await super().put(item)
             return
-        task = dispatch(self._app, item)
-        # asyncio.wait never cancels: Telegram hanging up on the POST does not stop the handler.
-        done, _ = await asyncio.wait([task], timeout=self.patience)
-        if not done:
-            log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
-                        item.update_id, self.patience)
-        await self._flush()
+        uid = item.update_id
+        self._handling.add(uid)
+        try:
+            task = dispatch(self._app, item)
+            # asyncio.wait never cancels: Telegram hanging up on the POST does not stop the handler.
+            done, _ = await asyncio.wait([task], timeout=self.patience)
+            if not done:
+                log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
+                            uid, self.patience)
+            await self._flush()
+        finally:
+            self._handling.discard(uid)
+        if uid in self._refused:
+            self._refused.discard(uid)
+            # Not 200: Telegram sends the update again later (PTB's webhook answers the raised error's status).
+            from tornado.web import HTTPError
+
+            log.warning("update %s: its handler could not store what it did; asking Telegram to send it again", uid)
+            raise HTTPError(503, reason="update not stored")
+
+
+def _capped(offset: int | None, ceiling: int | None) -> int | None:
+    return offset if ceiling is None or (offset is not None and offset <= ceiling) else ceiling
 
 
 def _backoff(delay: float) -> float:

@@ -709,7 +709,19 @@ class Store:
                 self.db.execute(f"UPDATE OR REPLACE {table} SET chat_id = ? WHERE chat_id = ?", [new_id, old_id])
             # The push under way (if any) moves too: its claim keeps its token, so it is recorded at the new id.
             self.ledger.move(telegram_key(old_id), telegram_key(new_id))
+            # Config still names the old id (a robot channel's `follow:`): remember where the group went.
+            self.db.execute("INSERT OR REPLACE INTO chat_moves (old_id, new_id) VALUES (?, ?)", [old_id, new_id])
         return True
+
+    def current_chat(self, chat_id: int) -> int:
+        """The id a group has now, following its moves to supergroups (config may name an id it had before)."""
+        seen = {chat_id}
+        while (row := self._one("SELECT new_id FROM chat_moves WHERE old_id = ?", [chat_id])) is not None:
+            chat_id = int(row["new_id"])
+            if chat_id in seen:  # a move back and forth (never seen in practice): stop where it started
+                break
+            seen.add(chat_id)
+        return chat_id
 
     # --- the push ledger, for tests and the CLI ------------------------------------------------------------
 
@@ -1720,3 +1732,12 @@ class RobotRecords:
             f"""SELECT d.local_date FROM ledger_days d JOIN robot_channels r ON d.key = {_CHANNEL_KEY}
                 WHERE r.name = ? AND d.state = 'sent' AND d.local_date BETWEEN ? AND ? ORDER BY d.local_date""",
             [name, first.isoformat(), last.isoformat()]).fetchall()]
+
+
+# --- group moves: where a group went when it became a supergroup ----------------------------------------------------
+
+
+@migrations()
+def m014_chat_moves(db: Database) -> None:
+    """Where a group went when it became a supergroup: a robot channel that follows the old id follows the new."""
+    db.execute("CREATE TABLE chat_moves (old_id INTEGER PRIMARY KEY, new_id INTEGER NOT NULL)")

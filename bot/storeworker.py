@@ -50,7 +50,7 @@ class StoreWorker:
         self._thread = threading.Thread(target=self._run, name="studybot-store", daemon=True)
         self._thread.start()
         self._closed = False
-        self._submitted = 0  # calls submitted so far, and how many of them a flush has seen done (flush())
+        self._submitted = 0  # calls submitted so far (flushes' no-ops too), and how many a flush has seen done
         self._flushed = 0
 
     async def __call__(self, call: Callable[[Store], T], *, hot: bool = False) -> T:
@@ -72,9 +72,10 @@ class StoreWorker:
         seen = self._submitted
         if seen == self._flushed:
             return
+        # Numbered seen + 1 (the count goes up before this coroutine yields): when it has run, so has every call
+        # up to it. Overlapping flushes (webhook mode) each raise _flushed to their own no-op, never past a call.
         await self(_nothing)
-        self._submitted -= 1  # the no-op is not a call to flush next time
-        self._flushed = max(self._flushed, seen)
+        self._flushed = max(self._flushed, seen + 1)
 
     def _hand_over(self) -> None:
         jobs, self._outgoing = self._outgoing, []

@@ -98,7 +98,7 @@ def write_xlsx(summary: Summary, path: Path) -> None:
     options = {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
                "strings_to_urls": False, "default_date_format": "yyyy-mm-dd"}
     skeleton = io.BytesIO()
-    bodies: dict[int, Iterable[str]] = {}
+    bodies: dict[int, tuple[int, Iterable[str]]] = {}
     with xlsxwriter.Workbook(skeleton, options) as book:
         bold = book.add_format({"bold": True})
         day_format = book.add_format({"num_format": "yyyy-mm-dd"})
@@ -114,9 +114,12 @@ def write_xlsx(summary: Summary, path: Path) -> None:
             # The cells' style numbers, as XlsxWriter gives them to the cells it writes itself.
             styles = [None if f is None else f._get_xf_index() for f in formats]
             if name == wording.LEDGER_SHEET:
-                bodies[index] = _ledger_xml(summary.campaign, styles)
+                # One row per member per push day counted for them (expected) or excused: the summary's rule.
+                count = sum(m.expected + m.excused for m in summary.members)
+                bodies[index] = count, _ledger_xml(summary.campaign, styles)
             else:
-                bodies[index] = sheetxml.generic_rows(rows, styles)
+                table = list(rows)  # a few thousand rows at most
+                bodies[index] = len(table), sheetxml.generic_rows(table, styles)
             sheet.set_column(0, len(headers) - 1, 12)
         _add_chart(book, len(summary.days))
     sheetxml.splice(skeleton.getvalue(), path, bodies)
@@ -215,44 +218,89 @@ def csv_value(value: Cell, header: str, rate: bool = False) -> str:
 def csv_files(summary: Summary, only: str | None = None) -> Iterator[tuple[str, bytes]]:
     """(file name, UTF-8-with-BOM bytes) of each sheet (or only the one named), for a zip or separate documents."""
     for name, headers, rows in sheets(summary):
-        if only is not None and name != only:
-            continue
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(headers)
-        if name == wording.LEDGER_SHEET:
-            writer.writerows(_ledger_csv(summary.campaign))
-        else:
-            rates = [name == wording.MASTERY_SHEET and i >= 2 for i in range(len(headers))]
-            writer.writerows([csv_value(v, h, r) for v, h, r in zip(cells, headers, rates, strict=True)]
-                             for cells in rows)
-        yield f"{wording.CSV_NAMES.get(name, name)}.csv", buffer.getvalue().encode("utf-8-sig")
+        if only is None or name == only:
+            yield _csv_name(name), b"".join(_csv_chunks(summary, name, headers, rows))
 
 
-def _ledger_csv(campaign: Campaign) -> Iterator[list[str]]:
-    """The 台账's rows as CSV text, as `csv_value` writes `ledger_table`, with what repeats formatted once."""
-    days = {p.local_date: [csv_value(p.local_date, ""), str(p.day), p.reading, " ".join(p.sections)]
+def _csv_name(sheet: str) -> str:
+    return f"{wording.CSV_NAMES.get(sheet, sheet)}.csv"  # a sheet not every export has is named after itself
+
+
+def _csv_chunks(summary: Summary, name: str, headers: Sequence[str], rows: Iterable[tuple[Cell, ...]]
+                ) -> Iterator[bytes]:
+    """One sheet as CSV, UTF-8 with a BOM (so Excel opens the Chinese right), a few thousand rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(headers)
+    yield b"\xef\xbb\xbf" + buffer.getvalue().encode()
+    if name == wording.LEDGER_SHEET:
+        batch: list[str] = []
+        for line in _ledger_csv(summary.campaign):
+            batch.append(line)
+            if len(batch) >= 5_000:
+                yield "".join(batch).encode()
+                batch = []
+        yield "".join(batch).encode()
+        return
+    rates = [name == wording.MASTERY_SHEET and i >= 2 for i in range(len(headers))]
+    lines = ([csv_value(v, h, r) for v, h, r in zip(cells, headers, rates, strict=True)] for cells in rows)
+    rows_of: list[list[str]] = []
+    for cells in lines:
+        rows_of.append(cells)
+        if len(rows_of) >= 5_000:
+            yield _csv_text(rows_of)
+            rows_of = []
+    if rows_of:
+        yield _csv_text(rows_of)
+
+
+def _csv_text(lines: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(lines)
+    return buffer.getvalue().encode()
+
+
+def _csv_fields(*fields: str) -> str:
+    """Fields as the csv module writes them in a row (quoted where needed), without the line end."""
+    buffer = io.StringIO()
+    # The same line end as the files: the csv module quotes a field holding any of its characters.
+    csv.writer(buffer, lineterminator="\r\n").writerow(fields)
+    return buffer.getvalue()[:-2] if any(fields) else "," * (len(fields) - 1)  # a lone "" is written '""'
+
+
+def _ledger_csv(campaign: Campaign) -> Iterator[str]:
+    """The 台账's lines as CSV text, as the csv module writes `ledger_table`'s cells through `csv_value`, with
+    the fields that repeat (a member's, a day's, a reason) quoted once."""
+    days = {p.local_date: _csv_fields(csv_value(p.local_date, ""), str(p.day), p.reading, " ".join(p.sections))
             for p in campaign.push_days}
-    yes = wording.YES
+    yes, no = _csv_fields(wording.YES), _csv_fields(wording.NO)
+    reasons: dict[str, str] = {}
     last: Member | None = None
-    member: list[str] = []
+    member = ""
     for who, push, at, excuse, answered, correct in ledger_entries(campaign):
         if who is not last:
-            last, member = who, [who.name, str(who.user_id)]
+            last, member = who, _csv_fields(who.name, str(who.user_id))
         if at is None:
             moment = late = ""
         else:
             # isoformat is csv_value's "%Y-%m-%d %H:%M:%S" for a local (naive) time, at a third of the cost.
             moment = at.isoformat(" ", "seconds") if at.tzinfo is None else csv_value(at, "")
-            late = yes if is_late(at, push.local_date) else wording.NO
-        excused, reason = (yes, excuse.reason) if excuse is not None else (wording.NO, "")
-        yield [*member, *days[push.local_date], moment, late, excused, reason, str(answered), str(correct)]
+            late = yes if is_late(at, push.local_date) else no
+        if excuse is None:
+            excused = reason = ""
+        else:
+            excused = yes
+            if (reason := reasons.get(excuse.reason, "\0")) == "\0":
+                reason = reasons[excuse.reason] = _csv_fields(excuse.reason)
+        yield f"{member},{days[push.local_date]},{moment},{late},{excused},{reason},{answered},{correct}\r\n"
 
 
 def write_csv_zip(summary: Summary, path: Path) -> None:
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in csv_files(summary):
-            archive.writestr(name, data)
+    """Every sheet as a CSV file in one zip, deflated on a second thread while the next rows are made."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=sheetxml.ZIP_LEVEL) as archive:
+        for name, headers, rows in sheets(summary):
+            with archive.open(_csv_name(name), "w", force_zip64=True) as handle:
+                sheetxml.write_behind(handle, _csv_chunks(summary, name, headers, rows))
 
 
 def file_name(summary: Summary, fmt: str) -> str:

@@ -25,7 +25,7 @@ from xlsxwriter.xmlwriter import XMLwriter
 _EPOCH = datetime(1899, 12, 31)  # Excel's day 0; day 60 is the 1900-02-29 that never was (kept, as Excel does)
 _LEAP_BUG = date(1900, 3, 1)
 _ESCAPES = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
-_ROWS_PER_CHUNK = 4_000
+CHUNK_CHARS = 1 << 20  # about 1 MB of XML per write: big enough for zlib, small enough to keep memory flat
 ZIP_LEVEL = 1  # zlib level for the big sheets: 1.5x the bytes of level 6 (well under 50 MB) in half the time
 
 Value = str | int | float | date | datetime | None
@@ -85,24 +85,26 @@ def generic_rows(rows: Iterable[Iterable[Value]], styles: list[int | None]) -> I
 
 
 def chunks(rows: Iterable[str]) -> Iterator[bytes]:
+    """Row text (one row or a batch of them per string) as bytes of about CHUNK_CHARS characters each."""
     batch: list[str] = []
+    size = 0
     for row in rows:
         batch.append(row)
-        if len(batch) >= _ROWS_PER_CHUNK:
+        size += len(row)
+        if size >= CHUNK_CHARS:
             yield "".join(batch).encode()
-            batch = []
+            batch, size = [], 0
     if batch:
         yield "".join(batch).encode()
 
 
-# A sheet's <dimension> (its used range) comes before its rows, which are streamed: it is left out of the sheets
-# spliced here (it is optional; Excel, LibreOffice and openpyxl find the range from the rows).
-_DIMENSION = re.compile(rb'<dimension ref="[^"]*"/>')
+# XlsxWriter writes a sheet's used range from its header row alone; the spliced rows widen it.
+_DIMENSION = re.compile(rb'<dimension ref="A1(?::([A-Z]+)1)?"/>')
 
 
-def splice(skeleton: bytes, path: Path, bodies: Mapping[int, Iterable[str]]) -> None:
+def splice(skeleton: bytes, path: Path, bodies: Mapping[int, tuple[int, Iterable[str]]]) -> None:
     """Write the workbook `skeleton` (XlsxWriter's, header rows only in the sheets of `bodies`) to `path`, with
-    each body's rows (sheet index -> XML rows) after its header row, compressed as they are made."""
+    each body's rows (sheet index -> (how many rows, XML rows)) after its header row, compressed as they are made."""
     with zipfile.ZipFile(io.BytesIO(skeleton)) as source, \
             zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as out:
         names = {f"xl/worksheets/sheet{index + 1}.xml": index for index in bodies}
@@ -115,13 +117,18 @@ def splice(skeleton: bytes, path: Path, bodies: Mapping[int, Iterable[str]]) -> 
                 out.writestr(info, data, compresslevel=6)
                 continue
             end = data.rindex(b"</sheetData>")
+            count, rows = bodies[index]
+            head = data[:end]
+            if count and (found := _DIMENSION.search(head)):
+                wider = b'<dimension ref="A1:%s%d"/>' % (found.group(1) or b"A", count + 1)
+                head = head[:found.start()] + wider + head[found.end():]
             with out.open(info.filename, "w", force_zip64=True) as handle:
-                handle.write(_DIMENSION.sub(b"", data[:end], 1))
-                _write_behind(handle, chunks(bodies[index]))
+                handle.write(head)
+                write_behind(handle, chunks(rows))
                 handle.write(data[end:])
 
 
-def _write_behind(handle: IO[bytes], data: Iterable[bytes]) -> None:
+def write_behind(handle: IO[bytes], data: Iterable[bytes]) -> None:
     """Write `data` to the zip member on a second thread while this one makes the next chunks: zlib and crc32
     release the GIL, so compressing 100 MB of XML overlaps with writing it instead of adding to it."""
     pending: queue.Queue[bytes | None] = queue.Queue(maxsize=8)

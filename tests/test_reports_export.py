@@ -145,3 +145,34 @@ def test_spliced_rows_read_back_as_xlsxwriters_own_cells(tmp_path: Path) -> None
         got = [tuple(r) for r in mine[name].iter_rows(values_only=True)]
         assert got == [tuple(r) for r in theirs[name].iter_rows(values_only=True)], name
     assert " <b>&{r} " in {c.value for c in mine[wording.LEDGER_SHEET]["A"]}
+
+
+def test_csv_ledger_lines_quote_awkward_text_as_the_csv_module_does(tmp_path: Path) -> None:
+    """The 台账 CSV lines are written with their repeating fields quoted once: names and reasons with commas,
+    quotes and line breaks read back as the values themselves."""
+    from records.model import Excuse, Member
+
+    names = ('王,"五"', "李\r\n四", "")
+    c = campaign(members=tuple(Member(n + 1, name) for n, name in enumerate(names)),
+                 excuses=(Excuse(1, date(2026, 12, 2), date(2026, 12, 3), '出差,"外地"\n一周'),
+                          Excuse(2, date(2026, 12, 1), date(2026, 12, 1), "")))
+    s = summarize(c)
+    with zipfile.ZipFile(write_export(s, "csv", tmp_path / "odd.zip")) as archive:
+        data = archive.read("台账.csv").decode("utf-8-sig")
+    got = list(csv.reader(io.StringIO(data, newline="")))
+    [(_, headers, rows)] = [sheet for sheet in sheets(s) if sheet[0] == wording.LEDGER_SHEET]
+    assert got == [list(headers), *([csv_value(v, h) for v, h in zip(r, headers, strict=True)] for r in rows)]
+    assert {r[0] for r in got[1:]} == set(names)
+
+
+def test_every_sheet_states_its_used_range(tmp_path: Path) -> None:
+    """Readers that trust the stated range (openpyxl read-only, as pandas uses it) see every row of every sheet."""
+    from records.model import Member
+
+    c = campaign(members=(*campaign().members, Member(9, "新人", joined=date(2026, 12, 3))))
+    path = write_export(summarize(c), "xlsx", tmp_path / "r.xlsx")
+    full = openpyxl.load_workbook(path)
+    lazy = openpyxl.load_workbook(path, read_only=True)
+    for name in full.sheetnames:
+        rows = list(full[name].iter_rows(values_only=True))
+        assert (lazy[name].max_row, lazy[name].max_column) == (len(rows), len(rows[0])), name

@@ -64,7 +64,7 @@ def test_m013_moves_every_channels_progress_and_deliveries_into_the_ledger(tmp_p
     old_database(path)
     store = Store(path, plan=PlanRule(14))
     try:
-        assert store.applied_migrations()[-1] == "m013_robot_channels_on_ledger"
+        assert "m013_robot_channels_on_ledger" in store.applied_migrations()
         tables = set(store.db.table_names())
         assert "robot_deliveries" not in tables  # the second ledger is gone
         assert not {"next_day", "finished", "last_pushed", "last_delivery_at"} & set(store.db["robot_channels"]

@@ -181,3 +181,24 @@ async def test_flush_with_nothing_submitted_since_the_last_one_does_not_touch_th
     finally:
         worker.store.guard.release()
     worker.close()
+
+
+# --- flushes that overlap (webhook mode: one per POST being answered) ---
+
+async def test_a_flush_after_two_overlapping_flushes_still_waits_for_a_call_submitted_since(tmp_path: Path) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    first, second = threading.Event(), threading.Event()
+    blocked = asyncio.ensure_future(worker(lambda _s: first.wait(5)))
+    overlapping = [asyncio.ensure_future(worker.flush()) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    first.set()
+    await asyncio.gather(blocked, *overlapping)
+    later = asyncio.ensure_future(worker(lambda _s: second.wait(5)))  # submitted after both flushes returned
+    flushed = asyncio.ensure_future(worker.flush())
+    await asyncio.sleep(0.05)
+    try:
+        assert not flushed.done(), "flush returned while a call submitted before it had not run"
+    finally:
+        second.set()
+        await asyncio.gather(later, flushed)
+        worker.close()

@@ -161,10 +161,11 @@ class RobotPusher:
             rows = store.robots.sync(kinds)
             sent: dict[int, list[tuple[dt.date, int]]] = {}
             for chat_id in follows:
-                group = store.group(chat_id)
+                current = store.current_chat(chat_id)  # the config names the group by an id it may have had
+                group = store.group(current)
                 today = now.astimezone(ZoneInfo(group.timezone)).date() if group else now.date()
                 # The store reads them from the same records the Telegram push keeps (one source of truth).
-                sent[chat_id] = store.pushes(chat_id, since=today - dt.timedelta(days=FOLLOW_DAYS))
+                sent[chat_id] = store.pushes(current, since=today - dt.timedelta(days=FOLLOW_DAYS))
             return rows, sent
 
         try:
@@ -271,7 +272,8 @@ class RobotPusher:
             if answer.outcome == "ok":
                 sent += 1
                 repeated = False
-                if not await db(partial(_part_posted, held, sent, channel.name, at, self.wall())):
+                # Retried until written, as bot/delivery.py does: a part posted but not recorded is posted again.
+                if not await self._until_written(partial(_part_posted, held, sent, channel.name, at, self.wall())):
                     raise LostClaim(f"{held.key} {held.local_date}: another process took the claim over")
             elif answer.outcome == "unknown" and not repeated:
                 await db(partial(_note_send, channel.name, at))
@@ -324,6 +326,18 @@ class RobotPusher:
                 return False
             except sqlite3.OperationalError as exc:
                 log.warning("robot channel %s: record not written yet (%s); retrying in %.1f s", name, exc, delay)
+                await self.sleep(delay)
+                delay = min(delay * 2, RECORD_BACKOFF_CAP)
+
+    async def _until_written(self, write: Callable[[Store], bool]) -> bool:
+        """`write` on the store's thread, retried with back-off while SQLite says the database is locked or busy
+        (the lease is renewed meanwhile)."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.svc.db(write)
+            except sqlite3.OperationalError as exc:
+                log.warning("robot part record not written yet (%s); retrying in %.1f s", exc, delay)
                 await self.sleep(delay)
                 delay = min(delay * 2, RECORD_BACKOFF_CAP)
 

@@ -1,0 +1,139 @@
+"""bot/fetcher.py under faults: a handler that never finishes must not make the bot deaf.
+
+getUpdates returns at most 100 updates from the offset on, and the fetcher keeps the offset at the oldest update
+still being handled. Once 100 newer updates are behind a stuck one, every getUpdates returns only updates already
+handed on: nothing new is ever fetched again until the stuck handler ends (a reply waiting a minute for its group's
+flood budget in a busy bot; a handler that hangs forever makes the bot deaf for good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+from telegram import Update
+from telegram.ext import ContextTypes, MessageHandler, filters
+
+from bot.runner import start, stop
+from bot.services import build_services
+from bot.standin import StandIn
+from bot.store import Group
+from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, bot_running, make_config, settle
+from tests.test_webhook import free_port, post
+
+
+async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await release.wait()
+
+    async with bot_running(tmp_path, rate_limit=False) as h:
+        h.running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
+        try:
+            h.standin.user_sends(MEMBER, MEMBER, "hang")
+            users = range(1000, 1120)  # a busy bot: more than one getUpdates window of updates behind the stuck one
+            for user in users:
+                h.standin.user_sends(user, user, "/toc")
+            await settle(lambda: sum(1 for u in users if h.standin.sent(u)) >= 99, timeout=20)
+            # The update after the full window is fetched and answered while the stuck one still hangs.
+            [reply] = await h.say(ADMIN, ADMIN, "/toc", timeout=15)
+            assert reply.text
+        finally:
+            release.set()
+
+
+async def test_an_update_whose_store_write_failed_is_not_confirmed_as_handled(tmp_path: Path) -> None:
+    """A handler whose write SQLite refused ("database is locked" past busy_timeout: another process's long write)
+    did not handle its update. The fetcher confirms it all the same (PTB's process_update swallows the error), so
+    Telegram forgets an update the bot never stored, where not confirming it would have had it sent again."""
+    async with bot_running(tmp_path, rate_limit=False) as h:
+        store = h.svc.db.store
+        real = store.ensure_group
+        refused: list[int] = []
+
+        def ensure_group(chat_id: int, title: str = "") -> Group:
+            if not refused:
+                refused.append(chat_id)
+                raise sqlite3.OperationalError("database is locked")
+            return real(chat_id, title)
+
+        store.ensure_group = ensure_group  # type: ignore[method-assign]
+        h.standin.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
+        await settle(lambda: refused)
+        await h.say(ADMIN, ADMIN, "/toc")  # a later update, handled and confirmed
+        await settle(lambda: not h.world.updates or _stored(h))
+        # Either the group got stored after all (the update handled again), or Telegram still has the update.
+        assert _stored(h) or any("my_chat_member" in u for u in h.world.updates), \
+            "the bot told Telegram it has an update whose write failed"
+
+
+def _stored(h: Harness) -> bool:
+    return h.svc.store.group(GROUP) is not None
+
+
+async def test_stop_with_a_handler_that_never_ends_still_stops_and_leaves_its_update_for_the_next_process(
+        tmp_path: Path) -> None:
+    """SIGTERM while a handler hangs: the bot must still stop (a supervisor would otherwise kill it mid-write), and
+    the unfinished update must stay unconfirmed so that the next process handles it."""
+    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
+        svc = build_services(make_config(tmp_path))
+        running = await start(svc, base_url=server.base_url, rate_limit=False)
+        never = asyncio.Event()
+
+        async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await never.wait()
+
+        running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
+        try:
+            server.user_sends(MEMBER, MEMBER, "hang")
+            await settle(lambda: running.fetcher is not None and running.fetcher._handling)
+            stopped = asyncio.ensure_future(stop(running))
+            done, _ = await asyncio.wait([stopped], timeout=30)
+            assert done, "stop() never returned: a handler that never ends blocks the shutdown"
+            assert [u["message"]["text"] for u in server.world.updates if "message" in u] == ["hang"]
+        finally:
+            never.set()
+            with contextlib.suppress(Exception):
+                await stopped
+            svc.db.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_post_whose_store_write_failed_is_not_answered_ok(tmp_path: Path) -> None:
+    """Webhook mode: Telegram forgets an update once its POST is answered 200. A handler whose write SQLite refused
+    did not store it: the answer must make Telegram send it again (which then stores it)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/studybot/hook"
+    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
+        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
+            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
+        svc = build_services(config)
+        running = await start(svc, base_url=server.base_url)
+        try:
+            store = svc.db.store
+            real = store.ensure_group
+            refused: list[int] = []
+
+            def ensure_group(chat_id: int, title: str = "") -> Group:
+                if not refused:
+                    refused.append(chat_id)
+                    raise sqlite3.OperationalError("database is locked")
+                return real(chat_id, title)
+
+            store.ensure_group = ensure_group  # type: ignore[method-assign]
+            server.world.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
+            joined = next(u for u in server.world.updates if "my_chat_member" in u)
+            server.world.updates.clear()
+            loop = asyncio.get_running_loop()
+            first = await loop.run_in_executor(None, post, url, joined, "s3cret")
+            assert refused
+            assert first != 200, "answered 200 for an update whose write failed: Telegram forgets it"
+            again = await loop.run_in_executor(None, post, url, joined, "s3cret")  # Telegram sends it again
+            assert again == 200 and store.group(GROUP) is not None
+        finally:
+            await stop(running)
+            svc.db.close()
