@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import statistics
@@ -20,7 +21,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, BaseHandler
 
 from bot.config import TOKEN_ENV, build_config
-from bot.runner import Running, start, stop
+from bot.runner import Running, freeze_startup_objects, start, stop
 from bot.services import Services, build_services
 from bot.standin import LimitConfig, StandIn
 from bot.standin.state import SentRecord
@@ -49,7 +50,7 @@ class Sizes:
     # Baseline/studybot pairs, alternated, for the in-process benchmarks; the best of each side counts, which
     # filters out other work on a shared machine (the daily push with limits off is long: it gets fewer).
     repeats: int = 3
-    push_repeats: int = 2
+    push_repeats: int = 3
     startup_runs: int = 3
     settle: float = 3.0  # seconds a started child runs before its peak RSS is read
     export_members: int = 5_000  # campaign records: one group this big ...
@@ -114,11 +115,13 @@ def make_services(workdir: Path, name: str, clock: Callable[[], datetime] | None
 async def studybot(svc: Services, standin: StandIn, *, rate_limit: bool) -> AsyncIterator[Running]:
     """The real bot (bot.runner.start), long-polling the stand-in; stopped and its store closed on exit."""
     running = await start(svc, base_url=standin.base_url, rate_limit=rate_limit)
+    freeze_startup_objects()  # as `serve` does after start-up
     try:
         yield running
     finally:
         await stop(running)
         svc.db.close()
+        gc.unfreeze()  # the next run's bot is frozen afresh; this one's objects may go
 
 
 @asynccontextmanager
@@ -215,6 +218,30 @@ async def replies(standin: StandIn, method: str | None = None) -> AsyncIterator[
         yield listener
     finally:
         await listener.close()
+
+
+class Heartbeat:
+    """A 10 ms heartbeat on the loop: `longest` is the longest gap between two beats past the 10 ms asked for, i.e.
+    the longest time the event loop was kept from running anything else."""
+
+    PERIOD = 0.010
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(self.PERIOD)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last - self.PERIOD)
+            last = now
+
+    async def close(self) -> float:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        return self.longest
 
 
 def wall() -> float:

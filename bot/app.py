@@ -13,13 +13,13 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
     PollAnswerHandler,
-    PollHandler,
     TypeHandler,
     filters,
 )
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER,
                    Update.POLL_ANSWER, Update.POLL]
 
+POLL_GROUP = -3  # poll updates, before every other handler (PollNews)
 LEARN_GROUP = 5  # handler group of the roster learner: any handler group between 0 and it stays free for others
 
 
@@ -59,7 +60,9 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             or update.my_chat_member is not None or update.chat_member is not None):
         return
     svc = services(context)
-    if svc.throttle.allow(user.id, time.monotonic()):
+    now = time.monotonic()
+    if svc.throttle.allow(user.id, now):
+        await _group_budget(update, context, svc, now)
         return
     if _command(update) in ADMIN_ONLY and await svc.admins.is_admin(update):
         return
@@ -70,6 +73,33 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif update.effective_message is not None and svc.throttle.first_refusal(user.id):
         await update.effective_message.reply_text(render.throttled(), do_quote=True)
     raise ApplicationHandlerStop
+
+
+async def _group_budget(update: Update, context: ContextTypes.DEFAULT_TYPE, svc: Services, now: float) -> None:
+    """A group's commands beyond what its replies can use in a minute are dropped (bot/throttle.py ChatBudget),
+    so no handler waits a minute for that group's flood budget while other chats wait for a handler."""
+    chat, command = update.effective_chat, _command(update)
+    if chat is None or chat.type not in (Chat.GROUP, Chat.SUPERGROUP) or not command:
+        return
+    limiter = context.bot.rate_limiter
+    if not isinstance(limiter, FloodLimiter) or not limiter.paces_groups:
+        return  # replies do not wait for a group's budget: nothing to keep them from
+    if svc.chat_budget.allow(chat.id, now):
+        return
+    if command in ADMIN_ONLY and await svc.admins.is_admin(update):
+        return
+    log.info("group %s is over its reply budget: command dropped", chat.id)
+    if svc.chat_budget.first_refusal(chat.id):
+        # Not awaited: the notice waits for the group's budget like any send, in a task of its own.
+        context.application.create_task(_notify_busy(context, chat.id), update=update)
+    raise ApplicationHandlerStop
+
+
+async def _notify_busy(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    try:
+        await context.bot.send_message(chat_id, render.group_over_budget())
+    except TelegramError as exc:
+        log.info("could not tell group %s it is over its budget: %s", chat_id, exc)
 
 
 async def allowed_chats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -91,6 +121,37 @@ async def allowed_chats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         except TelegramError as exc:
             log.info("could not leave chat %s: %s", chat.id, exc)
     raise ApplicationHandlerStop
+
+
+class StrangerChats(TypeHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
+    """Updates from a group outside `telegram.allowed_chats` (none when the list is empty). Decided here, not in the
+    callback: a callback costs a context and a coroutine per update, twice per quiz answer (answer + vote counts)."""
+
+    def __init__(self, allowed: tuple[int, ...],
+                 callback: Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]) -> None:
+        super().__init__(Update, callback)
+        self.allowed = frozenset(allowed)
+
+    def check_update(self, update: object) -> bool:
+        if not self.allowed or not isinstance(update, Update):
+            return False
+        chat = update.effective_chat
+        return chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP) and chat.id not in self.allowed
+
+
+class PollNews(BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
+    """Every poll update, first of all handlers. Telegram sends one after each vote (the new counts): unmatched,
+    each would be tried against every command handler; here it costs one check. Only a closed poll reaches the
+    callback, and no other handler needs a poll update, so handling stops here."""
+
+    def check_update(self, update: object) -> bool:
+        return isinstance(update, Update) and update.poll is not None
+
+    async def handle_update(self, update: Update, application: Application[Any, Any, Any, Any, Any, Any],
+                            check_result: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.poll is not None and update.poll.is_closed:
+            await self.callback(update, context)
+        raise ApplicationHandlerStop
 
 
 class MemberUpdates(TypeHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
@@ -119,12 +180,12 @@ async def register_commands(app: Application) -> None:
 
 
 def add_handlers(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, allowed_chats), group=-2)
+    app.add_handler(PollNews(quiz.poll_update), group=POLL_GROUP)
+    allowed = app.bot_data[SERVICES_KEY].config.telegram.allowed_chats
+    app.add_handler(StrangerChats(allowed, allowed_chats), group=-2)
     app.add_handler(MemberUpdates(throttle), group=-1)
-    # Poll answers and poll updates (vote counts after each answer) come in bursts during a quiz: matched first,
-    # they skip two dozen command checks each.
+    # Poll answers come in bursts during a quiz: matched first, they skip two dozen command checks each.
     app.add_handler(PollAnswerHandler(quiz.poll_answer))
-    app.add_handler(PollHandler(quiz.poll_update))
     commands = {
         "start": reports.start, "help": lookup.start, "toc": lookup.toc, "section": lookup.section,
         "search": lookup.search, "today": lookup.today, "next": lookup.next_reading,

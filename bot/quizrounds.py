@@ -48,6 +48,8 @@ class QuizRounds:
         self.rng = rng or random.Random()
         # One clock for the whole bot: a daily round's closing time is set from the same clock the push used.
         self.now = now or (lambda: svc.clock().timestamp())
+        # Group quiz polls this process sent or resumed: an answer to one is posted to the store, not awaited.
+        self._ours: set[str] = set()
 
     # --- starting and asking -----------------------------------------------------------------------------
 
@@ -138,6 +140,7 @@ class QuizRounds:
             with contextlib.suppress(TelegramError):
                 await self.bot.stop_poll(target[0], message.message_id)
             return
+        self._ours.add(record.poll_id)
         if rnd.kind == "daily":  # the next question at once; the round closes on its timer (close_due)
             if rnd.position + 1 < len(rnd.question_ids):
                 await self._ask(await self.svc.db(lambda s: s.advance_round(rnd.id)))
@@ -186,15 +189,17 @@ class QuizRounds:
 
     # --- answers, stopping and results --------------------------------------------------------------------
 
-    async def answer(self, poll_id: str, user_id: int, name: str, option_ids: Sequence[int]) -> bool | None:
-        """Record a member's first answer while the poll is open: whether it counted, or None when the poll is not
-        a quiz poll of ours (nor from before the records began). A retraction (no options) is ignored.
+    async def answer(self, poll_id: str, user_id: int, name: str, option_ids: Sequence[int]) -> bool:
+        """Record a member's first answer while the poll is open (a later one, a late one, a retraction do not
+        count); False when the poll is not a group quiz poll (nor one from before the records began).
 
         A multiple-answer quiz sends all chosen options at once: they are scored together, right only when exact.
-        One hot store call (group-committed with the answers around it): answers come in bursts.
+        One hot store call (group-committed with the answers around it): answers come in bursts. To a poll this
+        process sent, it is posted and not awaited (the handler needs nothing back, and the update fetcher
+        flushes the store before it confirms the update); any other poll is looked up first.
         """
         if not option_ids:
-            return False
+            return poll_id in self._ours
         option, now = tuple(option_ids), self.now()
 
         def record(store: Store) -> bool | None:
@@ -208,7 +213,10 @@ class QuizRounds:
                 store.remember_member(poll.chat_id, user_id, name)
             return counted
 
-        return await self.svc.db(record, hot=True)
+        if poll_id in self._ours:
+            self.svc.db.post(record)
+            return True
+        return await self.svc.db(record, hot=True) is not None
 
     async def stop(self, chat_id: int) -> bool:
         """End the chat's round early with its results so far; False if none was running."""
@@ -282,6 +290,7 @@ class QuizRounds:
         """After a restart: every running round continues where it was (or ends if its time is long gone)."""
         running = await self.svc.db(lambda s: [(r, s.round_polls(r.id)) for r in s.running_rounds()])
         for rnd, polls in running:
+            self._ours.update(p.poll_id for p in polls if not p.closed)
             current = next((p for p in polls if p.position == rnd.position), None)
             try:
                 if rnd.kind == "daily":

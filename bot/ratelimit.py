@@ -94,6 +94,11 @@ class FloodLimiter(BaseRateLimiter[int]):
         self._chat_resume: dict[ChatKey, float] = {}  # clock time when a pause of one chat ends
         self._floods: deque[tuple[float, ChatKey]] = deque(maxlen=8)  # recent 429s
 
+    @property
+    def paces_groups(self) -> bool:
+        """Whether sends to a group wait for its minute budget (False when pacing is off)."""
+        return self._group_rate is not None
+
     async def initialize(self) -> None:
         """Start pacing now, assuming the previous second was full (see the module docstring)."""
         self._start()

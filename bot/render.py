@@ -263,6 +263,13 @@ def throttled() -> str:
     return "操作太频繁，请稍后再试。"
 
 
+# --- issue 9d: a group over its reply budget ---------------------------------------------------------------
+
+def group_over_budget() -> str:
+    """Told once when a group sends more commands than the bot may answer in a minute (Telegram's ~20)."""
+    return "本群命令太多：机器人每分钟最多回复约 20 条，多出的命令这次不会回复，请稍后再试。"
+
+
 def chat_not_allowed() -> str:
     return "您好！这个学习助手只为指定的学习群服务，暂时不能在本群使用，我先退出了。如需使用，请联系机器人的管理者。"
 

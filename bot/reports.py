@@ -27,7 +27,7 @@ from bot.store import RecordTallies, Store
 from records import chart, wording
 from records.export import csv_files, write_export
 from records.ledger import Summary, summarize
-from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Mastery, Member, Period, PushDay, Tallies
+from records.model import Asked, Campaign, Excuse, Mastery, Member, Period, PushDay, Tallies
 from records.period import parse_period
 from schedules.review import Answered, ReviewSchedule, mastery
 
@@ -111,20 +111,6 @@ def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
             daily.setdefault(uid, {})[day(text) or days(text)] = (n, correct)
         questions = {qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in counts.questions}
     return Tallies(checkins=checkins, by_ref=by_ref, daily=daily, questions=questions)
-
-
-def raw_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Campaign:
-    """The same record with every check-in and answer as an object, for records' own rule (`records.ledger.tally`)
-    to count: what tests hold `load_campaign`'s SQL counts to. Slow for a big group; the bot does not use it."""
-    base, _, names = _campaign_base(store, svc, chat_id, period, today)
-    facts = store.record_facts(chat_id, period.first, period.last)
-    days = _Parsed(date.fromisoformat)
-    times = _Parsed(time.fromisoformat)
-    checkins = tuple(CheckIn(uid, days(pushed), datetime.combine(days(pressed), times(at)))
-                     for uid, pushed, pressed, at in facts.checkins)
-    answers = tuple(Answer(uid, qid, names.get(ref, ref), correct == 1, days(day))
-                    for uid, qid, ref, correct, day in facts.answers)
-    return replace(base, checkins=checkins, answers=answers)
 
 
 def _campaign_base(store: Store, svc: Services, chat_id: int, period: Period, today: date

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import hashlib
 import hmac
 import logging
@@ -198,10 +199,19 @@ async def stop(running: Running) -> None:
     await app.shutdown()
 
 
+def freeze_startup_objects() -> None:
+    """Move everything built at start-up (the text, the question bank, PTB, the handlers) out of the garbage
+    collector's sight: they live as long as the process, and a full collection walking them all held the event loop
+    for ~0.1 s every so often during a broadcast (measured: `python -m bench --only push-off`)."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(config: Config) -> None:
     """Serve Telegram until SIGINT or SIGTERM, then stop cleanly."""
     svc = build_services(config)
     running = await start(svc)
+    freeze_startup_objects()
     log.info("studybot serving %s (%d readings) by %s", svc.doc.title, len(svc.plan), config.telegram.mode)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ from bot.admin import AdminCache
 from bot.config import Config
 from bot.store import Group, GroupDefaults, Store
 from bot.storeworker import StoreWorker
-from bot.throttle import Throttle
+from bot.throttle import ChatBudget, Throttle
 from content.loader import load_document
 from content.model import Document, Reading
 from content.questions import Question, load_bank, load_default_bank
@@ -39,6 +39,7 @@ class Services:
     clock: Callable[[], datetime] = field(default_factory=SystemClock)
     admins: AdminCache = field(default_factory=AdminCache)
     throttle: Throttle = field(default_factory=Throttle)
+    chat_budget: ChatBudget = field(default_factory=ChatBudget)  # commands per group a minute (bot/throttle.py)
     offline: bool = False
     db: StoreWorker = field(init=False)
     owner: str = field(init=False)

@@ -587,6 +587,8 @@ class Store:
         self.run_id = uuid.uuid4().hex
         self.ledger = SqliteLedger(self.db, self.guard)
         self.robots = RobotRecords(self.db, lambda: self.plan)
+        # Quiz polls looked up in the transaction now open (see `snapshot_memo`), None outside one.
+        self._poll_memo: dict[str, tuple[PollRecord, str | None] | None] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -598,6 +600,19 @@ class Store:
     def atomic(self) -> Iterator[None]:
         with self.guard, self.db.atomic():
             yield
+
+    @contextmanager
+    def snapshot_memo(self) -> Iterator[None]:
+        """Within one open transaction, repeated `poll_and_zone` reads are answered from memory: the store worker's
+        group commit of a burst of answers reads the same few polls again and again, and every statement is a
+        hand-over of the GIL between the store thread and the event loop. Sound only while the calls inside write
+        neither polls nor group time zones (the worker's hot calls: quiz answers) and the transaction stays open: a
+        WAL reader sees one snapshot from its first read to its commit, and the caller ends the memo before that."""
+        self._poll_memo = {}
+        try:
+            yield
+        finally:
+            self._poll_memo = None
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
         # A plain cursor: db.query() wraps every read in a savepoint, three statements where one will do.
@@ -806,9 +821,15 @@ class Store:
     def poll_and_zone(self, poll_id: str) -> tuple[PollRecord, str | None] | None:
         """A quiz poll and its group's time zone (None: the group has no record), in one read: every answer needs
         both, and answers come in bursts."""
+        memo = self._poll_memo
+        if memo is not None and poll_id in memo:
+            return memo[poll_id]
         row = self._one("""SELECT polls.*, groups.timezone AS group_timezone FROM polls LEFT JOIN groups
                            ON groups.chat_id = polls.chat_id WHERE poll_id = ?""", [poll_id])
-        return (_poll(row), row["group_timezone"]) if row else None
+        found = (_poll(row), row["group_timezone"]) if row else None
+        if memo is not None:
+            memo[poll_id] = found
+        return found
 
     def round_polls(self, round_id: int) -> list[PollRecord]:
         return [_poll(r) for r in self.db.query("SELECT * FROM polls WHERE round_id = ? ORDER BY position",

@@ -5,9 +5,11 @@ A caller that needs several statements in one transaction passes one function th
 
 Calls are taken in batches: whatever was submitted while the thread was busy runs next, and the loop is woken once
 per batch, not once per call. Hot writes (`hot=True`: quiz answers, check-ins) that follow each other in a batch are
-group-committed: one transaction, each call in its own savepoint (a failing one undoes only itself), so a hot call is
-atomic without an `atomic()` of its own. A hot call's caller hears back only after that commit, so nothing a handler
-took as stored can be lost; there is no waiting window either: the batch is what queued up while the last one ran.
+group-committed: one transaction; if a call fails, the batch is rolled back and run again with each call in its own
+savepoint (a failing one undoes only itself), so a hot call is atomic without an `atomic()` of its own, and may run
+twice (its first run undone): hot calls do store work only. A hot call's caller hears back only after that commit, so
+nothing a handler took as stored can be lost; there is no waiting window either: the batch is what queued up while the
+last one ran. A posted write (`post`) has no caller waiting: `flush` is what the update fetcher waits for instead.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ T = TypeVar("T")
 @dataclass
 class _Job:
     call: Callable[[Store], Any]
-    future: asyncio.Future[Any]
+    future: asyncio.Future[Any] | None  # None: posted, nobody waits (post())
     loop: asyncio.AbstractEventLoop
     hot: bool
     result: Any = None
@@ -50,32 +52,45 @@ class StoreWorker:
         self._thread = threading.Thread(target=self._run, name="studybot-store", daemon=True)
         self._thread.start()
         self._closed = False
-        self._submitted = 0  # calls submitted so far (flushes' no-ops too), and how many a flush has seen done
-        self._flushed = 0
+        self._submitted = 0  # calls submitted so far (flush's no-ops too), on the loop's thread
+        self._committed = 0  # calls run and committed so far, written by the store's thread after each batch
 
     async def __call__(self, call: Callable[[Store], T], *, hot: bool = False) -> T:
         if self._closed:
             raise RuntimeError("the store worker is closed")
         loop = asyncio.get_running_loop()
-        job = _Job(call, loop.create_future(), loop, hot)
+        future: asyncio.Future[T] = loop.create_future()
+        job = _Job(call, future, loop, hot)
         self._submitted += 1
         if not self._outgoing:
             loop.call_soon(self._hand_over)
         self._outgoing.append(job)
-        result: T = await job.future
-        return result
+        return await future
+
+    def post(self, call: Callable[[Store], Any]) -> None:
+        """A hot write nobody waits for: it runs and commits with the batch it lands in, and a failure is logged.
+
+        For bursts whose handler needs no answer from the store (a quiz answer to a poll we know): the handler
+        ends at once instead of holding one of PTB's 64 update slots through a trip to this thread and back. Still
+        nothing acknowledged is lost: the update fetcher flushes (`flush`) before it confirms the update."""
+        if self._closed:
+            raise RuntimeError("the store worker is closed")
+        loop = asyncio.get_running_loop()
+        self._submitted += 1
+        if not self._outgoing:
+            loop.call_soon(self._hand_over)
+        self._outgoing.append(_Job(call, None, loop, True))
 
     async def flush(self) -> None:
         """Return once every call submitted before it has run and is committed (hot ones included), whether its
         caller awaited it or not. Calls run in submission order, so a no-op call's turn coming means just that.
-        Before the update offset is confirmed to Telegram (bot/fetcher.py)."""
-        seen = self._submitted
-        if seen == self._flushed:
+        Before the update offset is confirmed to Telegram (bot/fetcher.py): usually every handler of the batch has
+        heard back by then, so there is nothing to wait for and no extra trip to the store's thread."""
+        if self._committed >= self._submitted:
             return
-        # Numbered seen + 1 (the count goes up before this coroutine yields): when it has run, so has every call
-        # up to it. Overlapping flushes (webhook mode) each raise _flushed to their own no-op, never past a call.
+        # Calls run in order: when this no-op has run, so has every call submitted before it. Overlapping flushes
+        # (webhook mode) each wait for their own no-op; the counters only ever say "all done" when all are.
         await self(_nothing)
-        self._flushed = max(self._flushed, seen + 1)
 
     def _hand_over(self) -> None:
         jobs, self._outgoing = self._outgoing, []
@@ -105,6 +120,7 @@ class StoreWorker:
                     break
             with self.store.guard:
                 self._execute(batch)
+            self._committed += len(batch)  # read by flush() on the loop: one int, written by this thread only
             self._answer(batch)
             if jobs is None:
                 return
@@ -129,10 +145,44 @@ class StoreWorker:
             job.error = exc
 
     def _group_commit(self, jobs: list[_Job]) -> None:
+        """One transaction for the hot calls; if one of them fails, the batch is undone and done again carefully.
+
+        Every statement hands the GIL from this thread to the event loop and back (sqlite3 releases it around each
+        step), and while the loop is busy the way back waits for it: statements per answer, not their SQL, are the
+        cost. So the usual case runs the calls back to back, each poll read once per transaction
+        (`Store.snapshot_memo`), and commits. Only when a call raises is the whole transaction rolled back and the
+        batch run again by `_careful_commit`, each call in a savepoint of its own. A hot call therefore may run
+        twice, its first run rolled back: it must do nothing but store work (no other side effects).
+        """
+        conn = self.store.db.conn
+        try:
+            conn.execute("SAVEPOINT hot_group")  # a transaction of its own (or nested, if one is open)
+        except Exception as exc:
+            self._fail(jobs, exc)
+            return
+        with self.store.snapshot_memo():
+            for job in jobs:
+                self._one(job)
+                if job.error is not None:
+                    break
+        if all(job.error is None for job in jobs):
+            try:
+                conn.execute("RELEASE hot_group")
+                return
+            except Exception as exc:  # the commit failed (e.g. the write lock): nothing is stored; try carefully
+                log.info("group commit of %d store calls failed (%s): doing them one by one", len(jobs), exc)
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK TO hot_group")
+            conn.execute("RELEASE hot_group")
+        for job in jobs:
+            job.result, job.error = None, None
+        self._careful_commit(jobs)
+
+    def _careful_commit(self, jobs: list[_Job]) -> None:
         """One transaction for the hot calls, each in a savepoint of its own (a failing one undoes only itself).
 
         Plain statements with one fixed savepoint name: SQLite caches them, where sqlite-utils' atomic() makes a
-        new name (a new statement to compile) each time; on this path that was a third of the cost of an answer.
+        new name (a new statement to compile) each time.
         After a call fails with an SQLite error, the calls before it are committed and the rest go on in a new
         transaction: the failed one may have left this one unable to write (a call that read, then waited out
         busy_timeout for another process's write lock, leaves a read snapshot that is stale once that process
@@ -142,7 +192,7 @@ class StoreWorker:
         conn = self.store.db.conn
         start = 0  # jobs[:start] are committed
         try:
-            conn.execute("SAVEPOINT hot_group")  # a transaction of its own (or nested, if one is open)
+            conn.execute("SAVEPOINT hot_group")
             for k, job in enumerate(jobs):
                 conn.execute("SAVEPOINT hot")
                 self._one(job)
@@ -158,14 +208,22 @@ class StoreWorker:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK TO hot_group")
                 conn.execute("RELEASE hot_group")
-            log.warning("group commit of %d store calls failed: %s", len(jobs) - start, exc)
-            for job in jobs[start:]:
-                job.result, job.error = None, exc
+            self._fail(jobs[start:], exc)
+
+    @staticmethod
+    def _fail(jobs: list[_Job], exc: Exception) -> None:
+        log.warning("group commit of %d store calls failed: %s", len(jobs), exc)
+        for job in jobs:
+            job.result, job.error = None, exc
 
     @staticmethod
     def _answer(batch: list[_Job]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in batch:
+            if job.future is None:  # posted: nobody to tell but the log
+                if job.error is not None:
+                    log.error("a posted store write failed", exc_info=job.error)
+                continue
             by_loop.setdefault(job.loop, []).append(job)
         for loop, jobs in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
@@ -179,7 +237,7 @@ def _nothing(store: Store) -> None:
 def _settle(jobs: list[_Job]) -> None:
     """On the loop: hand each caller its result (a caller that gave up waiting is skipped)."""
     for job in jobs:
-        if job.future.cancelled():
+        if job.future is None or job.future.cancelled():
             continue
         if job.error is not None:
             job.future.set_exception(job.error)

@@ -7,6 +7,10 @@ Rules, in one place:
 - Streaks run over the push days a member was expected; excused days neither break nor extend them; today's push,
   not yet checked in, does not break the current streak (the day is not over).
 - Quiz figures count the answers of the period, whatever round they came from.
+
+Everything here reads the period's facts as `Tallies` (records/model.py): `tally()` counts them from a campaign's
+check-ins and answers as objects, or the store has SQLite count them the same way for a big group
+(bot/reports.py `load_campaign`; tests/test_reports_tallies.py holds the two equal on random ledgers).
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ def stored(checkins: list[tuple[int, int, int, int]], answers: list[tuple[int, i
 
 
 def raw(store: Store, first: date, last: date) -> Campaign:
-    """The facts as objects, as records' rule takes them (what bot/reports.raw_campaign builds)."""
+    """The facts as objects (Store.record_facts), as records' rule takes them."""
     facts = store.record_facts(GROUP, first, last)
     return Campaign(
         chat_id=GROUP, title="组", period=Period(first, last, "p"), today=DAYS[3],

@@ -195,6 +195,28 @@ async def test_concurrency_is_bounded(aps: AsyncIOScheduler) -> None:
     assert len(result.delivered) == 10 and store.max_active == 3
 
 
+async def test_a_big_broadcast_creates_tasks_only_as_slots_free_up(aps: AsyncIOScheduler) -> None:
+    """Starting 10,000 deliveries as 10,000 tasks in one turn stalled the loop for ~0.8 s: a task per slot only.
+    Large enough that `due_groups` runs on a worker thread (OFF_LOOP_AT)."""
+    groups = 2_000
+    store = FakeStore({k: SHANGHAI_8 for k in range(groups)})
+    store.gate = asyncio.Event()
+    store.expect = groups
+    pusher = make(aps, store, FakeClock(AT_8_SHANGHAI), concurrency=5)
+    result = await pusher.tick()
+    assert len(result.started) == groups and pusher.in_flight == frozenset(range(groups))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    pushes = [t for t in asyncio.all_tasks() if t.get_name().startswith("push ") and not t.done()]
+    assert len(pushes) == 5 and store.active == 5
+    store.gate.set()
+    await store.all_sent.wait()
+    assert sorted(store.sent) == [(k, MON) for k in range(groups)] and store.max_active == 5
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert pusher.in_flight == frozenset()
+
+
 async def test_concurrent_ticks_never_start_a_group_twice(aps: AsyncIOScheduler) -> None:
     store = FakeStore({k: SHANGHAI_8 for k in range(4)})
     store.gate = asyncio.Event()

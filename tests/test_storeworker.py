@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.store import Store
 from bot.storeworker import StoreWorker
 
@@ -71,26 +73,45 @@ async def _queued_behind_a_blocker(worker: StoreWorker, calls: list[Callable[[St
     return list(await asyncio.gather(*pending, return_exceptions=True))
 
 
-async def test_hot_writes_queued_together_are_one_commit_and_a_failing_one_undoes_only_itself(
+def _add_group(n: int, fail_at: int = 0) -> Callable[[Store], int]:
+    def call(s: Store) -> int:
+        s.ensure_group(-n, f"组 {n}")
+        if n == fail_at:
+            raise ValueError("a bug in one call")
+        return n
+    return call
+
+
+def _ends(statements: list[str]) -> int:
+    """Statements that end a transaction (the group's outermost savepoint, released, is its commit)."""
+    return sum(1 for s in statements if s.strip().upper() in ("COMMIT", "RELEASE HOT_GROUP"))
+
+
+async def test_hot_writes_queued_together_are_one_commit_with_no_statement_per_call_around_them(
         tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     worker = StoreWorker(store)
     statements: list[str] = []
     store.db.conn.set_trace_callback(statements.append)
+    results = await _queued_behind_a_blocker(worker, [_add_group(n) for n in range(1, 21)], hot=True)
+    assert results == list(range(1, 21))
+    assert _ends(statements) == 1
+    # Each statement is a GIL hand-over between the store thread and the loop: no savepoint per call.
+    assert not any(s.strip().upper().startswith("SAVEPOINT HOT") and "GROUP" not in s.upper() for s in statements)
+    worker.close()
 
-    def add(n: int) -> Callable[[Store], int]:
-        def call(s: Store) -> int:
-            s.ensure_group(-n, f"组 {n}")
-            if n == 7:
-                raise ValueError("a bug in one call")
-            return n
-        return call
 
-    results = await _queued_behind_a_blocker(worker, [add(n) for n in range(1, 21)], hot=True)
+async def test_a_failing_hot_write_undoes_only_itself(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    worker = StoreWorker(store)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    results = await _queued_behind_a_blocker(worker, [_add_group(n, fail_at=7) for n in range(1, 21)], hot=True)
     assert [r for r in results if not isinstance(r, int)] == [results[6]]
     assert isinstance(results[6], ValueError)
-    # Statements that end a transaction (the group's outermost savepoint, released, is its commit): just one.
-    assert sum(1 for s in statements if s.strip().upper() in ("COMMIT", "RELEASE HOT_GROUP")) == 1
+    assert [r for r in results if isinstance(r, int)] == [n for n in range(1, 21) if n != 7]
+    # The undone attempt and the one commit of the batch run again call by call: no transaction per call.
+    assert _ends(statements) == 2
     worker.close()
     with sqlite3.connect(tmp_path / "s.db") as db:
         ids = sorted(-r[0] for r in db.execute("SELECT chat_id FROM groups"))
@@ -131,25 +152,52 @@ async def test_a_hot_call_that_meets_a_locked_database_does_not_fail_the_rest_of
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO other_process VALUES (1)")
 
+    runs = 0
+
     def first(s: Store) -> int:
+        nonlocal runs
+        runs += 1
         try:
             s.group(-1)  # an answer reads its poll first
             s.ensure_group(-1, "组 1")
         finally:
-            other.execute("COMMIT")  # the other process is done
+            if runs == 2:  # held through the batch's first attempt and this call's second run: then done
+                other.execute("COMMIT")
         return 1
 
-    def add(n: int) -> Callable[[Store], int]:
-        def call(s: Store) -> int:
-            s.ensure_group(-n, f"组 {n}")
-            return n
-        return call
-
-    results = await _queued_behind_a_blocker(worker, [first, *(add(n) for n in range(2, 11))], hot=True)
+    results = await _queued_behind_a_blocker(worker, [first, *(_add_group(n) for n in range(2, 11))], hot=True)
     worker.close()
     other.close()
     assert isinstance(results[0], sqlite3.OperationalError)
     assert results[1:] == list(range(2, 11)), results[1:]
+
+
+async def test_a_batch_done_again_stores_the_call_that_met_a_lock_once_the_lock_is_gone(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.db.execute("PRAGMA busy_timeout=100")
+    worker = StoreWorker(store)
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other_process (n INTEGER)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO other_process VALUES (1)")
+    runs = 0
+
+    def first(s: Store) -> int:
+        nonlocal runs
+        runs += 1
+        try:
+            s.ensure_group(-1, "组 1")
+        finally:
+            if runs == 1:
+                other.execute("COMMIT")
+        return 1
+
+    results = await _queued_behind_a_blocker(worker, [first, *(_add_group(n) for n in range(2, 6))], hot=True)
+    worker.close()
+    other.close()
+    assert results == list(range(1, 6)), results
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("SELECT count(*) FROM groups").fetchone()[0] == 5
 
 
 # --- flush (issue9c): what the update fetcher waits for before it confirms an offset to Telegram ---
@@ -180,6 +228,25 @@ async def test_flush_with_nothing_submitted_since_the_last_one_does_not_touch_th
         await asyncio.wait_for(worker.flush(), 5)
     finally:
         worker.store.guard.release()
+    worker.close()
+
+
+async def test_a_posted_write_is_committed_by_the_next_flush_and_a_failing_one_is_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    other = sqlite3.connect(tmp_path / "s.db")  # another connection sees only what is committed
+
+    def broken(s: Store) -> None:
+        s.ensure_group(-99, "组")
+        raise ValueError("a bug in a posted write")
+
+    worker.post(lambda s: s.ensure_group(-1, "组"))
+    worker.post(broken)
+    worker.post(lambda s: s.ensure_group(-2, "组"))
+    await worker.flush()
+    assert sorted(r[0] for r in other.execute("SELECT chat_id FROM groups")) == [-2, -1]
+    assert any("posted store write failed" in r.getMessage() for r in caplog.records)
+    other.close()
     worker.close()
 
 

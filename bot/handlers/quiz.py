@@ -160,9 +160,7 @@ async def poll_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     answer = update.poll_answer
     if answer is None or answer.user is None:
         return
-    found = await rounds(context).answer(answer.poll_id, answer.user.id, answer.user.full_name,
-                                         list(answer.option_ids))
-    if found is not None:
+    if await rounds(context).answer(answer.poll_id, answer.user.id, answer.user.full_name, list(answer.option_ids)):
         raise ApplicationHandlerStop  # a group quiz poll: no later handler (private review polls) need look it up
 
 
