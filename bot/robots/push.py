@@ -31,6 +31,7 @@ import httpx
 
 from bot import render
 from bot.claimhold import lease_renewed, until_written
+from bot.logs import redact
 from bot.robots.channels import ChannelConfig
 from bot.robots.client import Answer, post
 from bot.robots.dailyq import pick
@@ -69,6 +70,10 @@ def follow_due(pushes: list[tuple[dt.date, int]], last_posted: dt.date | None) -
 
 class RobotPushFailed(Exception):
     """Not posted (or not all parts): retried by a later tick within the grace period."""
+
+
+class RobotStopped(RobotPushFailed):
+    """The platform refused the channel for good: it is stopped until the robot or the config is fixed."""
 
 
 def robot_text(svc: Services, reading: Reading) -> RobotText:
@@ -207,6 +212,8 @@ class RobotPusher:
                 if self._closing:
                     return False
                 return await self.deliver(channel, local_date, day, row)
+        except RobotStopped:
+            return False  # logged (and the organizer told) when it stopped
         except RobotPushFailed as exc:
             log.warning("robot channel %s, %s: %s; retrying later within grace", channel.name, local_date, exc)
         except Exception:
@@ -242,8 +249,9 @@ class RobotPusher:
             log.warning("robot channel %s, %s: stopped posting: %s", channel.name, local_date, exc)
             return False
         except BaseException as exc:
+            error = redact(str(exc), [channel.webhook.reveal(), channel.secret.reveal()])  # it is stored and shown
             try:
-                await svc.db(partial(_release, held, channel.name, str(exc)))
+                await svc.db(partial(_release, held, channel.name, error))
             except sqlite3.OperationalError as locked:  # its lease runs out instead
                 log.warning("could not release the claim of robot channel %s: %s", channel.name, locked)
             raise
@@ -283,7 +291,7 @@ class RobotPusher:
                 raise RobotPushFailed(f"part {sent + 1} of {len(bodies)} not posted: {answer.describe()}")
             else:
                 await self._stop(channel, answer)
-                raise RobotPushFailed(f"stopped: {answer.describe()}")
+                raise RobotStopped(f"stopped: {answer.describe()}")
 
     def _leased(self, held: Claim) -> contextlib.AbstractAsyncContextManager[asyncio.Event]:
         """The claim's lease renewed while the body runs (a limiter wait, a record retried); each part posted renews
