@@ -1,7 +1,7 @@
 """The Chinese words of the campaign record's files and chart: sheet names, column headers, chart labels.
 
-A catalogue owned by `bot/render.py` (which re-exports what it needs): the writers in `records/` cannot import
-`bot/`, so the words they write into files live here, next to them, and nowhere else.
+A catalogue owned by the renderer (`bot/render/reports.py` uses it): the writers in `records/` cannot import `bot/`,
+so the words they write into files live here, next to them, and nowhere else.
 """
 
 from __future__ import annotations
