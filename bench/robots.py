@@ -46,12 +46,13 @@ async def run(n: int, workdir: Path) -> dict[str, float]:
             began = time.perf_counter()
             delivered = await pusher.tick()
             elapsed = time.perf_counter() - began
+            recorded = svc.store.delivery_counts().get("sent", 0)  # day records in the shared push ledger
         finally:
             await pusher.aclose()
             svc.db.close()
         posts = sum(len(r.posts) for r in made)
         limited = sum(1 for r in made for code in r.refused if code in (45009, 130101, 11232))
-        return {"channels": n, "delivered": len(delivered), "posts": posts, "seconds": elapsed,
+        return {"channels": n, "delivered": len(delivered), "recorded": recorded, "posts": posts, "seconds": elapsed,
                 "rate_limit_errors": limited, "other_refusals": sum(len(r.refused) for r in made) - limited}
 
 
@@ -61,7 +62,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         result = asyncio.run(run(args.n, Path(work)))
-    print(f"{result['channels']} robot channels due in one minute: {result['delivered']} delivered, "
+    print(f"{result['channels']} robot channels due in one minute: {result['delivered']} delivered "
+          f"({result['recorded']} recorded sent in the push ledger), "
           f"{result['posts']} posts in {result['seconds']:.2f} s; platform rate-limit errors: "
           f"{result['rate_limit_errors']}; other refusals: {result['other_refusals']}")
 

@@ -139,8 +139,32 @@ def cmd_groups(args: argparse.Namespace, config: Config) -> None:
             if group.finished:
                 state += ", plan finished"
             print(f"{group.chat_id}\t{group.title or '-'}\t{roster} members\t{len(pushes)} days pushed\t{state}")
+        _print_channels(store, config)
     finally:
         store.close()
+
+
+def _print_channels(store: Store, config: Config) -> None:
+    """The robot channels under `studybot groups`: never a URL key or a secret (the error texts are redacted)."""
+    from bot.channels_view import statuses
+
+    found = statuses(store, config.channels)
+    if found:
+        print("robot channels:")
+    for s in found:
+        c, row = s.channel, s.row
+        when = c.when_text() + (f", reported in group {c.group}" if c.group is not None else "")
+        progress = "plan finished" if row.finished else f"next day {row.next_day}"
+        last = f"last delivery {row.last_pushed} (recorded {row.last_delivery_at})" if row.last_pushed \
+            else "nothing posted yet"
+        if s.stopped:
+            state = f"STOPPED: {row.stop_reason}"
+        elif row.failures:
+            state = f"{'FAILING' if s.failing else 'retrying'}: {row.failures} failed attempt(s) in a row, " \
+                    f"last: {row.last_error}"
+        else:
+            state = "ok"
+        print(f"{c.name}\t{c.platform}\t{when}\t{progress}\t{s.days_posted} days posted\t{last}\t{state}")
 
 
 def cmd_export(args: argparse.Namespace, config: Config) -> None:

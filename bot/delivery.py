@@ -21,7 +21,7 @@ import contextlib
 import functools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -31,6 +31,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import render
 from bot.campaign import checkin_data
+from bot.claimhold import lease_renewed, until_written
 from bot.retry import follow_migration
 from bot.services import Services
 from bot.store import Store
@@ -42,7 +43,6 @@ T = TypeVar("T")
 
 GONE = ("chat not found", "group chat was deactivated", "bot is not a member")
 RECORD_BACKOFF_CAP = 30.0
-RENEW_RETRY = 0.2  # seconds between renewals the database refused
 
 
 @dataclass
@@ -150,37 +150,8 @@ class Deliverer:
             self._render_cache[key] = (parts, keyboard)
         return self._render_cache[key]
 
-    @contextlib.asynccontextmanager
-    async def _leased(self, held: Claim) -> AsyncIterator[asyncio.Event]:
-        """Renews the claim's lease every third of it while the body runs; the event is set if it was lost.
-
-        A renewal the database refused (locked) is tried again soon, not a period later: once the lock is gone the
-        lease must be extended before it runs out, or another owner takes the claim over.
-        """
-        lost = asyncio.Event()
-        svc = self.svc
-
-        async def renew() -> None:
-            period = svc.lease / 3
-            wait = period
-            while True:
-                await asyncio.sleep(wait)
-                try:
-                    if not await svc.db(functools.partial(_renew, held=held, now=svc.clock().timestamp(),
-                                                          lease=svc.lease)):
-                        lost.set()
-                        return
-                    wait = period
-                except sqlite3.OperationalError as exc:  # locked: try again shortly
-                    log.warning("could not renew the push claim of %s: %s", held.key, exc)
-                    wait = min(period, RENEW_RETRY)
-
-        renewer = asyncio.create_task(renew())
-        try:
-            yield lost
-        finally:
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+    def _leased(self, held: Claim) -> contextlib.AbstractAsyncContextManager[asyncio.Event]:
+        return lease_renewed(self.svc.db, held, self.svc.lease, lambda: self.svc.clock().timestamp())
 
     async def _record(self, held: Claim, message_id: int) -> Progress | None:
         """Mark the day sent and move the group on, until the write lands; None if the claim was taken over."""
@@ -192,18 +163,7 @@ class Deliverer:
             return None
 
     async def _until_written(self, write: Callable[[Store], T]) -> T:
-        """`write` on the store's thread, retried with back-off while SQLite says the database is locked or busy.
-
-        The back-off stays well under the lease, so the record lands soon after the lock is gone."""
-        delay = 0.1
-        cap = min(RECORD_BACKOFF_CAP, self.svc.lease / 3)
-        while True:
-            try:
-                return await self.svc.db(write)
-            except sqlite3.OperationalError as exc:
-                log.warning("push record not written yet (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, cap)
+        return await until_written(self.svc.db, write, min(RECORD_BACKOFF_CAP, self.svc.lease / 3), "push record")
 
     async def _release(self, held: Claim) -> None:
         try:
@@ -235,5 +195,3 @@ def _record_part(store: Store, held: Claim, parts: int, message_id: int) -> None
     store.ledger.record_part(held, parts, message_id)
 
 
-def _renew(store: Store, held: Claim, now: float, lease: float) -> bool:
-    return store.ledger.renew(held, now, lease)

@@ -16,6 +16,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from bot import render
+from bot.channels_view import failing_names
 from bot.reports import send_chart, send_private_report, summary_of
 from bot.services import Services
 from bot.store import Store
@@ -53,9 +54,12 @@ class WeeklyDigest:
         summary = await summary_of(self.svc, chat_id, last_week(now.astimezone(zone).date()))
         if not summary.days:
             return 0  # nothing pushed last week: no digest to read
+        intro = render.digest_intro(title)
+        if failing := await failing_names(self.svc, chat_id):  # its robot channels that keep failing
+            intro = f"{intro}\n{render.digest_channels_failing(failing)}"
         reached = 0
         for admin in sorted(await self.svc.admins.admin_ids(self.bot, chat_id)):
-            if await send_private_report(self.bot, admin, summary, intro=render.digest_intro(title)):
+            if await send_private_report(self.bot, admin, summary, intro=intro):
                 reached += 1
                 await send_chart(self.bot, admin, summary)
         return int(reached > 0)

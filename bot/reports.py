@@ -21,6 +21,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden
 
 from bot import render
+from bot.channels_view import with_channels
 from bot.services import Services
 from bot.store import RecordTallies, Store
 from records import chart, wording
@@ -180,6 +181,7 @@ async def export_file(svc: Services, summary: Summary, fmt: str, folder: Path) -
     """Write the export into `folder` (named after group and period); returns its path."""
     from records.export import file_name
 
+    summary = await with_channels(svc, summary)  # the 渠道 sheet, when the group has robot channels
     path = folder / file_name(summary, fmt)
     return await asyncio.to_thread(write_export, summary, fmt, path)
 
@@ -256,7 +258,7 @@ async def send_export(bot: Bot, svc: Services, user_id: int, chat_id: int, perio
         log.info("no private chat with user %s: %s", user_id, exc.message)
         return False
     period = await period_of(svc, chat_id, period_text)
-    summary = await summary_of(svc, chat_id, period, with_mastery=True)
+    summary = await with_channels(svc, await summary_of(svc, chat_id, period, with_mastery=True))
     with tempfile.TemporaryDirectory(prefix="studybot-export-") as folder:
         path = await export_file(svc, summary, fmt, Path(folder))
         caption = render.export_caption(summary, fmt)

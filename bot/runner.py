@@ -16,6 +16,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.app import ALLOWED_UPDATES, build_application, register_commands
 from bot.campaign import CAMPAIGN_KEY, CampaignState, CampaignTick
+from bot.channels_view import stop_notice
 from bot.config import Config
 from bot.delivery import Deliverer
 from bot.digest import TICK_SECONDS, WeeklyDigest
@@ -102,7 +103,7 @@ async def start(svc: Services, base_url: str | None = None, rate_limit: bool = T
     app = build_application(svc, base_url=base_url, rate_limit=rate_limit)
     await app.initialize()
     await register_commands(app)
-    robots = RobotPusher(svc)
+    robots = RobotPusher(svc, on_stop=stop_notice(svc, app.bot))  # a stopped channel: its group's admins are told
     pusher = attach_pusher(app, svc, robots)
     campaign = CampaignTick(svc, app.bot, rounds_of(app))
     await app.start()

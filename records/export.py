@@ -80,6 +80,9 @@ def sheets(summary: Summary) -> Iterator[tuple[str, Sequence[str], Iterable[tupl
     refs, table = mastery_table(summary)
     yield (wording.MASTERY_SHEET, (*wording.MASTERY_HEADERS, *refs),
            ((name, user_id, *figures) for user_id, name, figures in table))
+    if campaign.channels:  # the group's robot channels: their own record, no members
+        yield wording.CHANNELS_SHEET, wording.CHANNELS_HEADERS, (
+            (c.name, c.platform, c.when, c.days_posted, c.last_posted, c.state) for c in campaign.channels)
 
 
 def _lazy(rows: Callable[[], Iterable[tuple[Cell, ...]]]) -> Iterator[tuple[Cell, ...]]:
@@ -181,7 +184,7 @@ def _ledger_xml(campaign: Campaign, styles: list[int | None]) -> Iterator[str]:
 def _column_format(header: str, day: Any, moment: Any, percent: Any) -> Any:
     if header in _RATES:
         return percent
-    return {"日期": day, "打卡时间": moment}.get(header)
+    return {"日期": day, "打卡时间": moment, wording.CHANNELS_LAST_DATE: day}.get(header)
 
 
 def _add_chart(book: Any, days: int) -> None:
@@ -220,7 +223,7 @@ def csv_files(summary: Summary, only: str | None = None) -> Iterator[tuple[str, 
 
 
 def _csv_name(sheet: str) -> str:
-    return f"{wording.CSV_NAMES[sheet]}.csv"
+    return f"{wording.CSV_NAMES.get(sheet, sheet)}.csv"  # a sheet not every export has is named after itself
 
 
 def _csv_chunks(summary: Summary, name: str, headers: Sequence[str], rows: Iterable[tuple[Cell, ...]]

@@ -105,6 +105,18 @@ class Period:
 
 
 @dataclass(frozen=True)
+class ChannelRecord:
+    """A robot channel (WeCom, DingTalk or Feishu group) of the group: no members, only its own push record."""
+
+    name: str
+    platform: str
+    when: str  # its schedule, or that it follows the group
+    days_posted: int  # in the period
+    last_posted: date | None
+    state: str
+
+
+@dataclass(frozen=True)
 class Tallies:
     """The period's check-ins and answers, counted the way the rules in `records.ledger` need them.
 
@@ -135,5 +147,6 @@ class Campaign:
     answers: tuple[Answer, ...] = ()
     asked: tuple[Asked, ...] = field(default=())
     mastery: tuple[Mastery, ...] = ()  # per member, from quiz answers and personal review (schedules/review.py)
+    channels: tuple[ChannelRecord, ...] = ()  # the group's robot channels (bot/channels_view.py), for the export
     # Already counted (by the store, for a big group): then `checkins` and `answers` stay empty and are not read.
     tallies: Tallies | None = None

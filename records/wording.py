@@ -37,7 +37,12 @@ CHART_RATE_AXIS = "打卡率"
 CHART_DATE_AXIS = "日期"
 CHART_SECTION_AXIS = "章节"
 
+# Robot channels (issue 14b): a sheet only when the group has any.
+CHANNELS_SHEET = "渠道"
+CHANNELS_LAST_DATE = "最近推送日期"
+CHANNELS_HEADERS = ("渠道", "平台", "推送方式", "本期推送天数", CHANNELS_LAST_DATE, "状态")
+
 CSV_NAMES = {LEDGER_SHEET: "台账", SUMMARY_SHEET: "汇总", QUIZ_SHEET: "测验", DAYS_SHEET: "每日",
-             MASTERY_SHEET: "掌握度"}
+             MASTERY_SHEET: "掌握度"}  # the sheets every export has (a CSV of another sheet is named after it)
 FILE_STEM = "学习台账"
 MEMBERS_FILE = "成员明细"

@@ -92,6 +92,7 @@ def test_channels_are_read_with_their_schedules_and_follows(tmp_path: Path) -> N
     wx, dd, fs = cfg.channels
     assert wx.schedule is not None and wx.schedule.weekdays == frozenset(range(5)) and wx.format == "markdown"
     assert dd.follow == -100123 and dd.schedule is None
+    assert dd.telegram_group == -100123 and wx.telegram_group is None  # whose organizer sees the channel
     assert fs.format == "interactive" and not fs.secret and fs.schedule is not None
     assert fs.schedule.timezone == "Asia/Shanghai"  # the push default
 
@@ -108,13 +109,16 @@ def test_every_channel_problem_is_reported_and_none_quotes_a_url_key_or_secret(t
         {"name": "g", "kind": "feishu", "webhook": FEISHU},
         {"name": "h", "kind": "slack", "webhook": FEISHU, "time": "08:00"},
         {"name": "a", "kind": "wecom", "webhook": WECOM, "time": 480},
+        {"name": "i", "kind": "wecom", "webhook": WECOM, "follow": -1, "group": -2},  # a follow has its group
+        {"name": "j", "kind": "wecom", "webhook": WECOM, "time": "08:00", "group": "学习群"},
     ]
     with pytest.raises(ConfigError) as caught:
         config(tmp_path, bad)
     problems = caught.value.problems
     text = "\n".join(problems)
     for key in ("channels.a.webhook", "channels.b.secret", "channels.c.webhook", "channels.d.webhook",
-                "channels.e.secret", "channels.f:", "channels.g:", "channels.h.kind", "unquoted time"):
+                "channels.e.secret", "channels.f:", "channels.g:", "channels.h.kind", "unquoted time",
+                "channels.i.group", "channels.j.group"):
         assert key in text, key
     for secret in ("693a91f6", "0f1e2d3c", "3f9a2c1e", "zzzzzzzzzz", "SECdemo", "SECnope"):
         assert secret not in text

@@ -344,3 +344,25 @@ async def test_downtime_is_caught_up_within_grace_and_beyond_it_the_reading_wait
         finally:
             await pusher.aclose()
             svc.db.close()
+
+
+async def test_two_processes_post_what_the_followed_group_received_once_each_day(tmp_path: Path) -> None:
+    clock = FakeClock(START + timedelta(minutes=1))
+    async with RobotStandIn(clock=lambda: clock().timestamp()) as robots:
+        fs = robots.add("feishu")
+        cfg = make_config(tmp_path, channels=[channel(robots, fs, "fs", follow=-1)])
+        one, two = build_services(cfg, clock=clock), build_services(cfg, clock=clock)
+        pushers = [RobotPusher(svc, sleep=fake_sleep(clock)) for svc in (one, two)]
+        one.store.ensure_group(-1, "学习小组")
+        try:
+            for n in range(3):  # the group receives day 1, 2, 3 on three mornings; both processes tick thrice
+                assert one.store.record_push(-1, date(2026, 3, 2 + n)) is not None
+                await asyncio.gather(*(p.tick() for p in pushers for _ in range(3)))
+                clock.advance(timedelta(days=1))
+            assert days(fs) == [1, 2, 3] and fs.refused == []
+            assert [(d, day, state) for d, day, state, _ in two.store.robots.deliveries("fs")] == [
+                (date(2026, 3, 2 + n), n + 1, "sent") for n in range(3)]
+        finally:
+            for p, svc in zip(pushers, (one, two), strict=True):
+                await p.aclose()
+                svc.db.close()

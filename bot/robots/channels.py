@@ -62,16 +62,18 @@ class ChannelConfig:
     def platform(self) -> str:
         return PLATFORM[self.kind]
 
-    def describe(self) -> str:
-        """One line for the CLI: never the URL or the secret."""
+    def when_text(self) -> str:
+        """Its schedule, or the group it follows (CLI)."""
         if self.schedule is not None:
             from schedules.due import format_weekdays
 
-            when = f"{format_weekdays(self.schedule.weekdays)} {self.schedule.time:%H:%M} {self.schedule.timezone}"
-        else:
-            when = f"follows Telegram chat {self.follow}"
+            return f"{format_weekdays(self.schedule.weekdays)} {self.schedule.time:%H:%M} {self.schedule.timezone}"
+        return f"follows Telegram chat {self.follow}"
+
+    def describe(self) -> str:
+        """One line for the CLI: never the URL or the secret."""
         signing = "signed" if self.secret else "unsigned"
-        return f"{self.name}: {self.platform} ({self.format}, {signing}), {when}"
+        return f"{self.name}: {self.platform} ({self.format}, {signing}), {self.when_text()}"
 
 
 def webhook_problem(kind: str, url: str) -> str | None:

@@ -53,6 +53,25 @@ class Answer:
         return f"{self.outcome}: {http},{code} {self.message}".strip()
 
 
+def stop_cause(reason: str) -> str:
+    """What a stop comes down to, for the organizer: removed, keyword, ip, signature or refused.
+
+    `reason` is an `Answer.describe()` (or the stored stop reason built from one); DingTalk answers every security
+    refusal with 310000, so its message says which (keywords not in content / ip not in whitelist / sign not match /
+    invalid timestamp).
+    """
+    low = reason.lower()
+    if low.startswith(("gone", "robot removed")):
+        return "removed"
+    if "19024" in low or "keyword" in low:
+        return "keyword"
+    if "19022" in low or "whitelist" in low or "ip address" in low:
+        return "ip"
+    if "19021" in low or "sign" in low or "timestamp" in low:
+        return "signature"
+    return "refused"
+
+
 def signed_request(channel: ChannelConfig, body: dict[str, Any], now: float) -> tuple[str, dict[str, Any]]:
     """The URL and JSON body to POST at wall-clock second `now`."""
     url = channel.webhook.reveal()

@@ -21,14 +21,17 @@ import contextlib
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from bot import render
+from bot.claimhold import lease_renewed, until_written
+from bot.logs import redact
 from bot.robots.channels import ChannelConfig
 from bot.robots.client import Answer, post
 from bot.robots.dailyq import pick
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LEASE = 180.0  # seconds a claim stays ours without renewal: longer than a part's post and its limiter wait
 RECORD_BACKOFF_CAP = 30.0
+T = TypeVar("T")
 # Told when a channel stops (robot removed, bad signature, keyword missing): the runner tells the group's admins.
 StopNotice = Callable[[ChannelConfig, Answer], Awaitable[None]]
 TICK_JOB_ID = "studybot.robot_tick"
@@ -66,6 +70,10 @@ def follow_due(pushes: list[tuple[dt.date, int]], last_posted: dt.date | None) -
 
 class RobotPushFailed(Exception):
     """Not posted (or not all parts): retried by a later tick within the grace period."""
+
+
+class RobotStopped(RobotPushFailed):
+    """The platform refused the channel for good: it is stopped until the robot or the config is fixed."""
 
 
 def robot_text(svc: Services, reading: Reading) -> RobotText:
@@ -204,6 +212,8 @@ class RobotPusher:
                 if self._closing:
                     return False
                 return await self.deliver(channel, local_date, day, row)
+        except RobotStopped:
+            return False  # logged (and the organizer told) when it stopped
         except RobotPushFailed as exc:
             log.warning("robot channel %s, %s: %s; retrying later within grace", channel.name, local_date, exc)
         except Exception:
@@ -239,8 +249,9 @@ class RobotPusher:
             log.warning("robot channel %s, %s: stopped posting: %s", channel.name, local_date, exc)
             return False
         except BaseException as exc:
+            error = redact(str(exc), [channel.webhook.reveal(), channel.secret.reveal()])  # it is stored and shown
             try:
-                await svc.db(partial(_release, held, channel.name, str(exc)))
+                await svc.db(partial(_release, held, channel.name, error))
             except sqlite3.OperationalError as locked:  # its lease runs out instead
                 log.warning("could not release the claim of robot channel %s: %s", channel.name, locked)
             raise
@@ -280,58 +291,25 @@ class RobotPusher:
                 raise RobotPushFailed(f"part {sent + 1} of {len(bodies)} not posted: {answer.describe()}")
             else:
                 await self._stop(channel, answer)
-                raise RobotPushFailed(f"stopped: {answer.describe()}")
+                raise RobotStopped(f"stopped: {answer.describe()}")
 
-    @contextlib.asynccontextmanager
-    async def _leased(self, held: Claim) -> AsyncIterator[asyncio.Event]:
-        """Renews the claim's lease every third of it while the body runs (a limiter wait, a record retried); the
-        event is set if it was lost. Each part posted renews it too (`_part_posted`)."""
-        lost = asyncio.Event()
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(LEASE / 3)
-                try:
-                    if not await self.svc.db(partial(_renew, held, self.wall())):
-                        lost.set()
-                        return
-                except sqlite3.OperationalError as exc:  # locked: try again at the next period
-                    log.warning("could not renew the claim of robot channel %s: %s", held.key, exc)
-
-        renewer = asyncio.create_task(renew())
-        try:
-            yield lost
-        finally:
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+    def _leased(self, held: Claim) -> contextlib.AbstractAsyncContextManager[asyncio.Event]:
+        """The claim's lease renewed while the body runs (a limiter wait, a record retried); each part posted renews
+        it too (`_part_posted`)."""
+        return lease_renewed(self.svc.db, held, LEASE, self.wall)
 
     async def _record(self, held: Claim, name: str) -> bool:
-        """Record the day as sent, retried with back-off until the write lands; False if the claim was taken over
-        (the taker records it)."""
-        delay = 0.1
-        while True:
-            try:
-                await self.svc.db(partial(_record, held, name, self.svc.plan_rule))
-                return True
-            except LostClaim as exc:
-                log.warning("robot channel %s: posted %s, but %s", name, held.local_date, exc)
-                return False
-            except sqlite3.OperationalError as exc:
-                log.warning("robot channel %s: record not written yet (%s); retrying in %.1f s", name, exc, delay)
-                await self.sleep(delay)
-                delay = min(delay * 2, RECORD_BACKOFF_CAP)
+        """Record the day as sent, retried until the write lands; False if the claim was taken over (the taker
+        records it)."""
+        try:
+            await self._until_written(partial(_record, held, name, self.svc.plan_rule))
+            return True
+        except LostClaim as exc:
+            log.warning("robot channel %s: posted %s, but %s", name, held.local_date, exc)
+            return False
 
-    async def _until_written(self, write: Callable[[Store], bool]) -> bool:
-        """`write` on the store's thread, retried with back-off while SQLite says the database is locked or busy
-        (the lease is renewed meanwhile)."""
-        delay = 0.1
-        while True:
-            try:
-                return await self.svc.db(write)
-            except sqlite3.OperationalError as exc:
-                log.warning("robot part record not written yet (%s); retrying in %.1f s", exc, delay)
-                await self.sleep(delay)
-                delay = min(delay * 2, RECORD_BACKOFF_CAP)
+    async def _until_written(self, write: Callable[[Store], T]) -> T:
+        return await until_written(self.svc.db, write, RECORD_BACKOFF_CAP, "robot record", self.sleep)
 
     async def _stop(self, channel: ChannelConfig, answer: Answer) -> None:
         what = "robot removed" if answer.outcome == "gone" else "refused"
@@ -401,10 +379,6 @@ def _part_posted(held: Claim, sent: int, name: str, at: float, now: float, store
         return False
     store.ledger.record_part(held, sent, None)
     return True
-
-
-def _renew(held: Claim, now: float, store: Store) -> bool:
-    return store.ledger.renew(held, now, LEASE)
 
 
 def _record(held: Claim, name: str, plan: PlanRule, store: Store) -> None:
