@@ -54,6 +54,7 @@ class PushRun:
     duplicated: int  # groups with more than one
     failed: int  # deliveries the tick reported failed
     stall: float = 0.0  # seconds: the longest the event loop was blocked during the push (bench.common.Heartbeat)
+    start_stall: float = 0.0  # the same, in the push's first 2 s (the tick starting 10,000 deliveries)
 
     @property
     def rate(self) -> float:
@@ -89,10 +90,10 @@ async def push_studybot(workdir: Path, groups: int, *, limits: bool) -> PushRun:
         while running.pusher.in_flight:
             await asyncio.sleep(0.05)
         seconds = (listener.last_timestamp or wall()) - start
-        stall = await heartbeat.close()
+        stall, start_stall = await heartbeat.close(), heartbeat.longest_at_start
         lost, duplicated = count_readings(standin, chats)
         return PushRun(groups, seconds, standin.stats.too_many_requests - refused_before, lost, duplicated,
-                       len(result.failed), stall)
+                       len(result.failed), stall, start_stall)
 
 
 def reading_payload(svc: Services) -> tuple[str, InlineKeyboardMarkup]:
@@ -138,6 +139,8 @@ async def run_limited(workdir: Path, sizes: Sizes) -> list[Row]:
         Row(name, "deliveries failed in the tick", run.failed, goal=value_is(0), digits=0),
         Row(name, "longest event-loop stall ms (10 ms heartbeat)", run.stall * 1000,
             goal=Goal("value", "<=", 100, "≤ 100 ms *"), digits=1),
+        Row(name, "  of which in the push's first 2 s (the tick's start)", run.start_stall * 1000,
+            goal=Goal("value", "<=", 100, "≤ 100 ms *"), digits=1),
     ]
 
 
@@ -161,5 +164,7 @@ async def run_unlimited(workdir: Path, sizes: Sizes) -> list[Row]:
             median([b.rate for b in bases]), ratio_at_least(0.85), baseline_label="PTB send loop"),
         Row(name, "lost + duplicated", sum(r.lost + r.duplicated for r in bots), goal=value_is(0), digits=0),
         Row(name, "longest event-loop stall ms (10 ms heartbeat)", max(r.stall for r in bots) * 1000,
+            goal=Goal("value", "<=", 100, "≤ 100 ms *"), digits=1),
+        Row(name, "  of which in the push's first 2 s (the tick's start)", max(r.start_stall for r in bots) * 1000,
             goal=Goal("value", "<=", 100, "≤ 100 ms *"), digits=1),
     ]
