@@ -48,10 +48,6 @@ class ChannelStatus:
         return self.stopped or self.row.failures >= FAILING_AFTER
 
 
-def of_group(channels: Sequence[ChannelConfig], chat_id: int) -> list[ChannelConfig]:
-    return [c for c in channels if c.telegram_group == chat_id]
-
-
 def statuses(store: Store, channels: Sequence[ChannelConfig], first: date | None = None,
              last: date | None = None) -> list[ChannelStatus]:
     """Each channel's status from the store (call it on the store's thread)."""
@@ -64,10 +60,17 @@ def statuses(store: Store, channels: Sequence[ChannelConfig], first: date | None
 
 async def group_statuses(svc: Services, chat_id: int, first: date | None = None,
                          last: date | None = None) -> list[ChannelStatus]:
-    channels = of_group(svc.config.channels, chat_id)
-    if not channels:
+    configured = svc.config.channels
+    if not any(c.telegram_group is not None for c in configured):
         return []
-    return await svc.db(lambda s: statuses(s, channels, first, last))
+
+    def load(store: Store) -> list[ChannelStatus]:
+        # The config may still name the id the group had before it became a supergroup.
+        mine = [c for c in configured
+                if c.telegram_group is not None and store.current_chat(c.telegram_group) == chat_id]
+        return statuses(store, mine, first, last)
+
+    return await svc.db(load)
 
 
 async def report_text(svc: Services, chat_id: int, first: date, last: date) -> str:
@@ -99,9 +102,10 @@ def stop_notice(svc: Services, bot: Bot) -> Callable[[ChannelConfig, Answer], Aw
     """The robot pusher's `on_stop`: one private message to each admin of the channel's group."""
 
     async def notify(channel: ChannelConfig, answer: Answer) -> None:
-        group = channel.telegram_group
-        if group is None:
+        if channel.telegram_group is None:
             return
+        configured = channel.telegram_group
+        group = await svc.db(lambda s: s.current_chat(configured))  # where the group is now, if it moved
         text = render.channel_stopped(channel.name, channel.kind, stop_cause(answer.describe()))
         told = 0
         for admin in sorted(await svc.admins.admin_ids(bot, group)):

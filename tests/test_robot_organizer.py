@@ -200,3 +200,22 @@ def test_studybot_groups_lists_channels_with_their_state_and_no_key_or_secret(tm
     assert dd[1] == "DingTalk" and f"reported in group {GROUP}" in dd[2] and dd[4] == "1 days posted"
     assert dd[6] == f"STOPPED: {STOPPED}"
     assert_no_secret(listed.stdout + listed.stderr)
+
+
+async def test_a_group_that_became_a_supergroup_still_sees_the_channel_its_config_names_by_the_old_id(
+        tmp_path: Path) -> None:
+    old = -4242  # the id the config was written with, before the group became a supergroup (GROUP now)
+    channels = [{**CHANNELS[0], "follow": old}]
+    async with bot_running(tmp_path, channels=channels) as h:
+        await add_group(h)
+        today = await h.svc.local_today(GROUP)
+
+        def moved(s: Store) -> None:
+            s.ensure_group(old, "旧群")
+            assert s.migrate_chat(old, GROUP)
+            assert s.record_push(GROUP, today, 101) is not None
+            channel_facts(s, [today])
+
+        await h.svc.db(moved)
+        [summary] = await h.say(GROUP, ADMIN, "/report", replies=1)
+        assert "wx（企业微信，跟随本群推送）：本期推送 1 天" in (summary.text or "")
