@@ -68,6 +68,7 @@ class Terminal:
     files: Path = field(default_factory=Path.cwd)  # where files the bot sends (exports, charts) are written
     buttons: list[tuple[int, str]] = field(default_factory=list)  # (message id, callback data) of the latest keyboard
     open_poll: str | None = None
+    pressed: str | None = None  # the callback query of the last button press, whose toast is still to show
     speaker: int = ME  # who types: you, or a demo member after `/as 小王`
 
     def show(self, record: SentRecord) -> None:
@@ -132,7 +133,7 @@ class Terminal:
             index = int(text[1:]) - 1
             if 0 <= index < len(self.buttons):
                 message_id, data = self.buttons[index]
-                world.user_presses(DEMO_CHAT, self.speaker, message_id, data)
+                self.pressed = world.user_presses(DEMO_CHAT, self.speaker, message_id, data)
             else:
                 self._note("没有这个按钮")
         elif text.isdigit() and self.open_poll is not None and len(text) <= 2:
@@ -145,6 +146,15 @@ class Terminal:
             await self._demo()
         else:
             world.user_sends(DEMO_CHAT, self.speaker, text)
+
+    def show_toast(self) -> None:
+        """The short notice Telegram pops up over the chat when a button is answered (e.g. 已记录：第 3 天)."""
+        if self.pressed is None:
+            return
+        answer = self.standin.world.callback_answers.get(self.pressed)
+        self.pressed = None
+        if answer and answer.get("text"):
+            self._note(render.offline_toast(str(answer["text"])))
 
     def _speak_as(self, name: str) -> None:
         """Offline only: type as another demo member (`/as 小王`), or as yourself again (`/as 我`)."""
@@ -417,6 +427,7 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
             await terminal.handle(line)
             # Every reply is printed before the next prompt (and before the end of piped input).
             await _wait_quiet(standin, running, last_output, loop.time())
+            terminal.show_toast()
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("", file=out, flush=True)
     finally:

@@ -32,6 +32,18 @@ async def test_piped_lines_give_a_transcript_with_pushes_and_polls(tmp_path: Pat
     assert "回答正确" in transcript or "回答错误" in transcript
 
 
+async def test_a_button_press_shows_the_toast_telegram_would_pop_up(tmp_path: Path) -> None:
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/subscribe\n/pushnow\n#3\n#3\n#1\n"), out=out)
+    after_push = out.getvalue().split("> /pushnow", 1)[1]
+    assert "#3 ✅ 已学习" in after_push  # the check-in button under the push
+    first, again, outline = after_push.split("> #3", 2)[1], after_push.split("> #3", 2)[2], after_push.split("> #1")[1]
+    assert "（弹出提示：✅ 打卡成功：第 1 天）" in first
+    assert "（弹出提示：已记录：第 1 天）" in again.split("> #1")[0]  # a second press records nothing new
+    assert "弹出提示" not in outline  # a navigation button answers silently
+
+
 def test_studybot_run_without_a_token_works_from_a_pipe(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     result = subprocess.run(

@@ -7,6 +7,10 @@ def offline_private_label() -> str:
     return "🔒 私聊 · 学习助手"
 
 
+def offline_toast(text: str) -> str:
+    return f"弹出提示：{text}"
+
+
 def offline_file_saved(path: str, caption: str) -> str:
     return (f"{caption}\n" if caption else "") + f"📎 文件已保存：{path}"
 
