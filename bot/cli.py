@@ -194,7 +194,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> None:
         if end < start:
             raise CliError(f"--to {end} is before --from {start}")
         period = Period(start, end, f"{start}..{end}")
-        campaign = await svc.db(lambda s: load_campaign(s, svc, args.chat, period, today))
+        campaign = await svc.db.read(lambda s: load_campaign(s, svc, args.chat, period, today))
         summary = await asyncio.to_thread(summarize, campaign)
         if args.output is None:
             return await export_file(svc, summary, args.format, Path.cwd())

@@ -1,7 +1,8 @@
 """From the store and the loaded content to a `records.Campaign`, and from there to reports and export files.
 
-`load_campaign` runs on the store's thread (it is one `svc.db` call); the counting and the file writing run on a
-thread of their own (`asyncio.to_thread`), so neither the event loop nor the store waits for a 5,000-member table.
+`load_campaign` runs on the store's read-only connection and its own thread (one `svc.db.read` call), so the
+writes of every other chat go on meanwhile; the counting and the file writing run on a thread of their own
+(`asyncio.to_thread`), so neither the event loop nor the store waits for a 5,000-member table.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def _ref_names(svc: Services) -> dict[str, str]:
 
 def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date,
                   with_mastery: bool = True, full: bool | None = None) -> Campaign:
-    """The group's record for `period`, counted by SQLite; call it on the store thread
-    (`await svc.db(lambda s: load_campaign(...))`).
+    """The group's record for `period`, counted by SQLite; call it on the store's reader
+    (`await svc.db.read(lambda s: load_campaign(...))`: one snapshot, off the writer's thread).
 
     `full` (default: as `with_mastery`, i.e. for an export) also counts what only the files show: answers per
     member and day (台账) and per question (测验). A report counts check-ins and answers per section only.
@@ -173,7 +174,7 @@ async def period_of(svc: Services, chat_id: int, text: str) -> Period:
 
 async def summary_of(svc: Services, chat_id: int, period: Period, with_mastery: bool = False) -> Summary:
     today = await svc.local_today(chat_id)
-    campaign = await svc.db(lambda s: load_campaign(s, svc, chat_id, period, today, with_mastery))
+    campaign = await svc.db.read(lambda s: load_campaign(s, svc, chat_id, period, today, with_mastery))
     return await asyncio.to_thread(summarize, campaign)
 
 

@@ -569,20 +569,27 @@ def backup_database(source: Path, target: Path) -> int:
 class Store:
     """All persistent state. Plain synchronous code: async callers reach it through `StoreWorker`, one thread."""
 
-    def __init__(self, path: Path | str, defaults: GroupDefaults | None = None, plan: PlanRule = NO_END) -> None:
+    def __init__(self, path: Path | str, defaults: GroupDefaults | None = None, plan: PlanRule = NO_END,
+                 *, read_only: bool = False) -> None:
         self.path = str(path)
         self.defaults = defaults or GroupDefaults()
         self.plan = plan
+        self.read_only = read_only
         # Opened here, used on the store worker's thread (bot/storeworker.py): one thread at a time, never two.
-        self.db = Database(sqlite3.connect(self.path, check_same_thread=False))
+        if read_only:  # a reader beside the writer (see `reader`): the writer made the file, its WAL and schema
+            uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
+            self.db = Database(sqlite3.connect(uri, uri=True, check_same_thread=False))
+        else:
+            self.db = Database(sqlite3.connect(self.path, check_same_thread=False))
         # Held by the worker for each batch (a group commit is many statements) and by every public method, so
         # a call from another thread (tests, start-up) waits instead of interleaving its statements.
         self.guard = threading.RLock()
-        if self.path != ":memory:":
+        if self.path != ":memory:" and not read_only:
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        migrations.apply(self.db)
+        if not read_only:
+            migrations.apply(self.db)
         # This process's owner id in the ledger: its claims are its own until their lease runs out.
         self.run_id = uuid.uuid4().hex
         self.ledger = SqliteLedger(self.db, self.guard)
@@ -592,6 +599,28 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def reader(self) -> Store | None:
+        """A second, read-only connection to the same file, for long reads (a report's or an export's load) on a
+        thread of their own while this one goes on writing: in WAL mode readers and the writer do not wait for
+        each other. None for a database in memory, which no second connection can see."""
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            return None
+        return Store(self.path, self.defaults, self.plan, read_only=True)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees the database as it was at the first one (one read transaction): a report's
+        dozen statements count one state of the record, whatever the writer commits meanwhile."""
+        conn = self.db.conn
+        if conn.in_transaction:  # already inside one (e.g. the writer's own batch): that is the snapshot
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK" if self.read_only else "COMMIT")
 
     def applied_migrations(self) -> list[str]:
         return [m.name for m in migrations.applied(self.db)]
