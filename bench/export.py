@@ -10,10 +10,14 @@ a whole.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
@@ -32,6 +36,7 @@ from records.ledger import Summary, ledger_entries, summarize
 from records.model import Campaign, Period
 
 GROUP = -4_242
+OTHER_GROUP = -4_243  # a chat that writes while GROUP's export loads
 ZONE = ZoneInfo("Asia/Shanghai")
 QUESTIONS_PER_DAY = 2
 T = TypeVar("T")
@@ -75,10 +80,22 @@ def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]]
                                                  closes, late))
 
 
-def timed(call: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Cost:
+    """Wall-clock and CPU seconds of a step. CPU is the whole process's (every thread: the store's reader, the
+    deflate thread), so it shows the work itself, whatever else the shared machine is running."""
+
+    wall: float
+    cpu: float
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.wall + other.wall, self.cpu + other.cpu)
+
+
+def timed(call: Callable[[], T]) -> tuple[T, Cost]:
+    started, cpu = time.perf_counter(), time.process_time()
     result = call()
-    return result, time.perf_counter() - started
+    return result, Cost(time.perf_counter() - started, time.process_time() - cpu)
 
 
 def traced_peak_mib(call: Callable[[], object]) -> float:
@@ -111,41 +128,61 @@ async def run(workdir: Path, sizes: Sizes) -> list[Row]:
         period = Period(today - timedelta(days=days - 1), today, "all")
         # /report loads what bot/reports.summary_of loads (no mastery, no per-day or per-question counts) ...
         short: Campaign
-        short, report_load_s = await svc.db(
+        short, report_load = await svc.db.read(
             lambda s: timed(lambda: load_campaign(s, svc, GROUP, period, today, with_mastery=False)))
-        report_summary, report_count_s = timed(lambda: summarize(short))
-        texts, render_s = timed(lambda: report_texts(report_summary))
-        # ... an export what bot/reports.send_export loads (all of it, mastery too).
-        campaign: Campaign
-        campaign, load_s = await svc.db(lambda s: timed(lambda: load_campaign(s, svc, GROUP, period, today)))
-        summary, count_s = timed(lambda: summarize(campaign))
+        report_summary, report_count = timed(lambda: summarize(short))
+        texts, render_cost = timed(lambda: report_texts(report_summary))
+        report = report_load + report_count + render_cost
+        # ... an export what bot/reports.send_export loads (all of it, mastery too), on the store's reader: a write
+        # submitted meanwhile (another chat's) goes through on the store's thread without waiting for it.
+        loading = threading.Event()
+
+        def load(s: Store) -> tuple[Campaign, Cost]:
+            loading.set()
+            return timed(lambda: load_campaign(s, svc, GROUP, period, today))
+
+        export_load = asyncio.ensure_future(svc.db.read(load))
+        await asyncio.to_thread(loading.wait, 60)
+        waited = time.perf_counter()
+        await svc.db(lambda s: s.remember_member(OTHER_GROUP, 1, "旁人"))
+        write_ms = (time.perf_counter() - waited) * 1000  # submitted to committed, while the export loads
+        overlapped = not export_load.done()  # at a tiny size the load may be over first: then it shows nothing
+        campaign, load_cost = await export_load
+        summary, count_cost = timed(lambda: summarize(campaign))
         xlsx = workdir / "export.xlsx"
         zipped = workdir / "export.zip"
-        _, xlsx_s = timed(lambda: write_export(summary, "xlsx", xlsx))
-        _, csv_s = timed(lambda: write_export(summary, "csv", zipped))
+        _, xlsx_cost = timed(lambda: write_export(summary, "xlsx", xlsx))
+        _, csv_cost = timed(lambda: write_export(summary, "csv", zipped))
+        xlsx_total, csv_total = load_cost + count_cost + xlsx_cost, load_cost + count_cost + csv_cost
+        busy = f"load average {os.getloadavg()[0]:.1f}"
         # Peak memory: the same three again under tracemalloc (slower, so not timed), each load included.
-        report_peak = await svc.db(lambda s: traced_peak_mib(lambda: report_texts(summarize(
+        report_peak = await svc.db.read(lambda s: traced_peak_mib(lambda: report_texts(summarize(
             load_campaign(s, svc, GROUP, period, today, with_mastery=False)))))
 
         def traced_export(store: Store, fmt: str) -> float:
             return traced_peak_mib(lambda: write_export(summarize(load_campaign(store, svc, GROUP, period, today)),
                                                         fmt, workdir / f"traced.{fmt}"))
 
-        xlsx_peak = await svc.db(lambda s: traced_export(s, "xlsx"))
-        csv_peak = await svc.db(lambda s: traced_export(s, "csv"))
+        xlsx_peak = await svc.db.read(lambda s: traced_export(s, "xlsx"))
+        csv_peak = await svc.db.read(lambda s: traced_export(s, "csv"))
         longest = max(len(t) for t in texts)
         return [
-            Row(label, "/report: load + count + render (s)", report_load_s + report_count_s + render_s,
-                goal=at_most(2), digits=2),
-            Row(label, "  of which: load from SQLite (s)", report_load_s, digits=2),
+            Row(label, "/report: load + count + render (s)", report.wall, goal=at_most(2), digits=2),
+            Row(label, "  of which: load from SQLite (s)", report_load.wall, digits=2),
+            Row(label, "/report: CPU seconds (all threads)", report.cpu, digits=2),
             Row(label, "/report: messages (group + private; a CSV document counts as one)", len(texts), digits=0),
             Row(label, "/report: longest message (chars)", longest, goal=at_most(4096, "chars"), digits=0),
             Row(label, "/report peak Python memory (MiB)", report_peak, digits=0),
-            Row(label, "/export xlsx: load + count + write (s)", load_s + count_s + xlsx_s, goal=at_most(2),
+            Row(label, f"/export xlsx: load + count + write (s; {busy})", xlsx_total.wall, goal=at_most(2),
                 digits=2),
-            Row(label, "/export csv (zip): load + count + write (s)", load_s + count_s + csv_s, goal=at_most(2),
-                digits=2),
-            Row(label, "  of which: load from SQLite, mastery included (s)", load_s, digits=2),
+            Row(label, "/export xlsx: CPU seconds (all threads)", xlsx_total.cpu, digits=2),
+            Row(label, "/export csv (zip): load + count + write (s)", csv_total.wall, goal=at_most(2), digits=2),
+            Row(label, "/export csv (zip): CPU seconds (all threads)", csv_total.cpu, digits=2),
+            Row(label, "  of which: load from SQLite, mastery included (s)", load_cost.wall, digits=2),
+            Row(label, "  of which: load, CPU seconds", load_cost.cpu, digits=2),
+            Row(label, "another chat's store write during the export's load (ms)"
+                + ("" if overlapped else " (the load was over first)"), write_ms,
+                goal=Goal("value", "<=", 100, "≤ 100 ms *") if overlapped else None, digits=1),
             Row(label, "xlsx size (MB)", xlsx.stat().st_size / 1e6, goal=at_most(50, "MB"), digits=1),
             Row(label, "csv zip size (MB)", zipped.stat().st_size / 1e6, goal=at_most(50, "MB"), digits=1),
             Row(label, "xlsx export peak Python memory (MiB)", xlsx_peak, digits=0),
