@@ -12,7 +12,7 @@ import logging
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -28,7 +28,7 @@ from bot.store import RecordTallies, Store
 from records import chart, wording
 from records.export import csv_files, write_export
 from records.ledger import Summary, summarize
-from records.model import Asked, Campaign, Excuse, Mastery, Member, Period, PushDay, Tallies
+from records.model import SEP, Asked, Campaign, Excuse, Mastery, Member, MemberDays, Period, PushDay, Tallies
 from records.period import parse_period
 from schedules.review import Answered, ReviewSchedule, mastery
 
@@ -40,17 +40,24 @@ PRIVATE_MESSAGES_MOST = 4  # a longer member table goes as a CSV document
 
 
 class _Parsed(dict[K, T]):
-    """ISO text (or another key) to a value, each distinct one parsed once (60 dates for 300,000 rows)."""
+    """ISO text (or another key) to a value, each distinct one parsed once (60 dates for 300,000 rows):
+    `parsed[text]`, or `map(parsed.__getitem__, texts)`, which stays in C for every text already seen."""
 
     def __init__(self, parse: Callable[[K], T]) -> None:
         super().__init__()
         self.parse = parse
 
-    def __call__(self, text: K) -> T:
-        found = self.get(text)
-        if found is None:
-            found = self[text] = self.parse(text)
+    def __missing__(self, key: K) -> T:
+        found = self[key] = self.parse(key)
         return found
+
+    def __call__(self, key: K) -> T:
+        return self[key]
+
+
+def _pair(text: str) -> tuple[int, int]:
+    answered, correct = text.split(",")
+    return int(answered), int(correct)
 
 
 def _ref_names(svc: Services) -> dict[str, str]:
@@ -73,7 +80,8 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
     mastery: tuple[Mastery, ...] = ()
     if with_mastery:
         mastery = _mastery(store, svc, chat_id, mastery_answers(counts), zone, lambda ref: names.get(ref, ref))
-    return replace(base, tallies=tallies, mastery=mastery)
+    member_days = None if counts.daily is None else MemberDays(counts.checkins, counts.daily)
+    return replace(base, tallies=tallies, mastery=mastery, member_days=member_days)
 
 
 def mastery_answers(counts: RecordTallies) -> list[tuple[int, str, str, bool, date]]:
@@ -92,13 +100,11 @@ def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
     """SQLite's counts as records' `Tallies`: dates parsed (each distinct one once), sections named as the record
     names them (`names`: opening/closing in Chinese; two stored refs never share a name)."""
     days: _Parsed[str, date] = _Parsed(date.fromisoformat)
-    times: _Parsed[str, time] = _Parsed(time.fromisoformat)
+    day, moment = days.__getitem__, datetime.fromisoformat
     checkins: dict[int, dict[date, datetime]] = {}
-    # dict.get first: a method call per value would be a third of this at 240,000 check-ins.
-    day, moment, combine = days.get, times.get, datetime.combine
-    for uid, pushed, pressed, at in counts.checkins:
-        checkins.setdefault(uid, {})[day(pushed) or days(pushed)] = combine(day(pressed) or days(pressed),
-                                                                            moment(at) or times(at))
+    for uid, text in counts.checkins.items():  # per member: push date, "date time", serial, late; four a press
+        fields = text.split(SEP)
+        checkins[uid] = dict(zip(map(day, fields[0::4]), map(moment, fields[1::4]), strict=True))
     by_ref: dict[int, dict[str, tuple[int, int]]] = {}
     for uid, ref, n, correct, *_ in counts.by_ref:
         mine = by_ref.setdefault(uid, {})
@@ -107,9 +113,11 @@ def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
     daily: dict[int, dict[date, tuple[int, int]]] | None = None
     questions: dict[str, tuple[str, int, int]] | None = None
     if counts.daily is not None and counts.questions is not None:
+        pairs: _Parsed[str, tuple[int, int]] = _Parsed(_pair)  # "answered,correct": a few dozen distinct ones
         daily = {}
-        for uid, text, n, correct in counts.daily:
-            daily.setdefault(uid, {})[day(text) or days(text)] = (n, correct)
+        for uid, text in counts.daily.items():  # per member: local date, "answered,correct"
+            fields = text.split(SEP)
+            daily[uid] = dict(zip(map(day, fields[0::2]), map(pairs.__getitem__, fields[1::2]), strict=True))
         questions = {qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in counts.questions}
     return Tallies(checkins=checkins, by_ref=by_ref, daily=daily, questions=questions)
 

@@ -1141,6 +1141,8 @@ class Store:
 
         `full=False` (a report) counts answers per member and section only; an export also needs them per member
         and day (the 台账), per question (测验), and the questions each member answered (掌握度).
+        Check-ins and answers per day come as one text per member (`RecordTallies`): 5,000 rows handed to Python
+        instead of 500,000, each split by C string calls (bot/reports.tallies_from, records/export.py).
         """
         span = [chat_id, first.isoformat(), last.isoformat()]
         where = "FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?"
@@ -1148,9 +1150,14 @@ class Store:
         def rows(sql: str, *more: object) -> tuple[tuple[Any, ...], ...]:
             return tuple(self.db.execute(sql, [*span, *more]).fetchall())
 
-        # One row per member and push already (the primary key): that is the rule's first press.
-        checkins = rows("""SELECT user_id, push_date, local_date, local_time FROM checkins
-                           WHERE chat_id = ? AND push_date BETWEEN ? AND ?""")
+        # One row per member and push already (the primary key): that is the rule's first press. Excel's serial
+        # of the press (days since 1899-12-30, one less before 1900-03-01: Excel's 1900-02-29) is worked out here,
+        # in C, for the XLSX writer.
+        checkins = dict(self.db.execute(
+            """SELECT user_id, group_concat(push_date || char(2) || local_date || ' ' || local_time || char(2)
+                      || (julianday(local_date || ' ' || local_time) - 2415018.5
+                          - (local_date < '1900-03-01')) || char(2) || (local_date > push_date), char(2))
+               FROM checkins WHERE chat_id = ? AND push_date BETWEEN ? AND ? GROUP BY user_id""", span).fetchall())
         # Bare columns beside min(): SQLite takes them from the row with the smallest rowid, the earliest answer.
         by_ref = rows(f"""SELECT user_id, ref, count(*), sum(correct), question_id, correct, local_date, min(rowid)
                           {where} GROUP BY user_id, ref""")
@@ -1161,9 +1168,13 @@ class Store:
         answered = rows(f"""SELECT user_id, question_id, ref, correct, local_date, min(rowid) {where}
                             AND user_id IN (SELECT user_id FROM review_cards WHERE chat_id = ? AND reviews > 0)
                             GROUP BY user_id, question_id""", chat_id)
+        # Grouped by date first, as the index is ordered: no sort of 360,000 answers.
+        daily = dict(self.db.execute(
+            f"""SELECT user_id, group_concat(local_date || char(2) || n || ',' || k, char(2)) FROM (
+                    SELECT user_id, local_date, count(*) AS n, sum(correct) AS k {where}
+                    GROUP BY local_date, user_id) GROUP BY user_id""", span).fetchall())
         return RecordTallies(
-            checkins=checkins, by_ref=by_ref, answered=answered,
-            daily=rows(f"SELECT user_id, local_date, count(*), sum(correct) {where} GROUP BY user_id, local_date"),
+            checkins=checkins, by_ref=by_ref, answered=answered, daily=daily,
             questions=rows(f"SELECT question_id, ref, count(*), sum(correct), min(rowid) {where} GROUP BY question_id"))
 
     def record_polls(self, chat_id: int) -> tuple[tuple[str, str, float], ...]:
@@ -1312,12 +1323,14 @@ class Store:
 
 @dataclass(frozen=True)
 class RecordTallies:
-    """Counts for a campaign record (Store.record_tallies), as plain rows: ISO dates, 0/1 flags."""
+    """Counts for a campaign record (Store.record_tallies), as plain rows or per-member texts: ISO dates, 0/1."""
 
-    checkins: tuple[tuple[int, str, str, str], ...]  # user, push date, local date, local time of the first press
+    # user -> their first press of each push, records.model.SEP (char(2) in the SQL) between fields and items:
+    # push date, local "date time", Excel serial of that (as SQLite writes a real), 1 if pressed later (补学) else 0
+    checkins: dict[int, str]
     # user, ref, answered, correct; question, correct, local date of the earliest answer in that section; _
     by_ref: tuple[tuple[int, str, int, int, str, int, str, int], ...]
-    daily: tuple[tuple[int, str, int, int], ...] | None = None  # user, local date, answered, correct
+    daily: dict[int, str] | None = None  # user -> per local date: date SEP "answered,correct", SEP between
     questions: tuple[tuple[str, str, int, int, int], ...] | None = None  # question, ref, answered, correct, _
     # user, question, ref, correct, local date of the earliest answer to each question, of members with review
     # cards (the others' mastery needs no more than by_ref); _
