@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -1136,11 +1136,13 @@ class Store:
                            members=tuple(self.roster(chat_id, include_gone=True)), checkins=checkins,
                            excuses=tuple(self.excuses(chat_id, first, last)), answers=answers, asked=asked)
 
-    def record_tallies(self, chat_id: int, first: date, last: date, full: bool = True) -> RecordTallies:
+    def record_tallies(self, chat_id: int, first: date, last: date, full: bool = True, days: bool = True
+                       ) -> RecordTallies:
         """The period's check-ins and answers counted by SQLite (records.ledger.tally is the rule they follow).
 
         `full=False` (a report) counts answers per member and section only; an export also needs them per member
-        and day (the 台账), per question (测验), and the questions each member answered (掌握度).
+        and day (the 台账), per question (测验), and the questions each member answered (掌握度); `days=False`
+        leaves the per day and per question counts to a `record_day_tallies` of its own.
         Check-ins and answers per day come as one text per member (`RecordTallies`): 5,000 rows handed to Python
         instead of 500,000, each split by C string calls (bot/reports.tallies_from, records/export.py).
         """
@@ -1150,13 +1152,10 @@ class Store:
         def rows(sql: str, *more: object) -> tuple[tuple[Any, ...], ...]:
             return tuple(self.db.execute(sql, [*span, *more]).fetchall())
 
-        # One row per member and push already (the primary key): that is the rule's first press. Excel's serial
-        # of the press (days since 1899-12-30, one less before 1900-03-01: Excel's 1900-02-29) is worked out here,
-        # in C, for the XLSX writer.
+        # One row per member and push already (the primary key): that is the rule's first press.
         checkins = dict(self.db.execute(
-            """SELECT user_id, group_concat(push_date || char(2) || local_date || ' ' || local_time || char(2)
-                      || (julianday(local_date || ' ' || local_time) - 2415018.5
-                          - (local_date < '1900-03-01')) || char(2) || (local_date > push_date), char(2))
+            """SELECT user_id, group_concat(push_date || char(2) || local_date || char(2) || local_time || char(2)
+                                            || (local_date > push_date), char(2))
                FROM checkins WHERE chat_id = ? AND push_date BETWEEN ? AND ? GROUP BY user_id""", span).fetchall())
         # Bare columns beside min(): SQLite takes them from the row with the smallest rowid, the earliest answer.
         by_ref = rows(f"""SELECT user_id, ref, count(*), sum(correct), question_id, correct, local_date, min(rowid)
@@ -1168,14 +1167,26 @@ class Store:
         answered = rows(f"""SELECT user_id, question_id, ref, correct, local_date, min(rowid) {where}
                             AND user_id IN (SELECT user_id FROM review_cards WHERE chat_id = ? AND reviews > 0)
                             GROUP BY user_id, question_id""", chat_id)
+        counts = RecordTallies(checkins=checkins, by_ref=by_ref, answered=answered)
+        if not days:
+            return counts
+        daily, questions = self.record_day_tallies(chat_id, first, last)
+        return replace(counts, daily=daily, questions=questions)
+
+    def record_day_tallies(self, chat_id: int, first: date, last: date
+                           ) -> tuple[dict[int, str], tuple[tuple[str, str, int, int, int], ...]]:
+        """The period's answers per member and day (as `RecordTallies.daily`) and per question (`.questions`)."""
+        span = [chat_id, first.isoformat(), last.isoformat()]
+        where = "FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?"
         # Grouped by date first, as the index is ordered: no sort of 360,000 answers.
         daily = dict(self.db.execute(
             f"""SELECT user_id, group_concat(local_date || char(2) || n || ',' || k, char(2)) FROM (
                     SELECT user_id, local_date, count(*) AS n, sum(correct) AS k {where}
                     GROUP BY local_date, user_id) GROUP BY user_id""", span).fetchall())
-        return RecordTallies(
-            checkins=checkins, by_ref=by_ref, answered=answered, daily=daily,
-            questions=rows(f"SELECT question_id, ref, count(*), sum(correct), min(rowid) {where} GROUP BY question_id"))
+        questions = tuple(self.db.execute(
+            f"SELECT question_id, ref, count(*), sum(correct), min(rowid) {where} GROUP BY question_id",
+            span).fetchall())
+        return daily, questions
 
     def record_polls(self, chat_id: int) -> tuple[tuple[str, str, float], ...]:
         """(question, ref, closes at) of every poll put to the group, oldest first."""
@@ -1326,7 +1337,7 @@ class RecordTallies:
     """Counts for a campaign record (Store.record_tallies), as plain rows or per-member texts: ISO dates, 0/1."""
 
     # user -> their first press of each push, records.model.SEP (char(2) in the SQL) between fields and items:
-    # push date, local "date time", Excel serial of that (as SQLite writes a real), 1 if pressed later (补学) else 0
+    # push date, local date, local time, 1 if pressed on a later date (补学) else 0
     checkins: dict[int, str]
     # user, ref, answered, correct; question, correct, local date of the earliest answer in that section; _
     by_ref: tuple[tuple[int, str, int, int, str, int, str, int], ...]

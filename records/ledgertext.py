@@ -18,6 +18,7 @@ import io
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from itertools import repeat
 
 from records import sheetxml, wording
@@ -34,7 +35,7 @@ class Pieces:
 
     head: Callable[[Member], bytes]
     day: Callable[[PushDay], bytes]
-    # (local "date time" texts, serials, late 0/1 texts) of a member's presses -> their pieces, in C
+    # (local dates, local times, late 0/1) of a member's presses -> their pieces, in C
     pressed: Callable[[list[bytes], list[bytes], list[bytes]], Iterable[bytes]]
     unpressed: bytes
     excuse: Callable[[Excuse], bytes]
@@ -56,6 +57,23 @@ class _Made(dict[bytes, bytes]):
         return made
 
 
+class _Numbers(dict[bytes, float]):
+    """Each distinct text's number, worked out once (`map(numbers.__getitem__, texts)` stays in C)."""
+
+    def __init__(self, make: Callable[[bytes], float]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: bytes) -> float:
+        made = self[key] = self.make(key)
+        return made
+
+
+def _bump(day: bytes) -> float:
+    """What sheetxml.serial adds for Excel's 1900-02-29 (none before 1900-03-01): added last, as it adds it."""
+    return 1 if day >= b"1900-03-01" else 0
+
+
 def member_days_of(campaign: Campaign) -> MemberDays:
     """A campaign's check-ins and answers per day as the store writes them (for a campaign counted in Python)."""
     if campaign.member_days is not None:
@@ -63,7 +81,7 @@ def member_days_of(campaign: Campaign) -> MemberDays:
     tallies = tally(campaign)
     if tallies.daily is None:
         raise ValueError("the campaign was counted for a report: its answers per day are not there")
-    checkins = {uid: SEP.join(f"{day.isoformat()}{SEP}{at.isoformat(' ', 'seconds')}{SEP}{sheetxml.serial(at)!r}"
+    checkins = {uid: SEP.join(f"{day.isoformat()}{SEP}{at.date().isoformat()}{SEP}{at:%H:%M:%S}"
                               f"{SEP}{int(is_late(at, day))}" for day, at in days.items())
                 for uid, days in tallies.checkins.items() if days}
     daily = {uid: SEP.join(f"{day.isoformat()}{SEP}{n},{c}" for day, (n, c) in days.items())
@@ -87,7 +105,7 @@ def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[list[bytes]]:
         uid = member.user_id
         pressed: dict[bytes, bytes] = {}
         if text := texts.checkins.get(uid):
-            f = text.encode().split(sep)  # push date, "date time", serial, late: four fields a press
+            f = text.encode().split(sep)  # push date, local date, local time, late: four fields a press
             pressed = dict(zip(f[0::4], pieces.pressed(f[1::4], f[2::4], f[3::4]), strict=True))
         counted: dict[bytes, bytes] = {}
         if text := texts.daily.get(uid):
@@ -128,9 +146,17 @@ def xlsx_rows(campaign: Campaign, day_style: int | None, time_style: int | None)
     yes = cells(("H", wording.YES, None))
     stamp = (f'<c r="G{row}" s="{time_style}"><v>' if time_style is not None else f'<c r="G{row}"><v>').encode()
     late = {b"0": b"</v></c>", b"1": b"</v></c>" + yes}
+    # Excel's serial of a local date and time, as sheetxml.serial adds it up (the same float, the same repr):
+    # whole days since 1899-12-31 + seconds / 86,400, then 1 for Excel's 1900-02-29 from 1900-03-01 on.
+    whole = _Numbers(lambda day: float(sheetxml.serial(date.fromisoformat(day.decode())) - _bump(day)))
+    fraction = _Numbers(lambda at: (int(at[:2]) * 3600 + int(at[3:5]) * 60 + int(at[6:8])) / 86_400)
+    bump = _Numbers(_bump)
 
-    def pressed(_moments: list[bytes], serials: list[bytes], lates: list[bytes]) -> Iterable[bytes]:
-        return map(operator.add, map(stamp.__add__, serials), map(late.__getitem__, lates))
+    def pressed(days: list[bytes], times: list[bytes], lates: list[bytes]) -> Iterable[bytes]:
+        serials = map(operator.add, map(operator.add, map(whole.__getitem__, days), map(fraction.__getitem__, times)),
+                      map(bump.__getitem__, days))
+        return map(operator.add, map(stamp.__add__, map(str.encode, map(repr, serials))),
+                   map(late.__getitem__, lates))
 
     def counts(pair: bytes) -> bytes:
         n, c = pair.split(b",")
@@ -168,8 +194,9 @@ def csv_lines(campaign: Campaign) -> Iterator[bytes]:
     lines a piece."""
     late = {b"0": b"," + _fields(wording.NO), b"1": b"," + _fields(wording.YES)}
 
-    def pressed(moments: list[bytes], _serials: list[bytes], lates: list[bytes]) -> Iterable[bytes]:
-        return map(operator.add, moments, map(late.__getitem__, lates))
+    def pressed(days: list[bytes], times: list[bytes], lates: list[bytes]) -> Iterable[bytes]:
+        # "YYYY-MM-DD HH:MM:SS", csv_value's format for a local time
+        return map(operator.add, map(b" ".join, zip(days, times, strict=True)), map(late.__getitem__, lates))
 
     pieces = Pieces(
         head=lambda m: _fields(m.name, str(m.user_id)) + b",",

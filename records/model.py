@@ -141,8 +141,8 @@ class MemberDays:
     fields and items separated by SEP. The 台账 writers (records/export.py) turn a member's text into cells with a
     few C string calls (split, slices, zip) instead of a Python step per row: 300,000 rows at 5,000 x 60.
 
-    checkins: push date, local "date time" of the first press, its Excel serial (as SQLite writes a real), and 1
-    if pressed on a later date (补学) else 0 — four fields per press. daily: local date and "answered,correct".
+    checkins: push date, local date and local time (HH:MM:SS) of the first press, and 1 if pressed on a later
+    date (补学) else 0 — four fields per press. daily: local date and "answered,correct".
     """
 
     checkins: Mapping[int, str]
