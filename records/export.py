@@ -54,7 +54,7 @@ def day_cells(d: DayStat) -> tuple[Cell, ...]:
 
 
 # Which columns hold a rate (shown as a percentage), per sheet: the headers say so.
-_RATES = {"打卡率", "正确率"}
+_RATES = set(wording.RATE_HEADERS)
 
 
 def mastery_table(summary: Summary) -> tuple[list[str], list[tuple[int, str, list[float | None]]]]:
@@ -184,7 +184,7 @@ def _ledger_xml(campaign: Campaign, styles: list[int | None]) -> Iterator[str]:
 def _column_format(header: str, day: Any, moment: Any, percent: Any) -> Any:
     if header in _RATES:
         return percent
-    return {"日期": day, "打卡时间": moment, wording.CHANNELS_LAST_DATE: day}.get(header)
+    return {wording.DATE: day, wording.CHECKED_AT: moment, wording.CHANNELS_LAST_DATE: day}.get(header)
 
 
 def _add_chart(book: Any, days: int) -> None:
