@@ -21,7 +21,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden
 
 from bot import render
-from bot.channels_view import with_channels
+from bot.channels_view import ChannelStatus, statuses_of_group, with_channels
 from bot.services import Services
 from bot.store import RecordTallies, Store
 from records import chart, wording
@@ -172,9 +172,22 @@ async def period_of(svc: Services, chat_id: int, text: str) -> Period:
 
 
 async def summary_of(svc: Services, chat_id: int, period: Period, with_mastery: bool = False) -> Summary:
-    today = await svc.local_today(chat_id)
-    campaign = await svc.db(lambda s: load_campaign(s, svc, chat_id, period, today, with_mastery))
-    return await asyncio.to_thread(summarize, campaign)
+    return (await summary_and_channels(svc, chat_id, period, with_mastery, channels=False))[0]
+
+
+async def summary_and_channels(svc: Services, chat_id: int, period: Period, with_mastery: bool = False,
+                               channels: bool = True) -> tuple[Summary, list[ChannelStatus]]:
+    """The group's summary and (for /report) its robot channels in the period, read in one call to the store."""
+    configured = svc.config.channels if channels else ()
+
+    def load(store: Store) -> tuple[Campaign, list[ChannelStatus]]:
+        group = store.group(chat_id)
+        today = svc.local_date(group.timezone if group else None)
+        return (load_campaign(store, svc, chat_id, period, today, with_mastery),
+                statuses_of_group(store, configured, chat_id, period.first, period.last))
+
+    campaign, found = await svc.db(load)
+    return await asyncio.to_thread(summarize, campaign), found
 
 
 async def export_file(svc: Services, summary: Summary, fmt: str, folder: Path) -> Path:
