@@ -23,7 +23,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden
 
 from bot import render
-from bot.channels_view import with_channels
+from bot.channels_view import ChannelStatus, group_statuses, with_channels
 from bot.services import Services
 from bot.store import RecordTallies, Store
 from records import chart, wording
@@ -219,11 +219,31 @@ async def period_of(svc: Services, chat_id: int, text: str) -> Period:
 
 async def summary_of(svc: Services, chat_id: int, period: Period, with_mastery: bool = False) -> Summary:
     """A report's summary, or with `with_mastery` an export's (everything the files show)."""
-    today = await svc.local_today(chat_id)
-    if with_mastery:
-        return await svc.db.read(lambda s: load_summary(s, svc, chat_id, period, today))
-    campaign = await svc.db.read(lambda s: load_campaign(s, svc, chat_id, period, today, with_mastery))
-    return await asyncio.to_thread(summarize, campaign)
+    return (await summary_and_channels(svc, chat_id, period, with_mastery, channels=False))[0]
+
+
+async def summary_and_channels(svc: Services, chat_id: int, period: Period, with_mastery: bool = False,
+                               channels: bool = True) -> tuple[Summary, list[ChannelStatus]]:
+    """The group's summary and (for /report) its robot channels in the period, at once: the record on the
+    store's reader (one snapshot, off the writer's thread; an export's is summarized there too, `load_summary`),
+    the channels on the store's thread (reading them makes sure each configured one has its row: a write), and
+    no trip at all when no channel belongs to a group."""
+
+    def load(store: Store) -> Campaign | Summary:
+        group = store.group(chat_id)
+        today = svc.local_date(group.timezone if group else None)
+        if with_mastery:
+            return load_summary(store, svc, chat_id, period, today)
+        return load_campaign(store, svc, chat_id, period, today, with_mastery=False)
+
+    async def no_channels() -> list[ChannelStatus]:
+        return []
+
+    loaded, found = await asyncio.gather(
+        svc.db.read(load), group_statuses(svc, chat_id, period.first, period.last) if channels else no_channels())
+    if isinstance(loaded, Summary):
+        return loaded, found
+    return await asyncio.to_thread(summarize, loaded), found
 
 
 async def export_file(svc: Services, summary: Summary, fmt: str, folder: Path) -> Path:

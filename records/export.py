@@ -54,7 +54,7 @@ def day_cells(d: DayStat) -> tuple[Cell, ...]:
 
 
 # Which columns hold a rate (shown as a percentage), per sheet: the headers say so.
-_RATES = {"打卡率", "正确率"}
+_RATES = set(wording.RATE_HEADERS)
 
 
 def mastery_table(summary: Summary) -> tuple[list[str], list[tuple[int, str, list[float | None]]]]:
@@ -128,7 +128,7 @@ def write_xlsx(summary: Summary, path: Path) -> None:
 def _column_format(header: str, day: Any, moment: Any, percent: Any) -> Any:
     if header in _RATES:
         return percent
-    return {"日期": day, "打卡时间": moment, wording.CHANNELS_LAST_DATE: day}.get(header)
+    return {wording.DATE: day, wording.CHECKED_AT: moment, wording.CHANNELS_LAST_DATE: day}.get(header)
 
 
 def _add_chart(book: Any, days: int) -> None:
