@@ -107,7 +107,10 @@ def load_summary(store: Store, svc: Services, chat_id: int, period: Period, toda
         daily, questions = store.record_day_tallies(chat_id, period.first, period.last)
         counted = summary.result()
     assert counted.campaign.tallies is not None  # summarized() counted them
-    tallies = replace(counted.campaign.tallies, **_day_tallies(daily, questions, names))
+    # The answers per day stay the store's texts (member_days): all the 台账 writers read, where Tallies' dicts of
+    # dates would cost 250,000 entries more.
+    tallies = replace(counted.campaign.tallies,
+                      questions={qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in questions})
     campaign = replace(counted.campaign, tallies=tallies, member_days=MemberDays(counts.checkins, daily))
     return replace(counted, campaign=campaign)
 

@@ -79,12 +79,18 @@ def cell_tail(value: Value, style: int | None) -> str | None:
 def generic_rows(rows: Iterable[Iterable[Value]], styles: list[int | None]) -> Iterator[str]:
     """Any rows of plain values from sheet row 2 on (row 1 is the header): a cell at a time."""
     refs = [column(i) for i in range(len(styles))]
+    # What follows a number's value: its style, as number_tail writes it (numbers are most cells here).
+    numbered = ['"><v>' if style is None else f'" s="{style}"><v>' for style in styles]
     for n, cells in enumerate(rows, start=2):
         r = str(n)
         parts = [f'<row r="{r}">']
-        for ref, value, style in zip(refs, cells, styles, strict=False):
-            tail = cell_tail(value, style)
-            if tail is not None:
+        for ref, value, style, lead in zip(refs, cells, styles, numbered, strict=False):
+            kind = type(value)
+            if kind is int:  # number_tail, inline (a bool is not an int here: it goes the long way, as before)
+                parts.append(f'<c r="{ref}{r}{lead}{value}</v></c>')
+            elif kind is float:
+                parts.append(f'<c r="{ref}{r}{lead}{value!r}</v></c>')
+            elif (tail := cell_tail(value, style)) is not None:
                 parts.append(f'<c r="{ref}{r}{tail}')
         parts.append("</row>")
         yield "".join(parts)
