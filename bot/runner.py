@@ -28,7 +28,7 @@ from bot.quizrounds import QuizRounds, Scope
 from bot.reports import warn_without_cjk_font
 from bot.robots.push import RobotPusher
 from bot.services import Services, build_services
-from bot.store import Store
+from bot.store import Group, Store
 from content.model import Reading
 from schedules.campaign import daily_quiz_close
 from schedules.scheduler import PushScheduler
@@ -59,13 +59,12 @@ def attach_pusher(app: Application, svc: Services, robots: RobotPusher | None = 
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     rounds = rounds_of(app)
 
-    async def after_push(chat_id: int, reading: Reading) -> None:
+    async def after_push(chat_id: int, reading: Reading, group: Group) -> None:
         """Robot channels that follow this group post it too; the day's quiz where the group asked for one, open
-        until the evening."""
+        until the evening. `group` is as the delivery read it when it claimed the push."""
         if robots is not None:
             await robots.kick()
-        group = await svc.db(lambda s: s.group(chat_id))
-        if group is not None and group.daily_quiz > 0:
+        if group.daily_quiz > 0:
             closes = daily_quiz_close(svc.clock(), group.timezone, svc.config.quiz.daily_until)
             refusal = await rounds.start(chat_id, app.bot.id, group.daily_quiz,
                                          Scope(frozenset(reading.refs), "今天的内容"), closes_at=closes.timestamp())
