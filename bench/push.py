@@ -4,6 +4,8 @@ Limits on: the stand-in enforces Telegram's flood limits as strict sliding windo
 no leaky-bucket burst) and the bot runs its production FloodLimiter; the figure is the achieved rate over the whole
 push against the 30 messages/s ceiling, plus 429s and lost or duplicated readings.
 Limits off: the bot's push rate against a bare PTB loop sending the same message to the same chats.
+Both sides talk to the stand-in in a child process (bench/remote.py): Telegram is not in the bot's process, and the
+stand-in's record of 10,000 messages is not the bot's heap (it made the collector stall the bot's loop).
 """
 
 from __future__ import annotations
@@ -17,23 +19,22 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.request import HTTPXRequest
 
 from bench.common import (
+    BOT_USERNAME,
     POOL_SIZE,
     TOKEN,
     Heartbeat,
     Sizes,
     make_services,
     median,
-    new_standin,
-    replies,
     seed_groups,
     studybot,
     wall,
 )
+from bench.remote import RemoteStandIn
 from bench.report import Goal, Row, ratio_at_least, value_is
 from bot import render
 from bot.handlers.lookup import reading_keyboard
 from bot.services import Services
-from bot.standin import StandIn
 from schedules.clock import FakeClock
 
 GROUP_BASE = -5_000_000
@@ -65,10 +66,9 @@ def chat_ids(count: int) -> list[int]:
     return [GROUP_BASE - i for i in range(count)]
 
 
-def count_readings(standin: StandIn, chats: list[int]) -> tuple[int, int]:
-    """(lost, duplicated): groups whose chat has no sendMessage, and groups with more than one."""
-    counts = [len(standin.sent(chat, "sendMessage")) for chat in chats]
-    return sum(1 for c in counts if c == 0), sum(1 for c in counts if c > 1)
+def remote_standin(limits: bool, *, strict: bool = False) -> RemoteStandIn:
+    """The stand-in in a child process; `strict`: flood limits as sliding windows (30 in any second)."""
+    return RemoteStandIn(TOKEN, BOT_USERNAME, limits=limits, strict=strict)
 
 
 async def push_studybot(workdir: Path, groups: int, *, limits: bool) -> PushRun:
@@ -76,11 +76,10 @@ async def push_studybot(workdir: Path, groups: int, *, limits: bool) -> PushRun:
     svc = make_services(workdir, f"push-{'limited' if limits else 'free'}", clock=clock)
     chats = chat_ids(groups)
     seed_groups(svc.store, chats, PUSH_AT, ZONE)
-    async with new_standin(limits=limits, strict=True) as standin, \
-            studybot(svc, standin, rate_limit=limits) as running, \
-            replies(standin, "sendMessage") as listener:
+    async with remote_standin(limits, strict=True) as standin, \
+            studybot(svc, standin, rate_limit=limits) as running:
         await asyncio.sleep(0.2)  # the start-up catch-up tick runs (nothing is due at 07:59:30)
-        refused_before = standin.stats.too_many_requests
+        refused_before = (await standin.tally()).too_many_requests
         clock.set(PUSH_MINUTE)
         heartbeat = Heartbeat()
         start = wall()
@@ -89,10 +88,11 @@ async def push_studybot(workdir: Path, groups: int, *, limits: bool) -> PushRun:
         # A minute tick of APScheduler may have raced this one and still hold some groups: wait for those too.
         while running.pusher.in_flight:
             await asyncio.sleep(0.05)
-        seconds = (listener.last_timestamp or wall()) - start
         stall, start_stall = await heartbeat.close(), heartbeat.longest_at_start
-        lost, duplicated = count_readings(standin, chats)
-        return PushRun(groups, seconds, standin.stats.too_many_requests - refused_before, lost, duplicated,
+        tally = await standin.tally()
+        seconds = (tally.last_timestamp or wall()) - start
+        lost, duplicated = tally.lost_and_duplicated(chats)
+        return PushRun(groups, seconds, tally.too_many_requests - refused_before, lost, duplicated,
                        len(result.failed), stall, start_stall)
 
 
@@ -107,7 +107,7 @@ async def push_baseline(text: str, markup: InlineKeyboardMarkup, groups: int, co
     """A bare PTB loop: Bot.send_message to every chat, `concurrency` at a time, no studybot logic."""
     chats = chat_ids(groups)
     gate = asyncio.Semaphore(concurrency)
-    async with new_standin(limits=False) as standin, replies(standin, "sendMessage") as listener:
+    async with remote_standin(limits=False) as standin:
         bot = Bot(TOKEN, base_url=standin.base_url,
                   request=HTTPXRequest(connection_pool_size=POOL_SIZE, pool_timeout=30))
 
@@ -119,8 +119,9 @@ async def push_baseline(text: str, markup: InlineKeyboardMarkup, groups: int, co
             await bot.send_message(GROUP_BASE + 1, text, parse_mode="HTML", reply_markup=markup)  # warm-up
             start = wall()
             await asyncio.gather(*(send(chat) for chat in chats))
-            seconds = listener.last_timestamp - start
-        lost, duplicated = count_readings(standin, chats)
+            tally = await standin.tally()
+            seconds = tally.last_timestamp - start
+        lost, duplicated = tally.lost_and_duplicated(chats)
         return PushRun(groups, seconds, 0, lost, duplicated, 0)
 
 
