@@ -58,25 +58,24 @@ def statuses(store: Store, channels: Sequence[ChannelConfig], first: date | None
             for c, row in zip(channels, rows, strict=True)]
 
 
+def statuses_of_group(store: Store, configured: Sequence[ChannelConfig], chat_id: int, first: date | None = None,
+                      last: date | None = None) -> list[ChannelStatus]:
+    """The statuses of the channels that belong to the group (call it on the store's thread, e.g. inside the call
+    that loads the group's report: bot/reports.py)."""
+    if not any(c.telegram_group is not None for c in configured):
+        return []
+    # The config may still name the id the group had before it became a supergroup.
+    mine = [c for c in configured
+            if c.telegram_group is not None and store.current_chat(c.telegram_group) == chat_id]
+    return statuses(store, mine, first, last)
+
+
 async def group_statuses(svc: Services, chat_id: int, first: date | None = None,
                          last: date | None = None) -> list[ChannelStatus]:
     configured = svc.config.channels
     if not any(c.telegram_group is not None for c in configured):
-        return []
-
-    def load(store: Store) -> list[ChannelStatus]:
-        # The config may still name the id the group had before it became a supergroup.
-        mine = [c for c in configured
-                if c.telegram_group is not None and store.current_chat(c.telegram_group) == chat_id]
-        return statuses(store, mine, first, last)
-
-    return await svc.db(load)
-
-
-async def report_text(svc: Services, chat_id: int, first: date, last: date) -> str:
-    """The /report lines about the group's channels in the period ("" when it has none)."""
-    found = await group_statuses(svc, chat_id, first, last)
-    return render.report_channels(found) if found else ""
+        return []  # no trip to the store's thread
+    return await svc.db(lambda store: statuses_of_group(store, configured, chat_id, first, last))
 
 
 async def with_channels(svc: Services, summary: Summary) -> Summary:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot import render
 from bot.store import Checkin, PollRecord, Store
 from content.model import Reading
 from content.questions import Question
@@ -80,7 +81,7 @@ def _answers(store: Store, chat_id: int, day_date: date, reading: Reading, quest
         return 0
     chosen = rng.sample(pool, min(QUESTIONS_PER_DAY, len(pool)))
     closes = datetime.combine(day_date, time(21, 0), zone).timestamp()
-    started = store.start_round(chat_id, DEMO_ADMIN, [q.id for q in chosen], "今天的内容", closes - 3600,
+    started = store.start_round(chat_id, DEMO_ADMIN, [q.id for q in chosen], render.scope_label("today"), closes - 3600,
                                 kind="daily", closes_at=closes)
     if started is None:
         return 0

@@ -21,8 +21,10 @@ with an explicit allowed_updates, retries with back-off on network errors, Retry
 handled.
 
 `HandledQueue` does the same for the webhook: PTB's webhook handler answers Telegram's POST when `update_queue.put`
-returns, so this queue's `put` handles the update and flushes the store first, waiting at most `webhook_patience`
-seconds (Telegram gives up on a slow answer and sends the update again, which a flood wait must not cause).
+returns, so this queue's `put` handles the update and flushes the store first, waiting at most `WEBHOOK_PATIENCE`
+seconds for both. A handler still running then goes on (it is never cancelled) and the POST is answered anyway; a
+POST of an update still being handled (Telegram sending it again) waits for that handling instead of starting a
+second one.
 """
 
 from __future__ import annotations
@@ -46,8 +48,15 @@ Flush = Callable[[], Awaitable[None]]
 BACKOFF_FIRST = 1.0  # PTB's network_retry_loop: 1 s, then ×1.5 up to 30 s
 BACKOFF_CAP = 30.0
 RETRY_AFTER_SLACK = 0.5
-# Telegram sends an update again when its webhook POST is not answered in time: answer well before that.
-WEBHOOK_PATIENCE = 20.0
+# How long a webhook POST waits for its update to be handled and stored before it is answered anyway. Telegram's
+# Bot API server waits 60 s for the answer, then closes the connection and sends the update again (levlam, its
+# maintainer, in tdlib/telegram-bot-api#211 and #341; the 60 s read timeout of the connections WebhookActor.cpp
+# opens), so the answer must come well before that. And it delivers one chat's updates in sequence, the next only
+# once this one is answered (WebhookActor keeps a queue per chat; grammY's deployment guide says the same), so every
+# second of the cap is a second that chat's next message may wait. 10 s is grammY's default for the same trade-off
+# (`webhookCallback`'s timeoutMilliseconds): longer than an ordinary handler, a flush or one 429 of a few seconds,
+# and short enough that a handler stuck on a group's flood budget holds its chat back for at most that.
+WEBHOOK_PATIENCE = 10.0
 GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
 # A handler whose store write SQLite refused (locked, busy) did not handle its update: it is handled again, this
 # many times at most, before it is confirmed (a lasting failure must not hold every later update back).
@@ -230,8 +239,9 @@ class UpdateFetcher:
 
 
 class HandledQueue(asyncio.Queue[object]):
-    """The application's update queue for webhook mode: `put(update)` returns once it is handled and stored, so
-    PTB's webhook handler answers Telegram's POST only then. Anything else (PTB's stop signal) is queued as usual.
+    """The application's update queue for webhook mode: `put(update)` returns once it is handled and stored (or
+    after `patience` seconds), so PTB's webhook handler answers Telegram's POST only then. Anything else (PTB's stop
+    signal) is queued as usual.
 
     Until `attach` is called (polling mode, before start), updates are queued as with a plain queue.
     """
@@ -241,7 +251,8 @@ class HandledQueue(asyncio.Queue[object]):
         self._app: Application | None = None
         self._flush: Flush | None = None
         self.patience = WEBHOOK_PATIENCE
-        self._handling: set[int] = set()
+        # update id -> its handling (handler, then flush): True when a store write was refused
+        self._handling: dict[int, asyncio.Task[bool]] = {}
         self._refused: set[int] = set()  # handled, but a store write was refused (as UpdateFetcher._note_error)
 
     def attach(self, app: Application, flush: Flush, patience: float = WEBHOOK_PATIENCE) -> None:
@@ -258,24 +269,39 @@ class HandledQueue(asyncio.Queue[object]):
             await super().put(item)
             return
         uid = item.update_id
-        self._handling.add(uid)
-        try:
-            task = dispatch(self._app, item)
-            # asyncio.wait never cancels: Telegram hanging up on the POST does not stop the handler.
-            done, _ = await asyncio.wait([task], timeout=self.patience)
-            if not done:
-                log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
-                            uid, self.patience)
-            await self._flush()
-        finally:
-            self._handling.discard(uid)
-        if uid in self._refused:
-            self._refused.discard(uid)
+        handling = self._handling.get(uid)
+        if handling is None:
+            handling = self._handling[uid] = asyncio.create_task(self._handle(self._app, self._flush, item),
+                                                                 name=f"studybot:webhook:{uid}")
+            handling.add_done_callback(lambda task: self._forget(uid, task))
+        else:
+            log.info("update %s was sent again while it is being handled: waiting for that", uid)
+        # asyncio.wait never cancels: a slow handler goes on after the answer, and Telegram hanging up on the POST
+        # does not stop it either.
+        done, _ = await asyncio.wait([handling], timeout=self.patience)
+        if not done:
+            log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
+                        uid, self.patience)
+            return
+        if handling.result():
             # Not 200: Telegram sends the update again later (PTB's webhook answers the raised error's status).
             from tornado.web import HTTPError
 
             log.warning("update %s: its handler could not store what it did; asking Telegram to send it again", uid)
             raise HTTPError(503, reason="update not stored")
+
+    async def _handle(self, app: Application, flush: Flush, update: Update) -> bool:
+        """Handle the update and commit what it wrote; True if a store write was refused."""
+        await dispatch(app, update)
+        await flush()
+        return update.update_id in self._refused
+
+    def _forget(self, uid: int, task: asyncio.Task[bool]) -> None:
+        if self._handling.get(uid) is task:
+            del self._handling[uid]
+        self._refused.discard(uid)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling update %s failed", uid, exc_info=task.exception())
 
 
 def _capped(offset: int | None, ceiling: int | None) -> int | None:

@@ -78,15 +78,15 @@ class Terminal:
         if record.chat_id != DEMO_CHAT:
             return
         if record.file is not None:
-            self._print("🤖 学习助手", self._save(record))
+            self._print(render.offline_bot_label(), self._save(record))
         elif record.method == "sendPoll" and record.poll is not None:
             self._show_poll(record.poll)
         elif record.method in ("sendMessage", "editMessageText") and record.text is not None:
-            label = "🤖 学习助手" + ("（已编辑）" if record.method == "editMessageText" else "")
+            label = render.offline_bot_label(edited=record.method == "editMessageText")
             self._print(label, mark_underlines(record.text, record.entities))
             self._remember_buttons(record)
         elif record.method == "stopPoll":
-            self._print("🤖 学习助手", "（投票已结束）")
+            self._print(render.offline_bot_label(), render.offline_poll_closed())
 
     def _show_private(self, record: SentRecord) -> None:
         """The bot's private chat with you, shown inline with a 🔒 prefix; files are saved to the working folder."""
@@ -103,17 +103,16 @@ class Terminal:
         return render.offline_file_saved(str(path.resolve()), caption)
 
     def _show_poll(self, poll: dict[str, Any]) -> None:
-        options = "\n".join(f"  {i}) {o['text']}" for i, o in enumerate(poll["options"], start=1))
         self.open_poll = str(poll["id"])
-        self._print("📊 测验", f"{poll['question']}\n{options}\n（输入选项编号作答，例如 2）")
+        self._print(render.offline_poll_label(),
+                    render.offline_poll(poll["question"], [o["text"] for o in poll["options"]]))
 
     def _remember_buttons(self, record: SentRecord) -> None:
         rows = (record.reply_markup or {}).get("inline_keyboard") or []
         found = [(record.message_id, b.get("callback_data", ""), b.get("text", "")) for row in rows for b in row]
         if found:
             self.buttons = [(m, data) for m, data, _ in found]
-            labels = "  ".join(f"#{i} {text}" for i, (_, _, text) in enumerate(found, start=1))
-            print(f"  按钮：{labels}（输入 #编号 点击）", file=self.out, flush=True)
+            print(render.offline_buttons([text for _, _, text in found]), file=self.out, flush=True)
 
     def _print(self, who: str, text: str) -> None:
         body = "\n".join("  " + line for line in text.splitlines())
@@ -135,7 +134,7 @@ class Terminal:
                 message_id, data = self.buttons[index]
                 self.pressed = world.user_presses(DEMO_CHAT, self.speaker, message_id, data)
             else:
-                self._note("没有这个按钮")
+                self._note(render.offline_no_button())
         elif text.isdigit() and self.open_poll is not None and len(text) <= 2:
             self._answer(int(text) - 1)
         elif command == "/pushnow":
@@ -160,25 +159,24 @@ class Terminal:
         """Offline only: type as another demo member (`/as 小王`), or as yourself again (`/as 我`)."""
         names = {OWNER_NAME: ME, "我": ME, **{n: uid for uid, n in MEMBERS.items()}}
         if name not in names:
-            choices = "、".join([OWNER_NAME, *MEMBERS.values()])
-            self._note(f"本地：/as 名字 以另一位成员的身份发言，可选：{choices}；/as 我 换回自己")
+            self._note(render.offline_as_usage([OWNER_NAME, *MEMBERS.values()]))
             return
         self.speaker = names[name]
-        who = f"{OWNER_NAME}（群主）" if self.speaker == ME else f"{name}（普通成员）"
-        self._note(f"本地：现在以 {who} 的身份发言")
+        owner = self.speaker == ME
+        self._note(render.offline_speaking_as(OWNER_NAME if owner else name, owner))
 
     def _answer(self, option: int) -> None:
         poll = self.standin.world.polls.get(self.open_poll or "")
         if poll is None or poll.is_closed or not 0 <= option < len(poll.options):
-            print("  （没有可以作答的测验，或选项编号不对）", file=self.out, flush=True)
+            print(f"  {render.offline_no_poll()}", file=self.out, flush=True)
             return
         try:
             self.standin.world.user_answers_poll(poll.id, self.speaker, [option])
         except ValueError:
-            print("  （这道题你已经答过了）", file=self.out, flush=True)
+            print(f"  {render.offline_already_answered()}", file=self.out, flush=True)
             return
         correct = option in poll.correct_option_ids
-        verdict = "✔ 回答正确！" if correct else f"✘ 回答错误，正确答案：{poll.options[poll.correct_option_ids[0]]}"
+        verdict = render.offline_verdict(correct, poll.options[poll.correct_option_ids[0]])
         explanation = f"\n  {poll.explanation}" if poll.explanation else ""
         print(f"  {verdict}{explanation}\n", file=self.out, flush=True)
 
@@ -187,14 +185,14 @@ class Terminal:
         svc = self.running.svc
         group, hold = await svc.db(lambda s: (s.group(DEMO_CHAT), s.push_hold(DEMO_CHAT)))
         if group is None or not group.pushable:
-            self._note("本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复")
+            self._note(render.offline_subscribe_first())
             return
         last = max(filter(None, (group.last_pushed, hold)), default=None)  # a date held by a settings change
         if due_date(group.schedule, last, self.clock(), svc.grace) is None:
             target = next_push_after(group.schedule, self.clock(), last)
             self.clock.offset += target - self.clock() + timedelta(seconds=1)
             when = target.astimezone(ZoneInfo(group.timezone)).strftime("%Y-%m-%d %H:%M")
-            self._note(f"本地：时钟快进到下一次推送时间 {when}，{zone_label(group.timezone, target)}")
+            self._note(render.offline_clock_jumped(when, zone_label(group.timezone, target)))
         await self.running.pusher.run_now()
 
 
@@ -231,15 +229,6 @@ def valid_text(text: str) -> str:
     except UnicodeEncodeError:
         raw = text.encode("utf-8", "replace")
     return raw.decode("utf-8", "replace")
-
-
-BANNER = (
-    "studybot — 离线本地聊天（offline）。没有配置 Telegram 令牌，机器人正连接内置的本地 Bot API 替身运行。\n"
-    "To connect to Telegram: set TELEGRAM_BOT_TOKEN (or telegram.token in config.yaml) and run `studybot run` again.\n"
-    "你是演示群“{title}”的群主，群里还有{members}。试试：/toc、/section 2.3、/search 终身学习、/subscribe、"
-    "/pushnow、/quiz 3；/as 小王 换成另一位成员发言；/demo 模拟一周的学习记录，再试 /report、/export；"
-    "输入 /help 查看全部命令，Ctrl-D 或 Ctrl-C 退出。\n"
-)
 
 
 class Lines(Protocol):
@@ -412,8 +401,7 @@ async def run_offline(config: Config, stdin: TextIO | None = None, out: TextIO |
     last_output = [0.0]
     pump = asyncio.create_task(_pump(outbox, terminal, last_output))
     loop = asyncio.get_running_loop()
-    members = "、".join(MEMBERS.values())
-    print(BANNER.format(title=DEMO_TITLE, members=members), file=out, flush=True)
+    print(render.offline_banner(DEMO_TITLE, list(MEMBERS.values())), file=out, flush=True)
     try:
         if must_join:
             standin.world.add_bot_to_group(DEMO_CHAT, DEMO_TITLE, by_user=ME)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from telegram.ext import Application, ContextTypes
 
+from bot import render
 from bot.app import ALLOWED_UPDATES, build_application, register_commands
 from bot.campaign import CAMPAIGN_KEY, CampaignState, CampaignTick
 from bot.channels_view import stop_notice
@@ -66,8 +67,8 @@ def attach_pusher(app: Application, svc: Services, robots: RobotPusher | None = 
             await robots.kick()
         if group.daily_quiz > 0:
             closes = daily_quiz_close(svc.clock(), group.timezone, svc.config.quiz.daily_until)
-            refusal = await rounds.start(chat_id, app.bot.id, group.daily_quiz,
-                                         Scope(frozenset(reading.refs), "今天的内容"), closes_at=closes.timestamp())
+            scope = Scope(frozenset(reading.refs), render.scope_label("today"))
+            refusal = await rounds.start(chat_id, app.bot.id, group.daily_quiz, scope, closes_at=closes.timestamp())
             if refusal is not None:
                 log.info("no daily quiz in %s: %s", chat_id, refusal)
 

@@ -18,12 +18,19 @@ DAYS_SHEET = "每日"
 MASTERY_SHEET = "掌握度"
 SHEETS = (LEDGER_SHEET, SUMMARY_SHEET, QUIZ_SHEET, DAYS_SHEET, MASTERY_SHEET)  # workbook order
 
-LEDGER_HEADERS = ("成员", "用户ID", "日期", "第几天", "阅读内容", "章节", "打卡时间", "补学", "请假", "请假事由",
+# Headers whose columns the writers format (as a date, a date and time, a percentage): named once, used below.
+DATE = "日期"
+CHECKED_AT = "打卡时间"
+CHECKIN_RATE = "打卡率"
+ACCURACY = "正确率"
+RATE_HEADERS = (CHECKIN_RATE, ACCURACY)
+
+LEDGER_HEADERS = ("成员", "用户ID", DATE, "第几天", "阅读内容", "章节", CHECKED_AT, "补学", "请假", "请假事由",
                   "答题数", "答对数")
-SUMMARY_HEADERS = ("成员", "用户ID", "应打卡天数", "已打卡天数", "打卡率", "其中补学", "请假天数", "当前连续",
-                   "最长连续", "答题数", "答对数", "正确率", "薄弱章节")
-QUIZ_HEADERS = ("题目ID", "章节", "题目", "出题次数", "作答人次", "答对人次", "正确率")
-DAYS_HEADERS = ("日期", "第几天", "阅读内容", "应打卡", "已打卡", "其中补学", "打卡率")
+SUMMARY_HEADERS = ("成员", "用户ID", "应打卡天数", "已打卡天数", CHECKIN_RATE, "其中补学", "请假天数", "当前连续",
+                   "最长连续", "答题数", "答对数", ACCURACY, "薄弱章节")
+QUIZ_HEADERS = ("题目ID", "章节", "题目", "出题次数", "作答人次", "答对人次", ACCURACY)
+DAYS_HEADERS = (DATE, "第几天", "阅读内容", "应打卡", "已打卡", "其中补学", CHECKIN_RATE)
 MASTERY_HEADERS = ("成员", "用户ID")  # then one column per section, headed by its name
 MASTERY_TITLE = "各章节掌握度（复习与测验）"
 MASTERY_MEMBERS_AXIS = "成员"
@@ -33,8 +40,8 @@ NO = ""
 CHART_RATE_TITLE = "每日打卡率"
 CHART_ACCURACY_TITLE = "各章节测验正确率"
 CHART_NO_ANSWERS = "本期没有测验作答"
-CHART_RATE_AXIS = "打卡率"
-CHART_DATE_AXIS = "日期"
+CHART_RATE_AXIS = CHECKIN_RATE
+CHART_DATE_AXIS = DATE
 CHART_SECTION_AXIS = "章节"
 
 # Robot channels (issue 14b): a sheet only when the group has any.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.fetcher import HandledQueue
 from bot.runner import start, stop
 from bot.services import build_services
 from bot.standin import StandIn
@@ -97,6 +98,45 @@ async def test_a_webhook_post_is_answered_only_once_its_update_is_stored(tmp_pat
             assert await answer == 200
             assert not answered_early and stored_early == 0
             assert _stored_groups(tmp_path) == 1  # stored by the time Telegram heard back
+        finally:
+            await stop(running)
+            svc.db.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_handler_past_the_cap_is_answered_anyway_finishes_and_holds_up_no_other_post(
+        tmp_path: Path) -> None:
+    """A handler that outlasts the answer cap (its reply is carried out only 6 s later): its POST is answered at the
+    cap, another chat's POST meanwhile is answered and served at once, Telegram sending the slow update again does
+    not handle it twice, and the slow reply still goes out."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/studybot/hook"
+    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
+        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
+            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
+        svc = build_services(config)
+        running = await start(svc, base_url=server.base_url)
+        queue = running.app.update_queue
+        assert isinstance(queue, HandledQueue)
+        queue.patience = 3.0  # the cap, shortened for the test (the handler's delay is twice it)
+        loop = asyncio.get_running_loop()
+        try:
+            slow = {"update_id": 1, "message": server.world.user_sends(MEMBER, MEMBER, "/toc")}
+            other = {"update_id": 2, "message": server.world.user_sends(ADMIN, ADMIN, "/toc")}
+            server.world.updates.clear()  # delivered by webhook below, not by getUpdates
+            arrived = server.stats.requests_by_method["sendMessage"]
+            server.delay_next("sendMessage", 6.0, deliver=False)  # carried out only when the 6 s are over
+            slow_answer = loop.run_in_executor(None, post, url, slow, "s3cret")
+            await settle(lambda: server.stats.requests_by_method["sendMessage"] > arrived)  # the handler waits
+            assert await loop.run_in_executor(None, post, url, other, "s3cret") == 200
+            assert len(server.sent(ADMIN)) == 1  # served while the slow POST is still open
+            assert not slow_answer.done()
+            assert await slow_answer == 200  # answered at the cap, not when the handler ends
+            assert server.sent(MEMBER) == []  # the handler is still at work
+            assert await loop.run_in_executor(None, post, url, slow, "s3cret") == 200  # Telegram sends it again
+            await server.wait_for_sent(MEMBER, 1, timeout=10)  # the slow reply was not lost
+            await settle(lambda: running.app.update_processor.current_concurrent_updates == 0)
+            assert len(server.sent(MEMBER)) == 1 and len(server.sent(ADMIN)) == 1  # each handled once
         finally:
             await stop(running)
             svc.db.close()

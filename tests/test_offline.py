@@ -59,3 +59,23 @@ def test_underlines_are_marked_by_utf16_offsets() -> None:
     text = "😀 终身学习理念"  # the emoji counts two UTF-16 units
     assert mark_underlines(text, [{"type": "underline", "offset": 3, "length": 4}]) == "😀 【终身学习】理念"
     assert mark_underlines(text, [{"type": "bold", "offset": 0, "length": 2}]) == text
+
+
+async def test_the_readme_quick_start_shows_what_the_offline_chat_prints(tmp_path: Path) -> None:
+    """README's first session is what a newcomer sees: each of its lines (but `…`, and the push time, which depends on
+    today's date) is in the transcript of the same input, in the same order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    shown = [line for line in quick_start.splitlines() if line.strip() not in ("", "…")]
+    typed = [line[2:] for line in shown if line.startswith("> ")]
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("".join(f"{line}\n" for line in typed)), out=out)
+    transcript = out.getvalue()
+    at = 0
+    for line in shown:
+        if "时钟快进到下一次推送时间" in line:
+            line = line.split("时间 ", 1)[0]
+        found = transcript.find(line, at)
+        assert found >= 0, f"README shows {line!r}, which the offline chat does not print (there)"
+        at = found + len(line)

@@ -49,7 +49,7 @@ async def test_bad_bytes_are_replaced_and_answered(tmp_path: Path) -> None:
 
 async def test_as_switches_the_member_who_answers(tmp_path: Path) -> None:
     config = build_config({"database": str(tmp_path / "demo.db")}, "test", tmp_path, env={})
-    transcript = await _run(config, "/quiz 1 all\n1\n/as 小王\n2\n/as 小李\n3\n/as 我\n/as 谁\n/leaderboard\n")
+    transcript = await _run(config, "/quiz 1 all\n1\n/as 小王\n2\n/as 小李\n1\n/as 我\n/as 谁\n/leaderboard\n")
     board = transcript[transcript.rindex("排行榜"):]
     assert "小王" in board and "小李" in board and "学员" in board
     assert "可选：学员、小王、小李、小张" in transcript  # an unknown name lists the members

@@ -59,18 +59,18 @@ def section_scope(doc: Document, text: str) -> Scope:
 
 
 async def resolve_scope(svc: Services, chat_id: int, scope: str) -> Scope:
-    everything = Scope(frozenset(s.ref for s in svc.doc.sections()), "全文")
+    everything = Scope(frozenset(s.ref for s in svc.doc.sections()), render.scope_label("all"))
     if scope == "all":
         return everything
     group = await svc.db(lambda s: s.group(chat_id))
     read_days = svc.days_sent(group) if group is not None else len(svc.plan)
     if scope == "today":
-        return Scope(frozenset(svc.reading(max(read_days, 1)).refs), "今天的内容")
+        return Scope(frozenset(svc.reading(max(read_days, 1)).refs), render.scope_label("today"))
     if scope == "read":
         if read_days < 1:
             return everything
         refs = {r for reading in svc.plan[:read_days] for r in reading.refs}
-        return Scope(frozenset(refs), "已学内容")
+        return Scope(frozenset(refs), render.scope_label("read"))
     return section_scope(svc.doc, scope)
 
 

@@ -257,7 +257,7 @@ async def roster(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     size = await chat_size(context, chat.id)
     sent = False
     try:
-        for text in render.roster_table(group.title or "本群", members, excused, group.timezone):
+        for text in render.roster_table(group.title, members, excused, group.timezone):
             await context.bot.send_message(admin.id, text, parse_mode="HTML")
         sent = True
     except (Forbidden, TelegramError) as exc:  # never started a private chat with the bot (or cannot be written to)

@@ -14,9 +14,9 @@ from telegram import Bot, Chat, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
-from bot import channels_view, render
+from bot import render
 from bot.handlers.lookup import reply
-from bot.reports import period_of, send_chart, send_export, send_private_report, summary_of
+from bot.reports import period_of, send_chart, send_export, send_private_report, summary_and_channels, summary_of
 from bot.services import Services, services
 from records.export import FORMATS
 from records.period import parse_period
@@ -54,12 +54,12 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except ValueError:
         await reply(update, render.report_usage())
         return
-    summary = await summary_of(svc, chat.id, period)
+    summary, channels = await summary_and_channels(svc, chat.id, period)
     sent = await send_private_report(context.bot, update.effective_user.id, summary)
     link = None if sent else deep_link(context.bot, "report", chat.id)
     text = render.report_group(summary, await _member_count(chat), link, sent)
-    if channels := await channels_view.report_text(svc, chat.id, period.first, period.last):
-        text = f"{text}\n\n{channels}"
+    if channels:
+        text = f"{text}\n\n{render.report_channels(channels)}"
     await reply(update, text)
     await send_chart(context.bot, chat.id, summary)
 

@@ -18,3 +18,70 @@ def offline_file_saved(path: str, caption: str) -> str:
 def demo_filled(days: int, checkins: int, answers: int) -> str:
     return (f"  （本地演示：已模拟 8 位成员一周的学习记录——新增推送 {days} 天、打卡 {checkins} 次、答题 {answers} 次。"
             "试试 /report、/export、/export csv）\n")
+
+
+def offline_banner(title: str, members: list[str]) -> str:
+    """What the offline chat prints at start: what it is, how to reach Telegram instead, what to try."""
+    return (
+        "studybot — 离线本地聊天（offline）。没有配置 Telegram 令牌，机器人正连接内置的本地 Bot API 替身运行。\n"
+        "To connect to Telegram: set TELEGRAM_BOT_TOKEN (or telegram.token in config.yaml) and run `studybot run` "
+        "again.\n"
+        f"你是演示群“{title}”的群主，群里还有{'、'.join(members)}。试试：/toc、/section 2.3、/search 终身学习、"
+        "/subscribe、/pushnow、/quiz 3；/as 小王 换成另一位成员发言；/demo 模拟一周的学习记录，再试 /report、/export；"
+        "输入 /help 查看全部命令，Ctrl-D 或 Ctrl-C 退出。\n"
+    )
+
+
+def offline_bot_label(edited: bool = False) -> str:
+    """Who speaks in the demo group: the bot (an edited message says so)."""
+    return "🤖 学习助手" + ("（已编辑）" if edited else "")
+
+
+def offline_poll_closed() -> str:
+    return "（投票已结束）"
+
+
+def offline_poll_label() -> str:
+    return "📊 测验"
+
+
+def offline_poll(question: str, options: list[str]) -> str:
+    lines = "\n".join(f"  {i}) {option}" for i, option in enumerate(options, start=1))
+    return f"{question}\n{lines}\n（输入选项编号作答，例如 2）"
+
+
+def offline_buttons(labels: list[str]) -> str:
+    numbered = "  ".join(f"#{i} {text}" for i, text in enumerate(labels, start=1))
+    return f"  按钮：{numbered}（输入 #编号 点击）"
+
+
+def offline_no_button() -> str:
+    return "没有这个按钮"
+
+
+def offline_as_usage(choices: list[str]) -> str:
+    return f"本地：/as 名字 以另一位成员的身份发言，可选：{'、'.join(choices)}；/as 我 换回自己"
+
+
+def offline_speaking_as(name: str, owner: bool) -> str:
+    return f"本地：现在以 {name}（{'群主' if owner else '普通成员'}）的身份发言"
+
+
+def offline_no_poll() -> str:
+    return "（没有可以作答的测验，或选项编号不对）"
+
+
+def offline_already_answered() -> str:
+    return "（这道题你已经答过了）"
+
+
+def offline_verdict(correct: bool, right_answer: str) -> str:
+    return "✔ 回答正确！" if correct else f"✘ 回答错误，正确答案：{right_answer}"
+
+
+def offline_subscribe_first() -> str:
+    return "本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复"
+
+
+def offline_clock_jumped(when: str, zone: str) -> str:
+    return f"本地：时钟快进到下一次推送时间 {when}，{zone}"

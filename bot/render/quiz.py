@@ -19,6 +19,14 @@ MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 RANKING_SHOWN = 20
 
 
+SCOPE_LABELS = {"all": "全文", "today": "今天的内容", "read": "已学内容"}
+
+
+def scope_label(scope: str) -> str:
+    """How a quiz's scope is named in the chat: the whole speech (all), today's reading (today), all read so far."""
+    return SCOPE_LABELS[scope]
+
+
 def quiz_intro(count: int, scope: str, seconds: int) -> str:
     return (f"📝 <b>小测验开始！</b>共 {count} 题，范围：{esc(scope)}。每题 {seconds} 秒，"
             "答对一题得 1 分，每人只计第一次作答；多选题须选全、选对才得分。")

@@ -126,9 +126,10 @@ def private_needed(link: str) -> str:
     return f'完整名单只发在私聊里：请先<a href="{esc(link)}">点这里和我私聊</a>，再回到群里发送命令。'
 
 
-def roster_table(title: str, members: Sequence[Member], excused_today: Collection[int], zone: str) -> list[str]:
+def roster_table(title: str | None, members: Sequence[Member], excused_today: Collection[int], zone: str
+                 ) -> list[str]:
     """The full roster for an admin's private chat, split into messages under Telegram's limit."""
-    lines = [f"📋 <b>{esc(title)}</b> 名单（{sum(m.status == 'present' for m in members)} 人在群）", ""]
+    lines = [f"📋 <b>{esc(title or '本群')}</b> 名单（{sum(m.status == 'present' for m in members)} 人在群）", ""]
     status = {"present": "", "left": "（已退群）", "removed": "（已移出名单）"}
     for i, m in enumerate(members, 1):
         at = f" @{esc(m.username)}" if m.username else ""
