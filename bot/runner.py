@@ -88,7 +88,7 @@ def attach_records_jobs(app: Application, svc: Services) -> None:
         await digest.tick()
 
     async def font_check(context: object) -> None:
-        await asyncio.to_thread(warn_without_cjk_font)
+        await check_fonts()
 
     app.job_queue.run_repeating(digest_tick, interval=TICK_SECONDS, first=60, name="studybot.weekly_digest")
     app.job_queue.run_once(font_check, when=5, name="studybot.font_check")
@@ -205,6 +205,15 @@ def freeze_startup_objects() -> None:
     for ~0.1 s every so often during a broadcast (measured: `python -m bench --only push-off`)."""
     gc.collect()
     gc.freeze()
+
+
+async def check_fonts() -> None:
+    """The start-up look for a Chinese font, on a worker thread. It imports matplotlib (~35,000 objects that live
+    as long as the process): in a process that froze its start-up objects, these are frozen too, or every later
+    full collection walks them (at the bench's push they doubled its pause, to ~0.2 s)."""
+    await asyncio.to_thread(warn_without_cjk_font)
+    if gc.get_freeze_count():
+        gc.freeze()  # no collect() first: that would be the full pass this avoids; the few leftovers stay put
 
 
 async def serve(config: Config) -> None:
