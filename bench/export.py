@@ -3,17 +3,22 @@ and quiz answers — how long /report and /export take, how much memory the expo
 within Telegram's limits (4,096 characters a message, 50 MB a document).
 
 Each is timed as the bot runs it: /report loads only what a report shows (bot/reports.summary_of), an export
-loads everything (bot/reports.send_export). Timed without tracing; the peak memory is a second, traced
-(tracemalloc) run of each, load included, so it counts Python allocations made by that work, not the process as
-a whole.
+loads and summarizes everything (bot/reports.load_summary), each on the store's reader, and writes its file.
+Timed without tracing, wall clock and CPU seconds (all threads: the machine is shared, CPU shows the work itself);
+the peak memory is a second, traced (tracemalloc) run of each, load included, so it counts Python allocations
+made by that work, not the process as a whole.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
@@ -23,7 +28,7 @@ from zoneinfo import ZoneInfo
 from bench.common import Sizes, make_services
 from bench.report import Goal, Row
 from bot import render
-from bot.reports import PRIVATE_MESSAGES_MOST, load_campaign
+from bot.reports import PRIVATE_MESSAGES_MOST, load_campaign, load_summary
 from bot.services import Services
 from bot.store import Checkin, PollRecord, Store
 from records import wording
@@ -32,6 +37,7 @@ from records.ledger import Summary, ledger_entries, summarize
 from records.model import Campaign, Period
 
 GROUP = -4_242
+OTHER_GROUP = -4_243  # a chat that writes while GROUP's export loads
 ZONE = ZoneInfo("Asia/Shanghai")
 QUESTIONS_PER_DAY = 2
 T = TypeVar("T")
@@ -75,10 +81,22 @@ def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]]
                                                  closes, late))
 
 
-def timed(call: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Cost:
+    """Wall-clock and CPU seconds of a step. CPU is the whole process's (every thread: the store's reader, the
+    deflate thread), so it shows the work itself, whatever else the shared machine is running."""
+
+    wall: float
+    cpu: float
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.wall + other.wall, self.cpu + other.cpu)
+
+
+def timed(call: Callable[[], T]) -> tuple[T, Cost]:
+    started, cpu = time.perf_counter(), time.process_time()
     result = call()
-    return result, time.perf_counter() - started
+    return result, Cost(time.perf_counter() - started, time.process_time() - cpu)
 
 
 def traced_peak_mib(call: Callable[[], object]) -> float:
@@ -111,41 +129,63 @@ async def run(workdir: Path, sizes: Sizes) -> list[Row]:
         period = Period(today - timedelta(days=days - 1), today, "all")
         # /report loads what bot/reports.summary_of loads (no mastery, no per-day or per-question counts) ...
         short: Campaign
-        short, report_load_s = await svc.db(
+        short, report_load = await svc.db.read(
             lambda s: timed(lambda: load_campaign(s, svc, GROUP, period, today, with_mastery=False)))
-        report_summary, report_count_s = timed(lambda: summarize(short))
-        texts, render_s = timed(lambda: report_texts(report_summary))
-        # ... an export what bot/reports.send_export loads (all of it, mastery too).
-        campaign: Campaign
-        campaign, load_s = await svc.db(lambda s: timed(lambda: load_campaign(s, svc, GROUP, period, today)))
-        summary, count_s = timed(lambda: summarize(campaign))
+        report_summary, report_count = timed(lambda: summarize(short))
+        texts, render_cost = timed(lambda: report_texts(report_summary))
+        report = report_load + report_count + render_cost
+        # ... an export what bot/reports.send_export loads (all of it, mastery too), on the store's reader: a write
+        # submitted meanwhile (another chat's) goes through on the store's thread without waiting for it.
+        loading = threading.Event()
+
+        def load(s: Store) -> tuple[Summary, Cost]:
+            loading.set()
+            return timed(lambda: load_summary(s, svc, GROUP, period, today))
+
+        export_load = asyncio.ensure_future(svc.db.read(load))
+        await asyncio.to_thread(loading.wait, 60)
+        waited = time.perf_counter()
+        await svc.db(lambda s: s.remember_member(OTHER_GROUP, 1, "旁人"))
+        write_ms = (time.perf_counter() - waited) * 1000  # submitted to committed, while the export loads
+        overlapped = not export_load.done()  # at a tiny size the load may be over first: then it shows nothing
+        summary, load_cost = await export_load
         xlsx = workdir / "export.xlsx"
         zipped = workdir / "export.zip"
-        _, xlsx_s = timed(lambda: write_export(summary, "xlsx", xlsx))
-        _, csv_s = timed(lambda: write_export(summary, "csv", zipped))
+        _, xlsx_cost = timed(lambda: write_export(summary, "xlsx", xlsx))
+        # Each export loads its own record, as the bot does.
+        summary, csv_load = await svc.db.read(lambda s: timed(lambda: load_summary(s, svc, GROUP, period, today)))
+        _, csv_cost = timed(lambda: write_export(summary, "csv", zipped))
+        xlsx_total, csv_total = load_cost + xlsx_cost, csv_load + csv_cost
+        campaign = summary.campaign
+        busy = f"load average {os.getloadavg()[0]:.1f}"
         # Peak memory: the same three again under tracemalloc (slower, so not timed), each load included.
-        report_peak = await svc.db(lambda s: traced_peak_mib(lambda: report_texts(summarize(
+        report_peak = await svc.db.read(lambda s: traced_peak_mib(lambda: report_texts(summarize(
             load_campaign(s, svc, GROUP, period, today, with_mastery=False)))))
 
         def traced_export(store: Store, fmt: str) -> float:
-            return traced_peak_mib(lambda: write_export(summarize(load_campaign(store, svc, GROUP, period, today)),
-                                                        fmt, workdir / f"traced.{fmt}"))
+            return traced_peak_mib(lambda: write_export(load_summary(store, svc, GROUP, period, today), fmt,
+                                                        workdir / f"traced.{fmt}"))
 
-        xlsx_peak = await svc.db(lambda s: traced_export(s, "xlsx"))
-        csv_peak = await svc.db(lambda s: traced_export(s, "csv"))
+        xlsx_peak = await svc.db.read(lambda s: traced_export(s, "xlsx"))
+        csv_peak = await svc.db.read(lambda s: traced_export(s, "csv"))
         longest = max(len(t) for t in texts)
         return [
-            Row(label, "/report: load + count + render (s)", report_load_s + report_count_s + render_s,
-                goal=at_most(2), digits=2),
-            Row(label, "  of which: load from SQLite (s)", report_load_s, digits=2),
+            Row(label, "/report: load + count + render (s)", report.wall, goal=at_most(2), digits=2),
+            Row(label, "  of which: load from SQLite (s)", report_load.wall, digits=2),
+            Row(label, "/report: CPU seconds (all threads)", report.cpu, digits=2),
             Row(label, "/report: messages (group + private; a CSV document counts as one)", len(texts), digits=0),
             Row(label, "/report: longest message (chars)", longest, goal=at_most(4096, "chars"), digits=0),
             Row(label, "/report peak Python memory (MiB)", report_peak, digits=0),
-            Row(label, "/export xlsx: load + count + write (s)", load_s + count_s + xlsx_s, goal=at_most(2),
+            Row(label, f"/export xlsx: load + count + write (s; {busy})", xlsx_total.wall, goal=at_most(2),
                 digits=2),
-            Row(label, "/export csv (zip): load + count + write (s)", load_s + count_s + csv_s, goal=at_most(2),
-                digits=2),
-            Row(label, "  of which: load from SQLite, mastery included (s)", load_s, digits=2),
+            Row(label, "/export xlsx: CPU seconds (all threads)", xlsx_total.cpu, digits=2),
+            Row(label, "/export csv (zip): load + count + write (s)", csv_total.wall, goal=at_most(2), digits=2),
+            Row(label, "/export csv (zip): CPU seconds (all threads)", csv_total.cpu, digits=2),
+            Row(label, "  of which: xlsx load + count, mastery included (s)", load_cost.wall, digits=2),
+            Row(label, "  of which: xlsx load + count, CPU seconds", load_cost.cpu, digits=2),
+            Row(label, "another chat's store write during the export's load (ms)"
+                + ("" if overlapped else " (the load was over first)"), write_ms,
+                goal=Goal("value", "<=", 100, "≤ 100 ms *") if overlapped else None, digits=1),
             Row(label, "xlsx size (MB)", xlsx.stat().st_size / 1e6, goal=at_most(50, "MB"), digits=1),
             Row(label, "csv zip size (MB)", zipped.stat().st_size / 1e6, goal=at_most(50, "MB"), digits=1),
             Row(label, "xlsx export peak Python memory (MiB)", xlsx_peak, digits=0),

@@ -170,9 +170,8 @@ def _print_channels(store: Store, config: Config) -> None:
 def cmd_export(args: argparse.Namespace, config: Config) -> None:
     import asyncio
 
-    from bot.reports import export_file, load_campaign
+    from bot.reports import export_file, load_summary
     from bot.services import build_services
-    from records.ledger import summarize
     from records.model import Period
     from records.period import parse_date
 
@@ -194,8 +193,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> None:
         if end < start:
             raise CliError(f"--to {end} is before --from {start}")
         period = Period(start, end, f"{start}..{end}")
-        campaign = await svc.db(lambda s: load_campaign(s, svc, args.chat, period, today))
-        summary = await asyncio.to_thread(summarize, campaign)
+        summary = await svc.db.read(lambda s: load_summary(s, svc, args.chat, period, today))
         if args.output is None:
             return await export_file(svc, summary, args.format, Path.cwd())
         from records.export import write_export

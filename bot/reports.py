@@ -1,19 +1,21 @@
 """From the store and the loaded content to a `records.Campaign`, and from there to reports and export files.
 
-`load_campaign` runs on the store's thread (it is one `svc.db` call); the counting and the file writing run on a
-thread of their own (`asyncio.to_thread`), so neither the event loop nor the store waits for a 5,000-member table.
+`load_campaign` runs on the store's read-only connection and its own thread (one `svc.db.read` call), so the
+writes of every other chat go on meanwhile; the counting and the file writing run on a thread of their own
+(`asyncio.to_thread`), so neither the event loop nor the store waits for a 5,000-member table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from telegram import Bot
@@ -21,15 +23,15 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden
 
 from bot import render
-from bot.channels_view import ChannelStatus, statuses_of_group, with_channels
+from bot.channels_view import ChannelStatus, group_statuses, with_channels
 from bot.services import Services
 from bot.store import RecordTallies, Store
 from records import chart, wording
 from records.export import csv_files, write_export
 from records.ledger import Summary, summarize
-from records.model import Asked, Campaign, Excuse, Mastery, Member, Period, PushDay, Tallies
+from records.model import SEP, Asked, Campaign, Excuse, Mastery, Member, MemberDays, Period, PushDay, Tallies
 from records.period import parse_period
-from schedules.review import Answered, ReviewSchedule, mastery
+from schedules.review import Answered, ReviewCard, ReviewSchedule, mastery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,17 +41,24 @@ PRIVATE_MESSAGES_MOST = 4  # a longer member table goes as a CSV document
 
 
 class _Parsed(dict[K, T]):
-    """ISO text (or another key) to a value, each distinct one parsed once (60 dates for 300,000 rows)."""
+    """ISO text (or another key) to a value, each distinct one parsed once (60 dates for 300,000 rows):
+    `parsed[text]`, or `map(parsed.__getitem__, texts)`, which stays in C for every text already seen."""
 
     def __init__(self, parse: Callable[[K], T]) -> None:
         super().__init__()
         self.parse = parse
 
-    def __call__(self, text: K) -> T:
-        found = self.get(text)
-        if found is None:
-            found = self[text] = self.parse(text)
+    def __missing__(self, key: K) -> T:
+        found = self[key] = self.parse(key)
         return found
+
+    def __call__(self, key: K) -> T:
+        return self[key]
+
+
+def _pair(text: str) -> tuple[int, int]:
+    answered, correct = text.split(",")
+    return int(answered), int(correct)
 
 
 def _ref_names(svc: Services) -> dict[str, str]:
@@ -59,11 +68,12 @@ def _ref_names(svc: Services) -> dict[str, str]:
 
 def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, today: date,
                   with_mastery: bool = True, full: bool | None = None) -> Campaign:
-    """The group's record for `period`, counted by SQLite; call it on the store thread
-    (`await svc.db(lambda s: load_campaign(...))`).
+    """The group's record for `period`, counted by SQLite; call it on the store's reader
+    (`await svc.db.read(lambda s: load_campaign(...))`: one snapshot, off the writer's thread).
 
     `full` (default: as `with_mastery`, i.e. for an export) also counts what only the files show: answers per
     member and day (台账) and per question (测验). A report counts check-ins and answers per section only.
+    An export loads faster by `load_summary`, which counts and summarizes at once.
     """
     full = with_mastery if full is None else full
     base, zone, names = _campaign_base(store, svc, chat_id, period, today)
@@ -71,8 +81,35 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
     tallies = tallies_from(counts, names)
     mastery: tuple[Mastery, ...] = ()
     if with_mastery:
-        mastery = _mastery(store, svc, chat_id, mastery_answers(counts), zone, lambda ref: names.get(ref, ref))
-    return replace(base, tallies=tallies, mastery=mastery)
+        mastery = _mastery(svc, store.group_review_cards(chat_id), mastery_answers(counts), zone,
+                           lambda ref: names.get(ref, ref))
+    member_days = None if counts.daily is None else MemberDays(counts.checkins, counts.daily)
+    return replace(base, tallies=tallies, mastery=mastery, member_days=member_days)
+
+
+def load_summary(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Summary:
+    """An export's record (as `load_campaign`, mastery included) and its summary; call it on the store's reader.
+
+    Two things at once, on two cores: while SQLite counts the answers per day and per question on this thread
+    (in C, which lets go of the GIL), a helper thread turns the check-ins and sections into Tallies, works out
+    mastery and summarizes, which needs neither of those counts.
+    """
+    base, zone, names = _campaign_base(store, svc, chat_id, period, today)
+    counts = store.record_tallies(chat_id, period.first, period.last, full=True, days=False)
+    cards = store.group_review_cards(chat_id)
+
+    def summarized() -> Summary:
+        mastery = _mastery(svc, cards, mastery_answers(counts), zone, lambda ref: names.get(ref, ref))
+        return summarize(replace(base, tallies=tallies_from(counts, names), mastery=mastery))
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-summary") as helper:
+        summary = helper.submit(summarized)
+        daily, questions = store.record_day_tallies(chat_id, period.first, period.last)
+        counted = summary.result()
+    assert counted.campaign.tallies is not None  # summarized() counted them
+    tallies = replace(counted.campaign.tallies, **_day_tallies(daily, questions, names))
+    campaign = replace(counted.campaign, tallies=tallies, member_days=MemberDays(counts.checkins, daily))
+    return replace(counted, campaign=campaign)
 
 
 def mastery_answers(counts: RecordTallies) -> list[tuple[int, str, str, bool, date]]:
@@ -92,25 +129,33 @@ def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
     names them (`names`: opening/closing in Chinese; two stored refs never share a name)."""
     days: _Parsed[str, date] = _Parsed(date.fromisoformat)
     times: _Parsed[str, time] = _Parsed(time.fromisoformat)
+    day, moment, combine = days.__getitem__, times.__getitem__, datetime.combine
     checkins: dict[int, dict[date, datetime]] = {}
-    # dict.get first: a method call per value would be a third of this at 240,000 check-ins.
-    day, moment, combine = days.get, times.get, datetime.combine
-    for uid, pushed, pressed, at in counts.checkins:
-        checkins.setdefault(uid, {})[day(pushed) or days(pushed)] = combine(day(pressed) or days(pressed),
-                                                                            moment(at) or times(at))
+    for uid, text in counts.checkins.items():  # per member: push date, local date, local time, late; four a press
+        f = text.split(SEP)
+        checkins[uid] = dict(zip(map(day, f[0::4]), map(combine, map(day, f[1::4]), map(moment, f[2::4])),
+                                 strict=True))
     by_ref: dict[int, dict[str, tuple[int, int]]] = {}
     for uid, ref, n, correct, *_ in counts.by_ref:
         mine = by_ref.setdefault(uid, {})
         old = mine.get(shown := names.get(ref, ref), (0, 0))  # should two refs share a name, they add up
         mine[shown] = (old[0] + n, old[1] + correct)
-    daily: dict[int, dict[date, tuple[int, int]]] | None = None
-    questions: dict[str, tuple[str, int, int]] | None = None
-    if counts.daily is not None and counts.questions is not None:
-        daily = {}
-        for uid, text, n, correct in counts.daily:
-            daily.setdefault(uid, {})[day(text) or days(text)] = (n, correct)
-        questions = {qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in counts.questions}
-    return Tallies(checkins=checkins, by_ref=by_ref, daily=daily, questions=questions)
+    tallies = Tallies(checkins=checkins, by_ref=by_ref)
+    if counts.daily is None or counts.questions is None:
+        return tallies
+    return replace(tallies, **_day_tallies(counts.daily, counts.questions, names))
+
+
+def _day_tallies(daily: Mapping[int, str], questions: Sequence[tuple[str, str, int, int, int]],
+                 names: Mapping[str, str]) -> dict[str, Any]:
+    """`Tallies`' answers per member and day and per question, from the store's counts."""
+    days: _Parsed[str, date] = _Parsed(date.fromisoformat)
+    pairs: _Parsed[str, tuple[int, int]] = _Parsed(_pair)  # "answered,correct": a few dozen distinct ones
+    per_day = {}
+    for uid, text in daily.items():  # per member: local date, "answered,correct"
+        f = text.split(SEP)
+        per_day[uid] = dict(zip(map(days.__getitem__, f[0::2]), map(pairs.__getitem__, f[1::2]), strict=True))
+    return {"daily": per_day, "questions": {qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in questions}}
 
 
 def _campaign_base(store: Store, svc: Services, chat_id: int, period: Period, today: date
@@ -144,12 +189,13 @@ def _campaign_base(store: Store, svc: Services, chat_id: int, period: Period, to
     return campaign, zone, names
 
 
-def _mastery(store: Store, svc: Services, chat_id: int, answers: Sequence[tuple[int, str, str, bool, date]],
-             zone: ZoneInfo, name: Callable[[str], str]) -> tuple[Mastery, ...]:
-    """Each member's mastery per section, in reading order, from their review cards and their answers of the
-    period: (member, question, stored ref, correct, local date), at least the first answer to each question."""
+def _mastery(svc: Services, cards: Mapping[int, Sequence[ReviewCard]],
+             answers: Sequence[tuple[int, str, str, bool, date]], zone: ZoneInfo, name: Callable[[str], str]
+             ) -> tuple[Mastery, ...]:
+    """Each member's mastery per section, in reading order, from their review cards (store.group_review_cards)
+    and their answers of the period: (member, question, stored ref, correct, local date), at least the first
+    answer to each question."""
     schedule = ReviewSchedule(svc.config.review.desired_retention)
-    cards = store.group_review_cards(chat_id)
     answered: dict[int, list[Answered]] = {}
     moments: _Parsed[date, datetime] = _Parsed(lambda day: datetime.combine(day, datetime.min.time(), zone))
     for uid, qid, ref, correct, day in answers:
@@ -172,22 +218,32 @@ async def period_of(svc: Services, chat_id: int, text: str) -> Period:
 
 
 async def summary_of(svc: Services, chat_id: int, period: Period, with_mastery: bool = False) -> Summary:
+    """A report's summary, or with `with_mastery` an export's (everything the files show)."""
     return (await summary_and_channels(svc, chat_id, period, with_mastery, channels=False))[0]
 
 
 async def summary_and_channels(svc: Services, chat_id: int, period: Period, with_mastery: bool = False,
                                channels: bool = True) -> tuple[Summary, list[ChannelStatus]]:
-    """The group's summary and (for /report) its robot channels in the period, read in one call to the store."""
-    configured = svc.config.channels if channels else ()
+    """The group's summary and (for /report) its robot channels in the period, at once: the record on the
+    store's reader (one snapshot, off the writer's thread; an export's is summarized there too, `load_summary`),
+    the channels on the store's thread (reading them makes sure each configured one has its row: a write), and
+    no trip at all when no channel belongs to a group."""
 
-    def load(store: Store) -> tuple[Campaign, list[ChannelStatus]]:
+    def load(store: Store) -> Campaign | Summary:
         group = store.group(chat_id)
         today = svc.local_date(group.timezone if group else None)
-        return (load_campaign(store, svc, chat_id, period, today, with_mastery),
-                statuses_of_group(store, configured, chat_id, period.first, period.last))
+        if with_mastery:
+            return load_summary(store, svc, chat_id, period, today)
+        return load_campaign(store, svc, chat_id, period, today, with_mastery=False)
 
-    campaign, found = await svc.db(load)
-    return await asyncio.to_thread(summarize, campaign), found
+    async def no_channels() -> list[ChannelStatus]:
+        return []
+
+    loaded, found = await asyncio.gather(
+        svc.db.read(load), group_statuses(svc, chat_id, period.first, period.last) if channels else no_channels())
+    if isinstance(loaded, Summary):
+        return loaded, found
+    return await asyncio.to_thread(summarize, loaded), found
 
 
 async def export_file(svc: Services, summary: Summary, fmt: str, folder: Path) -> Path:

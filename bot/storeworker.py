@@ -10,11 +10,16 @@ savepoint (a failing one undoes only itself), so a hot call is atomic without an
 twice (its first run undone): hot calls do store work only. A hot call's caller hears back only after that commit, so
 nothing a handler took as stored can be lost; there is no waiting window either: the batch is what queued up while the
 last one ran. A posted write (`post`) has no caller waiting: `flush` is what the update fetcher waits for instead.
+
+A long read (a 5,000-member report or export: a second or two of SQL) would hold every chat's writes up behind it,
+so `read` runs it on a second thread with a read-only connection of its own (`Store.reader`; WAL lets it read while
+the writer writes), after what was submitted before it has been committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import queue
@@ -54,6 +59,9 @@ class StoreWorker:
         self._closed = False
         self._submitted = 0  # calls submitted so far (flush's no-ops too), on the loop's thread
         self._committed = 0  # calls run and committed so far, written by the store's thread after each batch
+        # The read-only connection and its thread (`read`), made on the first long read.
+        self._reader: Store | None = None
+        self._reads: concurrent.futures.ThreadPoolExecutor | None = None
 
     async def __call__(self, call: Callable[[Store], T], *, hot: bool = False) -> T:
         if self._closed:
@@ -92,6 +100,27 @@ class StoreWorker:
         # (webhook mode) each wait for their own no-op; the counters only ever say "all done" when all are.
         await self(_nothing)
 
+    async def read(self, call: Callable[[Store], T]) -> T:
+        """`await worker.read(lambda s: s.record_tallies(...))`: a long read-only call, on a read-only connection
+        of its own thread, so the store's thread goes on with everyone's writes meanwhile. It sees everything
+        submitted before it (flushed first) and one snapshot of the database (one read transaction). A database in
+        memory has no second connection: there the call runs on the store's thread like any other."""
+        if self._closed:
+            raise RuntimeError("the store worker is closed")
+        await self.flush()
+        if self._reads is None:
+            self._reader = self.store.reader()  # None: in memory
+            self._reads = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-store-read")
+        reader = self._reader
+        if reader is None:
+            return await self(call)
+
+        def run() -> T:
+            with reader.guard, reader.snapshot():
+                return call(reader)
+
+        return await asyncio.get_running_loop().run_in_executor(self._reads, run)
+
     def _hand_over(self) -> None:
         jobs, self._outgoing = self._outgoing, []
         self._jobs.put(jobs)
@@ -104,6 +133,10 @@ class StoreWorker:
                 self._hand_over()
             self._jobs.put(None)
             self._thread.join()
+            if self._reads is not None:
+                self._reads.shutdown(wait=True)  # a read under way ends first; none can start (closed)
+            if self._reader is not None:
+                self._reader.close()
         self.store.close()
 
     # --- the store's thread ---------------------------------------------------------------------------------

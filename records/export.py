@@ -15,9 +15,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from records import sheetxml, wording
+from records import ledgertext, sheetxml, wording
 from records.ledger import DayStat, LedgerRow, MemberStat, QuestionStat, Summary, ledger_entries, question_stats
-from records.model import Campaign, Member, is_late
+from records.model import Campaign, is_late
 
 FORMATS = ("xlsx", "csv")
 Cell = str | int | float | date | datetime | None
@@ -98,7 +98,7 @@ def write_xlsx(summary: Summary, path: Path) -> None:
     options = {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
                "strings_to_urls": False, "default_date_format": "yyyy-mm-dd"}
     skeleton = io.BytesIO()
-    bodies: dict[int, tuple[int, Iterable[str]]] = {}
+    bodies: dict[int, tuple[int, Iterable[str | bytes]]] = {}
     with xlsxwriter.Workbook(skeleton, options) as book:
         bold = book.add_format({"bold": True})
         day_format = book.add_format({"num_format": "yyyy-mm-dd"})
@@ -116,69 +116,13 @@ def write_xlsx(summary: Summary, path: Path) -> None:
             if name == wording.LEDGER_SHEET:
                 # One row per member per push day counted for them (expected) or excused: the summary's rule.
                 count = sum(m.expected + m.excused for m in summary.members)
-                bodies[index] = count, _ledger_xml(summary.campaign, styles)
+                bodies[index] = count, ledgertext.xlsx_rows(summary.campaign, styles[2], styles[6])
             else:
                 table = list(rows)  # a few thousand rows at most
                 bodies[index] = len(table), sheetxml.generic_rows(table, styles)
             sheet.set_column(0, len(headers) - 1, 12)
         _add_chart(book, len(summary.days))
     sheetxml.splice(skeleton.getvalue(), path, bodies)
-
-
-def _ledger_xml(campaign: Campaign, styles: list[int | None]) -> Iterator[str]:
-    """The 台账's rows as XML, as `sheetxml.generic_rows` would write `ledger_table`, with what repeats (a member's
-    name and id, a day's date and reading) formatted once, and one string per thousand-odd rows."""
-    day_style, time_style = styles[2], styles[6]
-    yes = sheetxml.text_tail(wording.YES) if wording.YES else None
-    small = [sheetxml.number_tail(n, None) for n in range(100)]
-
-    def pieces(head: str, pairs: Iterable[tuple[str, str | None]]) -> list[str]:
-        """The cells as the text between their row numbers: `str(row).join(pieces)` writes them (a C call)."""
-        out = [head]
-        for ref, tail in pairs:
-            if tail is not None:
-                out[-1] += f'<c r="{ref}'
-                out.append(tail)
-        return out
-
-    days = {push.local_date: pieces("", [
-        ("C", sheetxml.cell_tail(push.local_date, day_style)), ("D", sheetxml.cell_tail(push.day, None)),
-        ("E", sheetxml.cell_tail(push.reading, None)), ("F", sheetxml.cell_tail(" ".join(push.sections), None))])
-        for push in campaign.push_days}
-    reasons: dict[str, str | None] = {}
-    last: Member | None = None
-    member: list[str] = []
-    time_cell = f'" s="{time_style}"><v>' if time_style is not None else '"><v>'
-    serial = sheetxml.serial
-    batch: list[str] = []
-    for n, (who, push, at, excuse, answered, correct) in enumerate(ledger_entries(campaign), start=2):
-        if who is not last:
-            last = who
-            # The row's own number first, then its cells'.
-            member = ['<row r="', *pieces('">', [("A", sheetxml.cell_tail(who.name, None)),
-                                                 ("B", sheetxml.cell_tail(who.user_id, None))])]
-            if len(batch) >= 1_000:
-                yield "".join(batch)
-                batch = []
-        r = str(n)
-        checked = late = excused = reason = ""
-        if at is not None:
-            checked = f'<c r="G{r}{time_cell}{serial(at)!r}</v></c>'
-            if yes is not None and is_late(at, push.local_date):
-                late = f'<c r="H{r}{yes}'
-        if excuse is not None:
-            if yes is not None:
-                excused = f'<c r="I{r}{yes}'
-            if excuse.reason not in reasons:
-                reasons[excuse.reason] = sheetxml.cell_tail(excuse.reason, None)
-            if (tail := reasons[excuse.reason]) is not None:
-                reason = f'<c r="J{r}{tail}'
-        k = small[answered] if answered < 100 else sheetxml.number_tail(answered, None)
-        c = small[correct] if correct < 100 else sheetxml.number_tail(correct, None)
-        batch.append(f'{r.join(member)}{r.join(days[push.local_date])}{checked}{late}{excused}{reason}'
-                     f'<c r="K{r}{k}<c r="L{r}{c}</row>')
-    if batch:
-        yield "".join(batch)
 
 
 def _column_format(header: str, day: Any, moment: Any, percent: Any) -> Any:
@@ -234,13 +178,7 @@ def _csv_chunks(summary: Summary, name: str, headers: Sequence[str], rows: Itera
     writer.writerow(headers)
     yield b"\xef\xbb\xbf" + buffer.getvalue().encode()
     if name == wording.LEDGER_SHEET:
-        batch: list[str] = []
-        for line in _ledger_csv(summary.campaign):
-            batch.append(line)
-            if len(batch) >= 5_000:
-                yield "".join(batch).encode()
-                batch = []
-        yield "".join(batch).encode()
+        yield from ledgertext.csv_lines(summary.campaign)
         return
     rates = [name == wording.MASTERY_SHEET and i >= 2 for i in range(len(headers))]
     lines = ([csv_value(v, h, r) for v, h, r in zip(cells, headers, rates, strict=True)] for cells in rows)
@@ -258,41 +196,6 @@ def _csv_text(lines: list[list[str]]) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(lines)
     return buffer.getvalue().encode()
-
-
-def _csv_fields(*fields: str) -> str:
-    """Fields as the csv module writes them in a row (quoted where needed), without the line end."""
-    buffer = io.StringIO()
-    # The same line end as the files: the csv module quotes a field holding any of its characters.
-    csv.writer(buffer, lineterminator="\r\n").writerow(fields)
-    return buffer.getvalue()[:-2] if any(fields) else "," * (len(fields) - 1)  # a lone "" is written '""'
-
-
-def _ledger_csv(campaign: Campaign) -> Iterator[str]:
-    """The 台账's lines as CSV text, as the csv module writes `ledger_table`'s cells through `csv_value`, with
-    the fields that repeat (a member's, a day's, a reason) quoted once."""
-    days = {p.local_date: _csv_fields(csv_value(p.local_date, ""), str(p.day), p.reading, " ".join(p.sections))
-            for p in campaign.push_days}
-    yes, no = _csv_fields(wording.YES), _csv_fields(wording.NO)
-    reasons: dict[str, str] = {}
-    last: Member | None = None
-    member = ""
-    for who, push, at, excuse, answered, correct in ledger_entries(campaign):
-        if who is not last:
-            last, member = who, _csv_fields(who.name, str(who.user_id))
-        if at is None:
-            moment = late = ""
-        else:
-            # isoformat is csv_value's "%Y-%m-%d %H:%M:%S" for a local (naive) time, at a third of the cost.
-            moment = at.isoformat(" ", "seconds") if at.tzinfo is None else csv_value(at, "")
-            late = yes if is_late(at, push.local_date) else no
-        if excuse is None:
-            excused = reason = ""
-        else:
-            excused = yes
-            if (reason := reasons.get(excuse.reason, "\0")) == "\0":
-                reason = reasons[excuse.reason] = _csv_fields(excuse.reason)
-        yield f"{member},{days[push.local_date]},{moment},{late},{excused},{reason},{answered},{correct}\r\n"
 
 
 def write_csv_zip(summary: Summary, path: Path) -> None:

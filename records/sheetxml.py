@@ -84,11 +84,18 @@ def generic_rows(rows: Iterable[Iterable[Value]], styles: list[int | None]) -> I
         yield "".join(parts)
 
 
-def chunks(rows: Iterable[str]) -> Iterator[bytes]:
-    """Row text (one row or a batch of them per string) as bytes of about CHUNK_CHARS characters each."""
+def chunks(rows: Iterable[str | bytes]) -> Iterator[bytes]:
+    """Row text (one row or a batch of them per string) as bytes of about CHUNK_CHARS characters each; rows
+    already in UTF-8 (a big batch each: records/ledgertext.py) pass as they are."""
     batch: list[str] = []
     size = 0
     for row in rows:
+        if isinstance(row, bytes):
+            if batch:
+                yield "".join(batch).encode()
+                batch, size = [], 0
+            yield row
+            continue
         batch.append(row)
         size += len(row)
         if size >= CHUNK_CHARS:
@@ -102,7 +109,7 @@ def chunks(rows: Iterable[str]) -> Iterator[bytes]:
 _DIMENSION = re.compile(rb'<dimension ref="A1(?::([A-Z]+)1)?"/>')
 
 
-def splice(skeleton: bytes, path: Path, bodies: Mapping[int, tuple[int, Iterable[str]]]) -> None:
+def splice(skeleton: bytes, path: Path, bodies: Mapping[int, tuple[int, Iterable[str | bytes]]]) -> None:
     """Write the workbook `skeleton` (XlsxWriter's, header rows only in the sheets of `bodies`) to `path`, with
     each body's rows (sheet index -> (how many rows, XML rows)) after its header row, compressed as they are made."""
     with zipfile.ZipFile(io.BytesIO(skeleton)) as source, \

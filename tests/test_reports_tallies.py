@@ -4,17 +4,24 @@ the SQL is only a faster way to follow it. Then every figure and every 台账 ro
 
 from __future__ import annotations
 
+import csv
+import io
+import tempfile
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
+import openpyxl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.reports import mastery_answers, tallies_from
 from bot.store import Checkin, PollRecord, Store
-from records.export import ledger_table
+from records import ledgertext, wording
+from records.export import csv_value, ledger_table, write_export
 from records.ledger import ledger_rows, question_stats, summarize, tally
-from records.model import Answer, Campaign, CheckIn, Excuse, Member, Period, PushDay
+from records.model import Answer, Campaign, CheckIn, Excuse, Member, MemberDays, Period, PushDay
 from schedules.review import Answered, ReviewSchedule, mastery
 
 GROUP = -100
@@ -80,6 +87,40 @@ def test_sql_counts_equal_the_records_rule(checkins: list[tuple[int, int, int, i
     # A report counts less: check-ins and sections, the same as the full count.
     short = tallies_from(store.record_tallies(GROUP, first, last, full=False), NAMES)
     assert (short.checkins, short.by_ref, short.daily, short.questions) == (rule.checkins, rule.by_ref, None, None)
+    store.close()
+
+
+def _cells(rows: Iterable[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """Cells as openpyxl reads them back: dates as midnight datetimes, empty text as None."""
+    return [tuple(datetime.combine(v, time()) if type(v) is date else None if v == "" else v for v in row)
+            for row in rows]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(checkin_facts, answer_facts, st.integers(0, 2), st.integers(2, 4))
+def test_ledger_files_from_the_stores_texts_hold_the_rules_cells(
+        checkins: list[tuple[int, int, int, int]], answers: list[tuple[int, int, bool, int]], lo: int, hi: int
+        ) -> None:
+    """The 台账 written from the store's per-member texts (SQLite's group_concat, its Excel serials, the writers'
+    C-made rows: records/ledgertext.py) reads back as the rule's cells, in XLSX (openpyxl) and CSV."""
+    store = stored(checkins, answers)
+    first, last = DAYS[lo], DAYS[hi]
+    by_objects = raw(store, first, last)
+    counts = store.record_tallies(GROUP, first, last, full=True)
+    assert counts.daily is not None
+    by_texts = replace(by_objects, checkins=(), answers=(), tallies=tallies_from(counts, NAMES),
+                       member_days=MemberDays(counts.checkins, counts.daily))
+    want = list(ledger_table(by_objects))
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_export(summarize(by_texts), "xlsx", Path(folder) / "x.xlsx")
+        book = openpyxl.load_workbook(path)
+        got = [tuple(r) for r in book[wording.LEDGER_SHEET].iter_rows(min_row=2, values_only=True)]
+        book.close()
+    assert got == _cells(want)
+    headers = wording.LEDGER_HEADERS
+    text = b"".join(ledgertext.csv_lines(by_texts)).decode()
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        [csv_value(v, h) for v, h in zip(row, headers, strict=True)] for row in want]
     store.close()
 
 

@@ -269,3 +269,42 @@ async def test_a_flush_after_two_overlapping_flushes_still_waits_for_a_call_subm
         second.set()
         await asyncio.gather(later, flushed)
         worker.close()
+
+
+async def test_a_long_read_runs_beside_the_writer_on_one_snapshot(tmp_path: Path) -> None:
+    """`read` (reports, exports) runs on a read-only connection of its own thread: writes submitted while it runs
+    go through at once, it sees what was submitted (even posted) before it, and one snapshot from start to end."""
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    worker.post(lambda s: s.remember_member(-1, 1, "甲"))  # nobody waits for it: read() must still see it
+    started, release = threading.Event(), threading.Event()
+    threads: list[int] = []
+
+    def long_read(s: Store) -> tuple[list[str], list[str]]:
+        threads.append(threading.get_ident())
+        before = [m.name for m in s.roster(-1)]
+        started.set()
+        release.wait(10)  # the writer writes meanwhile
+        return before, [m.name for m in s.roster(-1)]
+
+    reading = asyncio.ensure_future(worker.read(long_read))
+    await asyncio.to_thread(started.wait, 10)
+    # The writer is not held up by the read under way: this write completes while the read waits.
+    await worker(lambda s: s.remember_member(-1, 2, "乙"))
+    threads.append(await worker(lambda _s: threading.get_ident()))
+    release.set()
+    before, after = await reading
+    assert before == after == ["甲"]  # one snapshot: 乙 came after the read began
+    assert sorted(m.name for m in await worker.read(lambda s: s.roster(-1))) == ["乙", "甲"]
+    assert threads[0] != threads[1]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await worker.read(lambda s: s.remember_member(-1, 3, "丙"))
+    worker.close()
+
+
+async def test_a_read_of_a_database_in_memory_runs_on_the_store_thread() -> None:
+    worker = StoreWorker(Store(":memory:"))
+    await worker(lambda s: s.remember_member(-1, 1, "甲"))
+    threads = {await worker(lambda _s: threading.get_ident()), await worker.read(lambda _s: threading.get_ident())}
+    assert [m.name for m in await worker.read(lambda s: s.roster(-1))] == ["甲"]
+    assert len(threads) == 1
+    worker.close()

@@ -1,0 +1,214 @@
+"""The 台账 sheet as text: XLSX rows (SpreadsheetML) or CSV lines, from each member's check-ins and answers per day
+as one text (records.model.MemberDays, as the store hands them over).
+
+The rows are `records.ledger.ledger_entries`' — one per member per push day they were on the roster (or checked
+in), member by member — and the cells those of records/export.py `ledger_table`. What differs is the cost: a
+member's text becomes their cells by C string calls (split, slices, zip, map over bound methods), every piece that
+repeats (a member's name and id, a day's date and reading, "answered, correct" pairs, an excuse) is made once, and
+a row is one f-string of pieces; the XLSX row numbers go in by one `str.replace` per row, mapped in C. At 5,000
+members x 60 days that is 300,000 rows in a few tenths of a second instead of a Python step per cell.
+tests/test_reports_tallies.py reads both files back equal to the rule's rows, from the store's texts and from
+`member_days_of` (a campaign counted in Python).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import operator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from itertools import repeat
+
+from records import sheetxml, wording
+from records.ledger import tally
+from records.model import SEP, Campaign, Excuse, Member, MemberDays, PushDay, is_late
+
+ROW = b"\x01"  # where an XLSX row's number goes: a control character, escaped (as _x0001_) in every text cell
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """How one format writes a 台账 row, as UTF-8: head (member) + day + press + excuse + counts + end. Bytes, not
+    str: the Chinese makes every str row two bytes a character, to be copied, scanned and encoded again."""
+
+    head: Callable[[Member], bytes]
+    day: Callable[[PushDay], bytes]
+    # (local dates, local times, late 0/1) of a member's presses -> their pieces, in C
+    pressed: Callable[[list[bytes], list[bytes], list[bytes]], Iterable[bytes]]
+    unpressed: bytes
+    excuse: Callable[[Excuse], bytes]
+    unexcused: bytes
+    counts: Callable[[bytes], bytes]  # b"answered,correct" -> the piece
+    uncounted: bytes
+    end: bytes
+
+
+class _Made(dict[bytes, bytes]):
+    """Each distinct key's piece, made once; `map(made.__getitem__, keys)` stays in C for keys already seen."""
+
+    def __init__(self, make: Callable[[bytes], bytes]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: bytes) -> bytes:
+        made = self[key] = self.make(key)
+        return made
+
+
+class _Numbers(dict[bytes, float]):
+    """Each distinct text's number, worked out once (`map(numbers.__getitem__, texts)` stays in C)."""
+
+    def __init__(self, make: Callable[[bytes], float]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: bytes) -> float:
+        made = self[key] = self.make(key)
+        return made
+
+
+def _bump(day: bytes) -> float:
+    """What sheetxml.serial adds for Excel's 1900-02-29 (none before 1900-03-01): added last, as it adds it."""
+    return 1 if day >= b"1900-03-01" else 0
+
+
+def member_days_of(campaign: Campaign) -> MemberDays:
+    """A campaign's check-ins and answers per day as the store writes them (for a campaign counted in Python)."""
+    if campaign.member_days is not None:
+        return campaign.member_days
+    tallies = tally(campaign)
+    if tallies.daily is None:
+        raise ValueError("the campaign was counted for a report: its answers per day are not there")
+    checkins = {uid: SEP.join(f"{day.isoformat()}{SEP}{at.date().isoformat()}{SEP}{at:%H:%M:%S}"
+                              f"{SEP}{int(is_late(at, day))}" for day, at in days.items())
+                for uid, days in tallies.checkins.items() if days}
+    daily = {uid: SEP.join(f"{day.isoformat()}{SEP}{n},{c}" for day, (n, c) in days.items())
+             for uid, days in tallies.daily.items() if days}
+    return MemberDays(checkins=checkins, daily=daily)
+
+
+def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[list[bytes]]:
+    """Per member, in roster order, their 台账 rows (XLSX rows with ROW for their number)."""
+    texts = member_days_of(campaign)
+    sep = SEP.encode()
+    days = [(p.local_date, p.local_date.isoformat().encode(), pieces.day(p)) for p in campaign.push_days]
+    isos, cells = [i for _, i, _ in days], [c for _, _, c in days]
+    excuses: dict[int, list[Excuse]] = {}
+    for e in campaign.excuses:
+        excuses.setdefault(e.user_id, []).append(e)
+    excused: dict[int, bytes] = {}  # id(excuse) -> its piece
+    counts = _Made(pieces.counts)
+    unpressed, unexcused, uncounted, end = pieces.unpressed, pieces.unexcused, pieces.uncounted, pieces.end
+    for member in campaign.members:
+        uid = member.user_id
+        pressed: dict[bytes, bytes] = {}
+        if text := texts.checkins.get(uid):
+            f = text.encode().split(sep)  # push date, local date, local time, late: four fields a press
+            pressed = dict(zip(f[0::4], pieces.pressed(f[1::4], f[2::4], f[3::4]), strict=True))
+        counted: dict[bytes, bytes] = {}
+        if text := texts.daily.get(uid):
+            f = text.encode().split(sep)  # local date, "answered,correct"
+            counted = dict(zip(f[0::2], map(counts.__getitem__, f[1::2]), strict=True))
+        head, mine = pieces.head(member), excuses.get(uid)
+        joined, left = member.joined, member.left
+        if joined is None and left is None and not mine:
+            # Most members: on the roster every day, never excused — a row a push day, put together in C.
+            yield list(map(b"".join, zip(repeat(head), cells, map(pressed.get, isos, repeat(unpressed)),
+                                         repeat(unexcused), map(counted.get, isos, repeat(uncounted)),
+                                         repeat(end))))
+            continue
+        rows = []
+        for day, iso, cell in days:
+            press = pressed.get(iso)
+            if press is None:
+                if not ((joined is None or joined <= day) and (left is None or day < left)):
+                    continue  # not on the roster that day (Member.present), and no check-in
+                press = unpressed
+            excuse = unexcused
+            if mine and (covering := next((e for e in mine if e.covers(day)), None)) is not None:
+                excuse = excused.get(id(covering)) or excused.setdefault(id(covering), pieces.excuse(covering))
+            rows.append(b"".join((head, cell, press, excuse, counted.get(iso, uncounted), end)))
+        yield rows
+
+
+def xlsx_rows(campaign: Campaign, day_style: int | None, time_style: int | None) -> Iterator[bytes]:
+    """The 台账's data rows as SpreadsheetML (UTF-8), from sheet row 2, a thousand-odd rows a piece
+    (records/sheetxml.py writes cells the way XlsxWriter does; `day_style`/`time_style`: the date and time cells'
+    style numbers)."""
+    row = ROW.decode()
+
+    def cells(*pairs: tuple[str, sheetxml.Value, int | None]) -> bytes:
+        return "".join(f'<c r="{col}{row}{tail}' for col, value, style in pairs
+                       if (tail := sheetxml.cell_tail(value, style)) is not None).encode()
+
+    yes = cells(("H", wording.YES, None))
+    stamp = (f'<c r="G{row}" s="{time_style}"><v>' if time_style is not None else f'<c r="G{row}"><v>').encode()
+    late = {b"0": b"</v></c>", b"1": b"</v></c>" + yes}
+    # Excel's serial of a local date and time, as sheetxml.serial adds it up (the same float, the same repr):
+    # whole days since 1899-12-31 + seconds / 86,400, then 1 for Excel's 1900-02-29 from 1900-03-01 on.
+    whole = _Numbers(lambda day: float(sheetxml.serial(date.fromisoformat(day.decode())) - _bump(day)))
+    fraction = _Numbers(lambda at: (int(at[:2]) * 3600 + int(at[3:5]) * 60 + int(at[6:8])) / 86_400)
+    bump = _Numbers(_bump)
+
+    def pressed(days: list[bytes], times: list[bytes], lates: list[bytes]) -> Iterable[bytes]:
+        serials = map(operator.add, map(operator.add, map(whole.__getitem__, days), map(fraction.__getitem__, times)),
+                      map(bump.__getitem__, days))
+        return map(operator.add, map(stamp.__add__, map(str.encode, map(repr, serials))),
+                   map(late.__getitem__, lates))
+
+    def counts(pair: bytes) -> bytes:
+        n, c = pair.split(b",")
+        return cells(("K", int(n), None), ("L", int(c), None))
+
+    pieces = Pieces(
+        head=lambda m: f'<row r="{row}">'.encode() + cells(("A", m.name, None), ("B", m.user_id, None)),
+        day=lambda p: cells(("C", p.local_date, day_style), ("D", p.day, None), ("E", p.reading, None),
+                            ("F", " ".join(p.sections), None)),
+        pressed=pressed, unpressed=b"",
+        excuse=lambda e: cells(("I", wording.YES, None), ("J", e.reason, None)), unexcused=b"",
+        counts=counts, uncounted=counts(b"0,0"), end=b"</row>")
+    batch: list[bytes] = []
+    number = 2
+    for rows in member_rows(campaign, pieces):
+        batch += map(bytes.replace, rows, repeat(ROW), map(b"%d".__mod__, range(number, number + len(rows))))
+        number += len(rows)
+        if len(batch) >= 2_000:
+            yield b"".join(batch)
+            batch = []
+    if batch:
+        yield b"".join(batch)
+
+
+def _fields(*fields: str) -> bytes:
+    """Fields as the csv module writes them in a row (quoted where needed), without the line end."""
+    buffer = io.StringIO()
+    # The same line end as the files: the csv module quotes a field holding any of its characters.
+    csv.writer(buffer, lineterminator="\r\n").writerow(fields)
+    return (buffer.getvalue()[:-2] if any(fields) else "," * (len(fields) - 1)).encode()  # a lone "" is '""'
+
+
+def csv_lines(campaign: Campaign) -> Iterator[bytes]:
+    """The 台账's data lines as CSV (UTF-8; as the csv module writes records/export.py's cells), a few thousand
+    lines a piece."""
+    late = {b"0": b"," + _fields(wording.NO), b"1": b"," + _fields(wording.YES)}
+
+    def pressed(days: list[bytes], times: list[bytes], lates: list[bytes]) -> Iterable[bytes]:
+        # "YYYY-MM-DD HH:MM:SS", csv_value's format for a local time
+        return map(operator.add, map(b" ".join, zip(days, times, strict=True)), map(late.__getitem__, lates))
+
+    pieces = Pieces(
+        head=lambda m: _fields(m.name, str(m.user_id)) + b",",
+        day=lambda p: _fields(p.local_date.isoformat(), str(p.day), p.reading, " ".join(p.sections)) + b",",
+        pressed=pressed, unpressed=b",",
+        excuse=lambda e: b"," + _fields(wording.YES) + b"," + _fields(e.reason) + b",", unexcused=b",,,",
+        counts=lambda pair: pair, uncounted=b"0,0", end=b"\r\n")
+    batch: list[bytes] = []
+    for rows in member_rows(campaign, pieces):
+        batch += rows
+        if len(batch) >= 5_000:
+            yield b"".join(batch)
+            batch = []
+    if batch:
+        yield b"".join(batch)
