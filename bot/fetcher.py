@@ -288,6 +288,7 @@ class HandledQueue(asyncio.Queue[object]):
         self.answer_within = WEBHOOK_ANSWER_WITHIN
         self.retry_after = WEBHOOK_RETRY_AFTER
         self.give_up = WEBHOOK_GIVE_UP
+        self.stop_patience = STOP_PATIENCE
         self.record = WEBHOOK_RECORD
         self._handling: dict[int, _Handling] = {}
         self._refused: set[int] = set()  # handled, but a store write was refused (as UpdateFetcher._note_error)
@@ -377,6 +378,23 @@ class HandledQueue(asyncio.Queue[object]):
             log.error("update %s: its handler could not store what it did, %d times; giving up on it", uid, tries)
         self._tries.pop(uid, None)
         _remember(self._settled, uid, None, self.record)
+
+    async def stop(self) -> None:
+        """Let the handlings in flight finish, for `stop_patience` seconds at most; cancel the rest (their POSTs
+        were answered 503, so Telegram sends them again to the next process)."""
+        if not self._handling:
+            return
+        tasks = [h.task for h in self._handling.values()]
+        _, left = await asyncio.wait(tasks, timeout=self.stop_patience)
+        if left:
+            log.warning("%d update(s) still being handled after %.0f s: stopping them (Telegram sends them "
+                        "again)", len(left), self.stop_patience)
+            handlers = [h.handler for h in self._handling.values() if h.task in left]
+            for task in left:
+                task.cancel()
+            for handler in handlers:
+                handler.cancel()
+            await asyncio.wait([*left, *handlers])
 
 
 def _remember(record: OrderedDict[int, T], key: int, value: T, cap: int) -> None:

@@ -196,6 +196,10 @@ async def stop(running: Running) -> None:
         await running.fetcher.stop()
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
+    if isinstance(app.update_queue, HandledQueue):
+        # Webhook mode: PTB's Application.stop waits for every handler without a limit; a hung one would hold
+        # SIGTERM up until a supervisor kills the process mid-write.
+        await app.update_queue.stop()
     if app.running:
         await app.stop()
     await app.shutdown()
