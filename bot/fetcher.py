@@ -8,10 +8,13 @@ handler ran, and the store group-commits hot writes on its own thread: a crash i
 (`process_update` under the same concurrency limit, one task per update) and confirms an offset only once every
 update below it has been handled and the store worker has committed what was submitted (`StoreWorker.flush`).
 
-Between two getUpdates it waits for the handlers of the last batch, but at most `patience` seconds: a handler may
-wait a minute for its group's flood budget, and fetching must go on meanwhile. The next getUpdates then keeps the
-offset at the oldest unfinished update, so Telegram sends the unfinished ones again; they are skipped by id and only
-the new ones are handed on. getUpdates returns at most 100 updates, though: once a whole window of them is behind
+Between two getUpdates it waits for the handlers of the last batch: the next getUpdates can confirm only up to the
+oldest unfinished update, and Telegram sends everything from there again, each update parsed again only to be
+skipped by id. In a burst (handlers busy for longer than a fixed wait) that made 2.4 updates fetched and parsed
+for each one handled, a quarter of the CPU a command cost. So it waits for as long as handlers keep finishing, and
+polls once the batch is done. A handler may wait a minute for its group's flood budget, though, and fetching must
+go on meanwhile: once no handler has finished for `patience` seconds, it polls anyway, and only the new updates
+are handed on. getUpdates returns at most 100 updates, though: once a whole window of them is behind
 a stuck handler, nothing newer would ever come, so the offset then moves past the stuck ones (still being handled;
 only a crash before they finish loses them) and says so in the log.
 
@@ -116,6 +119,7 @@ class UpdateFetcher:
         self._refused: set[int] = set()  # updates whose handler met a store error (see _note_error)
         self._tries: dict[int, int] = {}
         self._cancelling = False  # stop() is cancelling the handlers left: none is handled again
+        self._progress = asyncio.Event()  # set when a handler finishes (_settle waits on it)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -208,9 +212,24 @@ class UpdateFetcher:
             delay = 0.0
             if not self._hand_on(updates) and len(updates) >= GET_UPDATES_LIMIT:
                 self._stop_holding()
-            if self._handling:
-                # Wait for this batch's handlers (so the next getUpdates confirms them), but not for a slow one.
-                await asyncio.wait(list(self._handling.values()), timeout=self.patience)
+            await self._settle()
+
+    async def _settle(self) -> None:
+        """Wait until the next getUpdates would bring only new updates (every update handed on is handled, or
+        confirmed past: see _stop_holding), for as long as handlers keep finishing: no handler finished for
+        `patience` seconds means one is slow, and fetching goes on."""
+        while self._handling and self._resent() > 0:
+            self._progress.clear()
+            try:
+                async with asyncio.timeout(self.patience):
+                    await self._progress.wait()
+            except TimeoutError:
+                return
+
+    def _resent(self) -> int:
+        """How many updates already handed on the next getUpdates would bring again (at most; ids may skip)."""
+        offset = self.offset()
+        return 0 if offset is None or self._next is None else self._next - offset
 
     def _stop_holding(self) -> None:
         """A whole getUpdates window holds only updates already handed on: the ones still being handled hold the
@@ -248,6 +267,7 @@ class UpdateFetcher:
             log.error("update %s: its handler could not store what it did, %d times; giving up on it", uid, tries)
         self._tries.pop(uid, None)
         self._handling.pop(uid, None)
+        self._progress.set()
 
     def _hand_on(self, updates: list[Update]) -> int:
         """Dispatch the updates not handed on yet; how many there were."""

@@ -159,6 +159,30 @@ def test_a_generated_question_that_asks_a_bank_question_again_is_a_duplicate(
     assert not asks_same(other, original, doc)  # the same sentence, another item: a different question
 
 
+def test_duplicates_are_those_asks_same_finds_pair_by_pair(doc: Document, bank: tuple[Question, ...]) -> None:
+    """`duplicates` compares only questions with the same answers (it runs at every start-up): what it finds must
+    be what comparing every pair finds, for the shipped bank against the generated questions, and for the bank and
+    the generated questions together against nothing (the generator's own use), bank-asked stems included."""
+    generated = generate_questions(doc)
+    restated = [replace(b, id=f"r-{b.id}", source="generated", question=b.question.replace("，", ", "))
+                for b in bank[:5]]
+
+    def pairwise(new: list[Question], old: tuple[Question, ...]) -> set[str]:
+        kept, out = list(old), set()
+        for question in new:
+            if any(asks_same(question, other, doc) for other in kept):
+                out.add(question.id)
+            else:
+                kept.append(question)
+        return out
+
+    for new, old in (([*generated, *restated], bank), ([*bank, *generated], ())):
+        found = duplicates(new, old, doc)
+        assert found == pairwise(new, old)
+        assert found  # something to find: the check is not vacuous
+    assert {f"r-{b.id}" for b in bank[:5]} <= duplicates(restated, bank, doc)
+
+
 def test_every_shipped_and_generated_question_passes_the_checker(doc: Document, bank: tuple[Question, ...]) -> None:
     for question in (*bank, *generate_questions(doc)):
         assert question_problems(question, doc) == [], question.id

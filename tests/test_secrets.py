@@ -23,7 +23,7 @@ from bot.app import build_application
 from bot.logs import setup_logging
 from bot.services import build_services
 from bot.standin import StandIn
-from tests.botkit import ADMIN, GROUP, Harness, add_group, bot_running, fast_retries, make_config
+from tests.botkit import ADMIN, GROUP, Harness, add_group, bot_running, fast_retries, make_config, settle
 
 SECRET = "123456789:AAF" + "k3Vq9ZpX2mT7rW4yB8nC1dE6fG0hJ5sL"  # shaped like a real token: 32 characters after AAF
 SECRET_PART = SECRET.split(":", 1)[1]
@@ -85,6 +85,10 @@ async def test_no_log_line_traceback_or_file_holds_the_token(tmp_path: Path, log
         h.standin.fail_next("sendMessage", 500)  # a 500 from "Telegram" inside a handler
         h.standin.user_sends(GROUP, ADMIN, "/section 2.3")
         h.standin.fail_next("getUpdates", 502)  # and in the polling loop
+        # The section's reply is sent again after its 500 (0.5 s later): it must be out before the push below,
+        # or its retry takes one of the push's 500s and the push gets through.
+        await settle(lambda: any((m.text or "").startswith("📍") and "› 二、3" in (m.text or "")
+                                 for m in h.standin.sent(GROUP)), timeout=10)
         [answer] = await h.say(GROUP, ADMIN, "/search 学习", timeout=10)
         assert "学习" in (answer.text or "")
         await h.say(GROUP, ADMIN, "/quiz 1 all", replies=2)
