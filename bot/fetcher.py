@@ -52,6 +52,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, Ti
 from telegram.ext import Application, ContextTypes
 
 from bot.retry import retry_seconds
+from bot.storeworker import posted_by
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,19 @@ STORE_RETRIES = 3
 STOP_PATIENCE = 5.0
 
 
-def dispatch(app: Application, update: Update) -> asyncio.Task[None]:
-    """Hand one update to the application exactly as its own update queue would (same semaphore, same errors)."""
-    return app.create_task(app.update_processor.process_update(update, app.process_update(update)), update=update,
-                           name=f"studybot:update:{update.update_id}")
+def dispatch(app: Application, update: Update,
+             refused: Callable[[BaseException], None] | None = None) -> asyncio.Task[None]:
+    """Hand one update to the application exactly as its own update queue would (same semaphore, same errors).
+
+    `refused` hears of a store write its handlers posted without waiting (`StoreWorker.post`) that then failed."""
+    return app.create_task(app.update_processor.process_update(update, _posting(app.process_update(update), refused)),
+                           update=update, name=f"studybot:update:{update.update_id}")
+
+
+async def _posting(handling: Awaitable[None], refused: Callable[[BaseException], None] | None) -> None:
+    """Run in the update's own task (its own context): what its handlers post is told to `refused`."""
+    posted_by.set(refused)
+    await handling
 
 
 class UpdateFetcher:
@@ -247,9 +257,26 @@ class UpdateFetcher:
                 and update.update_id in self._handling:
             self._refused.add(update.update_id)
 
+    def _posted_refused(self, update: Update) -> Callable[[BaseException], None]:
+        """A write the update's handler posted failed (heard during the flush before the next confirmation): the
+        update did not store what it did, as with `_note_error`, though its handler may have finished already."""
+
+        def refused(error: BaseException) -> None:
+            uid = update.update_id
+            if not isinstance(error, sqlite3.OperationalError) or uid in self._refused:
+                return
+            if uid in self._handling:
+                self._refused.add(uid)
+            elif self._confirmed is None or uid >= self._confirmed:  # finished, not yet confirmed (the flush
+                self._refused.add(uid)  # comes first): handled again
+                self._done(update)
+            # else: posted later by a task its handler started, long after the update was confirmed (logged)
+
+        return refused
+
     def _dispatch(self, update: Update) -> None:
         uid = update.update_id
-        task = dispatch(self.app, update)
+        task = dispatch(self.app, update, self._posted_refused(update))
         self._handling[uid] = task
         task.add_done_callback(lambda _: self._done(update))
 
@@ -325,6 +352,13 @@ class HandledQueue(asyncio.Queue[object]):
                 and update.update_id in self._handling:
             self._refused.add(update.update_id)
 
+    def _posted_refused(self, uid: int) -> Callable[[BaseException], None]:
+        def refused(error: BaseException) -> None:  # told by the flush, before the handling ends
+            if isinstance(error, sqlite3.OperationalError) and uid in self._handling:
+                self._refused.add(uid)
+
+        return refused
+
     @property
     def in_flight(self) -> int:
         return len(self._handling)
@@ -341,7 +375,7 @@ class HandledQueue(asyncio.Queue[object]):
         arrived = loop.time()
         handling = self._handling.get(uid)
         if handling is None:
-            handler = dispatch(self._app, item)
+            handler = dispatch(self._app, item, self._posted_refused(uid))
             task = asyncio.create_task(self._handle(handler, self._flush, uid), name=f"studybot:webhook:{uid}")
             handling = self._handling[uid] = _Handling(handler, task, arrived)
             task.add_done_callback(lambda _: self._settle(uid, handling))

@@ -14,8 +14,9 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes, MessageHandler, f
 
 from bot.fetcher import STORE_RETRIES
 from bot.runner import start, stop
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.standin import StandIn
+from bot.store import Store
 from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, bot_running, make_config, settle
 from tests.test_webhook import answer, free_port, post, webhook_bot
 
@@ -254,6 +255,51 @@ async def test_a_webhook_handling_past_the_give_up_bound_is_answered_200_and_log
     assert runs == [21]
     [error] = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "bot.fetcher"]
     assert "update 21" in error.getMessage() and "slow" not in error.getMessage()
+
+
+def _posting(svc: Services, runs: list[int]) -> MessageHandler[Any, Any]:
+    """A handler for the text "store" that posts a write without waiting for it (as a quiz answer does:
+    `StoreWorker.post`), which SQLite refuses on its first run ("database is locked"); it counts its runs."""
+
+    async def store(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        runs.append(update.update_id)
+        first = len(runs) == 1
+
+        def write(s: Store) -> None:
+            if first:
+                raise sqlite3.OperationalError("database is locked")
+            s.ensure_group(GROUP, "学习小组")
+
+        svc.db.post(write)
+        raise ApplicationHandlerStop
+
+    return MessageHandler(filters.Regex("^store$"), store)
+
+
+async def test_an_update_whose_posted_write_failed_is_not_confirmed_but_handled_again(tmp_path: Path) -> None:
+    """Polling: the handler ended before its posted write failed. The update did not store what it did, so it is
+    not confirmed but handled again, as after an awaited write that failed."""
+    runs: list[int] = []
+    async with bot_running(tmp_path, rate_limit=False) as h:
+        h.running.app.add_handler(_posting(h.svc, runs), group=-10)
+        h.standin.user_sends(MEMBER, MEMBER, "store")
+        await settle(lambda: _stored_groups(tmp_path) == 1)  # the write lost with the first run was done again
+        await settle(lambda: not h.world.updates)
+        assert len(runs) == 2
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_update_whose_posted_write_failed_is_answered_503_and_handled_again(tmp_path: Path) -> None:
+    runs: list[int] = []
+    async with webhook_bot(tmp_path) as (server, running, url):
+        running.app.add_handler(_posting(running.svc, runs), group=-10)
+        update = {"update_id": 4, "message": server.world.user_sends(MEMBER, MEMBER, "store")}
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        first = await loop.run_in_executor(None, post, url, update, "s3cret")
+        assert first != 200, "answered 200 for an update whose posted write failed: Telegram forgets it"
+        assert await loop.run_in_executor(None, post, url, update, "s3cret") == 200  # Telegram sends it again
+        assert runs == [4, 4] and _stored_groups(tmp_path) == 1
 
 
 async def test_a_409_conflict_is_explained_and_polling_resumes_when_it_clears(
