@@ -52,8 +52,27 @@ def split_to_fit(text: str, fits: Callable[[str], bool]) -> list[str]:
 
 
 def stripped_pieces(text: str, fits: Callable[[str], bool]) -> list[str]:
-    """`split_to_fit` for messages that are sent trimmed: every piece stripped of the blanks at its cuts, none empty."""
-    return [p for p in (piece.strip() for piece in split_to_fit(text.strip(), fits)) if p]
+    """`split_to_fit` for messages that are sent trimmed: every piece stripped of the blanks at its cuts, none empty.
+
+    Each piece is measured as it will be sent, without the blanks after the cut before it: a sentence that fits once
+    trimmed is never cut in two because of the space that led into it.
+    """
+    pieces: list[str] = []
+    text = text.strip()
+    pos = 0
+    while pos < len(text):
+        while text[pos].isspace():  # the text is stripped, so a non-blank follows
+            pos += 1
+        if fits(text[pos:]):
+            pieces.append(text[pos:])
+            break
+        end = _longest_fit(text, pos, fits)
+        cut = _best_cut(text, pos, end)
+        piece = text[pos:cut].rstrip()
+        if piece:
+            pieces.append(piece)
+        pos = cut
+    return pieces
 
 
 def _longest_fit(text: str, pos: int, fits: Callable[[str], bool]) -> int:
