@@ -77,8 +77,11 @@ def seed(store: Store, members: int, days: int, questions: list[tuple[str, str]]
                 if rng.random() < 0.8:
                     late = rng.random() < 0.1 and day_date < today
                     pressed = day_date + timedelta(days=1) if late else day_date
-                    store.record_checkin(Checkin(GROUP, uid, day_date, day, pressed, clock_time(20, 15),
-                                                 closes, late))
+                    # Presses spread over the day to the second, as members press: one time for all would flatter
+                    # every per-time cache of the writers.
+                    second = rng.randrange(7 * 3600, 23 * 3600)
+                    at = clock_time(second // 3600, second // 60 % 60, second % 60)
+                    store.record_checkin(Checkin(GROUP, uid, day_date, day, pressed, at, closes, late))
 
 
 @dataclass(frozen=True)

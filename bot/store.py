@@ -600,12 +600,15 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def reader(self) -> Store | None:
+    def has_reader(self) -> bool:
+        """Whether a second connection can read this database: not one in memory."""
+        return not (self.path == ":memory:" or self.path.startswith("file:"))
+
+    def reader(self) -> Store:
         """A second, read-only connection to the same file, for long reads (a report's or an export's load) on a
         thread of their own while this one goes on writing: in WAL mode readers and the writer do not wait for
-        each other. None for a database in memory, which no second connection can see."""
-        if self.path == ":memory:" or self.path.startswith("file:"):
-            return None
+        each other. Only for a store that `has_reader()`."""
+        assert self.has_reader(), "a database in memory has no second connection"
         return Store(self.path, self.defaults, self.plan, read_only=True)
 
     @contextmanager

@@ -126,14 +126,17 @@ class StoreWorker:
         if self._closed:
             raise RuntimeError("the store worker is closed")
         await self.flush()
-        if self._reads is None:
-            self._reader = self.store.reader()  # None: in memory
-            self._reads = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-store-read")
-        reader = self._reader
-        if reader is None:
+        if self._closed:  # closed while it waited for the flush: no reader may be made or used after close()
+            raise RuntimeError("the store worker is closed")
+        if not self.store.has_reader():  # in memory: no second connection can see it
             return await self(call)
+        if self._reads is None:
+            self._reads = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-store-read")
 
         def run() -> T:
+            if self._reader is None:  # opened here, on the read thread, never on the event loop
+                self._reader = self.store.reader()
+            reader = self._reader
             with reader.guard, reader.snapshot():
                 return call(reader)
 

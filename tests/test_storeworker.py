@@ -339,3 +339,65 @@ async def test_a_read_of_a_database_in_memory_runs_on_the_store_thread() -> None
     assert [m.name for m in await worker.read(lambda s: s.roster(-1))] == ["甲"]
     assert len(threads) == 1
     worker.close()
+
+
+async def test_read_waits_for_a_posted_write_held_behind_a_busy_writer(tmp_path: Path) -> None:
+    """The writer is held busy, so the posted write cannot commit early by luck: read() sees it only because it
+    flushes first (a /report right after a quiz answer counts that answer)."""
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    await worker.read(lambda s: None)  # the reader is open already (opening one waits for the writer's lock)
+    gate = threading.Event()
+    held = asyncio.ensure_future(worker(lambda s: gate.wait(10)))
+    await asyncio.sleep(0)
+    worker.post(lambda s: s.remember_member(-1, 1, "甲"))
+    reading = asyncio.ensure_future(worker.read(lambda s: [m.name for m in s.roster(-1)]))
+    await asyncio.sleep(0.2)
+    try:
+        assert not reading.done()
+    finally:
+        gate.set()
+    assert await reading == ["甲"]
+    await held
+    worker.close()
+
+
+@pytest.mark.parametrize("reader_made_before", [False, True])
+async def test_a_read_waiting_on_its_flush_when_the_worker_closes_is_refused(tmp_path: Path,
+                                                                             reader_made_before: bool) -> None:
+    """A /report in its flush when the bot stops: it is refused like any call after close, and no reader
+    connection or thread is made after close() (the first read of the process would otherwise open one for good)."""
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    await worker(lambda s: s.remember_member(-1, 1, "甲"))
+    if reader_made_before:
+        await worker.read(lambda s: None)
+    gate = threading.Event()
+    held = asyncio.ensure_future(worker(lambda s: gate.wait(10)))
+    await asyncio.sleep(0)
+    reading = asyncio.ensure_future(worker.read(lambda s: [m.name for m in s.roster(-1)]))
+    await asyncio.sleep(0.05)  # the read is in its flush, behind the held call
+    threading.Timer(0.2, gate.set).start()
+    worker.close()  # as runner.serve does at stop
+    (outcome,) = await asyncio.gather(reading, return_exceptions=True)
+    await held
+    assert isinstance(outcome, RuntimeError) and "store worker is closed" in str(outcome), repr(outcome)
+    assert (worker._reader is not None) == reader_made_before
+
+
+async def test_the_reader_connection_is_opened_off_the_event_loop(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    loop_thread = threading.get_ident()
+    opened_on: list[int] = []
+    connect = sqlite3.connect
+
+    def spy(*args: object, **kwargs: object) -> sqlite3.Connection:
+        opened_on.append(threading.get_ident())
+        return connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", spy)
+    try:
+        await worker.read(lambda s: None)
+    finally:
+        monkeypatch.undo()
+        worker.close()
+    assert opened_on and loop_thread not in opened_on
