@@ -207,12 +207,12 @@ def test_without_isal_the_rows_go_through_zlib_on_a_second_thread_and_read_back(
     rows = [b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>\xe5\xb0\x8f\xe7\x8e\x8b%d</t></is></c></row>' % (n, n, n)
             for n in range(1, 30_001)]
     path = tmp_path / "x.zip"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open("sheet", "w") as handle:
-            assert not sheetxml.deflate_faster(handle)
-            handle.write(b"<head/>")
-            sheetxml.write_behind(handle, iter(rows))
-            assert type(handle._compressor).__module__ == "zlib"  # type: ignore[attr-defined]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive, \
+            archive.open("sheet", "w") as handle:
+        assert not sheetxml.deflate_faster(handle)
+        handle.write(b"<head/>")
+        sheetxml.write_behind(handle, iter(rows))
+        assert type(handle._compressor).__module__ == "zlib"  # type: ignore[attr-defined]
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None
         assert archive.read("sheet") == b"<head/>" + b"".join(rows)
