@@ -20,6 +20,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, BaseHandler
 
+from bench.remote import RemoteStandIn
 from bot.config import TOKEN_ENV, build_config
 from bot.runner import Running, freeze_startup_objects, start, stop
 from bot.services import Services, build_services
@@ -112,7 +113,7 @@ def make_services(workdir: Path, name: str, clock: Callable[[], datetime] | None
 
 
 @asynccontextmanager
-async def studybot(svc: Services, standin: StandIn, *, rate_limit: bool) -> AsyncIterator[Running]:
+async def studybot(svc: Services, standin: StandIn | RemoteStandIn, *, rate_limit: bool) -> AsyncIterator[Running]:
     """The real bot (bot.runner.start), long-polling the stand-in; stopped and its store closed on exit."""
     running = await start(svc, base_url=standin.base_url, rate_limit=rate_limit)
     freeze_startup_objects()  # as `serve` does after start-up

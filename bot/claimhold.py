@@ -36,12 +36,11 @@ async def lease_renewed(db: StoreWorker, held: Claim, lease: float, now: Callabl
     lease must be extended before it runs out.
     """
     lost = asyncio.Event()
+    period = lease / 3
 
     async def renew() -> None:
-        period = lease / 3
         wait = period
         while True:
-            await asyncio.sleep(wait)
             try:
                 if not await db(functools.partial(_renew, held=held, now=now(), lease=lease)):
                     lost.set()
@@ -50,13 +49,19 @@ async def lease_renewed(db: StoreWorker, held: Claim, lease: float, now: Callabl
             except sqlite3.OperationalError as exc:  # locked: try again shortly
                 log.warning("could not renew the claim of %s: %s", held.key, exc)
                 wait = min(period, RENEW_RETRY)
+            await asyncio.sleep(wait)
 
-    renewer = asyncio.create_task(renew())
+    # The first renewal is a timer, not a task asleep for a third of the lease: most pushes end long before it
+    # fires, and in a broadcast a task created and cancelled per push was a good part of the bot's own work.
+    renewer: list[asyncio.Task[None]] = []
+    timer = asyncio.get_running_loop().call_later(period, lambda: renewer.append(asyncio.ensure_future(renew())))
     try:
         yield lost
     finally:
-        renewer.cancel()
-        await asyncio.gather(renewer, return_exceptions=True)
+        timer.cancel()
+        for task in renewer:
+            task.cancel()
+        await asyncio.gather(*renewer, return_exceptions=True)
 
 
 async def until_written(db: StoreWorker, write: Callable[[Store], T], cap: float, what: str,

@@ -34,7 +34,7 @@ from bot.campaign import checkin_data
 from bot.claimhold import lease_renewed, until_written
 from bot.retry import follow_migration
 from bot.services import Services
-from bot.store import Store
+from bot.store import Group, Store
 from content.model import Reading
 from schedules.ledger import Claim, LostClaim, Progress, telegram_key
 
@@ -64,7 +64,7 @@ class Deliverer:
     """
 
     def __init__(self, svc: Services, bot: Bot,
-                 after_push: Callable[[int, Reading], Awaitable[None]] | None = None) -> None:
+                 after_push: Callable[[int, Reading, Group], Awaitable[None]] | None = None) -> None:
         self.svc = svc
         self.bot = bot
         self.after_push = after_push
@@ -74,15 +74,19 @@ class Deliverer:
         svc = self.svc
         plan, now = svc.plan_rule, svc.clock().timestamp()
 
-        def claim(store: Store) -> Claim | None:
+        def claim(store: Store) -> tuple[Claim, Group] | None:
             group = store.group(chat_id)
             if group is None or not group.pushable:
                 return None
-            return store.ledger.claim(telegram_key(chat_id), local_date, svc.owner, now, plan, svc.lease)
+            held = store.ledger.claim(telegram_key(chat_id), local_date, svc.owner, now, plan, svc.lease)
+            return (held, group) if held is not None else None
 
-        held = await svc.db(claim)
-        if held is None:
+        claimed = await svc.db(claim)
+        if claimed is None:
             return False
+        # The group as read with the claim goes on to `after_push` (its daily-quiz setting and time zone): a trip to
+        # the store per push less, in a broadcast where those trips are most of the bot's own work.
+        held, group = claimed
         reading = svc.reading(held.day)
         target = Target(chat_id)
         async with self._leased(held) as lost:
@@ -116,7 +120,7 @@ class Deliverer:
                                                                       plan.at_end == "restart"))
         if self.after_push is not None:
             try:
-                await self.after_push(target.chat_id, reading)
+                await self.after_push(target.chat_id, reading, group)
             except Exception:  # the reading was delivered: a failing follow-up must not count as a failed push
                 log.exception("the follow-up to the push in chat %s failed", target.chat_id)
         return True

@@ -29,7 +29,7 @@ from bot.quizrounds import QuizRounds, Scope
 from bot.reports import warn_without_cjk_font
 from bot.robots.push import RobotPusher
 from bot.services import Services, build_services
-from bot.store import Store
+from bot.store import Group, Store
 from content.model import Reading
 from schedules.campaign import daily_quiz_close
 from schedules.scheduler import PushScheduler
@@ -60,13 +60,12 @@ def attach_pusher(app: Application, svc: Services, robots: RobotPusher | None = 
     assert app.job_queue is not None, "python-telegram-bot must be installed with the job-queue extra"
     rounds = rounds_of(app)
 
-    async def after_push(chat_id: int, reading: Reading) -> None:
+    async def after_push(chat_id: int, reading: Reading, group: Group) -> None:
         """Robot channels that follow this group post it too; the day's quiz where the group asked for one, open
-        until the evening."""
+        until the evening. `group` is as the delivery read it when it claimed the push."""
         if robots is not None:
             await robots.kick()
-        group = await svc.db(lambda s: s.group(chat_id))
-        if group is not None and group.daily_quiz > 0:
+        if group.daily_quiz > 0:
             closes = daily_quiz_close(svc.clock(), group.timezone, svc.config.quiz.daily_until)
             scope = Scope(frozenset(reading.refs), render.scope_label("today"))
             refusal = await rounds.start(chat_id, app.bot.id, group.daily_quiz, scope, closes_at=closes.timestamp())
@@ -89,7 +88,7 @@ def attach_records_jobs(app: Application, svc: Services) -> None:
         await digest.tick()
 
     async def font_check(context: object) -> None:
-        await asyncio.to_thread(warn_without_cjk_font)
+        await check_fonts()
 
     app.job_queue.run_repeating(digest_tick, interval=TICK_SECONDS, first=60, name="studybot.weekly_digest")
     app.job_queue.run_once(font_check, when=5, name="studybot.font_check")
@@ -209,6 +208,15 @@ def freeze_startup_objects() -> None:
     for ~0.1 s every so often during a broadcast (measured: `python -m bench --only push-off`)."""
     gc.collect()
     gc.freeze()
+
+
+async def check_fonts() -> None:
+    """The start-up look for a Chinese font, on a worker thread. It imports matplotlib (~35,000 objects that live
+    as long as the process): in a process that froze its start-up objects, these are frozen too, or every later
+    full collection walks them (at the bench's push they doubled its pause, to ~0.2 s)."""
+    await asyncio.to_thread(warn_without_cjk_font)
+    if gc.get_freeze_count():
+        gc.freeze()  # no collect() first: that would be the full pass this avoids; the few leftovers stay put
 
 
 async def serve(config: Config) -> None:

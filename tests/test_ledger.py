@@ -84,13 +84,16 @@ class LedgerMachine(RuleBasedStateMachine):
         if claim is None or owner not in self.sent:
             return
         try:
-            self.ledger.record(claim, 1, PLAN)
+            progress = self.ledger.record(claim, 1, PLAN)
         except LostClaim:
             pass  # taken over while sending: the taker records the day, this owner may not
         else:
+            # What record() answers is the progress as now stored (the SQLite one works it out, not reads it back).
+            assert progress == self.ledger.progress(KEY)
             self.confirmed.setdefault(claim.local_date, []).append((owner, claim.day))
             if twice:  # the first answer was lost on the way back: recorded again, changing nothing
-                assert self.ledger.record(claim, 1, PLAN).next_day == claim.day + 1
+                again = self.ledger.record(claim, 1, PLAN)
+                assert again.next_day == claim.day + 1 and again == self.ledger.progress(KEY)
         del self.held[owner]
         del self.sent[owner]
 

@@ -6,8 +6,12 @@ import asyncio
 import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.standin import StandIn
+from bot.storeworker import StoreWorker
 from schedules.clock import FakeClock
 from tests.botkit import TOKEN, Harness, bot_running
 
@@ -150,3 +154,30 @@ async def test_a_daily_quiz_on_the_days_reading_follows_the_push_where_asked(tmp
         asked = {q.ref for q in h.svc.questions if q.id in rnd.question_ids}
         assert asked and all(ref in day_refs or ref.split(".")[0] in day_refs for ref in asked)
         assert h.standin.sent(-2, "sendPoll") == []
+
+
+async def test_a_push_takes_two_trips_to_the_store_the_claim_and_the_record(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a broadcast each trip to the store thread is a hand-over of the GIL both ways: the group's settings for
+    the follow-up (daily quiz) come with the claim, and the record answers the progress without reading it back."""
+    clock = FakeClock(datetime(2026, 3, 2, 0, 0, 30, tzinfo=UTC))
+    trips: list[str] = []
+    real_call = StoreWorker.__call__
+
+    async def counting(self: StoreWorker, call: Any, *, hot: bool = False) -> Any:
+        task = asyncio.current_task()
+        if task is not None and task.get_name().startswith("push "):
+            trips.append(task.get_name())
+        return await real_call(self, call, hot=hot)
+
+    async with bot_running(tmp_path, clock=clock) as h:
+        subscribe(h, -1, time(8, 0), "Asia/Shanghai", daily_quiz=2)
+        subscribe(h, -2, time(8, 0), "Asia/Shanghai")
+        monkeypatch.setattr(StoreWorker, "__call__", counting)
+        result = await h.running.pusher.run_now()
+        monkeypatch.undo()
+        assert sorted(key for key, _ in result.delivered) == [-2, -1]
+        assert days_received(h, -1) == [1] and days_received(h, -2) == [1]
+        assert len(h.standin.sent(-1, "sendPoll")) == 2  # the daily quiz followed, from the group read with the claim
+        # -1's daily quiz makes trips of its own (the round and its polls); -2 has none.
+        assert trips.count("push -2 2026-03-02") == 2, trips
