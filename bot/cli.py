@@ -41,7 +41,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> None:
     try:
         section = resolve(doc, " ".join(args.ref))
     except RefError as exc:
-        raise CliError(f"no such section: {' '.join(args.ref)!r}. {exc}") from None
+        raise CliError(f"no such section: {' '.join(args.ref)!r}. {render.ref_problem(doc, exc)}") from None
     for chunk in render.section_messages(doc, section):
         print(render.plain(chunk))
 

@@ -11,7 +11,7 @@ import asyncio
 import concurrent.futures
 import logging
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -90,24 +90,33 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
 def load_summary(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Summary:
     """An export's record (as `load_campaign`, mastery included) and its summary; call it on the store's reader.
 
-    Two things at once, on two cores: while SQLite counts the answers per day and per question on this thread
-    (in C, which lets go of the GIL), a helper thread turns the check-ins and sections into Tallies, works out
-    mastery and summarizes, which needs neither of those counts.
+    Two things at once, on two cores: SQLite counts on this thread (in C, which lets go of the GIL) while a helper
+    thread works on what is counted already — the check-ins into Tallies while the answers per member and
+    section are counted, then mastery and the summary (which need neither) while the answers per day and per
+    question are.
     """
     base, zone, names = _campaign_base(store, svc, chat_id, period, today)
-    counts = store.record_tallies(chat_id, period.first, period.last, full=True, days=False)
-    cards = store.group_review_cards(chat_id)
-
-    def summarized() -> Summary:
-        mastery = _mastery(svc, cards, mastery_answers(counts), zone, lambda ref: names.get(ref, ref))
-        return summarize(replace(base, tallies=tallies_from(counts, names), mastery=mastery))
-
+    first, last = period.first, period.last
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-summary") as helper:
+        checkins = store.record_checkin_tallies(chat_id, first, last)
+        pressed = helper.submit(_pressed, checkins)  # while SQLite counts the answers per member and section
+        by_ref, answered = store.record_answer_tallies(chat_id, first, last)
+        counts = RecordTallies(checkins=checkins, by_ref=by_ref, answered=answered)
+        cards = store.group_review_cards(chat_id)
+
+        def summarized() -> Summary:  # on the helper, after `pressed`
+            mastery = _mastery(svc, cards, mastery_answers(counts), zone, lambda ref: names.get(ref, ref))
+            tallies = Tallies(checkins=pressed.result(), by_ref=_by_ref(by_ref, names))
+            return summarize(replace(base, tallies=tallies, mastery=mastery))
+
         summary = helper.submit(summarized)
-        daily, questions = store.record_day_tallies(chat_id, period.first, period.last)
+        daily, questions = store.record_day_tallies(chat_id, first, last)
         counted = summary.result()
     assert counted.campaign.tallies is not None  # summarized() counted them
-    tallies = replace(counted.campaign.tallies, **_day_tallies(daily, questions, names))
+    # The answers per day stay the store's texts (member_days): all the 台账 writers read, where Tallies' dicts of
+    # dates would cost 250,000 entries more.
+    tallies = replace(counted.campaign.tallies,
+                      questions={qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in questions})
     campaign = replace(counted.campaign, tallies=tallies, member_days=MemberDays(counts.checkins, daily))
     return replace(counted, campaign=campaign)
 
@@ -127,23 +136,32 @@ def mastery_answers(counts: RecordTallies) -> list[tuple[int, str, str, bool, da
 def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
     """SQLite's counts as records' `Tallies`: dates parsed (each distinct one once), sections named as the record
     names them (`names`: opening/closing in Chinese; two stored refs never share a name)."""
-    days: _Parsed[str, date] = _Parsed(date.fromisoformat)
-    times: _Parsed[str, time] = _Parsed(time.fromisoformat)
-    day, moment, combine = days.__getitem__, times.__getitem__, datetime.combine
-    checkins: dict[int, dict[date, datetime]] = {}
-    for uid, text in counts.checkins.items():  # per member: push date, local date, local time, late; four a press
-        f = text.split(SEP)
-        checkins[uid] = dict(zip(map(day, f[0::4]), map(combine, map(day, f[1::4]), map(moment, f[2::4])),
-                                 strict=True))
-    by_ref: dict[int, dict[str, tuple[int, int]]] = {}
-    for uid, ref, n, correct, *_ in counts.by_ref:
-        mine = by_ref.setdefault(uid, {})
-        old = mine.get(shown := names.get(ref, ref), (0, 0))  # should two refs share a name, they add up
-        mine[shown] = (old[0] + n, old[1] + correct)
-    tallies = Tallies(checkins=checkins, by_ref=by_ref)
+    tallies = Tallies(checkins=_pressed(counts.checkins), by_ref=_by_ref(counts.by_ref, names))
     if counts.daily is None or counts.questions is None:
         return tallies
     return replace(tallies, **_day_tallies(counts.daily, counts.questions, names))
+
+
+def _pressed(checkins: Mapping[int, str]) -> dict[int, dict[date, datetime]]:
+    """`Tallies.checkins` from the store's per-member texts (`RecordTallies.checkins`)."""
+    days: _Parsed[str, date] = _Parsed(date.fromisoformat)
+    times: _Parsed[str, time] = _Parsed(time.fromisoformat)
+    day, moment, combine = days.__getitem__, times.__getitem__, datetime.combine
+    out: dict[int, dict[date, datetime]] = {}
+    for uid, text in checkins.items():  # per member: push date, local date, local time, late; four a press
+        f = text.split(SEP)
+        out[uid] = dict(zip(map(day, f[0::4]), map(combine, map(day, f[1::4]), map(moment, f[2::4])), strict=True))
+    return out
+
+
+def _by_ref(rows: Iterable[tuple[Any, ...]], names: Mapping[str, str]) -> dict[int, dict[str, tuple[int, int]]]:
+    """`Tallies.by_ref` from the store's rows, sections named as the record names them."""
+    by_ref: dict[int, dict[str, tuple[int, int]]] = {}
+    for uid, ref, n, correct, *_ in rows:
+        mine = by_ref.setdefault(uid, {})
+        old = mine.get(shown := names.get(ref, ref), (0, 0))  # should two refs share a name, they add up
+        mine[shown] = (old[0] + n, old[1] + correct)
+    return by_ref
 
 
 def _day_tallies(daily: Mapping[int, str], questions: Sequence[tuple[str, str, int, int, int]],

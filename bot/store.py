@@ -1136,42 +1136,52 @@ class Store:
                            members=tuple(self.roster(chat_id, include_gone=True)), checkins=checkins,
                            excuses=tuple(self.excuses(chat_id, first, last)), answers=answers, asked=asked)
 
-    def record_tallies(self, chat_id: int, first: date, last: date, full: bool = True, days: bool = True
-                       ) -> RecordTallies:
+    def record_tallies(self, chat_id: int, first: date, last: date, full: bool = True) -> RecordTallies:
         """The period's check-ins and answers counted by SQLite (records.ledger.tally is the rule they follow).
 
         `full=False` (a report) counts answers per member and section only; an export also needs them per member
-        and day (the 台账), per question (测验), and the questions each member answered (掌握度); `days=False`
-        leaves the per day and per question counts to a `record_day_tallies` of its own.
+        and day (the 台账), per question (测验), and the questions each member answered (掌握度).
         Check-ins and answers per day come as one text per member (`RecordTallies`): 5,000 rows handed to Python
-        instead of 500,000, each split by C string calls (bot/reports.tallies_from, records/export.py).
+        instead of 500,000, each split by C string calls (bot/reports.tallies_from, records/ledgertext.py).
+        The parts are methods of their own, for a caller that works on one while SQLite counts the next
+        (bot/reports.load_summary).
         """
-        span = [chat_id, first.isoformat(), last.isoformat()]
-        where = "FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?"
-
-        def rows(sql: str, *more: object) -> tuple[tuple[Any, ...], ...]:
-            return tuple(self.db.execute(sql, [*span, *more]).fetchall())
-
-        # One row per member and push already (the primary key): that is the rule's first press.
-        checkins = dict(self.db.execute(
-            """SELECT user_id, group_concat(push_date || char(2) || local_date || char(2) || local_time || char(2)
-                                            || (local_date > push_date), char(2))
-               FROM checkins WHERE chat_id = ? AND push_date BETWEEN ? AND ? GROUP BY user_id""", span).fetchall())
-        # Bare columns beside min(): SQLite takes them from the row with the smallest rowid, the earliest answer.
-        by_ref = rows(f"""SELECT user_id, ref, count(*), sum(correct), question_id, correct, local_date, min(rowid)
-                          {where} GROUP BY user_id, ref""")
+        by_ref, answered = self.record_answer_tallies(chat_id, first, last, full)
+        counts = RecordTallies(checkins=self.record_checkin_tallies(chat_id, first, last), by_ref=by_ref,
+                               answered=answered)
         if not full:
-            return RecordTallies(checkins=checkins, by_ref=by_ref)
-        # Every question answered, for the members with review cards only: for the others mastery counts each
-        # question answered as known, so their earliest answer in each section (in by_ref) says all of it.
-        answered = rows(f"""SELECT user_id, question_id, ref, correct, local_date, min(rowid) {where}
-                            AND user_id IN (SELECT user_id FROM review_cards WHERE chat_id = ? AND reviews > 0)
-                            GROUP BY user_id, question_id""", chat_id)
-        counts = RecordTallies(checkins=checkins, by_ref=by_ref, answered=answered)
-        if not days:
             return counts
         daily, questions = self.record_day_tallies(chat_id, first, last)
         return replace(counts, daily=daily, questions=questions)
+
+    def record_checkin_tallies(self, chat_id: int, first: date, last: date) -> dict[int, str]:
+        """The period's check-ins, as `RecordTallies.checkins`."""
+        # One row per member and push already (the primary key): that is the rule's first press.
+        return dict(self.db.execute(
+            """SELECT user_id, group_concat(push_date || char(2) || local_date || char(2) || local_time || char(2)
+                                            || (local_date > push_date), char(2))
+               FROM checkins WHERE chat_id = ? AND push_date BETWEEN ? AND ? GROUP BY user_id""",
+            [chat_id, first.isoformat(), last.isoformat()]).fetchall())
+
+    def record_answer_tallies(self, chat_id: int, first: date, last: date, full: bool = True
+                              ) -> tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], ...] | None]:
+        """The period's answers per member and section (`RecordTallies.by_ref`) and, if `full`, every question
+        answered by members with review cards (`.answered`)."""
+        span = [chat_id, first.isoformat(), last.isoformat()]
+        where = "FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?"
+        # Bare columns beside min(): SQLite takes them from the row with the smallest rowid, the earliest answer.
+        by_ref = tuple(self.db.execute(
+            f"""SELECT user_id, ref, count(*), sum(correct), question_id, correct, local_date, min(rowid)
+                {where} GROUP BY user_id, ref""", span).fetchall())
+        if not full:
+            return by_ref, None
+        # Every question answered, for the members with review cards only: for the others mastery counts each
+        # question answered as known, so their earliest answer in each section (in by_ref) says all of it.
+        answered = tuple(self.db.execute(
+            f"""SELECT user_id, question_id, ref, correct, local_date, min(rowid) {where}
+                AND user_id IN (SELECT user_id FROM review_cards WHERE chat_id = ? AND reviews > 0)
+                GROUP BY user_id, question_id""", [*span, chat_id]).fetchall())
+        return by_ref, answered
 
     def record_day_tallies(self, chat_id: int, first: date, last: date
                            ) -> tuple[dict[int, str], tuple[tuple[str, str, int, int, int], ...]]:

@@ -127,7 +127,8 @@ class Tallies:
 
     checkins: Mapping[int, Mapping[date, datetime]]  # member -> push date -> local time of the first press
     by_ref: Mapping[int, Mapping[str, tuple[int, int]]]  # member -> section ref -> (answered, correct)
-    # Only an export needs these (None: not counted, as for a report, whose summary does not read them).
+    # Only an export needs these (None: not counted, as for a report, whose summary does not read them; or the
+    # answers per day only as the store's texts, Campaign.member_days, which is all the 台账 writers read).
     daily: Mapping[int, Mapping[date, tuple[int, int]]] | None = None  # member -> local date -> (answered, correct)
     questions: Mapping[str, tuple[str, int, int]] | None = None  # question -> (ref of its earliest answer, n, correct)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from records import chart, wording
+from records import chart, sheetxml, wording
 from records.export import csv_value, file_name, sheets, write_export
 from records.ledger import summarize
 from records.model import Answer
@@ -176,3 +176,25 @@ def test_every_sheet_states_its_used_range(tmp_path: Path) -> None:
     for name in full.sheetnames:
         rows = list(full[name].iter_rows(values_only=True))
         assert (lazy[name].max_row, lazy[name].max_column) == (len(rows), len(rows[0])), name
+
+
+def test_the_faster_deflate_reads_back_and_never_takes_over_a_started_member(tmp_path: Path) -> None:
+    """ISA-L compresses the big members (records/sheetxml.deflate_faster); a member already written to keeps its
+    compressor (swapping it would drop what zlib holds of it)."""
+    pytest.importorskip("isal", reason="a venv made before isal was a dependency: `pip install -e .` brings it")
+    data = b'<row r="1"><c r="A1" t="inlineStr"><is><t>\xe5\xb0\x8f\xe7\x8e\x8b</t></is></c></row>' * 20_000
+    path = tmp_path / "x.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("fresh", "w") as handle:
+            sheetxml.deflate_faster(handle)
+            swapped = type(handle._compressor).__module__  # type: ignore[attr-defined]
+            handle.write(data)
+        with archive.open("started", "w") as handle:
+            handle.write(b"<head/>")
+            before = handle._compressor  # type: ignore[attr-defined]
+            sheetxml.deflate_faster(handle)
+            assert handle._compressor is before  # type: ignore[attr-defined]
+            handle.write(data)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("fresh") == data and archive.read("started") == b"<head/>" + data
+    assert "isal" in swapped

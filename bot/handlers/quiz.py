@@ -91,7 +91,7 @@ async def quiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         request = parse_quiz_args(list(context.args or []), limits.default_questions, limits.max_questions)
         scope = await resolve_scope(svc, chat.id, request.scope)
     except ValueError as exc:
-        detail = f"{exc}\n" if isinstance(exc, RefError) else ""
+        detail = f"{render.ref_problem(svc.doc, exc)}\n" if isinstance(exc, RefError) else ""
         await reply(update, render.esc(detail) + render.quiz_usage(limits.max_questions))
         return
     title = chat.title or chat.full_name or ""

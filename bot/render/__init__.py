@@ -11,6 +11,7 @@ from bot.render.offline import *  # noqa: F403
 from bot.render.quiz import *  # noqa: F403
 from bot.render.readings import *  # noqa: F403
 from bot.render.records import *  # noqa: F403
+from bot.render.refs import *  # noqa: F403
 from bot.render.reports import *  # noqa: F403
 from bot.render.review import *  # noqa: F403
 from bot.render.robots import *  # noqa: F403
