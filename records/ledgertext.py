@@ -85,6 +85,7 @@ def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[list[bytes]]:
     sep = SEP.encode()
     days = [(p.local_date, p.local_date.isoformat().encode(), pieces.day(p)) for p in campaign.push_days]
     isos, cells = [i for _, i, _ in days], [c for _, _, c in days]
+    first, last = (min(d for d, _, _ in days), max(d for d, _, _ in days)) if days else (date.max, date.min)
     excuses: dict[int, list[Excuse]] = {}
     for e in campaign.excuses:
         excuses.setdefault(e.user_id, []).append(e)
@@ -103,8 +104,9 @@ def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[list[bytes]]:
             counted = dict(zip(f[0::2], map(counts.__getitem__, f[1::2]), strict=True))
         head, mine = pieces.head(member), excuses.get(uid)
         joined, left = member.joined, member.left
-        if joined is None and left is None and not mine:
-            # Most members: on the roster every day, never excused — a row a push day, put together in C.
+        if not mine and (joined is None or joined <= first) and (left is None or last < left):
+            # Most members: on the roster every push day of the period (Member.present), never excused — a row a
+            # push day, put together in C.
             yield list(map(b"".join, zip(repeat(head), cells, map(pressed.get, isos, repeat(unpressed)),
                                          repeat(unexcused), map(counted.get, isos, repeat(uncounted)),
                                          repeat(end))))
