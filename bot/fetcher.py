@@ -23,11 +23,17 @@ with an explicit allowed_updates, retries with back-off on network errors, Retry
 409 Conflict (another instance polling with this token), and on stop a last getUpdates that confirms what was
 handled.
 
-`HandledQueue` does the same for the webhook: PTB's webhook handler answers Telegram's POST when `update_queue.put`
-returns, so this queue's `put` handles the update and flushes the store first, waiting at most `WEBHOOK_PATIENCE`
-seconds for both. A handler still running then goes on (it is never cancelled) and the POST is answered anyway; a
+`HandledQueue` does the same for the webhook: PTB's webhook handler answers Telegram's POST 200 when
+`update_queue.put` returns, so this queue's `put` returns only once the update is handled and the store has
+committed what it wrote, and otherwise raises a 503 with Retry-After, which has Telegram send the update again
+(it keeps it meanwhile). The handler is given `WEBHOOK_PATIENCE` seconds, the flush after it up to
+`WEBHOOK_ANSWER_WITHIN` seconds from the POST; a handler still running then goes on (it is never cancelled), and a
 POST of an update still being handled (Telegram sending it again) waits for that handling instead of starting a
-second one.
+second one. Updates handled and stored are remembered (`WEBHOOK_RECORD` of them), so a resend after the handling
+ended (a proxy that timed out, a dropped connection) is answered 200 without handling it twice. A handling whose
+write SQLite refused is handled again on the next resend, `STORE_RETRIES` times at most (as polling does), then
+answered 200 and logged; a handling still going on after `WEBHOOK_GIVE_UP` seconds is answered 200 and logged too,
+so that one update cannot hold its chat back for the day Telegram keeps it.
 """
 
 from __future__ import annotations
@@ -36,30 +42,49 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes
 
 from bot.retry import retry_seconds
+from bot.storeworker import posted_by
 
 log = logging.getLogger(__name__)
 
 Flush = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 BACKOFF_FIRST = 1.0  # PTB's network_retry_loop: 1 s, then ×1.5 up to 30 s
 BACKOFF_CAP = 30.0
 RETRY_AFTER_SLACK = 0.5
-# How long a webhook POST waits for its update to be handled and stored before it is answered anyway. Telegram's
-# Bot API server waits 60 s for the answer, then closes the connection and sends the update again (levlam, its
-# maintainer, in tdlib/telegram-bot-api#211 and #341; the 60 s read timeout of the connections WebhookActor.cpp
-# opens), so the answer must come well before that. And it delivers one chat's updates in sequence, the next only
-# once this one is answered (WebhookActor keeps a queue per chat; grammY's deployment guide says the same), so every
-# second of the cap is a second that chat's next message may wait. 10 s is grammY's default for the same trade-off
-# (`webhookCallback`'s timeoutMilliseconds): longer than an ordinary handler, a flush or one 429 of a few seconds,
-# and short enough that a handler stuck on a group's flood budget holds its chat back for at most that.
+# Webhook answers. Telegram's Bot API server waits 60 s for the answer to a POST, then closes the connection and sends
+# the update again (levlam, its maintainer, in tdlib/telegram-bot-api#211 and #341; the 60 s timeout of the
+# connections WebhookActor.cpp opens). After a non-2xx answer it sends the update again at once the first time, then
+# after 2, 4, 8 ... s up to 60-120 s, or after the answer's Retry-After seconds (WebhookActor::on_update_error). It
+# delivers one chat's updates in sequence, the next only once this one is answered 2xx (WebhookActor keeps a queue
+# per chat; grammY's deployment guide says the same), so a slow or refused update holds its chat back either way.
+# A POST is never answered 200 before its update's writes are committed: a crash after the 200 would lose it.
+# How long a POST waits for the handler: past it, the answer is 503 with Retry-After, the handler goes on, and the
+# resend joins it. This frees Telegram's connection (a handler stuck on a group's flood budget would hold it a minute)
+# where the handler-done case below keeps it. 10 s is grammY's default `timeoutMilliseconds` of webhookCallback,
+# though grammY's default on a timeout ("throw") fails the request with a 500, and its "return" answers 200 before
+# the handler ends: here the answer is a 503 that asks for the update again.
 WEBHOOK_PATIENCE = 10.0
+# Once the handler is done, its commit (a store locked by another process: busy_timeout 5 s per statement) is waited
+# for until this long after the POST came in, still well inside Telegram's 60 s; then 503 as above.
+WEBHOOK_ANSWER_WITHIN = 45.0
+WEBHOOK_RETRY_AFTER = 3.0  # seconds, the Retry-After of a 503 (Telegram clamps it to 0-3600)
+# A handling still going on this long after it began is answered 200 (and logged at ERROR): Telegram keeps an update
+# for 24 h, and a hung handler must not hold its chat's next updates back all that time.
+WEBHOOK_GIVE_UP = 300.0
+# How many update ids are remembered as handled and stored (a resend of one is answered 200 without handling it
+# twice; Telegram resends within minutes) and how many counts of refused handlings are kept.
+WEBHOOK_RECORD = 10_000
 GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
 # A handler whose store write SQLite refused (locked, busy) did not handle its update: it is handled again, this
 # many times at most, before it is confirmed (a lasting failure must not hold every later update back).
@@ -69,10 +94,19 @@ STORE_RETRIES = 3
 STOP_PATIENCE = 5.0
 
 
-def dispatch(app: Application, update: Update) -> asyncio.Task[None]:
-    """Hand one update to the application exactly as its own update queue would (same semaphore, same errors)."""
-    return app.create_task(app.update_processor.process_update(update, app.process_update(update)), update=update,
-                           name=f"studybot:update:{update.update_id}")
+def dispatch(app: Application, update: Update,
+             refused: Callable[[BaseException], None] | None = None) -> asyncio.Task[None]:
+    """Hand one update to the application exactly as its own update queue would (same semaphore, same errors).
+
+    `refused` hears of a store write its handlers posted without waiting (`StoreWorker.post`) that then failed."""
+    return app.create_task(app.update_processor.process_update(update, _posting(app.process_update(update), refused)),
+                           update=update, name=f"studybot:update:{update.update_id}")
+
+
+async def _posting(handling: Awaitable[None], refused: Callable[[BaseException], None] | None) -> None:
+    """Run in the update's own task (its own context): what its handlers post is told to `refused`."""
+    posted_by.set(refused)
+    await handling
 
 
 class UpdateFetcher:
@@ -223,9 +257,26 @@ class UpdateFetcher:
                 and update.update_id in self._handling:
             self._refused.add(update.update_id)
 
+    def _posted_refused(self, update: Update) -> Callable[[BaseException], None]:
+        """A write the update's handler posted failed (heard during the flush before the next confirmation): the
+        update did not store what it did, as with `_note_error`, though its handler may have finished already."""
+
+        def refused(error: BaseException) -> None:
+            uid = update.update_id
+            if not isinstance(error, sqlite3.OperationalError) or uid in self._refused:
+                return
+            if uid in self._handling:
+                self._refused.add(uid)
+            elif self._confirmed is None or uid >= self._confirmed:  # finished, not yet confirmed (the flush
+                self._refused.add(uid)  # comes first): handled again
+                self._done(update)
+            # else: posted later by a task its handler started, long after the update was confirmed (logged)
+
+        return refused
+
     def _dispatch(self, update: Update) -> None:
         uid = update.update_id
-        task = dispatch(self.app, update)
+        task = dispatch(self.app, update, self._posted_refused(update))
         self._handling[uid] = task
         task.add_done_callback(lambda _: self._done(update))
 
@@ -258,10 +309,20 @@ class UpdateFetcher:
         return fresh
 
 
+@dataclass
+class _Handling:
+    """One update being handled in webhook mode: the handler's task, then the handler and the flush together."""
+
+    handler: asyncio.Task[None]  # PTB's process_update under its concurrency limit (dispatch)
+    task: asyncio.Task[bool]  # handler, then flush: True if what it wrote is committed
+    since: float  # loop time of the POST that started it (the give-up bound counts from it)
+    given_up: bool = False  # answered 200 at the give-up bound while still being handled
+
+
 class HandledQueue(asyncio.Queue[object]):
-    """The application's update queue for webhook mode: `put(update)` returns once it is handled and stored (or
-    after `patience` seconds), so PTB's webhook handler answers Telegram's POST only then. Anything else (PTB's stop
-    signal) is queued as usual.
+    """The application's update queue for webhook mode: `put(update)` returns (PTB answers Telegram's POST 200) only
+    once the update is handled and what it wrote is committed; otherwise it raises a 503 (Telegram sends the update
+    again). Anything else (PTB's stop signal) is queued as usual.
 
     Until `attach` is called (polling mode, before start), updates are queued as with a plain queue.
     """
@@ -271,9 +332,16 @@ class HandledQueue(asyncio.Queue[object]):
         self._app: Application | None = None
         self._flush: Flush | None = None
         self.patience = WEBHOOK_PATIENCE
-        # update id -> its handling (handler, then flush): True when a store write was refused
-        self._handling: dict[int, asyncio.Task[bool]] = {}
+        self.answer_within = WEBHOOK_ANSWER_WITHIN
+        self.retry_after = WEBHOOK_RETRY_AFTER
+        self.give_up = WEBHOOK_GIVE_UP
+        self.stop_patience = STOP_PATIENCE
+        self.record = WEBHOOK_RECORD
+        self._handling: dict[int, _Handling] = {}
         self._refused: set[int] = set()  # handled, but a store write was refused (as UpdateFetcher._note_error)
+        # Updates committed (or given up on) and answered: a resend of one is answered 200 without handling it again.
+        self._settled: OrderedDict[int, None] = OrderedDict()
+        self._tries: OrderedDict[int, int] = OrderedDict()  # update id -> handlings refused so far (across POSTs)
 
     def attach(self, app: Application, flush: Flush, patience: float = WEBHOOK_PATIENCE) -> None:
         self._app, self._flush, self.patience = app, flush, patience
@@ -284,44 +352,145 @@ class HandledQueue(asyncio.Queue[object]):
                 and update.update_id in self._handling:
             self._refused.add(update.update_id)
 
+    def _posted_refused(self, uid: int) -> Callable[[BaseException], None]:
+        def refused(error: BaseException) -> None:  # told by the flush, before the handling ends
+            if isinstance(error, sqlite3.OperationalError) and uid in self._handling:
+                self._refused.add(uid)
+
+        return refused
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._handling)
+
     async def put(self, item: object) -> None:
         if not isinstance(item, Update) or self._app is None or self._flush is None:
             await super().put(item)
             return
         uid = item.update_id
+        if uid in self._settled:
+            log.info("update %s was sent again after it was handled and stored: answering 200", uid)
+            return
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
         handling = self._handling.get(uid)
         if handling is None:
-            handling = self._handling[uid] = asyncio.create_task(self._handle(self._app, self._flush, item),
-                                                                 name=f"studybot:webhook:{uid}")
-            handling.add_done_callback(lambda task: self._forget(uid, task))
+            handler = dispatch(self._app, item, self._posted_refused(uid))
+            task = asyncio.create_task(self._handle(handler, self._flush, uid), name=f"studybot:webhook:{uid}")
+            handling = self._handling[uid] = _Handling(handler, task, arrived)
+            task.add_done_callback(lambda _: self._settle(uid, handling))
         else:
             log.info("update %s was sent again while it is being handled: waiting for that", uid)
-        # asyncio.wait never cancels: a slow handler goes on after the answer, and Telegram hanging up on the POST
-        # does not stop it either.
-        done, _ = await asyncio.wait([handling], timeout=self.patience)
-        if not done:
-            log.warning("update %s is still being handled after %.0f s: answering Telegram anyway",
-                        uid, self.patience)
+        # asyncio.wait never cancels: a slow handler goes on after a 503, and Telegram hanging up on the POST does
+        # not stop it either; its resend joins it here.
+        await asyncio.wait([handling.handler], timeout=self.patience)
+        if handling.handler.done():  # the flush is waited for, up to the overall bound, never answered 200 before
+            await asyncio.wait([handling.task], timeout=max(0.0, arrived + self.answer_within - loop.time()))
+        task = handling.task
+        if not task.done():
+            if loop.time() - handling.since >= self.give_up:
+                handling.given_up = True
+                log.error("update %s is still being handled after %.0f s: answering Telegram 200 so that its "
+                          "chat's next updates come; it is lost if the bot stops before its handler ends",
+                          uid, self.give_up)
+                return
+            log.warning("update %s is still being handled after %.0f s: asking Telegram to send it again in %d s",
+                        uid, loop.time() - arrived, self.retry_after)
+            raise _retry_later("update still being handled")
+        if uid in self._settled:
             return
-        if handling.result():
-            # Not 200: Telegram sends the update again later (PTB's webhook answers the raised error's status).
-            from tornado.web import HTTPError
+        log.warning("update %s: its handler could not store what it did; asking Telegram to send it again", uid)
+        raise _retry_later("update not stored")
 
-            log.warning("update %s: its handler could not store what it did; asking Telegram to send it again", uid)
-            raise HTTPError(503, reason="update not stored")
-
-    async def _handle(self, app: Application, flush: Flush, update: Update) -> bool:
-        """Handle the update and commit what it wrote; True if a store write was refused."""
-        await dispatch(app, update)
+    async def _handle(self, handler: asyncio.Task[None], flush: Flush, uid: int) -> bool:
+        """Wait for the handler, then commit what it wrote; True if every store write of it was committed."""
+        await handler
         await flush()
-        return update.update_id in self._refused
+        return uid not in self._refused
 
-    def _forget(self, uid: int, task: asyncio.Task[bool]) -> None:
-        if self._handling.get(uid) is task:
+    def _settle(self, uid: int, handling: _Handling) -> None:
+        """The handling ended: record the update as settled (a resend is answered 200) or count a refusal."""
+        if self._handling.get(uid) is handling:
             del self._handling[uid]
+        refused = uid in self._refused
         self._refused.discard(uid)
-        if not task.cancelled() and task.exception() is not None:
+        task = handling.task
+        if task.cancelled():  # stop(): Telegram was answered 503 (or not at all) and keeps the update
+            return
+        if task.exception() is not None:
             log.error("handling update %s failed", uid, exc_info=task.exception())
+            refused = True
+        elif not task.result():
+            refused = True
+        if refused:
+            tries = self._tries.pop(uid, 0) + 1
+            if tries <= STORE_RETRIES and not handling.given_up:
+                _remember(self._tries, uid, tries, self.record)
+                log.warning("update %s: its handler could not store what it did (%d of %d); Telegram sends it "
+                            "again", uid, tries, STORE_RETRIES + 1)
+                return
+            log.error("update %s: its handler could not store what it did, %d times; giving up on it", uid, tries)
+        self._tries.pop(uid, None)
+        _remember(self._settled, uid, None, self.record)
+
+    async def stop(self) -> None:
+        """Let the handlings in flight finish, for `stop_patience` seconds at most; cancel the rest (their POSTs
+        were answered 503, so Telegram sends them again to the next process)."""
+        if not self._handling:
+            return
+        tasks = [h.task for h in self._handling.values()]
+        _, left = await asyncio.wait(tasks, timeout=self.stop_patience)
+        if left:
+            log.warning("%d update(s) still being handled after %.0f s: stopping them (Telegram sends them "
+                        "again)", len(left), self.stop_patience)
+            handlers = [h.handler for h in self._handling.values() if h.task in left]
+            for task in left:
+                task.cancel()
+            for handler in handlers:
+                handler.cancel()
+            await asyncio.wait([*left, *handlers])
+
+
+def _remember(record: OrderedDict[int, T], key: int, value: T, cap: int) -> None:
+    """Record `key` as the newest entry, dropping the oldest beyond `cap`."""
+    record[key] = value
+    record.move_to_end(key)
+    while len(record) > cap:
+        record.popitem(last=False)
+
+
+def _retry_later(reason: str) -> Exception:
+    """Not 200: Telegram keeps the update and sends it again (PTB's webhook answers the raised error's status; the
+    Retry-After header is added by `retry_after_header`)."""
+    from tornado.web import HTTPError
+
+    return HTTPError(503, reason=reason)
+
+
+def retry_after_header(app: Application, queue: HandledQueue) -> None:
+    """Add `Retry-After: queue.retry_after` to the webhook server's 503 answers (only HandledQueue answers 503).
+
+    Telegram's Bot API server reads the header (HttpQuery::get_retry_after) and sends the update again after that
+    many seconds; without it, the first resend comes at once and the later ones back off 2, 4, 8 ... up to 60-120 s.
+    PTB builds the tornado application inside `start_webhook` and gives no hook for headers: it is reached through
+    the updater's server, and a tornado output transform sets the header.
+    """
+    import tornado.web
+
+    class RetryAfter(tornado.web.OutputTransform):
+        def transform_first_chunk(self, status_code: int, headers: Any, chunk: bytes,
+                                  finishing: bool) -> tuple[int, Any, bytes]:
+            if status_code == 503:
+                headers["Retry-After"] = str(max(1, round(queue.retry_after)))
+            return status_code, headers, chunk
+
+    updater = app.updater
+    server = getattr(getattr(updater, "_httpd", None), "_http_server", None)
+    web_app = getattr(server, "request_callback", None)
+    if not isinstance(web_app, tornado.web.Application):
+        log.warning("the webhook server could not be found: 503 answers go without Retry-After")
+        return
+    web_app.add_transform(RetryAfter)
 
 
 def _capped(offset: int | None, ceiling: int | None) -> int | None:

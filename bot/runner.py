@@ -21,7 +21,7 @@ from bot.channels_view import stop_notice
 from bot.config import Config
 from bot.delivery import Deliverer
 from bot.digest import TICK_SECONDS, WeeklyDigest
-from bot.fetcher import HandledQueue, UpdateFetcher
+from bot.fetcher import HandledQueue, UpdateFetcher, retry_after_header
 from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import redact_also, setup_logging
@@ -134,6 +134,7 @@ async def _receive_updates(app: Application, svc: Services) -> UpdateFetcher | N
         await app.updater.start_webhook(
             listen=hook.listen, port=hook.port, url_path=urlsplit(hook.url).path.lstrip("/"), webhook_url=hook.url,
             secret_token=webhook_secret(hook.secret_token, telegram.token), allowed_updates=ALLOWED_UPDATES)
+        retry_after_header(app, app.update_queue)
         return None
     fetcher = UpdateFetcher(app, svc.db.flush, ALLOWED_UPDATES, timeout=10)
     await fetcher.start()
@@ -194,6 +195,10 @@ async def stop(running: Running) -> None:
         await running.fetcher.stop()
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
+    if isinstance(app.update_queue, HandledQueue):
+        # Webhook mode: PTB's Application.stop waits for every handler without a limit; a hung one would hold
+        # SIGTERM up until a supervisor kills the process mid-write.
+        await app.update_queue.stop()
     if app.running:
         await app.stop()
     await app.shutdown()

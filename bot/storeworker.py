@@ -9,7 +9,9 @@ group-committed: one transaction; if a call fails, the batch is rolled back and 
 savepoint (a failing one undoes only itself), so a hot call is atomic without an `atomic()` of its own, and may run
 twice (its first run undone): hot calls do store work only. A hot call's caller hears back only after that commit, so
 nothing a handler took as stored can be lost; there is no waiting window either: the batch is what queued up while the
-last one ran. A posted write (`post`) has no caller waiting: `flush` is what the update fetcher waits for instead.
+last one ran. A posted write (`post`) has no caller waiting: `flush` is what the update fetcher waits for instead,
+and a posted write that failed is told by that flush to the update whose handler posted it (`posted_by`), which
+then counts as not stored, as when an awaited write fails.
 
 A long read (a 5,000-member report or export: a second or two of SQL) would hold every chat's writes up behind it,
 so `read` runs it on a second thread with a read-only connection of its own (`Store.reader`; WAL lets it read while
@@ -19,8 +21,10 @@ the writer writes), after what was submitted before it has been committed.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import queue
 import sqlite3
@@ -34,6 +38,11 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# Who hears that a write posted from here failed (`post`): bot/fetcher.py sets it in each update's task, so the update
+# whose handler posted the write counts as not stored, as when an awaited write fails. Told on the loop, by `flush`.
+posted_by: contextvars.ContextVar[Callable[[BaseException], None] | None] = contextvars.ContextVar(
+    "posted_by", default=None)
+
 
 @dataclass
 class _Job:
@@ -43,6 +52,7 @@ class _Job:
     hot: bool
     result: Any = None
     error: BaseException | None = None
+    on_error: Callable[[BaseException], None] | None = None  # posted: who hears of a failure (posted_by)
 
 
 class StoreWorker:
@@ -59,6 +69,9 @@ class StoreWorker:
         self._closed = False
         self._submitted = 0  # calls submitted so far (flush's no-ops too), on the loop's thread
         self._committed = 0  # calls run and committed so far, written by the store's thread after each batch
+        # Posted calls that failed and whose poster wants to hear of it: appended by the store's thread before it
+        # counts them committed, told by flush() on the loop.
+        self._failed_posts: collections.deque[_Job] = collections.deque()
         # The read-only connection and its thread (`read`), made on the first long read.
         self._reader: Store | None = None
         self._reads: concurrent.futures.ThreadPoolExecutor | None = None
@@ -76,7 +89,8 @@ class StoreWorker:
         return await future
 
     def post(self, call: Callable[[Store], Any]) -> None:
-        """A hot write nobody waits for: it runs and commits with the batch it lands in, and a failure is logged.
+        """A hot write nobody waits for: it runs and commits with the batch it lands in; a failure is logged and,
+        at the next `flush`, told to whoever `posted_by` named when it was posted (the update's fetcher).
 
         For bursts whose handler needs no answer from the store (a quiz answer to a poll we know): the handler
         ends at once instead of holding one of PTB's 64 update slots through a trip to this thread and back. Still
@@ -87,18 +101,22 @@ class StoreWorker:
         self._submitted += 1
         if not self._outgoing:
             loop.call_soon(self._hand_over)
-        self._outgoing.append(_Job(call, None, loop, True))
+        self._outgoing.append(_Job(call, None, loop, True, on_error=posted_by.get()))
 
     async def flush(self) -> None:
         """Return once every call submitted before it has run and is committed (hot ones included), whether its
         caller awaited it or not. Calls run in submission order, so a no-op call's turn coming means just that.
         Before the update offset is confirmed to Telegram (bot/fetcher.py): usually every handler of the batch has
         heard back by then, so there is nothing to wait for and no extra trip to the store's thread."""
-        if self._committed >= self._submitted:
-            return
-        # Calls run in order: when this no-op has run, so has every call submitted before it. Overlapping flushes
-        # (webhook mode) each wait for their own no-op; the counters only ever say "all done" when all are.
-        await self(_nothing)
+        if self._committed < self._submitted:
+            # Calls run in order: when this no-op has run, so has every call submitted before it. Overlapping
+            # flushes (webhook mode) each wait for their own no-op; the counters only say "all done" when all are.
+            await self(_nothing)
+        # A posted write that failed: its poster hears of it before the flush returns (so before it confirms).
+        while self._failed_posts:
+            job = self._failed_posts.popleft()
+            if job.on_error is not None and job.error is not None:
+                job.on_error(job.error)
 
     async def read(self, call: Callable[[Store], T]) -> T:
         """`await worker.read(lambda s: s.record_tallies(...))`: a long read-only call, on a read-only connection
@@ -153,6 +171,7 @@ class StoreWorker:
                     break
             with self.store.guard:
                 self._execute(batch)
+            self._failed_posts.extend(j for j in batch if j.future is None and j.error is not None and j.on_error)
             self._committed += len(batch)  # read by flush() on the loop: one int, written by this thread only
             self._answer(batch)
             if jobs is None:

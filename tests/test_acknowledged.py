@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, ContextTypes, MessageHandler, filters
 
-from bot.fetcher import HandledQueue
+from bot.fetcher import STORE_RETRIES
 from bot.runner import start, stop
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.standin import StandIn
+from bot.store import Store
 from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, bot_running, make_config, settle
-from tests.test_webhook import free_port, post
+from tests.test_webhook import answer, free_port, post, webhook_bot
 
 
 def _stored_groups(tmp_path: Path) -> int:
@@ -103,43 +108,203 @@ async def test_a_webhook_post_is_answered_only_once_its_update_is_stored(tmp_pat
             svc.db.close()
 
 
+def _gated(runs: list[int], gate: asyncio.Event, refuse: int = 0) -> MessageHandler[Any, Any]:
+    """A handler for the text "slow" that waits for `gate`, its first `refuse` runs then meeting "database is
+    locked" (a store write SQLite refused); it counts its runs and stops the other handlers."""
+
+    async def slow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        runs.append(update.update_id)
+        await gate.wait()
+        if len(runs) <= refuse:
+            raise sqlite3.OperationalError("database is locked")
+        raise ApplicationHandlerStop
+
+    return MessageHandler(filters.Regex("^slow$"), slow)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-async def test_a_webhook_handler_past_the_cap_is_answered_anyway_finishes_and_holds_up_no_other_post(
-        tmp_path: Path) -> None:
-    """A handler that outlasts the answer cap (its reply is carried out only 6 s later): its POST is answered at the
-    cap, another chat's POST meanwhile is answered and served at once, Telegram sending the slow update again does
-    not handle it twice, and the slow reply still goes out."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/studybot/hook"
-    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
-        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
-            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
-        svc = build_services(config)
-        running = await start(svc, base_url=server.base_url)
-        queue = running.app.update_queue
-        assert isinstance(queue, HandledQueue)
-        queue.patience = 3.0  # the cap, shortened for the test (the handler's delay is twice it)
+async def test_a_webhook_post_whose_handler_is_done_waits_for_the_commit_past_the_cap(tmp_path: Path) -> None:
+    """The handler is done at once, but its write (posted, not awaited: as a quiz answer) waits for the store (another
+    process's write lock): the POST is not answered 200 before the commit, however long the handler's cap."""
+    async with webhook_bot(tmp_path, patience=0.5, answer_within=30.0) as (server, running, url):
+        async def store(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            running.svc.db.post(lambda s: s.ensure_group(GROUP, "学习小组"))
+            raise ApplicationHandlerStop
+
+        running.app.add_handler(MessageHandler(filters.Regex("^store$"), store), group=-10)
+        update = {"update_id": 3, "message": server.world.user_sends(MEMBER, MEMBER, "store")}
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        running.svc.db.store.guard.acquire()  # the store thread cannot start its next batch
+        try:
+            answered = loop.run_in_executor(None, answer, url, update, "s3cret")
+            done, _ = await asyncio.wait([answered], timeout=2.0)  # four times the handler's cap
+            early = answered.result()[0] if done else None
+            stored_early = _stored_groups(tmp_path)
+        finally:
+            running.svc.db.store.guard.release()
+        assert stored_early == 0
+        assert early != 200, "answered 200 while the update's write was not committed"
+        assert early is None  # handler done: its commit is waited for, not answered 503 at the handler's cap
+        assert (await answered)[0] == 200
+        assert _stored_groups(tmp_path) == 1
+
+
+def _joined(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(1 for r in caplog.records if "sent again while it is being handled" in r.getMessage())
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_handler_past_the_cap_gets_503_its_resend_joins_it_and_no_other_post_waits(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A handler that outlasts the cap: its POST is answered 503 with Retry-After (Telegram keeps the update and
+    sends it again), never 200 before it is handled; another chat's POST meanwhile is served at once; a resend joins
+    the handling under way instead of handling the update twice, and is answered 200 once it is done."""
+    caplog.set_level(logging.INFO, logger="bot.fetcher")
+    runs: list[int] = []
+    gate = asyncio.Event()
+    async with webhook_bot(tmp_path, patience=0.5, retry_after=7) as (server, running, url):
+        running.app.add_handler(_gated(runs, gate), group=-10)
+        slow = {"update_id": 1, "message": server.world.user_sends(MEMBER, MEMBER, "slow")}
+        other = {"update_id": 2, "message": server.world.user_sends(ADMIN, ADMIN, "/toc")}
+        server.world.updates.clear()  # delivered by webhook below, not by getUpdates
         loop = asyncio.get_running_loop()
         try:
-            slow = {"update_id": 1, "message": server.world.user_sends(MEMBER, MEMBER, "/toc")}
-            other = {"update_id": 2, "message": server.world.user_sends(ADMIN, ADMIN, "/toc")}
-            server.world.updates.clear()  # delivered by webhook below, not by getUpdates
-            arrived = server.stats.requests_by_method["sendMessage"]
-            server.delay_next("sendMessage", 6.0, deliver=False)  # carried out only when the 6 s are over
-            slow_answer = loop.run_in_executor(None, post, url, slow, "s3cret")
-            await settle(lambda: server.stats.requests_by_method["sendMessage"] > arrived)  # the handler waits
+            status, headers = await loop.run_in_executor(None, answer, url, slow, "s3cret")
+            assert status == 503 and headers.get("Retry-After") == "7"
             assert await loop.run_in_executor(None, post, url, other, "s3cret") == 200
-            assert len(server.sent(ADMIN)) == 1  # served while the slow POST is still open
-            assert not slow_answer.done()
-            assert await slow_answer == 200  # answered at the cap, not when the handler ends
-            assert server.sent(MEMBER) == []  # the handler is still at work
-            assert await loop.run_in_executor(None, post, url, slow, "s3cret") == 200  # Telegram sends it again
-            await server.wait_for_sent(MEMBER, 1, timeout=10)  # the slow reply was not lost
-            await settle(lambda: running.app.update_processor.current_concurrent_updates == 0)
-            assert len(server.sent(MEMBER)) == 1 and len(server.sent(ADMIN)) == 1  # each handled once
+            assert len(server.sent(ADMIN)) == 1  # served while the slow one is still being handled
+            assert await loop.run_in_executor(None, post, url, slow, "s3cret") == 503  # sent again: joins it
+            resent = loop.run_in_executor(None, post, url, slow, "s3cret")
+            await settle(lambda: _joined(caplog) == 2)  # this resend too waits on the handling under way
         finally:
-            await stop(running)
-            svc.db.close()
+            gate.set()
+        assert await resent == 200  # the resend waiting on it hears it is done
+        assert runs == [1]  # handled once, for three POSTs
+        assert await loop.run_in_executor(None, post, url, slow, "s3cret") == 200
+        assert runs == [1]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_update_sent_again_after_its_handling_ended_is_not_handled_twice(tmp_path: Path) -> None:
+    """Telegram did not get the 200 (a proxy in front timed out, the connection dropped) and sends the update again
+    after its handling ended: answered 200, not handled a second time (no second reply)."""
+    async with webhook_bot(tmp_path) as (server, running, url):
+        update = {"update_id": 9, "message": server.world.user_sends(MEMBER, MEMBER, "/toc")}
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, post, url, update, "s3cret") == 200
+        assert await loop.run_in_executor(None, post, url, update, "s3cret") == 200
+        await settle(lambda: running.app.update_processor.current_concurrent_updates == 0)
+        assert len(server.sent(MEMBER)) == 1, "the same update handled twice by one process"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_write_refused_after_the_cap_is_handled_again(tmp_path: Path) -> None:
+    """The handler outlasts the cap, then its write is refused ("database is locked"). Its POST was not answered
+    200, so Telegram still has the update, and the resend handles it again."""
+    runs: list[int] = []
+    gate = asyncio.Event()
+    async with webhook_bot(tmp_path, patience=0.5) as (server, running, url):
+        running.app.add_handler(_gated(runs, gate, refuse=1), group=-10)
+        update = {"update_id": 7, "message": server.world.user_sends(MEMBER, MEMBER, "slow")}
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        first = await loop.run_in_executor(None, post, url, update, "s3cret")
+        gate.set()  # the handler goes on past the answer, and its write is refused
+        await settle(lambda: running.app.update_queue.in_flight == 0)  # type: ignore[attr-defined]
+        assert first != 200, "answered 200, then its write was refused: Telegram forgot an update never stored"
+        assert runs == [7]
+        assert await loop.run_in_executor(None, post, url, update, "s3cret") == 200  # Telegram sends it again
+        assert runs == [7, 7]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_lasting_webhook_refusal_is_given_up_after_store_retries(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A write refused every time (disk full): as in polling, the update is handled 1 + STORE_RETRIES times, then
+    answered 200 (so its chat's next updates come) with an error in the log; later resends are not handled."""
+    runs: list[int] = []
+    gate = asyncio.Event()
+    gate.set()
+    async with webhook_bot(tmp_path) as (server, running, url):
+        running.app.add_handler(_gated(runs, gate, refuse=1000), group=-10)
+        update = {"update_id": 11, "message": server.world.user_sends(MEMBER, MEMBER, "slow")}
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        codes = [await loop.run_in_executor(None, post, url, update, "s3cret") for _ in range(STORE_RETRIES + 3)]
+    assert codes == [503] * STORE_RETRIES + [200, 200, 200]
+    assert len(runs) == STORE_RETRIES + 1
+    [error] = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "bot.fetcher"]
+    assert "update 11" in error.getMessage() and "giving up" in error.getMessage()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_handling_past_the_give_up_bound_is_answered_200_and_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A hung handler: its POSTs are answered 503 until the give-up bound, then 200 with an ERROR naming the update
+    (not its content), so that it cannot hold its chat's next updates back for the day Telegram keeps it."""
+    runs: list[int] = []
+    gate = asyncio.Event()
+    async with webhook_bot(tmp_path, patience=0.3, give_up=1.0) as (server, running, url):
+        running.app.add_handler(_gated(runs, gate), group=-10)
+        update = {"update_id": 21, "message": server.world.user_sends(MEMBER, MEMBER, "slow")}
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        try:
+            assert await loop.run_in_executor(None, post, url, update, "s3cret") == 503
+            await asyncio.sleep(1.0)  # past the give-up bound since the first POST
+            assert await loop.run_in_executor(None, post, url, update, "s3cret") == 200
+        finally:
+            gate.set()
+    assert runs == [21]
+    [error] = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "bot.fetcher"]
+    assert "update 21" in error.getMessage() and "slow" not in error.getMessage()
+
+
+def _posting(svc: Services, runs: list[int]) -> MessageHandler[Any, Any]:
+    """A handler for the text "store" that posts a write without waiting for it (as a quiz answer does:
+    `StoreWorker.post`), which SQLite refuses on its first run ("database is locked"); it counts its runs."""
+
+    async def store(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        runs.append(update.update_id)
+        first = len(runs) == 1
+
+        def write(s: Store) -> None:
+            if first:
+                raise sqlite3.OperationalError("database is locked")
+            s.ensure_group(GROUP, "学习小组")
+
+        svc.db.post(write)
+        raise ApplicationHandlerStop
+
+    return MessageHandler(filters.Regex("^store$"), store)
+
+
+async def test_an_update_whose_posted_write_failed_is_not_confirmed_but_handled_again(tmp_path: Path) -> None:
+    """Polling: the handler ended before its posted write failed. The update did not store what it did, so it is
+    not confirmed but handled again, as after an awaited write that failed."""
+    runs: list[int] = []
+    async with bot_running(tmp_path, rate_limit=False) as h:
+        h.running.app.add_handler(_posting(h.svc, runs), group=-10)
+        h.standin.user_sends(MEMBER, MEMBER, "store")
+        await settle(lambda: _stored_groups(tmp_path) == 1)  # the write lost with the first run was done again
+        await settle(lambda: not h.world.updates)
+        assert len(runs) == 2
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_webhook_update_whose_posted_write_failed_is_answered_503_and_handled_again(tmp_path: Path) -> None:
+    runs: list[int] = []
+    async with webhook_bot(tmp_path) as (server, running, url):
+        running.app.add_handler(_posting(running.svc, runs), group=-10)
+        update = {"update_id": 4, "message": server.world.user_sends(MEMBER, MEMBER, "store")}
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        first = await loop.run_in_executor(None, post, url, update, "s3cret")
+        assert first != 200, "answered 200 for an update whose posted write failed: Telegram forgets it"
+        assert await loop.run_in_executor(None, post, url, update, "s3cret") == 200  # Telegram sends it again
+        assert runs == [4, 4] and _stored_groups(tmp_path) == 1
 
 
 async def test_a_409_conflict_is_explained_and_polling_resumes_when_it_clears(

@@ -24,7 +24,7 @@ from bot.services import build_services
 from bot.standin import StandIn
 from bot.store import Group
 from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, bot_running, make_config, settle
-from tests.test_webhook import free_port, post
+from tests.test_webhook import free_port, post, webhook_bot
 
 
 async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_path: Path) -> None:
@@ -173,3 +173,33 @@ async def test_a_busy_batch_is_fetched_once_while_its_handlers_keep_finishing(tm
         await settle(lambda: not h.world.updates)  # all handled and confirmed
         assert len(sent) == len(users)
         assert set(sent.values()) == {1}, f"updates fetched again while being handled: {sent}"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_webhook_stop_with_a_handler_that_never_ends_still_stops(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """As the polling test above, in webhook mode: PTB's Application.stop waits for every handler without a limit,
+    so one hung handler would hang SIGTERM. Stop waits STOP_PATIENCE for it, then cancels it and says so (its POST
+    was answered 503: Telegram sends the update again to the next process)."""
+    never = asyncio.Event()
+
+    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await never.wait()
+
+    stopped: asyncio.Future[None] | None = None
+    async with webhook_bot(tmp_path, patience=0.5, stop_patience=0.5) as (server, running, url):
+        running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
+        try:
+            update = {"update_id": 5, "message": server.world.user_sends(MEMBER, MEMBER, "hang")}
+            server.world.updates.clear()
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, post, url, update, "s3cret") == 503
+            stopped = asyncio.ensure_future(stop(running))
+            done, _ = await asyncio.wait([stopped], timeout=30)
+            assert done, "stop() never returned: one hung handler blocks the shutdown in webhook mode"
+        finally:
+            never.set()
+            if stopped is not None:
+                with contextlib.suppress(Exception):
+                    await stopped
+    assert any("1 update(s) still being handled" in r.getMessage() for r in caplog.records)

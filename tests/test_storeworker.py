@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store
-from bot.storeworker import StoreWorker
+from bot.storeworker import StoreWorker, posted_by
 
 
 async def test_calls_run_off_the_loop_thread_in_submission_order(tmp_path: Path) -> None:
@@ -247,6 +247,37 @@ async def test_a_posted_write_is_committed_by_the_next_flush_and_a_failing_one_i
     assert sorted(r[0] for r in other.execute("SELECT chat_id FROM groups")) == [-2, -1]
     assert any("posted store write failed" in r.getMessage() for r in caplog.records)
     other.close()
+    worker.close()
+
+
+async def test_a_failed_posted_write_is_told_to_its_poster_before_the_flush_returns(tmp_path: Path) -> None:
+    """The update fetcher must hear that a write its update's handler posted failed before it confirms the update:
+    told by the flush, even when every call was already committed when the flush began (no trip to the thread)."""
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    told: list[tuple[str, BaseException]] = []
+
+    def locked(s: Store) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    async def handler(name: str, call: Callable[[Store], None]) -> None:  # in its own task, as an update's handler
+        posted_by.set(lambda error: told.append((name, error)))
+        worker.post(call)
+
+    await asyncio.gather(asyncio.create_task(handler("a", locked)),
+                         asyncio.create_task(handler("b", lambda s: s.ensure_group(-1, "组"))))
+    worker.post(locked)  # posted outside any update: only logged
+    await worker.flush()
+    assert [(name, type(error)) for name, error in told] == [("a", sqlite3.OperationalError)]
+
+    async def posted_and_committed() -> None:
+        posted_by.set(lambda error: told.append(("c", error)))
+        worker.post(locked)
+        await worker(lambda s: None)  # run (and failed) before the flush below begins
+
+    await asyncio.create_task(posted_and_committed())
+    assert len(told) == 1
+    await worker.flush()  # nothing left to wait for, no trip to the thread: it tells all the same
+    assert [name for name, _ in told] == ["a", "c"]
     worker.close()
 
 

@@ -9,14 +9,16 @@ import logging
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError
+from bot.fetcher import HandledQueue
 from bot.logs import setup_logging
-from bot.runner import start, stop
+from bot.runner import Running, start, stop
 from bot.services import build_services
 from bot.standin import StandIn
 from tests.botkit import GROUP, MEMBER, TOKEN, make_config
@@ -29,13 +31,42 @@ def free_port() -> int:
 
 
 def post(url: str, update: dict[str, object], secret: str) -> int:
+    return answer(url, update, secret)[0]
+
+
+def answer(url: str, update: dict[str, object], secret: str) -> tuple[int, dict[str, str]]:
+    """POST an update as Telegram does; the answer's status and headers. The timeout is wide (Telegram's own is 60 s):
+    a POST is answered when the bot is done with it, never sooner."""
     request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST", headers={
         "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return int(response.status), dict(response.headers)
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        return int(exc.code), dict(exc.headers)
+
+
+@asynccontextmanager
+async def webhook_bot(tmp_path: Path, **queue: float) -> AsyncIterator[tuple[StandIn, Running, str]]:
+    """A bot in webhook mode behind the stand-in; `queue` sets HandledQueue's bounds (patience, give_up, ...),
+    shortened for a test. Yields the stand-in, the running bot and the webhook URL (secret "s3cret")."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/studybot/hook"
+    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
+        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
+            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
+        svc = build_services(config)
+        running = await start(svc, base_url=server.base_url)
+        handled = running.app.update_queue
+        assert isinstance(handled, HandledQueue)
+        for name, value in queue.items():
+            assert hasattr(handled, name)
+            setattr(handled, name, value)
+        try:
+            yield server, running, url
+        finally:
+            await stop(running)
+            svc.db.close()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
