@@ -137,11 +137,11 @@ class UpdateFetcher:
         return self._task is not None
 
     def offset(self) -> int | None:
-        """What may be confirmed now: everything below the oldest update still being handled (or the floor)."""
-        held = min(self._handling) if self._handling else self._next
-        if self._floor is not None and (held is None or held < self._floor):
-            return self._floor
-        return held
+        """What may be confirmed now: everything below the oldest update still being handled, leaving out those
+        already confirmed past (below the floor): once a stuck one was, it no longer holds back what came after."""
+        floor = self._floor
+        held = [uid for uid in self._handling if floor is None or uid >= floor]
+        return min(held) if held else self._next
 
     async def start(self) -> None:
         # deleteWebhook: getUpdates is refused while a webhook is set (PTB's bootstrap does the same, no retries).
