@@ -112,8 +112,10 @@ def notes(sizes: Sizes, error_notes: list[str]) -> list[str]:
         "ratio = studybot ÷ baseline; for rates higher is better, for latency, seconds and memory lower is better.",
         "\\* goal chosen by the benchmark (the issue sets none for this figure).",
         "Baselines are bare python-telegram-bot 22.8 programs doing the same Telegram work with no studybot logic, "
-        "run in the same process run against the same in-process Bot API stand-in (bot/standin) on loopback; the "
-        "stand-in's own cost is in both figures.",
+        "run in the same process run against the same Bot API stand-in (bot/standin) on loopback; the stand-in's "
+        "own cost is in both figures. The push benchmarks run it in a child process (bench/remote.py), on both "
+        "sides: as in production, Telegram's heap and work are not in the sending process; the others run it "
+        "in-process.",
         f"commands: flood limits off on both sides; {sizes.command_groups} groups, one member per command; the "
         "burst sends all commands at once, latency is measured closed-loop with one command in flight per group; "
         f"paced: {PACED_RATE:g} commands/s from one member each, latency from the command to its (last) reply.",

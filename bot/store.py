@@ -1416,27 +1416,49 @@ class SqliteLedger:
                 self.db.conn.rollback()
                 raise
 
-    def _day(self, where: str, params: list[Any]) -> DayRecord | None:
-        cursor = self.db.execute(f"SELECT * FROM ledger_days WHERE {where}", params)
+    def _day_and_progress(self, where: str, params: list[Any]) -> tuple[DayRecord | None, Progress]:
+        """The day record `where` holds (or None) and its key's progress, in one statement: claim and record each
+        need both, and in a broadcast each statement is a hand-over of the GIL between the store thread and the
+        loop. `where` is on `d` (ledger_days) and `q.k` (the key asked for: for a record found by token, its key)."""
+        cursor = self.db.execute(
+            f"""SELECT d.*, (SELECT next_day FROM ledger_progress WHERE key = q.k) AS progress_next_day,
+                       (SELECT max(local_date) FROM ledger_days WHERE key = q.k AND state = 'sent') AS progress_last
+                FROM {where}""", params)
         row = cursor.fetchone()
-        if row is None:
-            return None
-        r = dict(zip([c[0] for c in cursor.description], row, strict=True))
-        return DayRecord(key=r["key"], local_date=date.fromisoformat(r["local_date"]), day=r["day"],
-                         state=r["state"], owner=r["owner"], token=r["token"], lease_until=r["lease_until"],
-                         parts_sent=r["parts_sent"], message_id=r["message_id"])
+        r = dict(zip([c[0] for c in cursor.description], row, strict=True)) if row is not None else None
+        if r is None:
+            return None, Progress()
+        progress = Progress(next_day=r["progress_next_day"] or 1,
+                            last_date=date.fromisoformat(r["progress_last"]) if r["progress_last"] else None)
+        if r["key"] is None:
+            return None, progress
+        record = DayRecord(key=r["key"], local_date=date.fromisoformat(r["local_date"]), day=r["day"],
+                           state=r["state"], owner=r["owner"], token=r["token"], lease_until=r["lease_until"],
+                           parts_sent=r["parts_sent"], message_id=r["message_id"])
+        return record, progress
+
+    def _by_key_date(self, key: str, local_date: date) -> tuple[DayRecord | None, Progress]:
+        return self._day_and_progress(
+            "(SELECT ? AS k, ? AS dt) q LEFT JOIN ledger_days d ON d.key = q.k AND d.local_date = q.dt",
+            [key, local_date.isoformat()])
 
     def _by_token(self, claim: Claim) -> DayRecord:
-        record = self._day("token = ?", [claim.token])
+        return self._by_token_with_progress(claim)[0]
+
+    def _by_token_with_progress(self, claim: Claim) -> tuple[DayRecord, Progress]:
+        # By token, not by key: a migration re-keys the claim (its token stays), so its key is the one found.
+        record, progress = self._day_and_progress(
+            "ledger_days d JOIN (SELECT key AS k FROM ledger_days WHERE token = ?) q ON d.key = q.k "
+            "WHERE d.token = ?", [claim.token, claim.token])
         if record is None:
             raise LostClaim(f"{claim.key} {claim.local_date}: the claim was taken over")
-        return record
+        return record, progress
 
     def claim(self, key: str, local_date: date, owner: str, now: float, plan: PlanRule,
               lease: float = DEFAULT_LEASE) -> Claim | None:
         with self._write():
-            record = self._day("key = ? AND local_date = ?", [key, local_date.isoformat()])
-            new = take(record, key, local_date, owner, self.progress(key), plan, now, lease)
+            record, progress = self._by_key_date(key, local_date)
+            new = take(record, key, local_date, owner, progress, plan, now, lease)
             if new is None:
                 return None
             self.db.execute(
@@ -1466,12 +1488,11 @@ class SqliteLedger:
 
     def record(self, claim: Claim, message_id: int | None, plan: PlanRule) -> Progress:
         with self._write():
-            record = self._by_token(claim)
+            record, before = self._by_token_with_progress(claim)
             if record.state == "sent":
-                return self.progress(record.key)  # a repeated record (its first answer was lost): already done
+                return before  # a repeated record (its first answer was lost): already done
             if record.state != "claimed":
                 raise LostClaim(f"{claim.key} {claim.local_date}: released before it was recorded")
-            before = self.progress(record.key)
             after = advanced(before, record, plan.day_to_send(before.next_day))
             self.db.execute(
                 """UPDATE ledger_days SET state = 'sent', message_id = coalesce(?, message_id), updated_at = ?

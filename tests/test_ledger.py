@@ -159,3 +159,24 @@ def test_a_crashed_owners_claim_is_taken_over_only_after_its_lease_and_resumes_a
     with pytest.raises(LostClaim):
         ledger.record(first, 12, PLAN)
     assert ledger.record(taken, 13, PLAN).next_day == 7  # the /goto still wins
+
+
+def test_a_claim_and_its_record_are_one_read_and_the_writes_each(tmp_path: Path) -> None:
+    """In a broadcast each statement hands the GIL between the store thread and the event loop: a claim reads its
+    day record and the progress in one statement, and so does the record (by token, after a migration too)."""
+    store = Store(tmp_path / "ledger.db", plan=PLAN)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        claim = store.ledger.claim(KEY, START, "a", 1_772_400_000.0, PLAN, LEASE)
+        assert claim is not None and claim.day == 1
+        assert len(statements) == 4, statements  # BEGIN IMMEDIATE, the read, the insert, COMMIT
+        statements.clear()
+        store.ledger.move(KEY, telegram_key(-100))  # a migration while the push is on its way
+        statements.clear()
+        progress = store.ledger.record(claim, 7, PLAN)
+        assert len(statements) == 5, statements  # BEGIN IMMEDIATE, the read, the day, the progress, COMMIT
+        assert progress == store.ledger.progress(telegram_key(-100)) and progress.next_day == 2
+        assert progress.last_date == START
+    finally:
+        store.close()
