@@ -39,16 +39,7 @@ def split_to_fit(text: str, fits: Callable[[str], bool]) -> list[str]:
     failing all, as much as fits (one long unpunctuated run). `fits` must be monotone (a prefix of a piece that fits
     fits too); a single character that does not fit is a piece on its own, since there is nothing smaller to cut.
     """
-    pieces: list[str] = []
-    pos = 0
-    while pos < len(text) and not fits(text[pos:]):
-        end = _longest_fit(text, pos, fits)
-        cut = _best_cut(text, pos, end)
-        pieces.append(text[pos:cut])
-        pos = cut
-    if pos < len(text) or not pieces:
-        pieces.append(text[pos:])
-    return pieces
+    return _pieces(text, fits, trimmed=False) or [text]
 
 
 def stripped_pieces(text: str, fits: Callable[[str], bool]) -> list[str]:
@@ -57,18 +48,24 @@ def stripped_pieces(text: str, fits: Callable[[str], bool]) -> list[str]:
     Each piece is measured as it will be sent, without the blanks after the cut before it: a sentence that fits once
     trimmed is never cut in two because of the space that led into it.
     """
+    return _pieces(text.strip(), fits, trimmed=True)
+
+
+def _pieces(text: str, fits: Callable[[str], bool], trimmed: bool) -> list[str]:
+    """The one cutting loop. `trimmed`: `text` is stripped, and each piece starts after the blanks at its cut and
+    leaves out the blanks it ends with (empty pieces dropped)."""
     pieces: list[str] = []
-    text = text.strip()
     pos = 0
     while pos < len(text):
-        while text[pos].isspace():  # the text is stripped, so a non-blank follows
-            pos += 1
+        if trimmed:
+            while text[pos].isspace():  # the text is stripped, so a non-blank follows
+                pos += 1
         if fits(text[pos:]):
             pieces.append(text[pos:])
             break
         end = _longest_fit(text, pos, fits)
         cut = _best_cut(text, pos, end)
-        piece = text[pos:cut].rstrip()
+        piece = text[pos:cut].rstrip() if trimmed else text[pos:cut]
         if piece:
             pieces.append(piece)
         pos = cut
