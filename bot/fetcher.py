@@ -169,7 +169,9 @@ class UpdateFetcher:
         """What may be confirmed now: everything below the oldest update still being handled, leaving out those
         already confirmed past (below the floor): once a stuck one was, it no longer holds back what came after."""
         floor = self._floor
-        held = [uid for uid in self._handling if floor is None or uid >= floor]
+        if floor is None:  # the usual case, asked after every batch and each time a handler of it finishes
+            return min(self._handling) if self._handling else self._next
+        held = [uid for uid in self._handling if uid >= floor]
         return min(held) if held else self._next
 
     async def start(self) -> None:
