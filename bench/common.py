@@ -26,7 +26,7 @@ from bot.runner import Running, freeze_startup_objects, start, stop
 from bot.services import Services, build_services
 from bot.standin import LimitConfig, StandIn
 from bot.standin.state import SentRecord
-from bot.store import Store
+from bot.store import GroupChanges, Store
 
 TOKEN = "424242:bench-token-not-a-secret"
 BOT_USERNAME = "studybot_bench_bot"
@@ -155,7 +155,7 @@ def seed_groups(store: Store, chat_ids: Sequence[int], push_time: clock_time, zo
     with store.atomic():
         for chat_id in chat_ids:
             store.ensure_group(chat_id, f"学习小组 {abs(chat_id)}")
-            store.update_group(chat_id, subscribed=True, push_time=push_time, timezone=zone)
+            store.update_group(chat_id, GroupChanges(subscribed=True, push_time=push_time, timezone=zone))
 
 
 # ----- watching what the bot sends --------------------------------------------------------------------------------

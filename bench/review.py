@@ -18,6 +18,7 @@ from telegram import Bot
 from bench.common import Sizes, make_services, median
 from bench.report import Goal, Row
 from bot.review import PersonalReview
+from bot.store import GroupChanges
 from schedules.review import Answered, ReviewCard, ReviewSchedule
 
 GROUP = -7_000_000
@@ -38,7 +39,7 @@ def seed(review: PersonalReview, members: int, questions: int, rng: random.Rando
     """Every member has a card for each question, due anywhere from a month ago to a month ahead."""
     store = review.svc.store
     store.ensure_group(GROUP, "基准测试群")
-    store.update_group(GROUP, finished=True)  # the whole plan sent: every section is readable
+    store.update_group(GROUP, GroupChanges(finished=True))  # the whole plan sent: every section is readable
     schedule = ReviewSchedule()
     ids = sorted(review.questions)[:questions]
     template = schedule.first_card("q", "1", Answered("q", "1", False, NOW))

@@ -263,14 +263,18 @@ def cmd_channels_list(args: argparse.Namespace, config: Config) -> None:
 
 
 def cmd_run(args: argparse.Namespace, config: Config) -> None:
-    from bot.logs import redact
-    from bot.runner import run
+    """Serve Telegram with the configured token, or the offline local chat without one (or with --offline)."""
+    from bot.logs import redact, setup_logging
 
     problems = _database_problems(config)
     if problems:
         raise CliError("\n".join(problems))
+    offline = config.offline or args.offline
+    # The offline chat prints a transcript: routine INFO lines would drown it.
+    level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
+    setup_logging(level, *config.secret_values(), log_file=config.log_file)
     try:
-        run(config, force_offline=args.offline)
+        _serve(config, offline)
     except InvalidToken:
         # PTB's own message quotes the token: say what is wrong without it.
         raise CliError("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN or telegram.token") from None
@@ -279,6 +283,22 @@ def cmd_run(args: argparse.Namespace, config: Config) -> None:
         raise CliError(f"could not start the bot: {type(exc).__name__}: {detail}") from None
     except sqlite3.DatabaseError as exc:
         raise CliError(f"database {config.database}: {exc}") from None
+
+
+def _serve(config: Config, offline: bool) -> None:
+    import asyncio
+
+    if offline:
+        from bot.offline import run_interactive, run_offline
+
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            run_interactive(config)
+        else:
+            asyncio.run(run_offline(config))
+    else:
+        from bot.runner import serve
+
+        asyncio.run(serve(config))
 
 
 def cmd_backup(args: argparse.Namespace, config: Config) -> None:

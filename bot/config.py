@@ -115,6 +115,13 @@ class Config:
     def offline(self) -> bool:
         return not self.telegram.token
 
+    def secret_values(self) -> list[str]:
+        """Every secret the configuration holds, for the log redactor: the bot token, the webhook secret, the proxy
+        URL (it may carry a password) and each robot channel's webhook URL and signing secret."""
+        robots = [s.reveal() for c in self.channels for s in (c.webhook, c.secret) if s]
+        tg = self.telegram
+        return [v for v in (tg.token, tg.webhook.secret_token, tg.proxy, *robots) if v]
+
 
 class _Reader:
     """Walks the raw mapping, collecting problems instead of stopping at the first one."""

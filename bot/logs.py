@@ -49,10 +49,11 @@ LOG_FILE_BYTES = 5 * 1024 * 1024  # each rotated file
 LOG_FILE_KEEP = 5  # rotated files kept besides the current one
 
 
-def setup_logging(level: str, token: str, *secrets: str, log_file: Path | None = None) -> RedactingFilter:
+def setup_logging(level: str, *secrets: str, log_file: Path | None = None) -> RedactingFilter:
     """Root logging at `level` to stderr (and a rotating `log_file` if given), httpx quieted (it logs request
-    URLs, which carry the token), token and `secrets` (webhook secret, proxy URL) redacted."""
-    redactor = RedactingFilter([token, *secrets])
+    URLs, which carry the token), `secrets` (`Config.secret_values`: token, webhook secret, proxy URL ...) and
+    anything shaped like a bot token redacted."""
+    redactor = RedactingFilter(list(secrets))
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_file is not None:
         handlers.append(RotatingFileHandler(log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_KEEP,

@@ -24,7 +24,7 @@ from bot.digest import TICK_SECONDS, WeeklyDigest
 from bot.fetcher import HandledQueue, UpdateFetcher, retry_after_header
 from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
-from bot.logs import redact_also, setup_logging
+from bot.logs import redact_also
 from bot.quizrounds import QuizRounds, Scope
 from bot.reports import warn_without_cjk_font
 from bot.robots.push import RobotPusher
@@ -241,28 +241,3 @@ async def serve(config: Config) -> None:
         log.info("studybot stopping")
         await stop(running)
         svc.db.close()
-
-
-def robot_secrets(config: Config) -> list[str]:
-    """Every robot webhook URL and signing secret, for the log redactor."""
-    return [s.reveal() for c in config.channels for s in (c.webhook, c.secret) if s]
-
-
-def run(config: Config, force_offline: bool = False) -> None:
-    """`studybot run`: serve Telegram with the configured token, or the offline local chat without one."""
-    offline = config.offline or force_offline
-    # The offline chat prints a transcript: routine INFO lines would drown it.
-    level = "WARNING" if offline and config.log_level == "INFO" else config.log_level
-    setup_logging(level, config.telegram.token, config.telegram.webhook.secret_token, config.telegram.proxy,
-                  *robot_secrets(config), log_file=config.log_file)
-    if offline:
-        import sys
-
-        from bot.offline import run_interactive, run_offline
-
-        if sys.stdin.isatty() and sys.stdout.isatty():
-            run_interactive(config)
-        else:
-            asyncio.run(run_offline(config))
-    else:
-        asyncio.run(serve(config))

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 from sqlite_utils.migrations import Migrations
 
 from content.scoring import answer_is_right
@@ -323,6 +324,33 @@ class GroupDefaults:
 
 
 @dataclass(frozen=True)
+class GroupChanges:
+    """Settings to change in a group's record (`Store.update_group`); None leaves a setting as it is.
+
+    `next_day` (an admin's /goto) is the group's progress, which the ledger keeps; `finished=True` moves it past the
+    plan's end (what "finished" means)."""
+
+    title: str | None = None
+    active: bool | None = None
+    subscribed: bool | None = None
+    paused: bool | None = None
+    push_time: time | None = None
+    timezone: str | None = None
+    weekdays: frozenset[int] | None = None
+    daily_quiz: int | None = None
+    next_day: int | None = None
+    finished: bool = False
+
+    def columns(self) -> dict[str, str | int]:
+        """The changed `groups` columns, as stored."""
+        values: dict[str, str | int | bool | time | frozenset[int] | None] = {
+            "title": self.title, "active": self.active, "subscribed": self.subscribed, "paused": self.paused,
+            "push_time": self.push_time, "timezone": self.timezone, "weekdays": self.weekdays,
+            "daily_quiz": self.daily_quiz}
+        return {name: _to_column(value) for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
 class Group:
     chat_id: int
     title: str
@@ -608,7 +636,8 @@ class Store:
         """A second, read-only connection to the same file, for long reads (a report's or an export's load) on a
         thread of their own while this one goes on writing: in WAL mode readers and the writer do not wait for
         each other. Only for a store that `has_reader()`."""
-        assert self.has_reader(), "a database in memory has no second connection"
+        if not self.has_reader():
+            raise ValueError("a database in memory has no second connection")
         return Store(self.path, self.defaults, self.plan, read_only=True)
 
     @contextmanager
@@ -669,34 +698,19 @@ class Store:
         )
         if title:
             self.db.execute("UPDATE groups SET title = ? WHERE chat_id = ? AND title != ?", [title, chat_id, title])
-        group = self.group(chat_id)
-        assert group is not None
-        return group
+        return _found(self.group(chat_id), f"group {chat_id}")
 
-    def update_group(self, chat_id: int, **changes: Any) -> Group:
-        """Change settings of an existing group; values are domain types (time, frozenset, bool).
-
-        `next_day` (an admin's /goto) is the group's progress, which the ledger keeps; `finished=True` moves it past
-        the plan's end (what "finished" means).
-        """
-        columns = {"title", "active", "subscribed", "paused", "push_time", "timezone", "weekdays", "daily_quiz"}
-        next_day = changes.pop("next_day", None)
-        if changes.pop("finished", False):
-            next_day = self.plan.length + 1
-        unknown = set(changes) - columns
-        if unknown:
-            raise ValueError(f"unknown group fields: {sorted(unknown)}")
+    def update_group(self, chat_id: int, changes: GroupChanges) -> Group:
+        """Change settings of an existing group (NotFoundError if there is none)."""
+        columns = changes.columns()
+        next_day = self.plan.length + 1 if changes.finished else changes.next_day
         with self.db.atomic():
-            if changes:
-                sets = ", ".join(f"{k} = ?" for k in changes)
-                self.db.execute(f"UPDATE groups SET {sets} WHERE chat_id = ?",
-                                [*(_to_column(v) for v in changes.values()), chat_id])
+            if columns:
+                sets = ", ".join(f"{k} = ?" for k in columns)
+                self.db.execute(f"UPDATE groups SET {sets} WHERE chat_id = ?", [*columns.values(), chat_id])
             if next_day is not None:
-                self.ledger.set_next_day(telegram_key(chat_id), int(next_day))
-        group = self.group(chat_id)
-        if group is None:
-            raise KeyError(chat_id)
-        return group
+                self.ledger.set_next_day(telegram_key(chat_id), next_day)
+        return _found(self.group(chat_id), f"group {chat_id}")
 
     def groups(self, active_only: bool = False) -> list[Group]:
         where = "WHERE g.active = 1" if active_only else ""
@@ -821,15 +835,11 @@ class Store:
                    VALUES (?, ?, ?, 'running', ?, ?, ?, ?)""",
                 [chat_id, started_by, now, json.dumps(question_ids), scope, kind, closes_at],
             )
-        new = self.round(int(cursor.lastrowid or 0))
-        assert new is not None
-        return new
+        return _found(self.round(int(cursor.lastrowid or 0)), "the round just started")
 
     def advance_round(self, round_id: int) -> Round:
         self.db.execute("UPDATE rounds SET position = position + 1 WHERE id = ?", [round_id])
-        advanced = self.round(round_id)
-        assert advanced is not None
-        return advanced
+        return _found(self.round(round_id), f"round {round_id}")
 
     def end_round(self, round_id: int, status: str) -> bool:
         """Finish a running round; False if it had already ended (so results are posted once)."""
@@ -1069,9 +1079,7 @@ class Store:
             """INSERT INTO reminders (chat_id, remind_time) VALUES (?, ?)
                ON CONFLICT(chat_id) DO UPDATE SET remind_time = excluded.remind_time""",
             [chat_id, remind_time.strftime("%H:%M") if remind_time else None])
-        found = self.reminder(chat_id)
-        assert found is not None
-        return found
+        return _found(self.reminder(chat_id), f"the reminder of group {chat_id}")
 
     def reminder(self, chat_id: int) -> Reminder | None:
         row = self._one("SELECT * FROM reminders WHERE chat_id = ?", [chat_id])
@@ -1556,6 +1564,17 @@ def _weekdays(text: str) -> frozenset[int]:
 def _time(text: str) -> time:
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))
+
+
+_T = TypeVar("_T")
+
+
+def _found(row: _T | None, what: str) -> _T:
+    """A row the statement before wrote or named. It is missing only for a wrong id, or when another connection
+    deleted it meanwhile: an error to raise, not an assert (which `python -O` drops)."""
+    if row is None:
+        raise NotFoundError(what)
+    return row
 
 
 def _to_column(value: Any) -> Any:

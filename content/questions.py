@@ -387,10 +387,6 @@ def point_label(section: Section) -> str:
     return f"第{section.point}点"
 
 
-def part_titles(doc: Document) -> tuple[str, ...]:
-    return tuple(part_title(p.section) for p in doc.parts)
-
-
 # Speeches are typed with ASCII , ; : ( ) or full-width marks, and questions show full-width ones with ‘’ inside “”:
 # compare through one canonical form, character for character, so offsets still match the verbatim text.
 _CANONICAL = str.maketrans({",": "，", ";": "；", ":": "：", "(": "（", ")": "）", "‘": "“", "’": "”"})

@@ -79,11 +79,6 @@ def covered_sections(doc: Document, reading: Reading) -> tuple[tuple[Section, bo
                  for section in (doc.section(ref) for ref in reading.refs))
 
 
-def count_chars(text: str) -> int:
-    """The length used for reading bounds: characters that are not whitespace."""
-    return len(_NON_SPACE.findall(text))
-
-
 def _check_bounds(min_chars: int, max_chars: int) -> None:
     if not LOWEST_MIN_CHARS <= min_chars <= max_chars <= HIGHEST_MAX_CHARS:
         raise ValueError(

@@ -1,4 +1,4 @@
-"""Pure quiz arithmetic: which answers count, scores, competition ranking, streaks, weak sections, drawing rounds.
+"""Pure quiz arithmetic: right answers, scores, competition ranking, streaks, weak sections, drawing rounds.
 
 The bot stores polls and answers; these functions only decide. Time and randomness are passed in.
 """
@@ -9,42 +9,12 @@ import contextlib
 import random
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TypeVar
 
 from content.questions import Question
 
 U = TypeVar("U", bound=Hashable)
-
-
-@dataclass(frozen=True)
-class Vote:
-    """One poll_answer update: an empty `option_ids` is a retracted vote."""
-
-    user: Hashable
-    option_ids: tuple[int, ...]
-    at: datetime
-
-
-def first_answers(votes: Iterable[Vote], opens_at: datetime, closes_at: datetime) -> dict[Hashable, int]:
-    """Each member's FIRST non-retracted choice made while the poll was open (opens_at <= at < closes_at).
-
-    Later votes, retractions and votes outside the window are ignored, so changing one's mind never pays.
-    Votes are taken in time order; votes at the same instant keep their given order.
-    """
-    chosen: dict[Hashable, int] = {}
-    for vote in sorted(votes, key=lambda v: v.at):
-        if vote.user in chosen or not vote.option_ids or not opens_at <= vote.at < closes_at:
-            continue
-        chosen[vote.user] = vote.option_ids[0]
-    return chosen
-
-
-def score_answers(
-    votes: Iterable[Vote], correct_index: int, opens_at: datetime, closes_at: datetime
-) -> dict[Hashable, bool]:
-    """Whether each member who answered in time got the question right (their first answer counts)."""
-    return {user: option == correct_index for user, option in first_answers(votes, opens_at, closes_at).items()}
 
 
 def answer_is_right(chosen: Collection[int], correct: Collection[int]) -> bool:

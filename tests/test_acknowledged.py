@@ -13,12 +13,9 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes, MessageHandler, filters
 
 from bot.fetcher import STORE_RETRIES
-from bot.runner import start, stop
-from bot.services import Services, build_services
-from bot.standin import StandIn
+from bot.services import Services
 from bot.store import Store
-from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, bot_running, make_config, settle
-from tests.test_webhook import answer, free_port, post, webhook_bot
+from tests.botkit import ADMIN, GROUP, MEMBER, answer, bot_running, post, settle, webhook_bot
 
 
 def _stored_groups(tmp_path: Path) -> int:
@@ -79,33 +76,24 @@ async def test_stop_confirms_what_was_handled(tmp_path: Path) -> None:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_a_webhook_post_is_answered_only_once_its_update_is_stored(tmp_path: Path) -> None:
     """Telegram forgets a webhook update when its POST is answered: the answer waits for the handler and the store."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/studybot/hook"
-    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
-        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
-            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
-        svc = build_services(config)
-        running = await start(svc, base_url=server.base_url)
+    async with webhook_bot(tmp_path) as (server, running, url):
+        server.world.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
+        updates = list(server.world.updates)  # what Telegram would POST, one at a time
+        server.world.updates.clear()
+        joined = next(u for u in updates if "my_chat_member" in u)
+        loop = asyncio.get_running_loop()
+        guard = running.svc.db.store.guard
+        guard.acquire()  # the store thread cannot start its next batch
         try:
-            server.world.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
-            updates = list(server.world.updates)  # what Telegram would POST, one at a time
-            server.world.updates.clear()
-            joined = next(u for u in updates if "my_chat_member" in u)
-            loop = asyncio.get_running_loop()
-            svc.db.store.guard.acquire()  # the store thread cannot start its next batch
-            try:
-                answer = loop.run_in_executor(None, post, url, joined, "s3cret")
-                await asyncio.sleep(1.0)
-                answered_early = answer.done()
-                stored_early = _stored_groups(tmp_path)
-            finally:
-                svc.db.store.guard.release()
-            assert await answer == 200
-            assert not answered_early and stored_early == 0
-            assert _stored_groups(tmp_path) == 1  # stored by the time Telegram heard back
+            answered = loop.run_in_executor(None, post, url, joined)
+            await asyncio.sleep(1.0)
+            answered_early = answered.done()
+            stored_early = _stored_groups(tmp_path)
         finally:
-            await stop(running)
-            svc.db.close()
+            guard.release()
+        assert await answered == 200
+        assert not answered_early and stored_early == 0
+        assert _stored_groups(tmp_path) == 1  # stored by the time Telegram heard back
 
 
 def _gated(runs: list[int], gate: asyncio.Event, refuse: int = 0) -> MessageHandler[Any, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot import render
 from bot.standin.state import SentRecord
+from bot.store import GroupChanges
 from tests.botkit import GROUP, MEMBER, Harness, bot_running
 
 
@@ -64,7 +65,7 @@ async def test_read_in_full_opens_every_section_of_the_reading(tmp_path: Path) -
         reading = h.svc.plan[2]  # day 3: the end of 一、1 and all of 一、2
         assert len(reading.refs) == 2
         await h.svc.db(lambda s: s.ensure_group(GROUP, "学习小组"))
-        await h.svc.db(lambda s: s.update_group(GROUP, next_day=3))
+        await h.svc.db(lambda s: s.update_group(GROUP, GroupChanges(next_day=3)))
         [push] = await h.say(GROUP, MEMBER, "/next")
         assert "一、1（续） — 一、2" in (push.text or "")
         full = next(data for label, data in buttons(push).items() if label.startswith("读全文"))

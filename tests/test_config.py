@@ -101,3 +101,17 @@ def test_quiz_default_must_fit_the_maximum_and_empty_entries_are_named(tmp_path:
 
 def test_an_empty_speech_setting_means_the_shipped_speech(tmp_path: Path) -> None:
     assert build_config({"content": {"speech": ""}}, "t", tmp_path, env={}).content.speech is None
+
+
+def test_secret_values_name_every_secret_the_log_redactor_must_hide(tmp_path: Path) -> None:
+    """`studybot run` hands these to the redactor: a secret missing here would be logged in the clear."""
+    config = build_config({
+        "telegram": {"proxy": "http://user:pw@proxy.local:3128",
+                     "webhook": {"url": "https://example.org/hook", "secret_token": "hook-secret_1"}},
+        "channels": [{"name": "dd", "kind": "dingtalk", "webhook": "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef0123456789abcdef",
+                      "secret": "SECdingsecret", "time": "08:00"}],
+    }, "t", tmp_path, env={TOKEN_ENV: "123:tok"})
+    assert sorted(config.secret_values()) == sorted([
+        "123:tok", "hook-secret_1", "http://user:pw@proxy.local:3128",
+        "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef0123456789abcdef", "SECdingsecret"])
+    assert build_config({}, "t", tmp_path, env={}).secret_values() == []  # offline: nothing to hide, nothing empty

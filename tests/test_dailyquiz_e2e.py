@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.standin import StandIn
 from bot.standin.state import SentRecord
+from bot.store import GroupChanges
 from schedules.clock import FakeClock
 from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, add_group, bot_running, settle
 
@@ -19,7 +20,8 @@ LI = 42
 
 async def subscribed(h: Harness, **changes: object) -> None:
     await add_group(h)
-    h.svc.store.update_group(GROUP, subscribed=True, push_time=time(8, 0), timezone="Asia/Shanghai", **changes)
+    h.svc.store.update_group(GROUP, GroupChanges(subscribed=True, push_time=time(8, 0), timezone="Asia/Shanghai",
+                                                 **changes))
 
 
 def correct(poll: SentRecord) -> int:

@@ -17,6 +17,7 @@ import pytest
 
 from bot.runner import stop
 from bot.standin import StandIn
+from bot.store import GroupChanges
 from schedules.clock import FakeClock
 from tests.botkit import ADMIN, GROUP, TOKEN, ErrorRecords, Harness, add_group, bot_running, settle
 
@@ -33,7 +34,7 @@ def standin() -> StandIn:
 def subscribe(h: Harness, chats: list[int]) -> None:
     for chat in chats:
         h.svc.store.ensure_group(chat, f"group {chat}")
-        h.svc.store.update_group(chat, subscribed=True, push_time=time(8, 0), timezone="Asia/Shanghai")
+        h.svc.store.update_group(chat, GroupChanges(subscribed=True, push_time=time(8, 0), timezone="Asia/Shanghai"))
 
 
 def readings(server: StandIn, chat: int) -> list[int]:

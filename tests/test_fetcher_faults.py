@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,19 @@ from telegram.ext import ContextTypes, MessageHandler, filters
 from bot.runner import start, stop
 from bot.services import build_services
 from bot.standin import StandIn
-from bot.store import Group
-from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, bot_running, make_config, settle
-from tests.test_webhook import free_port, post, webhook_bot
+from tests.botkit import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    TOKEN,
+    Harness,
+    bot_running,
+    make_config,
+    post,
+    refuse_first_group_write,
+    settle,
+    webhook_bot,
+)
 
 
 async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_path: Path) -> None:
@@ -78,17 +87,7 @@ async def test_an_update_whose_store_write_failed_is_not_confirmed_as_handled(tm
     did not handle its update. The fetcher confirms it all the same (PTB's process_update swallows the error), so
     Telegram forgets an update the bot never stored, where not confirming it would have had it sent again."""
     async with bot_running(tmp_path, rate_limit=False) as h:
-        store = h.svc.db.store
-        real = store.ensure_group
-        refused: list[int] = []
-
-        def ensure_group(chat_id: int, title: str = "") -> Group:
-            if not refused:
-                refused.append(chat_id)
-                raise sqlite3.OperationalError("database is locked")
-            return real(chat_id, title)
-
-        store.ensure_group = ensure_group  # type: ignore[method-assign]
+        refused = refuse_first_group_write(h.svc.db.store)
         h.standin.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
         await settle(lambda: refused)
         await h.say(ADMIN, ADMIN, "/toc")  # a later update, handled and confirmed
@@ -133,37 +132,18 @@ async def test_stop_with_a_handler_that_never_ends_still_stops_and_leaves_its_up
 async def test_a_webhook_post_whose_store_write_failed_is_not_answered_ok(tmp_path: Path) -> None:
     """Webhook mode: Telegram forgets an update once its POST is answered 200. A handler whose write SQLite refused
     did not store it: the answer must make Telegram send it again (which then stores it)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/studybot/hook"
-    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
-        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
-            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
-        svc = build_services(config)
-        running = await start(svc, base_url=server.base_url)
-        try:
-            store = svc.db.store
-            real = store.ensure_group
-            refused: list[int] = []
-
-            def ensure_group(chat_id: int, title: str = "") -> Group:
-                if not refused:
-                    refused.append(chat_id)
-                    raise sqlite3.OperationalError("database is locked")
-                return real(chat_id, title)
-
-            store.ensure_group = ensure_group  # type: ignore[method-assign]
-            server.world.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
-            joined = next(u for u in server.world.updates if "my_chat_member" in u)
-            server.world.updates.clear()
-            loop = asyncio.get_running_loop()
-            first = await loop.run_in_executor(None, post, url, joined, "s3cret")
-            assert refused
-            assert first != 200, "answered 200 for an update whose write failed: Telegram forgets it"
-            again = await loop.run_in_executor(None, post, url, joined, "s3cret")  # Telegram sends it again
-            assert again == 200 and store.group(GROUP) is not None
-        finally:
-            await stop(running)
-            svc.db.close()
+    async with webhook_bot(tmp_path) as (server, running, url):
+        store = running.svc.db.store
+        refused = refuse_first_group_write(store)
+        server.world.add_bot_to_group(GROUP, "学习小组", by_user=ADMIN)
+        joined = next(u for u in server.world.updates if "my_chat_member" in u)
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        first = await loop.run_in_executor(None, post, url, joined)
+        assert refused
+        assert first != 200, "answered 200 for an update whose write failed: Telegram forgets it"
+        again = await loop.run_in_executor(None, post, url, joined)  # Telegram sends it again
+        assert again == 200 and store.group(GROUP) is not None
 
 
 async def test_a_busy_batch_is_fetched_once_while_its_handlers_keep_finishing(tmp_path: Path) -> None:

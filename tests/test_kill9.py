@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.standin import Bucket, LimitConfig, StandIn
-from bot.store import Store
+from bot.store import GroupChanges, Store
 from schedules.clock import FakeClock
 from tests.botkit import TOKEN, bot_running, settle
 from tests.test_faults import assert_each_got, readings
@@ -49,7 +49,8 @@ def _seed(database: Path) -> None:
     hour, minute = map(int, at.split(":"))
     for chat in GROUPS:
         store.ensure_group(chat, f"group {chat}")
-        store.update_group(chat, subscribed=True, push_time=datetime(2000, 1, 1, hour, minute).time(), timezone=zone)
+        store.update_group(chat, GroupChanges(subscribed=True, push_time=datetime(2000, 1, 1, hour, minute).time(),
+                                              timezone=zone))
     store.close()
 
 

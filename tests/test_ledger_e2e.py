@@ -19,6 +19,7 @@ import bot.store
 from bot.render import MESSAGE_LIMIT
 from bot.runner import freeze_startup_objects
 from bot.standin import StandIn
+from bot.store import GroupChanges
 from content.split import utf16_len
 from schedules.clock import FakeClock
 from tests.botkit import TOKEN, Harness, bot_running, settle
@@ -31,7 +32,7 @@ GROUPS = [-(40_000 + i) for i in range(12)]
 def subscribe(h: Harness, chats: list[int], at: time = time(8, 0), **changes: object) -> None:
     for chat in chats:
         h.svc.store.ensure_group(chat, f"group {chat}")
-        h.svc.store.update_group(chat, subscribed=True, push_time=at, timezone="Asia/Shanghai", **changes)
+        h.svc.store.update_group(chat, GroupChanges(subscribed=True, push_time=at, timezone="Asia/Shanghai", **changes))
 
 
 def readings(server: StandIn, chat: int) -> list[int]:

@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import ConfigError, build_config
 from bot.logs import setup_logging
-from bot.store import Store, backup_database, check_database
+from bot.store import GroupChanges, Store, backup_database, check_database
 from tests.botkit import ADMIN, TOKEN, bot_running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +93,7 @@ async def test_backup_of_a_live_database_restores_to_the_same_records(tmp_path: 
     async with bot_running(tmp_path) as h:
         for i in range(30):  # writes that may still sit in the WAL while the bot runs
             await h.svc.db(lambda s, i=i: s.ensure_group(-1000 - i, f"组{i}"))
-        await h.svc.db(lambda s: s.update_group(-1000, subscribed=True))
+        await h.svc.db(lambda s: s.update_group(-1000, GroupChanges(subscribed=True)))
         live = h.svc.config.database
         copy = tmp_path / "backup.db"
         await asyncio.to_thread(backup_database, live, copy)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.standin import StandIn
+from bot.store import GroupChanges
 from bot.storeworker import StoreWorker
 from schedules.clock import FakeClock
 from tests.botkit import TOKEN, Harness, bot_running
@@ -21,7 +22,7 @@ DAY_RE = re.compile(r"第 (\d+) 天 / 共 (\d+) 天")
 
 def subscribe(h: Harness, chat_id: int, at: time, zone: str, **changes: object) -> None:
     h.svc.store.ensure_group(chat_id, f"group {chat_id}")
-    h.svc.store.update_group(chat_id, subscribed=True, push_time=at, timezone=zone, **changes)
+    h.svc.store.update_group(chat_id, GroupChanges(subscribed=True, push_time=at, timezone=zone, **changes))
 
 
 def days_received(h: Harness, chat_id: int) -> list[int]:

@@ -10,6 +10,7 @@ from typing import Any
 from bot.campaign import CAMPAIGN_KEY, CampaignState
 from bot.standin import StandIn
 from bot.standin.state import FakeUser, SentRecord
+from bot.store import GroupChanges
 from schedules.clock import FakeClock
 from tests.botkit import ADMIN, GROUP, MEMBER, TOKEN, Harness, add_group, bot_running, settle
 
@@ -23,7 +24,8 @@ HELPER_BOT = FakeUser(49, "Helper", "helper_bot", is_bot=True)
 
 async def subscribed(h: Harness, **changes: Any) -> None:
     await add_group(h)
-    h.svc.store.update_group(GROUP, subscribed=True, push_time=time(8, 0), timezone="Asia/Shanghai", **changes)
+    h.svc.store.update_group(GROUP, GroupChanges(subscribed=True, push_time=time(8, 0), timezone="Asia/Shanghai",
+                                                 **changes))
 
 
 async def push(h: Harness) -> SentRecord:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 
 from bot.digest import WeeklyDigest
-from bot.store import Checkin, PollRecord, Store
+from bot.store import Checkin, GroupChanges, PollRecord, Store
 from records import chart, wording
 from schedules.clock import FakeClock
 from tests.botkit import ADMIN, GROUP, MEMBER, Harness, add_group, bot_running, settle
@@ -204,8 +204,8 @@ async def test_a_finished_plan_sends_the_admins_the_full_export(tmp_path: Path) 
     async with bot_running(tmp_path, clock=clock) as h:
         total = len(h.svc.plan)
         await add_group(h)
-        await h.svc.db(lambda s: s.update_group(GROUP, subscribed=True, push_time=time(8, 0),
-                                                timezone="Asia/Shanghai", next_day=total))
+        await h.svc.db(lambda s: s.update_group(GROUP, GroupChanges(subscribed=True, push_time=time(8, 0),
+                                                timezone="Asia/Shanghai", next_day=total)))
         await h.running.pusher.run_now()
         reading = next(r for r in await h.standin.wait_for_sent(GROUP, 2, method="sendMessage")
                        if r.reply_markup and "ck:" in str(r.reply_markup))

@@ -12,6 +12,7 @@ import openpyxl
 from bot.handlers.review import REVIEW_KEY
 from bot.review import PersonalReview
 from bot.standin.state import SentRecord
+from bot.store import GroupChanges
 from records import chart, wording
 from tests.botkit import ADMIN, GROUP, Harness, add_group, bot_running, settle
 from tests.test_quiz_e2e import correct, poll_id, polls, wrong
@@ -44,7 +45,7 @@ async def miss_one_in_the_group(h: Harness, member: int = ALICE, read_everything
     h.world.user_answers_poll(poll_id(poll), member, wrong(poll))
     await settle(lambda: h.svc.store.chat_scores(GROUP).get(member) == (0, 1))
     if read_everything:  # the group has been sent the whole plan: every section may be reviewed
-        h.svc.store.update_group(GROUP, next_day=len(h.svc.plan) + 1)  # past the end: finished
+        h.svc.store.update_group(GROUP, GroupChanges(next_day=len(h.svc.plan) + 1))  # past the end: finished
     return poll
 
 

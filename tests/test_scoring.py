@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,47 +12,14 @@ from content.questions import Question
 from content.scoring import (
     QuestionResult,
     SectionStats,
-    Vote,
-    first_answers,
     in_scope,
     pick_questions,
     rank,
     round_summary,
-    score_answers,
     streak,
     total_scores,
     weakest_sections,
 )
-
-OPEN = datetime(2024, 5, 1, 20, 0, 0)
-CLOSE = OPEN + timedelta(seconds=30)
-
-
-def at(seconds: float) -> datetime:
-    return OPEN + timedelta(seconds=seconds)
-
-
-# --- which answer counts -------------------------------------------------------------------------------------------
-
-
-def test_first_non_retracted_answer_in_the_window_counts() -> None:
-    votes = [
-        Vote("late", (0,), at(30)),  # the window is half-open: closing time is too late
-        Vote("early", (0,), at(-1)),
-        Vote("changer", (2,), at(5)),
-        Vote("changer", (), at(6)),  # retracted...
-        Vote("changer", (0,), at(7)),  # ...and changed: still the first answer counts
-        Vote("retractor", (), at(1)),  # a retraction first is no answer
-        Vote("retractor", (0,), at(2)),
-        Vote("edge", (1,), at(0)),
-    ]
-    assert first_answers(reversed(votes), OPEN, CLOSE) == {"changer": 2, "retractor": 0, "edge": 1}
-    assert score_answers(votes, 0, OPEN, CLOSE) == {"changer": False, "retractor": True, "edge": False}
-
-
-def test_votes_are_taken_in_time_order_not_arrival_order() -> None:
-    votes = [Vote(1, (3,), at(9)), Vote(1, (0,), at(4))]
-    assert score_answers(votes, 0, OPEN, CLOSE) == {1: True}
 
 
 def test_total_scores_count_correct_answers_and_keep_zero_scorers() -> None:

@@ -20,10 +20,9 @@ from telegram.ext import CommandHandler, ContextTypes
 
 import tests.botkit as botkit
 from bot.app import build_application
-from bot.logs import setup_logging
 from bot.services import build_services
 from bot.standin import StandIn
-from tests.botkit import ADMIN, GROUP, Harness, add_group, bot_running, fast_retries, make_config, settle
+from tests.botkit import ADMIN, GROUP, Harness, add_group, bot_running, debug_log, fast_retries, make_config, settle
 
 SECRET = "123456789:AAF" + "k3Vq9ZpX2mT7rW4yB8nC1dE6fG0hJ5sL"  # shaped like a real token: 32 characters after AAF
 SECRET_PART = SECRET.split(":", 1)[1]
@@ -47,25 +46,11 @@ def files_with_the_token(folder: Path) -> list[str]:
 
 @pytest.fixture
 def log_text(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """Logging as `studybot run` sets it up, at DEBUG, written to a buffer; httpx too, URLs and all."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
-    noisy = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "apscheduler", "telegram")}
-    buffer = io.StringIO()
-    setup_logging("DEBUG", SECRET)
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(buffer)
-    for name in noisy:  # the worst case: httpx logs every request URL, and the URL carries the token
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    """Logging as `studybot run` sets it up, at DEBUG, written to a buffer; httpx too, URLs and all (the worst case:
+    httpx logs every request URL, and the URL carries the token)."""
     monkeypatch.setattr(botkit, "TOKEN", SECRET)  # the harness's bot and stand-in use the real-looking token
-    try:
+    with debug_log(SECRET) as buffer:
         yield buffer
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
-        for name, level in noisy.items():
-            logging.getLogger(name).setLevel(level)
 
 
 async def boom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

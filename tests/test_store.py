@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 
-from bot.store import GroupDefaults, PollRecord, Store, migrations
+from bot.store import GroupChanges, GroupDefaults, PollRecord, Store, migrations
 from schedules.ledger import LostClaim, PlanRule, telegram_key
 
 D1 = date(2026, 3, 2)
@@ -28,7 +29,8 @@ def test_new_group_takes_the_defaults_and_settings_survive_a_reopen(tmp_path: Pa
     group = store.ensure_group(-100, "学习小组")
     assert (group.push_time, group.timezone, group.next_day, group.subscribed) == (
         time(7, 30), "Europe/London", 1, False)
-    store.update_group(-100, subscribed=True, push_time=time(21, 5), weekdays=frozenset({0, 2}), next_day=4)
+    store.update_group(-100, GroupChanges(subscribed=True, push_time=time(21, 5), weekdays=frozenset({0, 2}),
+                                          next_day=4))
     store.close()
     reopened = make(tmp_path)
     again = reopened.group(-100)
@@ -81,7 +83,7 @@ def test_end_of_plan_stops_or_restarts(tmp_path: Path) -> None:
     restarting = Store(tmp_path / "b.db", plan=PlanRule(3, "restart"))
     for store in (stopping, restarting):
         store.ensure_group(-1)
-        store.update_group(-1, next_day=3, subscribed=True)
+        store.update_group(-1, GroupChanges(next_day=3, subscribed=True))
         claim = store.ledger.claim(K1, D1, "a", NOW, store.plan)
         assert claim is not None and claim.day == 3
         store.ledger.record(claim, 1, store.plan)
@@ -94,7 +96,8 @@ def test_end_of_plan_stops_or_restarts(tmp_path: Path) -> None:
 
 
 def test_a_plan_that_shrank_finishes_or_restarts_the_groups_past_its_end(tmp_path: Path) -> None:
-    Store(tmp_path / "bot.db").update_group(Store(tmp_path / "bot.db").ensure_group(-1).chat_id, next_day=9)
+    Store(tmp_path / "bot.db").update_group(Store(tmp_path / "bot.db").ensure_group(-1).chat_id,
+                                            GroupChanges(next_day=9))
     shrunk = Store(tmp_path / "bot.db", plan=PlanRule(5, "restart"))
     claim = shrunk.ledger.claim(K1, D1, "a", NOW, shrunk.plan)
     assert claim is not None and claim.day == 1
@@ -106,17 +109,17 @@ def test_push_candidates_are_only_active_subscribed_unpaused_groups(tmp_path: Pa
     store = make(tmp_path)
     for chat in (-1, -2, -3, -4):
         store.ensure_group(chat)
-        store.update_group(chat, subscribed=True)
-    store.update_group(-2, paused=True)
-    store.update_group(-3, active=False)
-    store.update_group(-4, subscribed=False)
+        store.update_group(chat, GroupChanges(subscribed=True))
+    store.update_group(-2, GroupChanges(paused=True))
+    store.update_group(-3, GroupChanges(active=False))
+    store.update_group(-4, GroupChanges(subscribed=False))
     assert [c[0] for c in store.push_candidates()] == [-1]
 
 
 def test_migration_moves_settings_progress_and_scores(tmp_path: Path) -> None:
     store = make(tmp_path)
     store.ensure_group(-5, "old")
-    store.update_group(-5, subscribed=True, next_day=7)
+    store.update_group(-5, GroupChanges(subscribed=True, next_day=7))
     rnd = store.start_round(-5, 1, ["q1"], "all", now=100.0)
     assert rnd is not None
     poll = PollRecord("p1", rnd.id, -5, 1, "q1", "1.1", 2, 0, closes_at=200.0, closed=False)
@@ -150,10 +153,10 @@ def test_first_answer_counts_and_late_or_closed_answers_do_not(tmp_path: Path) -
 def test_a_goto_during_a_push_wins_over_the_push_it_interrupted(tmp_path: Path) -> None:
     store = make(tmp_path)
     store.ensure_group(-1)
-    store.update_group(-1, next_day=3)
+    store.update_group(-1, GroupChanges(next_day=3))
     claim = store.ledger.claim(K1, D1, "a", NOW, PLAN14)
     assert claim is not None and claim.day == 3
-    store.update_group(-1, next_day=5)  # an admin's /goto while day 3 is on its way
+    store.update_group(-1, GroupChanges(next_day=5))  # an admin's /goto while day 3 is on its way
     store.ledger.record(claim, 1, PLAN14)
     group = store.group(-1)
     assert group is not None and (group.next_day, group.last_pushed) == (5, D1)
@@ -162,7 +165,7 @@ def test_a_goto_during_a_push_wins_over_the_push_it_interrupted(tmp_path: Path) 
 def test_a_migration_during_a_push_moves_the_claim_and_the_record_lands_at_the_new_id(tmp_path: Path) -> None:
     store = make(tmp_path)
     store.ensure_group(-5)
-    store.update_group(-5, subscribed=True, next_day=4)
+    store.update_group(-5, GroupChanges(subscribed=True, next_day=4))
     claim = store.ledger.claim(telegram_key(-5), D1, "a", NOW, PLAN14)
     assert claim is not None
     store.migrate_chat(-5, -1005)  # the service message, handled while the push is in flight
@@ -208,7 +211,7 @@ def test_migration_m003_keeps_every_groups_progress(tmp_path: Path) -> None:
 def test_a_second_report_of_the_same_migration_changes_nothing(tmp_path: Path) -> None:
     store = make(tmp_path)
     store.ensure_group(-5)
-    store.update_group(-5, subscribed=True, next_day=4)
+    store.update_group(-5, GroupChanges(subscribed=True, next_day=4))
     store.migrate_chat(-5, -1005)
     store.migrate_chat(-5, -1005)  # the push's ChatMigrated after the service message was handled
     moved = store.group(-1005)
@@ -241,3 +244,15 @@ def test_a_ledger_commit_that_fails_leaves_no_transaction_open_and_the_retry_lan
     reopened = make(tmp_path)
     group = reopened.group(-1)
     assert reopened.deliveries(-1) == [(D1, 1, "sent")] and group is not None and group.next_day == 2
+
+
+def test_update_group_changes_only_what_is_given_and_names_a_missing_group(tmp_path: Path) -> None:
+    store = make(tmp_path)
+    store.ensure_group(-7, "七组")
+    store.update_group(-7, GroupChanges(push_time=time(6, 45), weekdays=frozenset({1, 3}), paused=True))
+    changed = store.update_group(-7, GroupChanges(paused=False, daily_quiz=3))
+    assert (changed.title, changed.push_time, changed.weekdays, changed.paused, changed.daily_quiz) == (
+        "七组", time(6, 45), frozenset({1, 3}), False, 3)
+    assert store.update_group(-7, GroupChanges(finished=True)).finished
+    with pytest.raises(NotFoundError, match="group -8"):  # not an assert: `python -O` would let None through
+        store.update_group(-8, GroupChanges(subscribed=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 from pathlib import Path
 
-from bot.store import Checkin, Store
+from bot.store import Checkin, GroupChanges, Store
 from schedules.ledger import PlanRule, telegram_key
 
 D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
@@ -17,7 +17,7 @@ def make(tmp_path: Path) -> Store:
 
 def pushed(store: Store, chat_id: int, day: int, on: date) -> None:
     store.ensure_group(chat_id)
-    store.update_group(chat_id, next_day=day)
+    store.update_group(chat_id, GroupChanges(next_day=day))
     claim = store.ledger.claim(telegram_key(chat_id), on, "test", 0.0, PlanRule(30))
     assert claim is not None and claim.day == day
     store.ledger.record(claim, 100 + day, PlanRule(30))

@@ -4,160 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
-import logging
-import socket
-import urllib.error
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError
-from bot.fetcher import HandledQueue
-from bot.logs import setup_logging
-from bot.runner import Running, start, stop
-from bot.services import build_services
-from bot.standin import StandIn
-from tests.botkit import GROUP, MEMBER, TOKEN, make_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def post(url: str, update: dict[str, object], secret: str) -> int:
-    return answer(url, update, secret)[0]
-
-
-def answer(url: str, update: dict[str, object], secret: str) -> tuple[int, dict[str, str]]:
-    """POST an update as Telegram does; the answer's status and headers. The timeout is wide (Telegram's own is 60 s):
-    a POST is answered when the bot is done with it, never sooner."""
-    request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST", headers={
-        "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return int(response.status), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), dict(exc.headers)
-
-
-@asynccontextmanager
-async def webhook_bot(tmp_path: Path, **queue: float) -> AsyncIterator[tuple[StandIn, Running, str]]:
-    """A bot in webhook mode behind the stand-in; `queue` sets HandledQueue's bounds (patience, give_up, ...),
-    shortened for a test. Yields the stand-in, the running bot and the webhook URL (secret "s3cret")."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/studybot/hook"
-    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
-        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
-            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
-        svc = build_services(config)
-        running = await start(svc, base_url=server.base_url)
-        handled = running.app.update_queue
-        assert isinstance(handled, HandledQueue)
-        for name, value in queue.items():
-            assert hasattr(handled, name)
-            setattr(handled, name, value)
-        try:
-            yield server, running, url
-        finally:
-            await stop(running)
-            svc.db.close()
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-async def test_webhook_mode_serves_updates_with_the_secret_token(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/studybot/hook"
-    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
-        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
-            "listen": "127.0.0.1", "port": port, "url": url, "secret_token": "s3cret"}})
-        svc = build_services(config)
-        running = await start(svc, base_url=server.base_url)
-        try:
-            message = server.world.user_sends(GROUP, MEMBER, "/toc")
-            server.world.updates.clear()  # delivered by webhook below, not by getUpdates
-            update = {"update_id": 1, "message": message}
-            loop = asyncio.get_running_loop()
-            refused = await loop.run_in_executor(None, post, url, update, "wrong")
-            assert refused == 403
-            accepted = await loop.run_in_executor(None, post, url, update, "s3cret")
-            assert accepted == 200
-            [reply] = await server.wait_for_sent(GROUP, 1)
-            assert "〔1.1〕" in (reply.text or "")
-        finally:
-            await stop(running)
-            svc.db.close()
-
-
-def post_without_secret(url: str, update: dict[str, object]) -> int:
-    request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+from tests.botkit import GROUP, MEMBER, TOKEN, debug_log, make_config, post, webhook_bot
 
 
 @pytest.fixture
 def run_log() -> Iterator[io.StringIO]:
-    """Logging as `studybot run` sets it up, at DEBUG for every library, written to a buffer."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
-    noisy = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "apscheduler", "telegram")}
-    buffer = io.StringIO()
-    setup_logging("DEBUG", TOKEN)
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(buffer)
-    for name in noisy:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    try:
+    with debug_log(TOKEN) as buffer:
         yield buffer
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
-        for name, level in noisy.items():
-            logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_webhook_mode_serves_updates_with_the_secret_token(tmp_path: Path) -> None:
+    async with webhook_bot(tmp_path) as (server, _running, url):
+        message = server.world.user_sends(GROUP, MEMBER, "/toc")
+        server.world.updates.clear()  # delivered by webhook below, not by getUpdates
+        update = {"update_id": 1, "message": message}
+        loop = asyncio.get_running_loop()
+        refused = await loop.run_in_executor(None, post, url, update, "wrong")
+        assert refused == 403
+        accepted = await loop.run_in_executor(None, post, url, update)
+        assert accepted == 200
+        [reply] = await server.wait_for_sent(GROUP, 1)
+        assert "〔1.1〕" in (reply.text or "")
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 async def test_without_a_configured_secret_a_random_one_is_made_and_updates_without_it_are_refused(
         tmp_path: Path, run_log: io.StringIO) -> None:
     """Issue 9, case 9: a forged anonymous-admin /subscribe posted to the URL is refused; the real one is served."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/studybot/hook"
-    async with StandIn(token=TOKEN, bot_username="studybot_test_bot", limits_enabled=False) as server:
-        config = make_config(tmp_path, telegram={"mode": "webhook", "webhook": {
-            "listen": "127.0.0.1", "port": port, "url": url}})
-        svc = build_services(config)
-        running = await start(svc, base_url=server.base_url)
-        try:
-            secret = server.api.webhook_secret  # what setWebhook told "Telegram"
-            assert len(secret) >= 32
-            forged = server.world.user_sends(GROUP, 1087968824, "/subscribe", anonymous_admin=True)
-            server.world.updates.clear()
-            loop = asyncio.get_running_loop()
-            update = {"update_id": 1, "message": forged}
-            assert await loop.run_in_executor(None, post_without_secret, url, update) == 403
-            assert await loop.run_in_executor(None, post, url, update, "guessed") == 403
-            await asyncio.sleep(0.2)
-            assert server.sent(GROUP) == []  # nothing was done for the forged update
-            group = await svc.db(lambda s: s.group(GROUP))
-            assert group is None or not group.subscribed
-            message = server.world.user_sends(GROUP, MEMBER, "/toc")
-            server.world.updates.clear()
-            assert await loop.run_in_executor(None, post, url, {"update_id": 2, "message": message}, secret) == 200
-            [reply] = await server.wait_for_sent(GROUP, 1)
-            assert "〔1.1〕" in (reply.text or "")
-        finally:
-            await stop(running)
-            svc.db.close()
+    async with webhook_bot(tmp_path, secret=None) as (server, running, url):
+        secret = server.api.webhook_secret  # what setWebhook told "Telegram"
+        assert len(secret) >= 32
+        forged = server.world.user_sends(GROUP, 1087968824, "/subscribe", anonymous_admin=True)
+        server.world.updates.clear()
+        loop = asyncio.get_running_loop()
+        update = {"update_id": 1, "message": forged}
+        assert await loop.run_in_executor(None, post, url, update, None) == 403
+        assert await loop.run_in_executor(None, post, url, update, "guessed") == 403
+        await asyncio.sleep(0.2)
+        assert server.sent(GROUP) == []  # nothing was done for the forged update
+        group = await running.svc.db(lambda s: s.group(GROUP))
+        assert group is None or not group.subscribed
+        message = server.world.user_sends(GROUP, MEMBER, "/toc")
+        server.world.updates.clear()
+        assert await loop.run_in_executor(None, post, url, {"update_id": 2, "message": message}, secret) == 200
+        [reply] = await server.wait_for_sent(GROUP, 1)
+        assert "〔1.1〕" in (reply.text or "")
+        config = running.svc.config
     text = run_log.getvalue()
     assert "setWebhook" in text and "secret_token" in text  # the capture saw PTB's DEBUG lines of the call
     assert "secret_token is not set" in text  # said at start-up ...

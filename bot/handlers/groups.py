@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot import render
 from bot.handlers.lookup import reply
 from bot.services import Services, services
-from bot.store import Group, Store
+from bot.store import Group, GroupChanges, Store
 from content.refs import RefError, resolve
 from schedules.due import due_date, held_date, next_push_after, parse_time, parse_timezone, parse_weekdays
 
@@ -40,7 +40,7 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     chat = change.chat
     was, now = _was_present(change)
     if now and not was:
-        group = await _group(update, svc, active=True)
+        group = await _group(update, svc, GroupChanges(active=True))
         svc.admins.forget(chat.id)
         if chat.type != chat.PRIVATE:
             await context.bot.send_message(chat.id, render.greeting(svc.doc, group), parse_mode="HTML")
@@ -79,7 +79,7 @@ def admin_only(handler: Handler) -> Handler:
     return checked
 
 
-async def _group(update: Update, svc: Services, **changes: Any) -> Group:
+async def _group(update: Update, svc: Services, changes: GroupChanges | None = None) -> Group:
     """This chat's record (created with the defaults if new), with `changes` applied in the same store call.
 
     A change that makes today's push due at once holds it instead: settings never push by themselves.
@@ -91,9 +91,9 @@ async def _group(update: Update, svc: Services, **changes: Any) -> Group:
 
     def ensure_and_change(store: Store) -> Group:
         group = store.ensure_group(chat.id, title)
-        if not changes:
+        if changes is None:
             return group
-        changed = store.update_group(chat.id, **changes)
+        changed = store.update_group(chat.id, changes)
         if changed.pushable:
             last = max(filter(None, (group.last_pushed, store.push_hold(chat.id))), default=None)
             held = held_date(group.schedule if group.pushable else None, changed.schedule, last, now, grace)
@@ -120,7 +120,7 @@ async def _show_settings(update: Update, svc: Services, group: Group, changed: s
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Start daily pushes for this chat."""
     svc = services(context)
-    group = await _group(update, svc, subscribed=True, active=True, paused=False)
+    group = await _group(update, svc, GroupChanges(subscribed=True, active=True, paused=False))
     await _show_settings(update, svc, group, render.subscribed_note())
 
 
@@ -128,7 +128,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop daily pushes; progress is kept."""
     svc = services(context)
-    await _group(update, svc, subscribed=False)
+    await _group(update, svc, GroupChanges(subscribed=False))
     await reply(update, render.unsubscribed_note())
 
 
@@ -145,7 +145,7 @@ async def _set(update: Update, context: ContextTypes.DEFAULT_TYPE, field: str, p
     except ValueError:
         await reply(update, bad_input())
         return
-    group = await _group(update, svc, **{field: value})
+    group = await _group(update, svc, GroupChanges(**{field: value}))
     await _show_settings(update, svc, group, render.changed_note())
 
 
@@ -183,7 +183,7 @@ def _quiz_size(text: str) -> int:
 async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Pause daily pushes."""
     svc = services(context)
-    group = await _group(update, svc, paused=True)
+    group = await _group(update, svc, GroupChanges(paused=True))
     await _show_settings(update, svc, group, render.paused_note())
 
 
@@ -191,7 +191,7 @@ async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Resume daily pushes."""
     svc = services(context)
-    group = await _group(update, svc, paused=False)
+    group = await _group(update, svc, GroupChanges(paused=False))
     await _show_settings(update, svc, group, render.resumed_note())
 
 
@@ -210,7 +210,7 @@ async def goto(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if day is None:
         await reply(update, render.goto_usage(len(svc.plan)))
         return
-    group = await _group(update, svc, next_day=day)
+    group = await _group(update, svc, GroupChanges(next_day=day))
     await reply(update, render.goto_done(svc.doc, svc.reading(group.next_day), len(svc.plan)))
 
 
