@@ -213,16 +213,33 @@ def _mastery(svc: Services, cards: Mapping[int, Sequence[ReviewCard]],
     """Each member's mastery per section, in reading order, from their review cards (store.group_review_cards)
     and their answers of the period: (member, question, stored ref, correct, local date), at least the first
     answer to each question."""
-    schedule = ReviewSchedule(svc.config.review.desired_retention)
-    answered: dict[int, list[Answered]] = {}
-    moments: _Parsed[date, datetime] = _Parsed(lambda day: datetime.combine(day, datetime.min.time(), zone))
-    for uid, qid, ref, correct, day in answers:
-        answered.setdefault(uid, []).append(Answered(qid, ref, correct, moments(day)))
     order = {s.ref: i for i, s in enumerate(svc.doc.sections())}
-    now = svc.clock()
+    return mastery_rows(ReviewSchedule(svc.config.review.desired_retention), cards, answers, zone, name, order,
+                        svc.clock())
+
+
+def mastery_rows(schedule: ReviewSchedule, cards: Mapping[int, Sequence[ReviewCard]],
+                 answers: Sequence[tuple[int, str, str, bool, date]], zone: ZoneInfo, name: Callable[[str], str],
+                 order: Mapping[str, int], now: datetime) -> tuple[Mastery, ...]:
+    """`_mastery`'s rows: schedules.review.mastery per member, sections ranked by `order` (reading order)."""
+    answered: dict[int, list[tuple[str, str, bool, date]]] = {}
+    for uid, qid, ref, correct, day in answers:
+        answered.setdefault(uid, []).append((qid, ref, correct, day))
+    moments: _Parsed[date, datetime] = _Parsed(lambda day: datetime.combine(day, datetime.min.time(), zone))
     out = []
     for user_id in sorted(set(cards) | set(answered)):
-        figures = mastery(schedule, cards.get(user_id, ()), answered.get(user_id, ()), now)
+        mine, theirs = cards.get(user_id, ()), answered.get(user_id, ())
+        figures: Mapping[str, float]
+        if not any(card.reviews for card in mine):
+            # No card reviewed (most members): mastery() counts every question answered as known, 1.0 for each
+            # section of a question's first answer; said here without an Answered object and a time per answer.
+            first: dict[str, str] = {}
+            for qid, ref, _, _ in theirs:
+                first.setdefault(qid, ref)
+            figures = dict.fromkeys(first.values(), 1.0)
+        else:
+            figures = mastery(schedule, mine, [Answered(qid, ref, correct, moments(day))
+                                               for qid, ref, correct, day in theirs], now)
         ranked = sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order)))
         out.append(Mastery(user_id, tuple((name(ref), share) for ref, share in ranked)))
     return tuple(out)

@@ -22,7 +22,7 @@ from records import ledgertext, wording
 from records.export import csv_value, ledger_table, write_export
 from records.ledger import ledger_rows, question_stats, summarize, tally
 from records.model import Answer, Campaign, CheckIn, Excuse, Member, MemberDays, Period, PushDay
-from schedules.review import Answered, ReviewSchedule, mastery
+from schedules.review import Answered, ReviewCard, ReviewSchedule, mastery
 
 GROUP = -100
 FIRST = date(2026, 11, 30)
@@ -153,3 +153,35 @@ def test_mastery_from_the_reduced_answers_equals_mastery_from_all(
         assert (mastery(SCHEDULE, cards_of.get(uid, ()), reduced[uid], NOW)
                 == mastery(SCHEDULE, cards_of.get(uid, ()), every[uid], NOW)), uid
     store.close()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(USERS[:4]), st.sampled_from(list(REF_OF)),
+                          st.sampled_from(["1.1", "9.9", "2.10", "开头"]), st.booleans(), st.integers(0, 4)),
+                max_size=25),
+       st.lists(st.tuples(st.sampled_from(USERS[:3]), st.sampled_from(list(REF_OF)), st.booleans(),
+                          st.integers(0, 2)), max_size=8))
+def test_mastery_rows_equal_mastery_of_each_member(answers: list[tuple[int, str, str, bool, int]],
+                                                   cards: list[tuple[int, str, bool, int]]) -> None:
+    """The export's mastery rows (bot/reports.mastery_rows: members with no card reviewed are counted without
+    mastery() itself) hold each member's schedules.review.mastery figures, ranked in reading order."""
+    from zoneinfo import ZoneInfo
+
+    from bot.reports import mastery_rows
+
+    zone = ZoneInfo("Asia/Shanghai")
+    cards_of: dict[int, list[ReviewCard]] = {}
+    for uid, qid, right, reviews in cards:
+        card = SCHEDULE.first_card(qid, REF_OF[qid], Answered(qid, REF_OF[qid], right, NOW - timedelta(days=3)))
+        cards_of.setdefault(uid, []).append(replace(card, reviews=reviews))
+    rows = [(uid, qid, ref, right, DAYS[day]) for uid, qid, ref, right, day in answers]
+    order = {"9.9": 0, "1.1": 1}  # reading order; 2.10 and 开头 are in none (ranked last)
+    got = mastery_rows(SCHEDULE, cards_of, rows, zone, lambda ref: f"§{ref}", order, NOW)
+    want = []
+    for uid in sorted(set(cards_of) | {r[0] for r in rows}):
+        figures = mastery(SCHEDULE, cards_of.get(uid, ()), [
+            Answered(q, ref, right, datetime.combine(day, time(), zone)) for u, q, ref, right, day in rows if u == uid],
+            NOW)
+        ranked = sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order)))
+        want.append((uid, tuple((f"§{ref}", share) for ref, share in ranked)))
+    assert [(m.user_id, m.sections) for m in got] == want
