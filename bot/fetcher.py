@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes
+from telegram.request import HTTPXRequest
 
 from bot.retry import retry_seconds
 from bot.storeworker import posted_by
@@ -57,6 +58,7 @@ from bot.storeworker import posted_by
 log = logging.getLogger(__name__)
 
 Flush = Callable[[], Awaitable[None]]
+RawUpdate = dict[str, Any]
 T = TypeVar("T")
 
 BACKOFF_FIRST = 1.0  # PTB's network_retry_loop: 1 s, then ×1.5 up to 30 s
@@ -86,6 +88,9 @@ WEBHOOK_GIVE_UP = 300.0
 # twice; Telegram resends within minutes) and how many counts of refused handlings are kept.
 WEBHOOK_RECORD = 10_000
 GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
+# Marks the update that stands for those `UpdatesRequest` dropped before PTB parsed them (in the Update's
+# api_kwargs): the value is how many it stands for.
+IGNORED = "studybot_ignored"
 # A handler whose store write SQLite refused (locked, busy) did not handle its update: it is handled again, this
 # many times at most, before it is confirmed (a lasting failure must not hold every later update back).
 STORE_RETRIES = 3
@@ -107,6 +112,36 @@ async def _posting(handling: Awaitable[None], refused: Callable[[BaseException],
     """Run in the update's own task (its own context): what its handlers post is told to `refused`."""
     posted_by.set(refused)
     await handling
+
+
+class UpdatesRequest(HTTPXRequest):
+    """PTB's transport for getUpdates, which keeps only the id of an update no handler acts on (`ignored`).
+
+    Telegram sends a `poll` update with the new vote counts after every vote, and a bot that wants to hear when its
+    quiz polls close has to take them all: half of a quiz burst is updates nothing reads. PTB would parse each into
+    an Update (its poll and every option: the costliest update there is) and the fetcher would dispatch it to the
+    handlers, only for them to stop at the first. Here they are left out before PTB parses the JSON, all but the
+    last of them, which is cut down to `{"update_id": n, IGNORED: how many were left out}`: the fetcher moves its
+    offset past it (the ones left out have smaller ids), counts the updates Telegram sent (a full window behind a
+    stuck handler, see UpdateFetcher._stop_holding) and dispatches nothing for it.
+    """
+
+    def __init__(self, ignored: Callable[[RawUpdate], bool], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ignored = ignored
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+        data = super().parse_json_payload(payload)
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(result, list):
+            ignored = self.ignored
+            left_out = [i for i, u in enumerate(result)
+                        if isinstance(u, dict) and isinstance(u.get("update_id"), int) and ignored(u)]
+            if left_out:
+                last, dropped = left_out[-1], set(left_out[:-1])
+                result[last] = {"update_id": result[last]["update_id"], IGNORED: len(left_out)}
+                data["result"] = [u for i, u in enumerate(result) if i not in dropped]
+        return data
 
 
 class UpdateFetcher:
@@ -140,7 +175,9 @@ class UpdateFetcher:
         """What may be confirmed now: everything below the oldest update still being handled, leaving out those
         already confirmed past (below the floor): once a stuck one was, it no longer holds back what came after."""
         floor = self._floor
-        held = [uid for uid in self._handling if floor is None or uid >= floor]
+        if floor is None:  # the usual case, asked after every batch and each time a handler of it finishes
+            return min(self._handling) if self._handling else self._next
+        held = [uid for uid in self._handling if uid >= floor]
         return min(held) if held else self._next
 
     async def start(self) -> None:
@@ -220,7 +257,7 @@ class UpdateFetcher:
                              exc_info=True)
                 continue
             delay = 0.0
-            if not self._hand_on(updates) and len(updates) >= GET_UPDATES_LIMIT:
+            if not self._hand_on(updates) and _sent(updates) >= GET_UPDATES_LIMIT:
                 self._stop_holding()
             await self._settle()
 
@@ -305,7 +342,8 @@ class UpdateFetcher:
                 continue  # sent again because an older one is still being handled: already handed on
             self._next = uid + 1
             fresh += 1
-            self._dispatch(update)
+            if not update.api_kwargs or not update.api_kwargs.get(IGNORED):
+                self._dispatch(update)  # (an ignored one has no handler: confirmed with the rest)
         return fresh
 
 
@@ -491,6 +529,11 @@ def retry_after_header(app: Application, queue: HandledQueue) -> None:
         log.warning("the webhook server could not be found: 503 answers go without Retry-After")
         return
     web_app.add_transform(RetryAfter)
+
+
+def _sent(updates: Sequence[Update]) -> int:
+    """How many updates Telegram sent in this batch: one that stands for those left out unparsed counts for all."""
+    return sum(int(u.api_kwargs.get(IGNORED, 1)) if u.api_kwargs else 1 for u in updates)
 
 
 def _capped(offset: int | None, ceiling: int | None) -> int | None:

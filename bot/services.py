@@ -11,6 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot.admin import AdminCache
 from bot.config import Config
+from bot.render.views import LookupViews
 from bot.store import Group, GroupDefaults, Store
 from bot.storeworker import StoreWorker
 from bot.throttle import ChatBudget, Throttle
@@ -43,9 +44,11 @@ class Services:
     offline: bool = False
     db: StoreWorker = field(init=False)
     owner: str = field(init=False)
+    views: LookupViews = field(init=False)  # lookup replies rendered once (the speech does not change)
 
     def __post_init__(self) -> None:
         self.db = StoreWorker(self.store)
+        self.views = LookupViews(self.doc, self.index)
         self.owner = self.store.run_id  # this process in the push ledger
 
     @property

@@ -38,6 +38,10 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# How long a posted write (`post`) may wait to be handed to the store's thread when nothing else goes first: the
+# flush before the update offset is confirmed (or any awaited call) hands it over sooner, with everything else.
+POST_WINDOW = 0.01
+
 # Who hears that a write posted from here failed (`post`): bot/fetcher.py sets it in each update's task, so the update
 # whose handler posted the write counts as not stored, as when an awaited write fails. Told on the loop, by `flush`.
 posted_by: contextvars.ContextVar[Callable[[BaseException], None] | None] = contextvars.ContextVar(
@@ -62,8 +66,12 @@ class StoreWorker:
         self.store = store
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         # Jobs submitted during one turn of the loop are handed over together: each hand-over wakes the thread,
-        # and a thread switch costs more than most store calls.
+        # and a thread switch costs more than most store calls. Posted jobs wait for the next hand-over that an
+        # awaited call or a flush asks for (one wake-up for a quiz batch's answers and the flush after them), or
+        # POST_WINDOW at most.
         self._outgoing: list[_Job] = []
+        self._soon = False  # a hand-over is due at the next turn of the loop (call_soon)
+        self._later: asyncio.TimerHandle | None = None  # a hand-over of posted jobs POST_WINDOW from the first
         self._thread = threading.Thread(target=self._run, name="studybot-store", daemon=True)
         self._thread.start()
         self._closed = False
@@ -83,7 +91,8 @@ class StoreWorker:
         future: asyncio.Future[T] = loop.create_future()
         job = _Job(call, future, loop, hot)
         self._submitted += 1
-        if not self._outgoing:
+        if not self._soon:
+            self._soon = True
             loop.call_soon(self._hand_over)
         self._outgoing.append(job)
         return await future
@@ -99,8 +108,8 @@ class StoreWorker:
             raise RuntimeError("the store worker is closed")
         loop = asyncio.get_running_loop()
         self._submitted += 1
-        if not self._outgoing:
-            loop.call_soon(self._hand_over)
+        if not self._soon and self._later is None:
+            self._later = loop.call_later(POST_WINDOW, self._hand_over)
         self._outgoing.append(_Job(call, None, loop, True, on_error=posted_by.get()))
 
     async def flush(self) -> None:
@@ -143,8 +152,13 @@ class StoreWorker:
         return await asyncio.get_running_loop().run_in_executor(self._reads, run)
 
     def _hand_over(self) -> None:
+        self._soon = False
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         jobs, self._outgoing = self._outgoing, []
-        self._jobs.put(jobs)
+        if jobs:
+            self._jobs.put(jobs)
 
     def close(self) -> None:
         """Finish the calls already submitted, then close the database."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,28 @@ async def test_the_reminder_is_once_a_day_across_a_restart_and_never_on_a_day_wi
             await again.running.pusher.run_now()
             await again.running.campaign.run_now()
             assert len(server.sent(GROUP, "sendMessage")) == sent
+
+
+async def test_a_roster_write_that_fails_is_written_when_its_update_is_handled_again(tmp_path: Path) -> None:
+    """The roster learner posts its write (not awaited). SQLite refuses it (in its group commit and again when the
+    batch is done one by one): the update is not confirmed but handled again, and that second handling writes the
+    member, though the roster cache had already seen them."""
+    async with bot_running(tmp_path, clock=FakeClock(TUESDAY)) as h:
+        await add_group(h)
+        store = h.svc.store
+        learned = store.remember_member
+        refused: list[int] = []
+
+        def remember_refused_twice(chat_id: int, user_id: int, *args: Any, **kwargs: Any) -> None:
+            if user_id == LI.id and len(refused) < 2:
+                refused.append(user_id)
+                raise sqlite3.OperationalError("database is locked")
+            learned(chat_id, user_id, *args, **kwargs)
+
+        store.remember_member = remember_refused_twice  # type: ignore[method-assign]
+        before = len(h.standin.sent(GROUP))
+        await h.say(GROUP, LI, "/toc")
+        await settle(lambda: store.member(GROUP, LI.id) is not None)
+        await settle(lambda: not h.world.updates)  # then confirmed
+        assert refused == [LI.id, LI.id]
+        assert len(h.standin.sent(GROUP)) == before + 2  # handled again: /toc was answered twice

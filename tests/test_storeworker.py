@@ -250,6 +250,21 @@ async def test_a_posted_write_is_committed_by_the_next_flush_and_a_failing_one_i
     worker.close()
 
 
+async def test_a_posted_write_that_no_flush_follows_is_still_committed(tmp_path: Path) -> None:
+    """Posted writes wait for the next hand-over a flush or an awaited call asks for, and without either they go
+    on their own (POST_WINDOW): none may sit in the loop's outgoing list for good."""
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    other = sqlite3.connect(tmp_path / "s.db")  # another connection sees only what is committed
+    worker.post(lambda s: s.ensure_group(-1, "组"))
+    for _ in range(1000):
+        if other.execute("SELECT count(*) FROM groups").fetchone()[0]:
+            break
+        await asyncio.sleep(0.01)
+    assert [r[0] for r in other.execute("SELECT chat_id FROM groups")] == [-1]
+    other.close()
+    worker.close()
+
+
 async def test_a_failed_posted_write_is_told_to_its_poster_before_the_flush_returns(tmp_path: Path) -> None:
     """The update fetcher must hear that a write its update's handler posted failed before it confirms the update:
     told by the flush, even when every call was already committed when the flush began (no trip to the thread)."""

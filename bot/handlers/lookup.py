@@ -12,6 +12,7 @@ from bot import render
 from bot.campaign import checkin_button
 from bot.services import Services, services
 from content.model import Reading, Section
+from content.numbering import CN
 from content.refs import RefError, resolve
 from content.search import split_page
 
@@ -21,7 +22,7 @@ GROUP_SEARCH_WORDS = re.compile(r"^(搜索|查找)[\s:：]+(.+)$", re.S)
 OUTLINE_WORDS = {"目录", "大纲", "提纲", "toc"}
 # In a group, plain text is taken as a reference only when it cannot be anything else: 二、3, 第二部分第三点,
 # or a reference as the outline prints it (〔2.3〕). "2-1", "1.1", "1、" or "开头" alone are ordinary chatter.
-_CN = "[一二三四五六七八九十]"
+_CN = f"[{CN}]"
 CLEAR_REF = re.compile(rf"^(?:{_CN}{{1,3}}、\s*(?:[0-9]{{1,2}}|{_CN}{{1,3}})?"
                        rf"|第{_CN}{{1,3}}部分(?:第{_CN}{{1,3}}[点条])?"
                        r"|〔\s*[0-9]{1,2}(?:\.[0-9]{1,2})?\s*〕)$")
@@ -29,9 +30,8 @@ CLEAR_REF = re.compile(rf"^(?:{_CN}{{1,3}}、\s*(?:[0-9]{{1,2}}|{_CN}{{1,3}})?"
 
 async def send_section(chat: Chat, svc: Services, section: Section) -> None:
     """A section in one message: its first page, with buttons for the other pages and the neighbours."""
-    pages = render.section_messages(svc.doc, section)
-    await chat.send_message(pages[0], parse_mode="HTML",
-                            reply_markup=render.section_keyboard(svc.doc, section, 0, len(pages)))
+    pages, keyboard = svc.views.section(section)
+    await chat.send_message(pages[0], parse_mode="HTML", reply_markup=keyboard)
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
@@ -90,8 +90,8 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def send_search(update: Update, svc: Services, query: str, page: int) -> None:
-    result = svc.index.page(query, page)
-    await reply(update, render.search_results(query, result), render.search_keyboard(query, result))
+    _, text, keyboard = svc.views.search(query, page)
+    await reply(update, text, keyboard)
 
 
 async def today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -175,9 +175,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif kind == "srch":
         page, _, text = rest.partition(":")
         if _number(page) and text.strip():
-            result = svc.index.page(text, _number(page))
-            markup = render.search_keyboard(text, result) or InlineKeyboardMarkup([])
-            await _edit(query, render.search_results(text, result), markup)
+            _, shown, markup = svc.views.search(text, _number(page))
+            await _edit(query, shown, markup or InlineKeyboardMarkup([]))
     elif kind == "rd":
         ref, _, day = rest.partition(":")
         text = query.message.text if isinstance(query.message, Message) and query.message.text else ""
@@ -201,7 +200,7 @@ def _plan_reading(svc: Services, ref: str, day: int | None) -> Reading | None:
 async def _send_reading_sections(chat: Chat, svc: Services, reading: Reading) -> None:
     """读全文: the reading's first section in full, with a button for each of its other sections."""
     section = svc.doc.section(reading.refs[0])
-    pages = render.section_messages(svc.doc, section)
+    pages = svc.views.section_pages(section)
     await chat.send_message(pages[0], parse_mode="HTML",
                             reply_markup=render.section_keyboard(svc.doc, section, 0, len(pages), reading))
 
@@ -214,7 +213,7 @@ async def _edit_outline(query: CallbackQuery, svc: Services, page: int) -> None:
 
 async def _edit_section(query: CallbackQuery, svc: Services, section: Section, page: int,
                         reading: Reading | None) -> None:
-    pages = render.section_messages(svc.doc, section)
+    pages = svc.views.section_pages(section)
     page = min(page, len(pages) - 1)
     await _edit(query, pages[page], render.section_keyboard(svc.doc, section, page, len(pages), reading))
 

@@ -16,3 +16,4 @@ from bot.render.reports import *  # noqa: F403
 from bot.render.review import *  # noqa: F403
 from bot.render.robots import *  # noqa: F403
 from bot.render.settings import *  # noqa: F403
+from bot.render.views import *  # noqa: F403
