@@ -90,14 +90,21 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
 def load_summary(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Summary:
     """An export's record (as `load_campaign`, mastery included) and its summary; call it on the store's reader.
 
-    Two things at once, on two cores: SQLite counts on this thread (in C, which lets go of the GIL) while a helper
-    thread works on what is counted already — the check-ins into Tallies while the answers per member and
-    section are counted, then mastery and the summary (which need neither) while the answers per day and per
-    question are.
+    Three things at once, on two cores: SQLite counts the check-ins and the answers per member and section on this
+    thread (in C, which lets go of the GIL), the answers per day and per question on a second read-only
+    connection of their own thread (`_day_tallies_beside`: the same snapshot, checked), while a helper thread works
+    on what is counted already — the check-ins into Tallies while the answers per section are counted, then
+    mastery and the summary.
     """
-    base, zone, names = _campaign_base(store, svc, chat_id, period, today)
     first, last = period.first, period.last
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-summary") as helper:
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-summary") as helper, \
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-days") as beside:
+        days = None
+        if store.has_reader():  # a database in a file: a second connection can count beside this one
+            # Opened here: Store's methods hold its guard, which this thread holds around the whole read.
+            days = beside.submit(_day_tallies_beside, store.reader(), store.record_answers_mark(chat_id), chat_id,
+                                 first, last)
+        base, zone, names = _campaign_base(store, svc, chat_id, period, today)
         checkins = store.record_checkin_tallies(chat_id, first, last)
         pressed = helper.submit(_pressed, checkins)  # while SQLite counts the answers per member and section
         by_ref, answered = store.record_answer_tallies(chat_id, first, last)
@@ -110,7 +117,8 @@ def load_summary(store: Store, svc: Services, chat_id: int, period: Period, toda
             return summarize(replace(base, tallies=tallies, mastery=mastery))
 
         summary = helper.submit(summarized)
-        daily, questions = store.record_day_tallies(chat_id, first, last)
+        counted_beside = days.result() if days is not None else None
+        daily, questions = counted_beside or store.record_day_tallies(chat_id, first, last)
         counted = summary.result()
     assert counted.campaign.tallies is not None  # summarized() counted them
     # The answers per day stay the store's texts (member_days): all the 台账 writers read, where Tallies' dicts of
@@ -119,6 +127,21 @@ def load_summary(store: Store, svc: Services, chat_id: int, period: Period, toda
                       questions={qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in questions})
     campaign = replace(counted.campaign, tallies=tallies, member_days=MemberDays(counts.checkins, daily))
     return replace(counted, campaign=campaign)
+
+
+def _day_tallies_beside(twin: Store, mark: tuple[int, int], chat_id: int, first: date, last: date
+                        ) -> tuple[dict[int, str], tuple[tuple[str, str, int, int, int], ...]] | None:
+    """`record_day_tallies` on `twin`, a second read-only connection (closed here, on this thread of its own), or
+    None when its snapshot holds other answers than the first connection's (`mark`, the first's
+    `record_answers_mark`: a write committed between the two snapshots; then the first counts them itself, and
+    the export stays one snapshot)."""
+    try:
+        with twin.snapshot():
+            if twin.record_answers_mark(chat_id) != mark:
+                return None
+            return twin.record_day_tallies(chat_id, first, last)
+    finally:
+        twin.close()
 
 
 def mastery_answers(counts: RecordTallies) -> list[tuple[int, str, str, bool, date]]:

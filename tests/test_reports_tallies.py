@@ -37,8 +37,9 @@ answer_facts = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(USERS), st.
                         max_size=40)
 
 
-def stored(checkins: list[tuple[int, int, int, int]], answers: list[tuple[int, int, bool, int]]) -> Store:
-    store = Store(":memory:")
+def stored(checkins: list[tuple[int, int, int, int]], answers: list[tuple[int, int, bool, int]],
+           path: str = ":memory:") -> Store:
+    store = Store(path)
     store.ensure_group(GROUP, "组")
     for uid, push, delay, second in checkins:
         pressed = DAYS[push] + timedelta(days=delay)
@@ -185,3 +186,26 @@ def test_mastery_rows_equal_mastery_of_each_member(answers: list[tuple[int, str,
         ranked = sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order)))
         want.append((uid, tuple((f"§{ref}", share) for ref, share in ranked)))
     assert [(m.user_id, m.sections) for m in got] == want
+
+
+def test_the_answers_per_day_counted_beside_are_those_of_the_exports_snapshot(tmp_path: Path) -> None:
+    """An export counts its answers per day on a second connection (bot/reports._day_tallies_beside): from the same
+    answers as the first connection's snapshot, or not at all when a write came in between the two snapshots
+    (then the first connection counts them, and the export stays one snapshot)."""
+    from bot.reports import _day_tallies_beside
+
+    writer = stored([(1, 0, 0, 60)], [(0, 1, True, 0), (1, 2, False, 1), (4, 3, True, 2)], str(tmp_path / "s.db"))
+    reader = writer.reader()
+    try:
+        with reader.snapshot():
+            mark = reader.record_answers_mark(GROUP)  # the snapshot starts here
+            mine = reader.record_day_tallies(GROUP, DAYS[0], DAYS[-1])
+            assert _day_tallies_beside(reader.reader(), mark, GROUP, DAYS[0], DAYS[-1]) == mine
+            with writer.atomic():  # another member answers: committed after the reader's snapshot began
+                assert writer.record_answer(PollRecord("p0", 1, GROUP, 0, "q0", "1.1", 0, 0, 1e12, False), 6, 0,
+                                            0.0, DAYS[0])
+            assert _day_tallies_beside(reader.reader(), mark, GROUP, DAYS[0], DAYS[-1]) is None
+            assert reader.record_day_tallies(GROUP, DAYS[0], DAYS[-1]) == mine  # still the snapshot's
+    finally:
+        reader.close()
+        writer.close()
