@@ -37,6 +37,8 @@ async def test_open_poll_vote_counts_are_confirmed_unhandled_and_a_closed_poll_m
         await settle(lambda: len(h.svc.store.chat_scores(GROUP)) == 2 and not world.updates)  # all confirmed
         assert [u.poll_answer.user.id for u in seen if u.poll_answer is not None] == [ALICE, BOB]
         assert not [u for u in seen if u.poll is not None], "an open poll's vote counts reached the handlers"
+        assert not [u for u in seen if u.api_kwargs and IGNORED in u.api_kwargs], \
+            "the marker of left-out vote counts was dispatched"
 
         world.close_poll(poll_id)
         await h.standin.wait_for_sent(GROUP, 2, method="sendPoll")  # the round moved on to its second question
