@@ -6,11 +6,9 @@ import time
 from dataclasses import dataclass, field
 
 from telegram import Bot, Chat, Update
-from telegram.constants import ChatMemberStatus
+from telegram.constants import ChatID, ChatMemberStatus
 from telegram.error import TelegramError
 
-# Telegram's GroupAnonymousBot: an anonymous admin's messages come from this user, sent as the chat itself.
-ANONYMOUS_ADMIN_ID = 1087968824
 ADMIN_STATUSES = {ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 
 
@@ -32,8 +30,8 @@ class AdminCache:
             return True
         if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
             return True  # an anonymous admin, posting as the group
-        if user.id == ANONYMOUS_ADMIN_ID:
-            return False
+        if user.id == ChatID.ANONYMOUS_ADMIN:
+            return False  # GroupAnonymousBot without the group as sender_chat: not an admin's message
         return user.id in await self.admin_ids(chat.get_bot(), chat.id)
 
     async def admin_ids(self, bot: Bot, chat_id: int) -> frozenset[int]:

@@ -26,7 +26,7 @@ from telegram.ext import (
 
 from bot import render
 from bot.campaign import CAMPAIGN_KEY, CampaignState, CountEditor, RosterCache
-from bot.fetcher import HandledQueue
+from bot.fetcher import HandledQueue, RawUpdate, UpdatesRequest
 from bot.handlers import groups, lookup, quiz, records, reports, review
 from bot.quizrounds import QuizRounds
 from bot.ratelimit import FloodLimiter
@@ -139,6 +139,14 @@ class StrangerChats(TypeHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
         return chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP) and chat.id not in self.allowed
 
 
+def vote_counts(update: RawUpdate) -> bool:
+    """An update that is only the new vote counts of a poll still open (Telegram sends one after every vote): no
+    handler acts on it (PollNews stops it unhandled), so the fetcher drops it unparsed (bot/fetcher.UpdatesRequest).
+    A closed poll's update is kept: it moves the quiz round on."""
+    poll = update.get("poll")
+    return len(update) == 2 and isinstance(poll, dict) and poll.get("is_closed") is False
+
+
 class PollNews(BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
     """Every poll update, first of all handlers. Telegram sends one after each vote (the new counts): unmatched,
     each would be tried against every command handler; here it costs one check. Only a closed poll reaches the
@@ -237,9 +245,11 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .write_timeout(config.telegram.timeout)
         .connect_timeout(min(config.telegram.timeout, 10.0))
     )
-    if config.telegram.proxy:
-        # Both PTB HTTP clients: the one for sends and the long-poll one for getUpdates.
-        builder = builder.proxy(config.telegram.proxy).get_updates_proxy(config.telegram.proxy)
+    # The long-poll client for getUpdates: PTB's own defaults (one connection, default timeouts), with the proxy.
+    builder = builder.get_updates_request(UpdatesRequest(vote_counts, connection_pool_size=1,
+                                                         proxy=config.telegram.proxy or None))
+    if config.telegram.proxy:  # the client for sends (the getUpdates one above has it too)
+        builder = builder.proxy(config.telegram.proxy)
     # Every request is retried by one policy in the limiter; `rate_limit=False` keeps the retries, drops the pacing.
     limiter = FloodLimiter() if rate_limit else FloodLimiter(overall_rate=None, group_rate=None)
     builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]

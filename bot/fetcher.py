@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes
+from telegram.request import HTTPXRequest
 
 from bot.retry import retry_seconds
 from bot.storeworker import posted_by
@@ -57,6 +58,7 @@ from bot.storeworker import posted_by
 log = logging.getLogger(__name__)
 
 Flush = Callable[[], Awaitable[None]]
+RawUpdate = dict[str, Any]
 T = TypeVar("T")
 
 BACKOFF_FIRST = 1.0  # PTB's network_retry_loop: 1 s, then ×1.5 up to 30 s
@@ -86,6 +88,8 @@ WEBHOOK_GIVE_UP = 300.0
 # twice; Telegram resends within minutes) and how many counts of refused handlings are kept.
 WEBHOOK_RECORD = 10_000
 GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
+# Marks an update whose content `UpdatesRequest` dropped before PTB parsed it (in the Update's api_kwargs).
+IGNORED = "studybot_ignored"
 # A handler whose store write SQLite refused (locked, busy) did not handle its update: it is handled again, this
 # many times at most, before it is confirmed (a lasting failure must not hold every later update back).
 STORE_RETRIES = 3
@@ -107,6 +111,31 @@ async def _posting(handling: Awaitable[None], refused: Callable[[BaseException],
     """Run in the update's own task (its own context): what its handlers post is told to `refused`."""
     posted_by.set(refused)
     await handling
+
+
+class UpdatesRequest(HTTPXRequest):
+    """PTB's transport for getUpdates, which keeps only the id of an update no handler acts on (`ignored`).
+
+    Telegram sends a `poll` update with the new vote counts after every vote, and a bot that wants to hear when its
+    quiz polls close has to take them all: half of a quiz burst is updates nothing reads. PTB would parse each into
+    an Update (its poll and every option: the costliest update there is) and the fetcher would dispatch it to the
+    handlers, only for them to stop at the first. Here the JSON is cut down to `{"update_id": n}` before PTB
+    parses it, marked `IGNORED`; the fetcher confirms it with the rest of its batch and dispatches nothing.
+    """
+
+    def __init__(self, ignored: Callable[[RawUpdate], bool], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ignored = ignored
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+        data = super().parse_json_payload(payload)
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(result, list):
+            ignored = self.ignored
+            data["result"] = [{"update_id": u["update_id"], IGNORED: True}
+                              if isinstance(u, dict) and isinstance(u.get("update_id"), int) and ignored(u) else u
+                              for u in result]
+        return data
 
 
 class UpdateFetcher:
@@ -140,7 +169,9 @@ class UpdateFetcher:
         """What may be confirmed now: everything below the oldest update still being handled, leaving out those
         already confirmed past (below the floor): once a stuck one was, it no longer holds back what came after."""
         floor = self._floor
-        held = [uid for uid in self._handling if floor is None or uid >= floor]
+        if floor is None:  # the usual case, asked after every batch and each time a handler of it finishes
+            return min(self._handling) if self._handling else self._next
+        held = [uid for uid in self._handling if uid >= floor]
         return min(held) if held else self._next
 
     async def start(self) -> None:
@@ -305,7 +336,8 @@ class UpdateFetcher:
                 continue  # sent again because an older one is still being handled: already handed on
             self._next = uid + 1
             fresh += 1
-            self._dispatch(update)
+            if not update.api_kwargs or not update.api_kwargs.get(IGNORED):
+                self._dispatch(update)  # (an ignored one has no handler: confirmed with the rest)
         return fresh
 
 

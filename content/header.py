@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from .numbering import PART_RE, SPACE, part_number
+from .typography import FULL_STOPS, SEMICOLONS
 
 _KEYS = ("文章来源", "信息来源", "稿件来源", "发布时间", "发布日期", "点击数", "责任编辑", "编者按", "导语", "来源",
          "时间", "日期", "作者", "编辑", "审核")
@@ -35,7 +36,7 @@ _BYLINE_RE = re.compile(
 )
 _SPEAKER_RE = re.compile(r"^(?P<speaker>[\u4e00-\u9fff·]{2,5})[:：](?P<title>(?:在|关于).+)$")
 ADDRESS_RE = re.compile(r"^(?:同志们|各位|尊敬的|亲爱的|老师们|同学们|朋友们|女士们|先生们|家长们)")
-_PROSE = "。！？!?；;"
+_PROSE = FULL_STOPS + SEMICOLONS
 _LONG_PROSE = 60  # a line this long with a sentence end is the body even without an address
 _SPLIT_TITLE = 16  # adjacent title lines this short are halves of one title
 

@@ -34,6 +34,7 @@ from content.questions import (
     section_span_text,
     support_problems,
 )
+from content.typography import FULL_STOPS
 
 MAX_STEM = 60  # characters of a question's first line: read in well under 30 s on a phone
 MAX_FILL = 30  # longest other fill looked for when checking that a blank's context admits one answer
@@ -77,7 +78,7 @@ def _folded(body: str) -> _Folded:
     sentence_of: list[int] = []
     sentence = 0
     for i, ch in enumerate(body):
-        if ch in "。！？!?\n" and chars and sentence_of[-1] == sentence:
+        if ch in FULL_STOPS + "\n" and chars and sentence_of[-1] == sentence:
             sentence += 1
         if ch not in _PUNCT:
             chars.append(ch)

@@ -39,7 +39,7 @@ from content.quizcheck import (
     shared_affix,
     visible_siblings,
 )
-from content.typography import to_display
+from content.typography import FULL_STOPS, to_display
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ MAX_FILL = 30  # longest other fill looked for when checking that a blank's cont
 DISTRACTORS = 3
 
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
-_SENTENCE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+[”’]?)?")
+_SENTENCE = re.compile(rf"[^{FULL_STOPS}\n]+(?:[{FULL_STOPS}]+[”’]?)?")
 _CLAUSE_BREAK = ",，;；:："
 _NUMBERING = re.compile(
     r"^\s*(?:[0-9０-９]+[、.．]|[（(][0-9０-９一二三四五六七八九十]+[）)]|第[一二三四五六七八九十]+[，,、：:])\s*"
@@ -126,7 +126,7 @@ def _affix(a: str, b: str) -> int:
 
 def _list_items(clause: str, base: int) -> Iterator[_Phrase]:
     """The clean items of a 、-separated list in one clause; edge items are cut to the length of the inner ones."""
-    raw = clause.rstrip(_CLAUSE_BREAK + "。！？!?”").split("、")
+    raw = clause.rstrip(_CLAUSE_BREAK + FULL_STOPS + "”").split("、")
     if len(raw) < 2:
         return
     starts = []
@@ -171,7 +171,7 @@ def _list_items(clause: str, base: int) -> Iterator[_Phrase]:
 def _phrases(sentence: _Sentence, body: str) -> list[_Phrase]:
     found: dict[tuple[int, int], _Phrase] = {}
     spans = _clauses(sentence)
-    cores = [sentence.text[a:b].rstrip(_CLAUSE_BREAK + "。！？!?") for a, b in spans]
+    cores = [sentence.text[a:b].rstrip(_CLAUSE_BREAK + FULL_STOPS) for a, b in spans]
     for index, (a, b) in enumerate(spans):
         for phrase in _list_items(sentence.text[a:b], sentence.start + a):
             found.setdefault((phrase.start, phrase.end), phrase)

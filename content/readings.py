@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 from content.model import Document, Reading, Section
+from content.typography import CLOSERS, FULL_STOPS, SEMICOLONS
 
 # ~300 characters a minute is a comfortable pace for reading Chinese political prose closely. 600 characters is a
 # two-minute read, the most we ask of a group in one daily message; 250 (just under a minute) is the floor, a little
@@ -37,7 +38,7 @@ DEFAULT_MAX_CHARS = 600
 LOWEST_MIN_CHARS = 50
 HIGHEST_MAX_CHARS = 3500  # well under Telegram's 4096-character message limit, leaving room for a title line
 
-SENTENCE_END = re.compile(r"[。！？；!?;]+[”’）」』)》]*")
+SENTENCE_END = re.compile(rf"[{FULL_STOPS}{SEMICOLONS}]+[{CLOSERS}]*")
 _NON_SPACE = re.compile(r"\S")
 
 

@@ -26,6 +26,7 @@ import opencc
 import sqlite_utils
 
 from content.model import Document, Hit, Section
+from content.typography import FULL_STOPS, SEMICOLONS
 
 MAX_TERMS = 8  # a pasted paragraph must not turn into hundreds of SQL conditions
 MAX_TERM_CHARS = 64  # longer terms are cut: longer than any phrase a reader would search for
@@ -35,7 +36,7 @@ SNIPPET_LEAD = 20  # how much text before the first match the snippet shows
 HEADING_BONUS = 100.0  # per term found in the heading: a heading hit outranks any amount of body text
 ELLIPSIS = "…"
 
-_SENTENCE_END = "。！？；!?;"
+_SENTENCE_END = FULL_STOPS + SEMICOLONS
 _WHITESPACE_RUN = re.compile(r"\s+")
 
 

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import re
 
+# Sentence punctuation of the genre, full-width and the ASCII twins typists use: every module that looks for where a
+# sentence ends builds on these, so one speech's "!" or ";" is read alike by readings, search, quizzes and the header.
+FULL_STOPS = "。！？!?"  # end a sentence
+SEMICOLONS = "；;"  # end a clause: readings and searches cut there as at a sentence end, quiz sentences run on
+CLOSERS = "”’）」』)》"  # closing quotes and brackets, which stay with the mark before them
+
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）", "!": "！", "?": "？"}
 _CJK = r"\u3000-\u303f\u4e00-\u9fff\uff00-\uffef“”‘’"
 # An ASCII mark touching a Chinese character (either side); "10:00" and "e.g., x" are left alone.

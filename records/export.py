@@ -156,6 +156,8 @@ def csv_value(value: Cell, header: str, rate: bool = False) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str):
+        return ledgertext.csv_text(value)  # never a formula in Excel (a name typed as "=1+1" stays that text)
     return str(value)
 
 

@@ -5,8 +5,10 @@ The rows are `records.ledger.ledger_entries`' — one per member per push day th
 in), member by member — and the cells those of records/export.py `ledger_table`. What differs is the cost: a
 member's text becomes their cells by C string calls (split, slices, zip, map over bound methods), every piece that
 repeats (a member's name and id, a day's date and reading, "answered, correct" pairs, an excuse) is made once, and
-a row is one f-string of pieces; the XLSX row numbers go in by one `str.replace` per row, mapped in C. At 5,000
-members x 60 days that is 300,000 rows in a few tenths of a second instead of a Python step per cell.
+a row is a join of pieces. XLSX rows carry no row or cell references (`r`, optional in SpreadsheetML: ECMA-376
+Part 1, 18.3.1.4 and 18.3.1.73): a row follows the one before it and a cell the one before it, each empty cell
+written as `<c/>`, so the pieces hold no row number and a row needs no edit once joined. At 5,000 members x 60
+days that is 300,000 rows in a few tenths of a second instead of a Python step per cell.
 tests/test_reports_tallies.py reads both files back equal to the rule's rows, from the store's texts and from
 `member_days_of` (a campaign counted in Python).
 """
@@ -19,14 +21,13 @@ import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from itertools import repeat
+from itertools import chain, repeat
 
 from records import sheetxml, wording
 from records.ledger import tally
 from records.model import SEP, Campaign, Excuse, Member, MemberDays, PushDay, is_late
 
-ROW = b"\x01"  # where an XLSX row's number goes: a control character, escaped (as _x0001_) in every text cell
-
+EMPTY_CELL = "<c/>"  # an XLSX cell with nothing in it: it only holds the place of the next cell (no references)
 
 @dataclass(frozen=True)
 class Pieces:
@@ -79,8 +80,8 @@ def member_days_of(campaign: Campaign) -> MemberDays:
     return MemberDays(checkins=checkins, daily=daily)
 
 
-def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[list[bytes]]:
-    """Per member, in roster order, their 台账 rows (XLSX rows with ROW for their number)."""
+def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[bytes]:
+    """Per member, in roster order, their 台账 rows as one text."""
     texts = member_days_of(campaign)
     sep = SEP.encode()
     days = [(p.local_date, p.local_date.isoformat().encode(), pieces.day(p)) for p in campaign.push_days]
@@ -106,12 +107,12 @@ def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[list[bytes]]:
         joined, left = member.joined, member.left
         if not mine and (joined is None or joined <= first) and (left is None or last < left):
             # Most members: on the roster every push day of the period (Member.present), never excused — a row a
-            # push day, put together in C.
-            yield list(map(b"".join, zip(repeat(head), cells, map(pressed.get, isos, repeat(unpressed)),
-                                         repeat(unexcused), map(counted.get, isos, repeat(uncounted)),
-                                         repeat(end))))
+            # push day, put together in C: one join of all their rows' pieces (no bytes object per row).
+            yield b"".join(chain.from_iterable(zip(repeat(head), cells, map(pressed.get, isos, repeat(unpressed)),
+                                                   repeat(unexcused), map(counted.get, isos, repeat(uncounted)),
+                                                   repeat(end))))
             continue
-        rows = []
+        rows: list[bytes] = []  # the pieces of their rows
         for day, iso, cell in days:
             press = pressed.get(iso)
             if press is None:
@@ -121,23 +122,23 @@ def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[list[bytes]]:
             excuse = unexcused
             if mine and (covering := next((e for e in mine if e.covers(day)), None)) is not None:
                 excuse = excused.get(id(covering)) or excused.setdefault(id(covering), pieces.excuse(covering))
-            rows.append(b"".join((head, cell, press, excuse, counted.get(iso, uncounted), end)))
-        yield rows
+            rows += (head, cell, press, excuse, counted.get(iso, uncounted), end)
+        yield b"".join(rows)
 
 
 def xlsx_rows(campaign: Campaign, day_style: int | None, time_style: int | None) -> Iterator[bytes]:
     """The 台账's data rows as SpreadsheetML (UTF-8), from sheet row 2, a thousand-odd rows a piece
     (records/sheetxml.py writes cells the way XlsxWriter does; `day_style`/`time_style`: the date and time cells'
-    style numbers)."""
-    row = ROW.decode()
+    style numbers). No row or cell carries its reference: every row has all twelve cells, `<c/>` for an empty one,
+    so each cell's place is its order (see the module's docstring)."""
 
-    def cells(*pairs: tuple[str, sheetxml.Value, int | None]) -> bytes:
-        return "".join(f'<c r="{col}{row}{tail}' for col, value, style in pairs
-                       if (tail := sheetxml.cell_tail(value, style)) is not None).encode()
+    def cells(*pairs: tuple[sheetxml.Value, int | None]) -> bytes:
+        return "".join(EMPTY_CELL if (tail := sheetxml.cell_tail(value, style)) is None else f"<c{tail[1:]}"
+                       for value, style in pairs).encode()
 
-    yes = cells(("H", wording.YES, None))
-    stamp = (f'<c r="G{row}" s="{time_style}"><v>' if time_style is not None else f'<c r="G{row}"><v>').encode()
-    late = {b"0": b"</v></c>", b"1": b"</v></c>" + yes}
+    yes = cells((wording.YES, None))
+    stamp = (f'<c s="{time_style}"><v>' if time_style is not None else "<c><v>").encode()
+    late = {b"0": b"</v></c>" + cells((None, None)), b"1": b"</v></c>" + yes}
     # Excel's serial of a local date and time, written as the date's whole number (midnight's serial) followed by
     # the time's fraction of a day (seconds / 86,400 to 12 places, 86 ns): two cached pieces a press instead of a
     # float and its repr. It reads as sheetxml.serial's number to well under a millisecond (Excel keeps 15 digits).
@@ -150,25 +151,41 @@ def xlsx_rows(campaign: Campaign, day_style: int | None, time_style: int | None)
 
     def counts(pair: bytes) -> bytes:
         n, c = pair.split(b",")
-        return cells(("K", int(n), None), ("L", int(c), None))
+        return cells((int(n), None), (int(c), None))
 
     pieces = Pieces(
-        head=lambda m: f'<row r="{row}">'.encode() + cells(("A", m.name, None), ("B", m.user_id, None)),
-        day=lambda p: cells(("C", p.local_date, day_style), ("D", p.day, None), ("E", p.reading, None),
-                            ("F", " ".join(p.sections), None)),
-        pressed=pressed, unpressed=b"",
-        excuse=lambda e: cells(("I", wording.YES, None), ("J", e.reason, None)), unexcused=b"",
+        head=lambda m: b"<row>" + cells((m.name, None), (m.user_id, None)),
+        day=lambda p: cells((p.local_date, day_style), (p.day, None), (p.reading, None), (" ".join(p.sections), None)),
+        pressed=pressed, unpressed=cells((None, None), (None, None)),
+        excuse=lambda e: cells((wording.YES, None), (e.reason, None)), unexcused=cells((None, None), (None, None)),
         counts=counts, uncounted=counts(b"0,0"), end=b"</row>")
+    yield from _batched(member_rows(campaign, pieces))
+
+
+def _batched(texts: Iterable[bytes], size: int = sheetxml.CHUNK_CHARS) -> Iterator[bytes]:
+    """Members' texts joined into pieces of about `size` bytes (a few thousand rows): one write each."""
     batch: list[bytes] = []
-    number = 2
-    for rows in member_rows(campaign, pieces):
-        batch += map(bytes.replace, rows, repeat(ROW), map(b"%d".__mod__, range(number, number + len(rows))))
-        number += len(rows)
-        if len(batch) >= 2_000:
+    held = 0
+    for text in texts:
+        batch.append(text)
+        held += len(text)
+        if held >= size:
             yield b"".join(batch)
-            batch = []
+            batch, held = [], 0
     if batch:
         yield b"".join(batch)
+
+
+# A CSV field opening with one of these is a formula to Excel, LibreOffice and Google Sheets (=HYPERLINK(...),
+# -2+3, @SUM(...), and a tab or carriage return before them): a member's name is typed by the member.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(text: str) -> str:
+    """A text cell as a CSV file holds it: one that a spreadsheet would run as a formula gets a leading apostrophe
+    (OWASP's advice for CSV injection), which Excel takes as "this is text" and does not show; any other text is
+    itself. Only for text: numbers, dates and rates are written by the exporter, never by users."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def _fields(*fields: str) -> bytes:
@@ -189,16 +206,10 @@ def csv_lines(campaign: Campaign) -> Iterator[bytes]:
         return map(operator.add, map(b" ".join, zip(days, times, strict=True)), map(late.__getitem__, lates))
 
     pieces = Pieces(
-        head=lambda m: _fields(m.name, str(m.user_id)) + b",",
-        day=lambda p: _fields(p.local_date.isoformat(), str(p.day), p.reading, " ".join(p.sections)) + b",",
+        head=lambda m: _fields(csv_text(m.name), str(m.user_id)) + b",",
+        day=lambda p: _fields(p.local_date.isoformat(), str(p.day), csv_text(p.reading),
+                              csv_text(" ".join(p.sections))) + b",",
         pressed=pressed, unpressed=b",",
-        excuse=lambda e: b"," + _fields(wording.YES) + b"," + _fields(e.reason) + b",", unexcused=b",,,",
+        excuse=lambda e: b"," + _fields(wording.YES) + b"," + _fields(csv_text(e.reason)) + b",", unexcused=b",,,",
         counts=lambda pair: pair, uncounted=b"0,0", end=b"\r\n")
-    batch: list[bytes] = []
-    for rows in member_rows(campaign, pieces):
-        batch += rows
-        if len(batch) >= 5_000:
-            yield b"".join(batch)
-            batch = []
-    if batch:
-        yield b"".join(batch)
+    yield from _batched(member_rows(campaign, pieces))

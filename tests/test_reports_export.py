@@ -15,7 +15,7 @@ import pytest
 
 from records import chart, sheetxml, wording
 from records.export import csv_value, file_name, sheets, write_export
-from records.ledger import summarize
+from records.ledger import Summary, summarize
 from records.model import Answer
 from tests.test_reports_ledger import campaign
 
@@ -216,3 +216,72 @@ def test_without_isal_the_rows_go_through_zlib_on_a_second_thread_and_read_back(
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None
         assert archive.read("sheet") == b"<head/>" + b"".join(rows)
+
+
+# Names a member could type that a spreadsheet would run as a formula (OWASP's CSV injection), and two that it would
+# not: text with "=" inside, and one that already opens with an apostrophe.
+FORMULA_NAMES = ("=1+1", '=HYPERLINK("http://x.invalid","点我")', "+86 138", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+PLAIN_NAMES = ("a=b", "'引号", "小王")
+
+
+def _formula_campaign() -> Summary:
+    from records.model import Excuse, Member
+
+    names = (*FORMULA_NAMES, *PLAIN_NAMES)
+    return summarize(campaign(members=tuple(Member(n + 1, name) for n, name in enumerate(names)),
+                              excuses=(Excuse(1, date(2026, 12, 2), date(2026, 12, 2), "=cmd|' /C calc'!A0"),)))
+
+
+def test_no_csv_cell_opens_as_a_formula_names_keep_their_text_after_an_apostrophe(tmp_path: Path) -> None:
+    """In every CSV file (the 台账's own writer and the other sheets'), a text that Excel would run as a formula is
+    written with a leading apostrophe, Excel's mark for text; every other cell is as before."""
+    from records.ledgertext import FORMULA_STARTS
+
+    s = _formula_campaign()
+    with zipfile.ZipFile(write_export(s, "csv", tmp_path / "f.zip")) as archive:
+        files = {name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig"), newline="")))
+                 for name in archive.namelist()}
+    for name, rows in files.items():
+        for row in rows:
+            assert not any(cell.startswith(FORMULA_STARTS) for cell in row), (name, row)
+    want = {f"'{n}" for n in FORMULA_NAMES} | set(PLAIN_NAMES)
+    for sheet in (wording.LEDGER_SHEET, wording.SUMMARY_SHEET):
+        assert {row[0] for row in files[f"{wording.CSV_NAMES[sheet]}.csv"][1:]} == want, sheet
+    reasons = {row[9] for row in files[f"{wording.CSV_NAMES[wording.LEDGER_SHEET]}.csv"][1:]}
+    assert "'=cmd|' /C calc'!A0" in reasons
+
+
+def test_xlsx_holds_formula_like_names_as_text_cells(tmp_path: Path) -> None:
+    """The workbook writes every text as an inline string (never a formula element): Excel shows it as typed, so
+    the names need no apostrophe there and read back exactly."""
+    s = _formula_campaign()
+    path = write_export(s, "xlsx", tmp_path / "f.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        sheets_xml = [archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert not any(b"<f>" in xml or b"<f " in xml for xml in sheets_xml)
+    book = openpyxl.load_workbook(path)
+    for sheet in (wording.LEDGER_SHEET, wording.SUMMARY_SHEET):
+        cells = [row[0] for row in book[sheet].iter_rows(min_row=2)]
+        # A carriage return is stored as Excel's escape _x000D_ (as XlsxWriter stores it), which openpyxl keeps.
+        want = {n.replace("\r", "_x000D_") for n in (*FORMULA_NAMES, *PLAIN_NAMES)}
+        assert {c.value for c in cells} == want, sheet
+        assert {c.data_type for c in cells} == {"s"}, sheet
+
+
+def test_empty_texts_keep_every_later_cell_in_its_column(tmp_path: Path) -> None:
+    """The 台账's rows name no cell references: an empty name, reading, section list or reason is an empty cell that
+    holds its place, so every cell after it reads back in its own column."""
+    from records.model import Excuse, Member, PushDay
+
+    c = campaign()
+    c = replace(c, push_days=(PushDay(c.push_days[0].local_date, 1, "", ()), *c.push_days[1:]),
+                members=(Member(c.members[0].user_id, ""), *c.members[1:]),
+                excuses=(Excuse(c.members[1].user_id, c.push_days[1].local_date, c.push_days[2].local_date, ""),))
+    s = summarize(c)
+    book = openpyxl.load_workbook(write_export(s, "xlsx", tmp_path / "e.xlsx"))
+    got = [tuple(r) for r in book[wording.LEDGER_SHEET].iter_rows(min_row=2, values_only=True)]
+    [(_, _, rows)] = [sheet for sheet in sheets(s) if sheet[0] == wording.LEDGER_SHEET]
+    want = [tuple(None if v == "" else datetime.combine(v, datetime.min.time()) if type(v) is date else v
+                  for v in r) for r in rows]
+    assert got == want
+    assert any(r[0] is None and r[4] is None and r[6] is not None for r in got)  # the cases are there

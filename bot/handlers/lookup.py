@@ -12,6 +12,7 @@ from bot import render
 from bot.campaign import checkin_button
 from bot.services import Services, services
 from content.model import Reading, Section
+from content.numbering import CN
 from content.refs import RefError, resolve
 from content.search import split_page
 
@@ -21,7 +22,7 @@ GROUP_SEARCH_WORDS = re.compile(r"^(搜索|查找)[\s:：]+(.+)$", re.S)
 OUTLINE_WORDS = {"目录", "大纲", "提纲", "toc"}
 # In a group, plain text is taken as a reference only when it cannot be anything else: 二、3, 第二部分第三点,
 # or a reference as the outline prints it (〔2.3〕). "2-1", "1.1", "1、" or "开头" alone are ordinary chatter.
-_CN = "[一二三四五六七八九十]"
+_CN = f"[{CN}]"
 CLEAR_REF = re.compile(rf"^(?:{_CN}{{1,3}}、\s*(?:[0-9]{{1,2}}|{_CN}{{1,3}})?"
                        rf"|第{_CN}{{1,3}}部分(?:第{_CN}{{1,3}}[点条])?"
                        r"|〔\s*[0-9]{1,2}(?:\.[0-9]{1,2})?\s*〕)$")
