@@ -69,10 +69,16 @@ async def until_written(db: StoreWorker, write: Callable[[Store], T], cap: float
     """`write` on the store's thread, retried with back-off (at most `cap` seconds) while SQLite says the database
     is locked or busy. Called inside `lease_renewed`, so the claim stays ours meanwhile; keep `cap` well under the
     lease so the write lands soon after the lock is gone."""
+    return await until_done(lambda: db(write), cap, what, sleep)
+
+
+async def until_done(attempt: Callable[[], Awaitable[T]], cap: float, what: str,
+                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
+    """`await attempt()` (a store write, perhaps one of a batch: bot/delivery.py), retried as `until_written`."""
     delay = FIRST_BACKOFF
     while True:
         try:
-            return await db(write)
+            return await attempt()
         except sqlite3.OperationalError as exc:
             log.warning("%s not written yet (%s); retrying in %.1f s", what, exc, delay)
             await sleep(delay)

@@ -12,6 +12,9 @@ exactly-once; this module only walks its steps and copes with Telegram and SQLit
   whoever takes the claim over, after the last part recorded (at most the part in flight at the crash repeats);
 - a group that becomes a supergroup mid-push takes its claim along (the store re-keys it), so the record lands at the
   new id.
+
+In a broadcast the claims asked for in one turn of the event loop go to the store as one ledger transaction, and so
+do the records (bot/turnbatch.py; each ask is still its own compare-and-set, schedules/ledger.py "Batches").
 """
 
 from __future__ import annotations
@@ -31,18 +34,22 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import render
 from bot.campaign import checkin_data
-from bot.claimhold import lease_renewed, until_written
+from bot.claimhold import lease_renewed, until_done, until_written
 from bot.retry import follow_migration
 from bot.services import Services
 from bot.store import Group, Store
+from bot.turnbatch import TurnBatch
 from content.model import Reading
-from schedules.ledger import Claim, LostClaim, Progress, telegram_key
+from schedules.ledger import Claim, ClaimAsk, LostClaim, Progress, RecordAsk, telegram_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 GONE = ("chat not found", "group chat was deactivated", "bot is not a member")
 RECORD_BACKOFF_CAP = 30.0
+# Claimed deliveries that go on to their send in one turn of the event loop (bot/turnbatch.py): a send is 1-2 ms of
+# the loop's CPU, and a whole broadcast's worth of them in one turn was the longest stall of a push (~0.1 s).
+SENDS_PER_TURN = 16
 
 
 @dataclass
@@ -69,19 +76,15 @@ class Deliverer:
         self.bot = bot
         self.after_push = after_push
         self._render_cache: dict[tuple[int, int, date], tuple[list[str], InlineKeyboardMarkup]] = {}
+        self._claims: TurnBatch[tuple[int, ClaimAsk], tuple[Claim, Group] | None] = TurnBatch(
+            svc.db, _claim_all, per_turn=SENDS_PER_TURN)
+        self._records: TurnBatch[RecordAsk, Progress] = TurnBatch(svc.db, _record_all)
 
     async def __call__(self, chat_id: int, local_date: date) -> bool:
         svc = self.svc
-        plan, now = svc.plan_rule, svc.clock().timestamp()
-
-        def claim(store: Store) -> tuple[Claim, Group] | None:
-            group = store.group(chat_id)
-            if group is None or not group.pushable:
-                return None
-            held = store.ledger.claim(telegram_key(chat_id), local_date, svc.owner, now, plan, svc.lease)
-            return (held, group) if held is not None else None
-
-        claimed = await svc.db(claim)
+        plan = svc.plan_rule
+        claimed = await self._claims((chat_id, ClaimAsk(telegram_key(chat_id), local_date, svc.owner,
+                                                        svc.clock().timestamp(), plan, svc.lease)))
         if claimed is None:
             return False
         # The group as read with the claim goes on to `after_push` (its daily-quiz setting and time zone): a trip to
@@ -159,15 +162,19 @@ class Deliverer:
 
     async def _record(self, held: Claim, message_id: int) -> Progress | None:
         """Mark the day sent and move the group on, until the write lands; None if the claim was taken over."""
-        plan = self.svc.plan_rule
+        ask = RecordAsk(held, message_id, self.svc.plan_rule)
         try:
-            return await self._until_written(lambda s: s.ledger.record(held, message_id, plan))
+            return await until_done(lambda: self._records(ask), self._record_backoff_cap, "push record")
         except LostClaim as exc:
             log.warning("push to %s for %s was sent, but %s", held.key, held.local_date, exc)
             return None
 
+    @property
+    def _record_backoff_cap(self) -> float:
+        return min(RECORD_BACKOFF_CAP, self.svc.lease / 3)
+
     async def _until_written(self, write: Callable[[Store], T]) -> T:
-        return await until_written(self.svc.db, write, min(RECORD_BACKOFF_CAP, self.svc.lease / 3), "push record")
+        return await until_written(self.svc.db, write, self._record_backoff_cap, "push record")
 
     async def _release(self, held: Claim) -> None:
         try:
@@ -197,5 +204,21 @@ class Deliverer:
 
 def _record_part(store: Store, held: Claim, parts: int, message_id: int) -> None:
     store.ledger.record_part(held, parts, message_id)
+
+
+def _claim_all(store: Store, asks: list[tuple[int, ClaimAsk]]) -> list[tuple[Claim, Group] | None]:
+    """The claims of one loop turn, in one ledger transaction; each with its group (None: not pushable, or not
+    claimed). The group goes on to `after_push`, which needs no trip of its own then."""
+    groups = [store.group(chat_id) for chat_id, _ in asks]
+    pushable = [(group, ask) for group, (_, ask) in zip(groups, asks, strict=True)
+                if group is not None and group.pushable]
+    claims = store.ledger.claim_many([ask for _, ask in pushable]) if pushable else []
+    held = {id(ask): (claim, group) for (group, ask), claim in zip(pushable, claims, strict=True)
+            if claim is not None}
+    return [held.get(id(ask)) for _, ask in asks]
+
+
+def _record_all(store: Store, asks: list[RecordAsk]) -> list[Progress | LostClaim]:
+    return store.ledger.record_many(asks)
 
 

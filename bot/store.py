@@ -25,10 +25,12 @@ from schedules.due import PushSchedule
 from schedules.ledger import (
     DEFAULT_LEASE,
     Claim,
+    ClaimAsk,
     DayRecord,
     LostClaim,
     PlanRule,
     Progress,
+    RecordAsk,
     advanced,
     channel_key,
     claim_of,
@@ -1465,18 +1467,28 @@ class SqliteLedger:
     def claim(self, key: str, local_date: date, owner: str, now: float, plan: PlanRule,
               lease: float = DEFAULT_LEASE) -> Claim | None:
         with self._write():
-            record, progress = self._by_key_date(key, local_date)
-            new = take(record, key, local_date, owner, progress, plan, now, lease)
-            if new is None:
-                return None
-            self.db.execute(
-                """INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, updated_at)
-                   VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?)
-                   ON CONFLICT(key, local_date) DO UPDATE SET
-                       day = excluded.day, state = 'claimed', owner = excluded.owner, token = excluded.token,
-                       lease_until = excluded.lease_until, attempts = attempts + 1, updated_at = excluded.updated_at""",
-                [key, local_date.isoformat(), new.day, owner, new.token, new.lease_until, _now_iso()],
-            )
+            return self._claim(ClaimAsk(key, local_date, owner, now, plan, lease), _now_iso())
+
+    def claim_many(self, asks: Sequence[ClaimAsk]) -> list[Claim | None]:
+        """One transaction for a broadcast's claims of one loop turn (see schedules/ledger.py, "Batches")."""
+        with self._write():
+            stamp = _now_iso()
+            return [self._claim(ask, stamp) for ask in asks]
+
+    def _claim(self, ask: ClaimAsk, stamp: str) -> Claim | None:
+        key, local_date = ask.key, ask.local_date
+        record, progress = self._by_key_date(key, local_date)
+        new = take(record, key, local_date, ask.owner, progress, ask.plan, ask.now, ask.lease)
+        if new is None:
+            return None
+        self.db.execute(
+            """INSERT INTO ledger_days (key, local_date, day, state, owner, token, lease_until, updated_at)
+               VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?)
+               ON CONFLICT(key, local_date) DO UPDATE SET
+                   day = excluded.day, state = 'claimed', owner = excluded.owner, token = excluded.token,
+                   lease_until = excluded.lease_until, attempts = attempts + 1, updated_at = excluded.updated_at""",
+            [key, local_date.isoformat(), new.day, ask.owner, new.token, new.lease_until, stamp],
+        )
         return claim_of(new)
 
     def renew(self, claim: Claim, now: float, lease: float = DEFAULT_LEASE) -> bool:
@@ -1496,19 +1508,35 @@ class SqliteLedger:
 
     def record(self, claim: Claim, message_id: int | None, plan: PlanRule) -> Progress:
         with self._write():
-            record, before = self._by_token_with_progress(claim)
-            if record.state == "sent":
-                return before  # a repeated record (its first answer was lost): already done
-            if record.state != "claimed":
-                raise LostClaim(f"{claim.key} {claim.local_date}: released before it was recorded")
-            after = advanced(before, record, plan.day_to_send(before.next_day))
-            self.db.execute(
-                """UPDATE ledger_days SET state = 'sent', message_id = coalesce(?, message_id), updated_at = ?
-                   WHERE token = ?""", [message_id, _now_iso(), claim.token])
-            self._set(record.key, after.next_day)
-            # What progress() would now read back (next_day as set; last_date the latest sent date, this one
-            # included): one statement less per push. tests/test_ledger.py checks it against the in-memory ledger.
-            return after
+            return self._record(claim, message_id, plan, _now_iso())
+
+    def record_many(self, asks: Sequence[RecordAsk]) -> list[Progress | LostClaim]:
+        """One transaction for a broadcast's records of one loop turn; a refused ask is its LostClaim, which
+        `_record` raises before it writes anything, so the other asks' records stand (schedules/ledger.py)."""
+        answers: list[Progress | LostClaim] = []
+        with self._write():
+            stamp = _now_iso()
+            for ask in asks:
+                try:
+                    answers.append(self._record(ask.claim, ask.message_id, ask.plan, stamp))
+                except LostClaim as exc:
+                    answers.append(exc)
+        return answers
+
+    def _record(self, claim: Claim, message_id: int | None, plan: PlanRule, stamp: str) -> Progress:
+        record, before = self._by_token_with_progress(claim)
+        if record.state == "sent":
+            return before  # a repeated record (its first answer was lost): already done
+        if record.state != "claimed":
+            raise LostClaim(f"{claim.key} {claim.local_date}: released before it was recorded")
+        after = advanced(before, record, plan.day_to_send(before.next_day))
+        self.db.execute(
+            """UPDATE ledger_days SET state = 'sent', message_id = coalesce(?, message_id), updated_at = ?
+               WHERE token = ?""", [message_id, stamp, claim.token])
+        self._set(record.key, after.next_day)
+        # What progress() would now read back (next_day as set; last_date the latest sent date, this one
+        # included): one statement less per push. tests/test_ledger.py checks it against the in-memory ledger.
+        return after
 
     def release(self, claim: Claim) -> None:
         with self._write():

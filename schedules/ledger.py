@@ -21,6 +21,12 @@ expired one is taken over, and the taker resumes after the parts the dead owner 
 token, so a record or renewal by an owner whose claim was taken over is refused (`LostClaim`) instead of counting
 twice. Recording is idempotent: a retry after an answer lost in transit finds the day already sent and succeeds.
 
+Batches (`claim_many`, `record_many`): a broadcast asks for many claims and records at once, and in SQLite each
+transaction of its own costs a BEGIN, a COMMIT and the pages written with it. A batch is one transaction and means
+exactly what its asks would mean made one after the other, in order (each ask the same compare-and-set, so two asks
+for one date in a batch: the first wins); it lands whole or not at all. A record refused (`LostClaim`) is that ask's
+answer, in its place in the list, and undoes none of the others.
+
 `schedules/` holds the rules and the interface; `bot/store.py` implements it in SQLite, and `InMemoryLedger` here
 implements it for tests and for checking the store against (tests/test_ledger.py).
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
@@ -113,6 +120,27 @@ class Claim:
     parts_sent: int = 0  # parts a previous owner already sent (a takeover resumes after them)
 
 
+@dataclass(frozen=True)
+class ClaimAsk:
+    """One claim of a batch (`Ledger.claim_many`): the arguments of `Ledger.claim`."""
+
+    key: str
+    local_date: dt.date
+    owner: str
+    now: float
+    plan: PlanRule
+    lease: float = DEFAULT_LEASE
+
+
+@dataclass(frozen=True)
+class RecordAsk:
+    """One record of a batch (`Ledger.record_many`): the arguments of `Ledger.record`."""
+
+    claim: Claim
+    message_id: int | None
+    plan: PlanRule
+
+
 # --- the rules (pure) ------------------------------------------------------------------------------------------
 
 
@@ -171,6 +199,15 @@ class Ledger(Protocol):
 
     def release(self, claim: Claim) -> None: ...
 
+    def claim_many(self, asks: Sequence[ClaimAsk]) -> list[Claim | None]:
+        """`claim` for each ask in turn, in one transaction: a claim or None per ask, in order."""
+        ...
+
+    def record_many(self, asks: Sequence[RecordAsk]) -> list[Progress | LostClaim]:
+        """`record` for each ask in turn, in one transaction: per ask its progress, or the LostClaim it was refused
+        with (which leaves the other asks' records standing)."""
+        ...
+
     def progress(self, key: str) -> Progress: ...
 
     def set_next_day(self, key: str, day: int) -> Progress: ...
@@ -227,6 +264,18 @@ class InMemoryLedger:
         after = advanced(before, sent, plan.day_to_send(before.next_day))
         self.next_days[record.key] = after.next_day
         return self.progress(record.key)
+
+    def claim_many(self, asks: Sequence[ClaimAsk]) -> list[Claim | None]:
+        return [self.claim(a.key, a.local_date, a.owner, a.now, a.plan, a.lease) for a in asks]
+
+    def record_many(self, asks: Sequence[RecordAsk]) -> list[Progress | LostClaim]:
+        answers: list[Progress | LostClaim] = []
+        for ask in asks:
+            try:
+                answers.append(self.record(ask.claim, ask.message_id, ask.plan))
+            except LostClaim as exc:
+                answers.append(exc)
+        return answers
 
     def release(self, claim: Claim) -> None:
         try:

@@ -9,6 +9,10 @@ steps run against the in-memory reference and the SQLite store; both must keep t
 - never a plan day skipped while subscribed: every send carries the day after the last one recorded, and the days
   recorded, in date order, are 1, 2, 3, ... with the progress right after the last.
 
+Claims and records also come in batches (`claim_many`, `record_many`: one transaction for what a broadcast asks in
+one loop turn), which must mean exactly the asks one after the other: a live claim is not taken by a later ask of
+the same batch, and a record refused in a batch leaves the others standing.
+
 A send that went out but was never recorded (a crash in between) is sent again by whoever takes the claim over:
 that is the at-least-once window Telegram's lack of an idempotency key leaves (README, "Known limit").
 """
@@ -25,7 +29,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bot.store import Store
-from schedules.ledger import Claim, InMemoryLedger, Ledger, LostClaim, PlanRule, telegram_key
+from schedules.ledger import (
+    Claim,
+    ClaimAsk,
+    InMemoryLedger,
+    Ledger,
+    LostClaim,
+    PlanRule,
+    Progress,
+    RecordAsk,
+    telegram_key,
+)
 
 KEY = telegram_key(-1)
 OWNERS = ("a", "b")
@@ -67,6 +81,40 @@ class LedgerMachine(RuleBasedStateMachine):
         if claim is not None:
             self.held[owner] = claim
             self.sent.pop(owner, None)
+
+    @rule(owner=st.sampled_from(OWNERS), asks=st.integers(1, 3))
+    def claim_in_a_batch(self, owner: str, asks: int) -> None:
+        """The owner's claims of one loop turn in one `claim_many` (the same date asked again: a racing tick)."""
+        if owner in self.held:
+            return
+        claims = self.ledger.claim_many([ClaimAsk(KEY, self.date, owner, self.now, PLAN, LEASE)] * asks)
+        assert len(claims) == asks and all(c is None for c in claims[1:])  # the first ask's claim is live
+        if claims[0] is not None:
+            self.held[owner] = claims[0]
+            self.sent.pop(owner, None)
+
+    @rule(twice=st.booleans())
+    def record_in_a_batch(self, twice: bool) -> None:
+        """Every sent claim recorded in one `record_many` (each ask twice: an answer lost and asked again)."""
+        owners = [o for o in OWNERS if o in self.held and o in self.sent]
+        if not owners:
+            return
+        asks = [RecordAsk(self.held[o], 1, PLAN) for o in owners for _ in range(2 if twice else 1)]
+        answers = iter(self.ledger.record_many(asks))
+        last: Progress | None = None
+        for owner in owners:
+            claim = self.held.pop(owner)
+            del self.sent[owner]
+            first = next(answers)
+            again = next(answers) if twice else first
+            if isinstance(first, LostClaim):
+                assert isinstance(again, LostClaim)  # taken over: refused each time, the batch's others stand
+                continue
+            assert again == first and first.next_day == claim.day + 1
+            self.confirmed.setdefault(claim.local_date, []).append((owner, claim.day))
+            last = first
+        if last is not None:
+            assert last == self.ledger.progress(KEY)
 
     @rule(owner=st.sampled_from(OWNERS))
     def send(self, owner: str) -> None:

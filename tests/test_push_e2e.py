@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.standin import StandIn
-from bot.store import GroupChanges
+from bot.store import GroupChanges, SqliteLedger
 from bot.storeworker import StoreWorker
 from schedules.clock import FakeClock
 from tests.botkit import TOKEN, Harness, bot_running
@@ -157,28 +157,49 @@ async def test_a_daily_quiz_on_the_days_reading_follows_the_push_where_asked(tmp
         assert h.standin.sent(-2, "sendPoll") == []
 
 
-async def test_a_push_takes_two_trips_to_the_store_the_claim_and_the_record(tmp_path: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """In a broadcast each trip to the store thread is a hand-over of the GIL both ways: the group's settings for
-    the follow-up (daily quiz) come with the claim, and the record answers the progress without reading it back."""
+async def test_the_pushes_of_a_broadcast_share_their_trips_to_the_store(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a broadcast each trip to the store thread is a hand-over of the GIL both ways, and each ledger transaction
+    a BEGIN and a COMMIT: the claims asked for in one loop turn go as one trip (one transaction), and so do the
+    records; a push makes no trip of its own besides. The group's settings for the follow-up (daily quiz) come
+    with the claim, and the record answers the progress without reading it back."""
     clock = FakeClock(datetime(2026, 3, 2, 0, 0, 30, tzinfo=UTC))
     trips: list[str] = []
+    batches: list[tuple[str, int]] = []
     real_call = StoreWorker.__call__
+    real_claim_many, real_record_many = SqliteLedger.claim_many, SqliteLedger.record_many
 
     async def counting(self: StoreWorker, call: Any, *, hot: bool = False) -> Any:
         task = asyncio.current_task()
-        if task is not None and task.get_name().startswith("push "):
+        if task is not None:
             trips.append(task.get_name())
         return await real_call(self, call, hot=hot)
 
+    def claim_many(self: SqliteLedger, asks: Any) -> Any:
+        batches.append(("claims", len(asks)))
+        return real_claim_many(self, asks)
+
+    def record_many(self: SqliteLedger, asks: Any) -> Any:
+        batches.append(("records", len(asks)))
+        return real_record_many(self, asks)
+
     async with bot_running(tmp_path, clock=clock) as h:
         subscribe(h, -1, time(8, 0), "Asia/Shanghai", daily_quiz=2)
-        subscribe(h, -2, time(8, 0), "Asia/Shanghai")
+        for chat_id in range(-2, -6, -1):
+            subscribe(h, chat_id, time(8, 0), "Asia/Shanghai")
         monkeypatch.setattr(StoreWorker, "__call__", counting)
+        monkeypatch.setattr(SqliteLedger, "claim_many", claim_many)
+        monkeypatch.setattr(SqliteLedger, "record_many", record_many)
         result = await h.running.pusher.run_now()
         monkeypatch.undo()
-        assert sorted(key for key, _ in result.delivered) == [-2, -1]
-        assert days_received(h, -1) == [1] and days_received(h, -2) == [1]
+        assert sorted(key for key, _ in result.delivered) == [-5, -4, -3, -2, -1]
+        assert all(days_received(h, chat_id) == [1] for chat_id in range(-1, -6, -1))
         assert len(h.standin.sent(-1, "sendPoll")) == 2  # the daily quiz followed, from the group read with the claim
-        # -1's daily quiz makes trips of its own (the round and its polls); -2 has none.
-        assert trips.count("push -2 2026-03-02") == 2, trips
+        # The five deliveries start in one loop turn: one transaction claims for all of them.
+        assert [n for kind, n in batches if kind == "claims"] == [5], batches
+        records = [n for kind, n in batches if kind == "records"]
+        assert sum(records) == 5, batches  # one record each, in as many batches as turns the answers came in
+        assert trips.count("store batch _claim_all") == 1, trips
+        assert trips.count("store batch _record_all") == len(records), trips
+        # Only -1's daily quiz makes trips of its own (the round and its polls); the others none.
+        assert not [t for t in trips if t.startswith("push ") and not t.startswith("push -1 ")], trips

@@ -1,0 +1,95 @@
+"""bot/turnbatch.py: the asks of one loop turn are one store call; each asker hears its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from bot.store import Store
+from bot.storeworker import StoreWorker
+from bot.turnbatch import TurnBatch
+
+
+@asynccontextmanager
+async def worker(tmp_path: Path) -> AsyncIterator[StoreWorker]:
+    db = StoreWorker(Store(tmp_path / "t.db"))
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+async def test_the_asks_of_one_turn_are_one_store_call_and_each_asker_gets_its_own_answer(tmp_path: Path) -> None:
+    calls: list[list[int]] = []
+
+    def run(store: Store, asks: list[int]) -> list[int | BaseException]:
+        calls.append(asks)
+        return [LookupError(f"no {a}") if a == 3 else a * 10 for a in asks]
+
+    async with worker(tmp_path) as db:
+        batch: TurnBatch[int, int] = TurnBatch(db, run)
+        answers = await asyncio.gather(*(batch(a) for a in range(1, 6)), return_exceptions=True)
+        assert calls == [[1, 2, 3, 4, 5]]
+        assert answers[:2] == [10, 20] and answers[3:] == [40, 50]
+        assert isinstance(answers[2], LookupError)  # only the asker whose answer it is
+        assert await batch(7) == 70  # a later turn: a call of its own
+        assert calls[-1] == [7]
+
+
+async def test_a_batch_that_fails_as_a_whole_fails_every_ask_in_it(tmp_path: Path) -> None:
+    def run(store: Store, asks: list[int]) -> list[int | BaseException]:
+        raise sqlite3.OperationalError("database is locked")
+
+    async with worker(tmp_path) as db:
+        batch: TurnBatch[int, int] = TurnBatch(db, run)
+        answers = await asyncio.gather(batch(1), batch(2), return_exceptions=True)
+        assert all(isinstance(a, sqlite3.OperationalError) for a in answers)
+
+
+async def test_a_cancelled_asker_only_stops_waiting(tmp_path: Path) -> None:
+    seen: list[list[int]] = []
+
+    def run(store: Store, asks: list[int]) -> list[int | BaseException]:
+        seen.append(asks)
+        return list(asks)
+
+    async with worker(tmp_path) as db:
+        batch: TurnBatch[int, int] = TurnBatch(db, run)
+        first = asyncio.ensure_future(batch(1))
+        second = asyncio.ensure_future(batch(2))
+        await asyncio.sleep(0)  # both have asked
+        first.cancel()
+        assert await second == 2
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert seen == [[1, 2]]  # its ask ran all the same, as a store call would
+
+
+@pytest.mark.parametrize("per_turn", [1, 3])
+async def test_at_most_per_turn_askers_go_on_in_one_turn_of_the_loop(tmp_path: Path, per_turn: int) -> None:
+    turn = 0
+    stop = False
+
+    def count_turns() -> None:
+        nonlocal turn
+        turn += 1
+        if not stop:
+            asyncio.get_running_loop().call_soon(count_turns)
+
+    async def ask(n: int) -> int:
+        await batch(n)
+        return turn  # the turn in which this asker went on
+
+    async with worker(tmp_path) as db:
+        batch: TurnBatch[int, int] = TurnBatch(db, lambda store, asks: list(asks), per_turn=per_turn)
+        count_turns()
+        turns = await asyncio.gather(*(ask(n) for n in range(8)))
+        stop = True
+        assert max(collections.Counter(turns).values()) <= per_turn, turns
+        assert len(set(turns)) == -(-8 // per_turn)
