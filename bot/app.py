@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import httpx
 from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Chat, ChatMember, Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -23,6 +24,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot import render
 from bot.campaign import CAMPAIGN_KEY, CampaignState, CountEditor, RosterCache
@@ -228,6 +230,30 @@ def add_handlers(app: Application) -> None:
     app.add_error_handler(on_error)
 
 
+SEND_CONNECTIONS = 128  # at most this many requests in flight at once (more wait up to 30 s for a connection)
+# Connections kept open while idle, beyond which an idle one is closed. httpcore walks every connection of the pool
+# at each request's start and end (for each idle one a poll of its socket, and a count of the whole pool), so a pool
+# left at the size of a past burst (httpx keeps idle connections 5 s, refreshed by any use) made every request of a
+# limits-off broadcast cost ~1.5x as much CPU. At Telegram's 30 messages a second a bot has a few requests in flight,
+# far below this: a connection is only closed and opened again above it, in a burst.
+KEPT_ALIVE = 16
+
+
+def sending_request(timeout: float, proxy: str | None) -> HTTPXRequest:
+    """PTB's client for every request but getUpdates: its connection pool with at most KEPT_ALIVE idle connections
+    (PTB's own sets no such limit)."""
+    return HTTPXRequest(
+        connection_pool_size=SEND_CONNECTIONS,
+        pool_timeout=30,
+        # Generous, so a slow answer is waited for rather than retried: a retried send could arrive twice.
+        read_timeout=timeout,
+        write_timeout=timeout,
+        connect_timeout=min(timeout, 10.0),
+        proxy=proxy or None,
+        httpx_kwargs={"limits": httpx.Limits(max_connections=SEND_CONNECTIONS, max_keepalive_connections=KEPT_ALIVE)},
+    )
+
+
 def build_application(svc: Services, base_url: str | None = None, rate_limit: bool = True) -> Application:
     """The bot, pointed at Telegram or at a local stand-in (`base_url`), with the services attached."""
     config = svc.config
@@ -238,18 +264,11 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         .base_url(base_url or config.telegram.base_url)
         .update_queue(HandledQueue())  # webhook mode: a POST is answered once its update is stored (bot/fetcher.py)
         .concurrent_updates(64)
-        .connection_pool_size(128)
-        .pool_timeout(30)
-        # Generous, so a slow answer is waited for rather than retried: a retried send could arrive twice.
-        .read_timeout(config.telegram.timeout)
-        .write_timeout(config.telegram.timeout)
-        .connect_timeout(min(config.telegram.timeout, 10.0))
+        .request(sending_request(config.telegram.timeout, config.telegram.proxy))
     )
     # The long-poll client for getUpdates: PTB's own defaults (one connection, default timeouts), with the proxy.
     builder = builder.get_updates_request(UpdatesRequest(vote_counts, connection_pool_size=1,
                                                          proxy=config.telegram.proxy or None))
-    if config.telegram.proxy:  # the client for sends (the getUpdates one above has it too)
-        builder = builder.proxy(config.telegram.proxy)
     # Every request is retried by one policy in the limiter; `rate_limit=False` keeps the retries, drops the pacing.
     limiter = FloodLimiter() if rate_limit else FloodLimiter(overall_rate=None, group_rate=None)
     builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]

@@ -88,7 +88,8 @@ WEBHOOK_GIVE_UP = 300.0
 # twice; Telegram resends within minutes) and how many counts of refused handlings are kept.
 WEBHOOK_RECORD = 10_000
 GET_UPDATES_LIMIT = 100  # the most one getUpdates returns (Bot API)
-# Marks an update whose content `UpdatesRequest` dropped before PTB parsed it (in the Update's api_kwargs).
+# Marks the update that stands for those `UpdatesRequest` dropped before PTB parsed them (in the Update's
+# api_kwargs): the value is how many it stands for.
 IGNORED = "studybot_ignored"
 # A handler whose store write SQLite refused (locked, busy) did not handle its update: it is handled again, this
 # many times at most, before it is confirmed (a lasting failure must not hold every later update back).
@@ -119,8 +120,10 @@ class UpdatesRequest(HTTPXRequest):
     Telegram sends a `poll` update with the new vote counts after every vote, and a bot that wants to hear when its
     quiz polls close has to take them all: half of a quiz burst is updates nothing reads. PTB would parse each into
     an Update (its poll and every option: the costliest update there is) and the fetcher would dispatch it to the
-    handlers, only for them to stop at the first. Here the JSON is cut down to `{"update_id": n}` before PTB
-    parses it, marked `IGNORED`; the fetcher confirms it with the rest of its batch and dispatches nothing.
+    handlers, only for them to stop at the first. Here they are left out before PTB parses the JSON, all but the
+    last of them, which is cut down to `{"update_id": n, IGNORED: how many were left out}`: the fetcher moves its
+    offset past it (the ones left out have smaller ids), counts the updates Telegram sent (a full window behind a
+    stuck handler, see UpdateFetcher._stop_holding) and dispatches nothing for it.
     """
 
     def __init__(self, ignored: Callable[[RawUpdate], bool], **kwargs: Any) -> None:
@@ -132,9 +135,12 @@ class UpdatesRequest(HTTPXRequest):
         result = data.get("result") if isinstance(data, dict) else None
         if isinstance(result, list):
             ignored = self.ignored
-            data["result"] = [{"update_id": u["update_id"], IGNORED: True}
-                              if isinstance(u, dict) and isinstance(u.get("update_id"), int) and ignored(u) else u
-                              for u in result]
+            left_out = [i for i, u in enumerate(result)
+                        if isinstance(u, dict) and isinstance(u.get("update_id"), int) and ignored(u)]
+            if left_out:
+                last, dropped = left_out[-1], set(left_out[:-1])
+                result[last] = {"update_id": result[last]["update_id"], IGNORED: len(left_out)}
+                data["result"] = [u for i, u in enumerate(result) if i not in dropped]
         return data
 
 
@@ -251,7 +257,7 @@ class UpdateFetcher:
                              exc_info=True)
                 continue
             delay = 0.0
-            if not self._hand_on(updates) and len(updates) >= GET_UPDATES_LIMIT:
+            if not self._hand_on(updates) and _sent(updates) >= GET_UPDATES_LIMIT:
                 self._stop_holding()
             await self._settle()
 
@@ -523,6 +529,11 @@ def retry_after_header(app: Application, queue: HandledQueue) -> None:
         log.warning("the webhook server could not be found: 503 answers go without Retry-After")
         return
     web_app.add_transform(RetryAfter)
+
+
+def _sent(updates: Sequence[Update]) -> int:
+    """How many updates Telegram sent in this batch: one that stands for those left out unparsed counts for all."""
+    return sum(int(u.api_kwargs.get(IGNORED, 1)) if u.api_kwargs else 1 for u in updates)
 
 
 def _capped(offset: int | None, ceiling: int | None) -> int | None:

@@ -37,7 +37,10 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-POST_WINDOW = 0.02  # seconds a posted write may wait for company before it is handed to the store's thread
+
+# How long a posted write (`post`) may wait to be handed to the store's thread when nothing else goes first: the
+# flush before the update offset is confirmed (or any awaited call) hands it over sooner, with everything else.
+POST_WINDOW = 0.01
 
 # Who hears that a write posted from here failed (`post`): bot/fetcher.py sets it in each update's task, so the update
 # whose handler posted the write counts as not stored, as when an awaited write fails. Told on the loop, by `flush`.
@@ -63,10 +66,12 @@ class StoreWorker:
         self.store = store
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         # Jobs submitted during one turn of the loop are handed over together: each hand-over wakes the thread,
-        # and a thread switch costs more than most store calls.
+        # and a thread switch costs more than most store calls. Posted jobs wait for the next hand-over that an
+        # awaited call or a flush asks for (one wake-up for a quiz batch's answers and the flush after them), or
+        # POST_WINDOW at most.
         self._outgoing: list[_Job] = []
-        self._handing_over = False  # a hand-over of _outgoing is scheduled for this turn of the loop
-        self._posted_timer: asyncio.TimerHandle | None = None  # hands over posted writes nothing else took along
+        self._soon = False  # a hand-over is due at the next turn of the loop (call_soon)
+        self._later: asyncio.TimerHandle | None = None  # a hand-over of posted jobs POST_WINDOW from the first
         self._thread = threading.Thread(target=self._run, name="studybot-store", daemon=True)
         self._thread.start()
         self._closed = False
@@ -86,8 +91,8 @@ class StoreWorker:
         future: asyncio.Future[T] = loop.create_future()
         job = _Job(call, future, loop, hot)
         self._submitted += 1
-        if not self._handing_over:
-            self._handing_over = True
+        if not self._soon:
+            self._soon = True
             loop.call_soon(self._hand_over)
         self._outgoing.append(job)
         return await future
@@ -98,20 +103,14 @@ class StoreWorker:
 
         For bursts whose handler needs no answer from the store (a quiz answer to a poll we know): the handler
         ends at once instead of holding one of PTB's 64 update slots through a trip to this thread and back. Still
-        nothing acknowledged is lost: the update fetcher flushes (`flush`) before it confirms the update.
-
-        A posted write is not handed to the store's thread at once: it goes along with the next awaited call or
-        flush, or after `POST_WINDOW` seconds. In a burst (a lookup from a new member posts a roster write, a quiz
-        answer posts its answer) each hand-over woke the thread, and every wake-up and statement handed the GIL
-        back and forth with the busy loop: now a burst's posted writes reach the thread a few times a second, in
-        big batches. Order is kept (one queue), and a flush hands them over first."""
+        nothing acknowledged is lost: the update fetcher flushes (`flush`) before it confirms the update."""
         if self._closed:
             raise RuntimeError("the store worker is closed")
         loop = asyncio.get_running_loop()
         self._submitted += 1
+        if not self._soon and self._later is None:
+            self._later = loop.call_later(POST_WINDOW, self._hand_over)
         self._outgoing.append(_Job(call, None, loop, True, on_error=posted_by.get()))
-        if self._posted_timer is None and not self._handing_over:
-            self._posted_timer = loop.call_later(POST_WINDOW, self._hand_over)
 
     async def flush(self) -> None:
         """Return once every call submitted before it has run and is committed (hot ones included), whether its
@@ -153,24 +152,20 @@ class StoreWorker:
         return await asyncio.get_running_loop().run_in_executor(self._reads, run)
 
     def _hand_over(self) -> None:
-        self._handing_over = False
-        if self._posted_timer is not None:
-            self._posted_timer.cancel()
-            self._posted_timer = None
+        self._soon = False
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         jobs, self._outgoing = self._outgoing, []
-        if jobs and not self._closed:
+        if jobs:
             self._jobs.put(jobs)
 
     def close(self) -> None:
         """Finish the calls already submitted, then close the database."""
         if not self._closed:
             self._closed = True
-            if self._outgoing:  # submitted in this very turn of the loop, or posted and not handed over yet
-                jobs, self._outgoing = self._outgoing, []
-                self._jobs.put(jobs)
-            if self._posted_timer is not None:
-                self._posted_timer.cancel()
-                self._posted_timer = None
+            if self._outgoing:  # submitted in this very turn of the loop
+                self._hand_over()
             self._jobs.put(None)
             self._thread.join()
             if self._reads is not None:

@@ -5,10 +5,12 @@ The rows are `records.ledger.ledger_entries`' — one per member per push day th
 in), member by member — and the cells those of records/export.py `ledger_table`. What differs is the cost: a
 member's text becomes their cells by C string calls (split, slices, zip, map over bound methods), every piece that
 repeats (a member's name and id, a day's date and reading, "answered, correct" pairs, an excuse) is made once, and
-a row is a join of pieces. XLSX rows carry no row or cell references (`r`, optional in SpreadsheetML: ECMA-376
-Part 1, 18.3.1.4 and 18.3.1.73): a row follows the one before it and a cell the one before it, each empty cell
-written as `<c/>`, so the pieces hold no row number and a row needs no edit once joined. At 5,000 members x 60
-days that is 300,000 rows in a few tenths of a second instead of a Python step per cell.
+a row is a join of pieces. XLSX cells carry no reference (`r`, optional in SpreadsheetML: ECMA-376 Part 1,
+18.3.1.4): a cell follows the one before it, each empty cell written as `<c/>`, so no piece holds a row number.
+Rows do carry theirs (`<row r="2">`, 18.3.1.73), optional too, but readers that number rows only by it
+(xlsx2csv, exceljs, R's openxlsx) otherwise see the sheet as its header alone: the openings are made in C from a
+running count (`Pieces.opens`). At 5,000 members x 60 days that is 300,000 rows in a few tenths of a second
+instead of a Python step per cell.
 tests/test_reports_tallies.py reads both files back equal to the rule's rows, from the store's texts and from
 `member_days_of` (a campaign counted in Python).
 """
@@ -31,9 +33,10 @@ EMPTY_CELL = "<c/>"  # an XLSX cell with nothing in it: it only holds the place 
 
 @dataclass(frozen=True)
 class Pieces:
-    """How one format writes a 台账 row, as UTF-8: head (member) + day + press + excuse + counts + end. Bytes, not
-    str: the Chinese makes every str row two bytes a character, to be copied, scanned and encoded again."""
+    """How one format writes a 台账 row, as UTF-8: opening + head (member) + day + press + excuse + counts + end.
+    Bytes, not str: the Chinese makes every str row two bytes a character, to be copied, scanned and encoded again."""
 
+    opens: Callable[[range], Iterable[bytes]]  # the openings of the rows numbered so (sheet rows, from 2)
     head: Callable[[Member], bytes]
     day: Callable[[PushDay], bytes]
     # (local dates, local times, late 0/1) of a member's presses -> their pieces, in C
@@ -93,6 +96,7 @@ def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[bytes]:
     excused: dict[int, bytes] = {}  # id(excuse) -> its piece
     counts = _Made(pieces.counts)
     unpressed, unexcused, uncounted, end = pieces.unpressed, pieces.unexcused, pieces.uncounted, pieces.end
+    row = 2  # the sheet row of the next 台账 row (row 1 is the header)
     for member in campaign.members:
         uid = member.user_id
         pressed: dict[bytes, bytes] = {}
@@ -108,9 +112,10 @@ def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[bytes]:
         if not mine and (joined is None or joined <= first) and (left is None or last < left):
             # Most members: on the roster every push day of the period (Member.present), never excused — a row a
             # push day, put together in C: one join of all their rows' pieces (no bytes object per row).
-            yield b"".join(chain.from_iterable(zip(repeat(head), cells, map(pressed.get, isos, repeat(unpressed)),
-                                                   repeat(unexcused), map(counted.get, isos, repeat(uncounted)),
-                                                   repeat(end))))
+            yield b"".join(chain.from_iterable(zip(pieces.opens(range(row, row + len(days))), repeat(head), cells,
+                                                   map(pressed.get, isos, repeat(unpressed)), repeat(unexcused),
+                                                   map(counted.get, isos, repeat(uncounted)), repeat(end))))
+            row += len(days)
             continue
         rows: list[bytes] = []  # the pieces of their rows
         for day, iso, cell in days:
@@ -123,14 +128,17 @@ def member_rows(campaign: Campaign, pieces: Pieces) -> Iterator[bytes]:
             if mine and (covering := next((e for e in mine if e.covers(day)), None)) is not None:
                 excuse = excused.get(id(covering)) or excused.setdefault(id(covering), pieces.excuse(covering))
             rows += (head, cell, press, excuse, counted.get(iso, uncounted), end)
+        count = len(rows) // 6
+        rows[::6] = [opening + head for opening in pieces.opens(range(row, row + count))]
+        row += count
         yield b"".join(rows)
 
 
 def xlsx_rows(campaign: Campaign, day_style: int | None, time_style: int | None) -> Iterator[bytes]:
     """The 台账's data rows as SpreadsheetML (UTF-8), from sheet row 2, a thousand-odd rows a piece
     (records/sheetxml.py writes cells the way XlsxWriter does; `day_style`/`time_style`: the date and time cells'
-    style numbers). No row or cell carries its reference: every row has all twelve cells, `<c/>` for an empty one,
-    so each cell's place is its order (see the module's docstring)."""
+    style numbers). Each row carries its number, no cell its reference: every row has all twelve cells, `<c/>` for
+    an empty one, so each cell's place is its order (see the module's docstring)."""
 
     def cells(*pairs: tuple[sheetxml.Value, int | None]) -> bytes:
         return "".join(EMPTY_CELL if (tail := sheetxml.cell_tail(value, style)) is None else f"<c{tail[1:]}"
@@ -154,7 +162,8 @@ def xlsx_rows(campaign: Campaign, day_style: int | None, time_style: int | None)
         return cells((int(n), None), (int(c), None))
 
     pieces = Pieces(
-        head=lambda m: b"<row>" + cells((m.name, None), (m.user_id, None)),
+        opens=lambda rows: map(b'<row r="%d">'.__mod__, rows),
+        head=lambda m: cells((m.name, None), (m.user_id, None)),
         day=lambda p: cells((p.local_date, day_style), (p.day, None), (p.reading, None), (" ".join(p.sections), None)),
         pressed=pressed, unpressed=cells((None, None), (None, None)),
         excuse=lambda e: cells((wording.YES, None), (e.reason, None)), unexcused=cells((None, None), (None, None)),
@@ -206,6 +215,7 @@ def csv_lines(campaign: Campaign) -> Iterator[bytes]:
         return map(operator.add, map(b" ".join, zip(days, times, strict=True)), map(late.__getitem__, lates))
 
     pieces = Pieces(
+        opens=lambda rows: repeat(b"", len(rows)),
         head=lambda m: _fields(csv_text(m.name), str(m.user_id)) + b",",
         day=lambda p: _fields(p.local_date.isoformat(), str(p.day), csv_text(p.reading),
                               csv_text(" ".join(p.sections))) + b",",

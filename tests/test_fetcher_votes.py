@@ -3,13 +3,16 @@ their batch but never parsed or handled; a closed poll's update still reaches th
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 from telegram import Update
-from telegram.ext import ContextTypes, TypeHandler
+from telegram.ext import ContextTypes, MessageHandler, TypeHandler, filters
 
 from bot.app import vote_counts
-from tests.botkit import GROUP, add_group, bot_running, settle
+from bot.fetcher import IGNORED, UpdatesRequest
+from tests.botkit import ADMIN, GROUP, MEMBER, add_group, bot_running, settle
 
 ALICE, BOB = 31, 32
 
@@ -47,3 +50,39 @@ def test_only_an_open_polls_bare_vote_counts_are_ignored() -> None:
     assert not vote_counts({"update_id": 1, "poll": {k: v for k, v in poll.items() if k != "is_closed"}})
     assert not vote_counts({"update_id": 1, "poll": poll, "message": {}})  # never seen; kept whole if it were
     assert not vote_counts({"update_id": 1, "poll_answer": {"poll_id": "p"}})
+
+
+def counts(update_id: int) -> dict[str, object]:
+    return {"update_id": update_id, "poll": {"id": "p", "question": "q", "options": [], "is_closed": False}}
+
+
+def test_the_vote_counts_of_a_batch_come_as_one_update_that_says_how_many_they_were() -> None:
+    answer = {"update_id": 2, "poll_answer": {"poll_id": "p", "option_ids": [0]}}
+    closed = {"update_id": 5, "poll": {"id": "p", "question": "q", "options": [], "is_closed": True}}
+    request = UpdatesRequest(vote_counts)
+    batch = [counts(1), answer, counts(3), counts(4), closed, counts(6), answer | {"update_id": 7}]
+    result = request.parse_json_payload(json.dumps({"ok": True, "result": batch}).encode())["result"]
+    # the ones left out are older than the one that stands for them: the offset moves past them all
+    assert result == [answer, closed, {"update_id": 6, IGNORED: 4}, answer | {"update_id": 7}]
+    untouched = [answer, closed]
+    assert request.parse_json_payload(json.dumps({"ok": True, "result": untouched}).encode())["result"] == untouched
+
+
+async def test_a_stuck_handler_behind_a_window_of_vote_counts_does_not_make_the_bot_deaf(tmp_path: Path) -> None:
+    """The window is full (100 updates) though only two of them reach PTB: the stuck one and the one that stands
+    for the vote counts. The fetcher must still see a full window and confirm past the stuck update."""
+    release = asyncio.Event()
+
+    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await release.wait()
+
+    async with bot_running(tmp_path, rate_limit=False) as h:
+        h.running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
+        try:
+            h.standin.user_sends(MEMBER, MEMBER, "hang")
+            for _ in range(120):
+                h.standin.world.enqueue("poll", counts(0)["poll"])  # type: ignore[arg-type]
+            [reply] = await h.say(ADMIN, ADMIN, "/toc", timeout=15)  # fetched while the stuck one still hangs
+            assert reply.text
+        finally:
+            release.set()

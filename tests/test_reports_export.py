@@ -285,3 +285,18 @@ def test_empty_texts_keep_every_later_cell_in_its_column(tmp_path: Path) -> None
                   for v in r) for r in rows]
     assert got == want
     assert any(r[0] is None and r[4] is None and r[6] is not None for r in got)  # the cases are there
+
+
+def test_every_ledger_row_carries_its_row_number(tmp_path: Path) -> None:
+    """review5: `<row>` without `r` is valid SpreadsheetML (Excel, LibreOffice, openpyxl, calamine read it), but
+    common readers number rows only by `r`: xlsx2csv 0.8.6 prints the 台账 as its header alone, every data row
+    silently gone (R's openxlsx and exceljs 4.4 refuse such rows too). Cells may go without references; rows not."""
+    import re
+
+    path = write_export(summarize(campaign()), "xlsx", tmp_path / "r.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml")  # the 台账, the first sheet
+    rows = re.findall(rb"<row\b([^>]*)>", xml)
+    numbers = [re.search(rb'\br="(\d+)"', attrs) for attrs in rows]
+    assert len(rows) > 1 and all(numbers), "a 台账 row without its row number"
+    assert [int(m.group(1)) for m in numbers if m] == list(range(1, len(rows) + 1))

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot import storeworker
 from bot.store import Store
 from bot.storeworker import StoreWorker, posted_by
 from tests.botkit import settle
@@ -252,6 +253,21 @@ async def test_a_posted_write_is_committed_by_the_next_flush_and_a_failing_one_i
     worker.close()
 
 
+async def test_a_posted_write_that_no_flush_follows_is_still_committed(tmp_path: Path) -> None:
+    """Posted writes wait for the next hand-over a flush or an awaited call asks for, and without either they go
+    on their own (POST_WINDOW): none may sit in the loop's outgoing list for good."""
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    other = sqlite3.connect(tmp_path / "s.db")  # another connection sees only what is committed
+    worker.post(lambda s: s.ensure_group(-1, "组"))
+    for _ in range(1000):
+        if other.execute("SELECT count(*) FROM groups").fetchone()[0]:
+            break
+        await asyncio.sleep(0.01)
+    assert [r[0] for r in other.execute("SELECT chat_id FROM groups")] == [-1]
+    other.close()
+    worker.close()
+
+
 async def test_a_failed_posted_write_is_told_to_its_poster_before_the_flush_returns(tmp_path: Path) -> None:
     """The update fetcher must hear that a write its update's handler posted failed before it confirms the update:
     told by the flush, even when every call was already committed when the flush began (no trip to the thread)."""
@@ -405,9 +421,11 @@ async def test_the_reader_connection_is_opened_off_the_event_loop(tmp_path: Path
     assert opened_on and loop_thread not in opened_on
 
 
-async def test_writes_posted_over_several_loop_turns_reach_the_store_thread_in_one_batch(tmp_path: Path) -> None:
+async def test_writes_posted_over_several_loop_turns_reach_the_store_thread_in_one_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each hand-over wakes the store's thread (and hands the GIL to it and back): posted writes wait for company,
     and the flush takes them all along at once."""
+    monkeypatch.setattr(storeworker, "POST_WINDOW", 60.0)  # no timer goes first, however slow this machine is
     worker = StoreWorker(Store(tmp_path / "s.db"))
     batches: list[int] = []
     execute = worker._execute
