@@ -50,6 +50,9 @@ RECORD_BACKOFF_CAP = 30.0
 # Claimed deliveries that go on to their send in one turn of the event loop (bot/turnbatch.py): a send is 1-2 ms of
 # the loop's CPU, and a whole broadcast's worth of them in one turn was the longest stall of a push (~0.1 s).
 SENDS_PER_TURN = 16
+# A delivery stopped (shutdown) after its send still waits this long for its record: a day sent and not recorded is
+# sent again by the next process once the claim's lease runs out.
+RECORD_ON_STOP = 5.0
 
 
 @dataclass
@@ -83,8 +86,8 @@ class Deliverer:
     async def __call__(self, chat_id: int, local_date: date) -> bool:
         svc = self.svc
         plan = svc.plan_rule
-        claimed = await self._claims((chat_id, ClaimAsk(telegram_key(chat_id), local_date, svc.owner,
-                                                        svc.clock().timestamp(), plan, svc.lease)))
+        claimed = await self._claim(chat_id, ClaimAsk(telegram_key(chat_id), local_date, svc.owner,
+                                                      svc.clock().timestamp(), plan, svc.lease))
         if claimed is None:
             return False
         # The group as read with the claim goes on to `after_push` (its daily-quiz setting and time zone): a trip to
@@ -115,7 +118,14 @@ class Deliverer:
                 raise
             # Sent: the lease stays renewed until the record lands (the database may be locked for a while), or
             # another owner could take the claim over and send the day again.
-            progress = await self._record(held, message_id)
+            recording = asyncio.ensure_future(self._record(held, message_id))
+            try:
+                progress = await asyncio.shield(recording)
+            except asyncio.CancelledError:
+                # Stopping with the day sent: the record still lands (or the next process sends the day again).
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(recording, RECORD_ON_STOP)
+                raise
         if progress is None:
             return True  # sent, but another owner took the claim over meanwhile (logged); it records the day
         if reading.day == plan.length:
@@ -127,6 +137,19 @@ class Deliverer:
             except Exception:  # the reading was delivered: a failing follow-up must not count as a failed push
                 log.exception("the follow-up to the push in chat %s failed", target.chat_id)
         return True
+
+    async def _claim(self, chat_id: int, ask: ClaimAsk) -> tuple[Claim, Group] | None:
+        """The claim, taken in this loop turn's batch. A delivery stopped meanwhile (shutdown) gives back the claim
+        its batch takes all the same: held by nobody, it would keep the next process waiting out its lease."""
+        claiming = asyncio.ensure_future(self._claims((chat_id, ask)))
+        try:
+            return await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                taken = await claiming
+                if taken is not None:
+                    await self._release(taken[0])
+            raise
 
     async def _send_parts(self, target: Target, held: Claim, reading: Reading, lost: asyncio.Event) -> int:
         """Send the parts not yet recorded; each but the last is recorded as sent before the next goes."""

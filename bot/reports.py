@@ -90,14 +90,21 @@ def load_campaign(store: Store, svc: Services, chat_id: int, period: Period, tod
 def load_summary(store: Store, svc: Services, chat_id: int, period: Period, today: date) -> Summary:
     """An export's record (as `load_campaign`, mastery included) and its summary; call it on the store's reader.
 
-    Two things at once, on two cores: SQLite counts on this thread (in C, which lets go of the GIL) while a helper
-    thread works on what is counted already — the check-ins into Tallies while the answers per member and
-    section are counted, then mastery and the summary (which need neither) while the answers per day and per
-    question are.
+    Three things at once, on two cores: SQLite counts the check-ins and the answers per member and section on this
+    thread (in C, which lets go of the GIL), the answers per day and per question on a second read-only
+    connection of their own thread (`_day_tallies_beside`: the same snapshot, checked), while a helper thread works
+    on what is counted already — the check-ins into Tallies while the answers per section are counted, then
+    mastery and the summary.
     """
-    base, zone, names = _campaign_base(store, svc, chat_id, period, today)
     first, last = period.first, period.last
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-summary") as helper:
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-summary") as helper, \
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="studybot-days") as beside:
+        days = None
+        if store.has_reader():  # a database in a file: a second connection can count beside this one
+            # Opened here: Store's methods hold its guard, which this thread holds around the whole read.
+            days = beside.submit(_day_tallies_beside, store.reader(), store.record_answers_mark(chat_id), chat_id,
+                                 first, last)
+        base, zone, names = _campaign_base(store, svc, chat_id, period, today)
         checkins = store.record_checkin_tallies(chat_id, first, last)
         pressed = helper.submit(_pressed, checkins)  # while SQLite counts the answers per member and section
         by_ref, answered = store.record_answer_tallies(chat_id, first, last)
@@ -110,7 +117,8 @@ def load_summary(store: Store, svc: Services, chat_id: int, period: Period, toda
             return summarize(replace(base, tallies=tallies, mastery=mastery))
 
         summary = helper.submit(summarized)
-        daily, questions = store.record_day_tallies(chat_id, first, last)
+        counted_beside = days.result() if days is not None else None
+        daily, questions = counted_beside or store.record_day_tallies(chat_id, first, last)
         counted = summary.result()
     assert counted.campaign.tallies is not None  # summarized() counted them
     # The answers per day stay the store's texts (member_days): all the 台账 writers read, where Tallies' dicts of
@@ -119,6 +127,21 @@ def load_summary(store: Store, svc: Services, chat_id: int, period: Period, toda
                       questions={qid: (names.get(ref, ref), n, c) for qid, ref, n, c, _ in questions})
     campaign = replace(counted.campaign, tallies=tallies, member_days=MemberDays(counts.checkins, daily))
     return replace(counted, campaign=campaign)
+
+
+def _day_tallies_beside(twin: Store, mark: tuple[int, int], chat_id: int, first: date, last: date
+                        ) -> tuple[dict[int, str], tuple[tuple[str, str, int, int, int], ...]] | None:
+    """`record_day_tallies` on `twin`, a second read-only connection (closed here, on this thread of its own), or
+    None when its snapshot holds other answers than the first connection's (`mark`, the first's
+    `record_answers_mark`: a write committed between the two snapshots; then the first counts them itself, and
+    the export stays one snapshot)."""
+    try:
+        with twin.snapshot():
+            if twin.record_answers_mark(chat_id) != mark:
+                return None
+            return twin.record_day_tallies(chat_id, first, last)
+    finally:
+        twin.close()
 
 
 def mastery_answers(counts: RecordTallies) -> list[tuple[int, str, str, bool, date]]:
@@ -213,16 +236,33 @@ def _mastery(svc: Services, cards: Mapping[int, Sequence[ReviewCard]],
     """Each member's mastery per section, in reading order, from their review cards (store.group_review_cards)
     and their answers of the period: (member, question, stored ref, correct, local date), at least the first
     answer to each question."""
-    schedule = ReviewSchedule(svc.config.review.desired_retention)
-    answered: dict[int, list[Answered]] = {}
-    moments: _Parsed[date, datetime] = _Parsed(lambda day: datetime.combine(day, datetime.min.time(), zone))
-    for uid, qid, ref, correct, day in answers:
-        answered.setdefault(uid, []).append(Answered(qid, ref, correct, moments(day)))
     order = {s.ref: i for i, s in enumerate(svc.doc.sections())}
-    now = svc.clock()
+    return mastery_rows(ReviewSchedule(svc.config.review.desired_retention), cards, answers, zone, name, order,
+                        svc.clock())
+
+
+def mastery_rows(schedule: ReviewSchedule, cards: Mapping[int, Sequence[ReviewCard]],
+                 answers: Sequence[tuple[int, str, str, bool, date]], zone: ZoneInfo, name: Callable[[str], str],
+                 order: Mapping[str, int], now: datetime) -> tuple[Mastery, ...]:
+    """`_mastery`'s rows: schedules.review.mastery per member, sections ranked by `order` (reading order)."""
+    answered: dict[int, list[tuple[str, str, bool, date]]] = {}
+    for uid, qid, ref, correct, day in answers:
+        answered.setdefault(uid, []).append((qid, ref, correct, day))
+    moments: _Parsed[date, datetime] = _Parsed(lambda day: datetime.combine(day, datetime.min.time(), zone))
     out = []
     for user_id in sorted(set(cards) | set(answered)):
-        figures = mastery(schedule, cards.get(user_id, ()), answered.get(user_id, ()), now)
+        mine, theirs = cards.get(user_id, ()), answered.get(user_id, ())
+        figures: Mapping[str, float]
+        if not any(card.reviews for card in mine):
+            # No card reviewed (most members): mastery() counts every question answered as known, 1.0 for each
+            # section of a question's first answer; said here without an Answered object and a time per answer.
+            first: dict[str, str] = {}
+            for qid, ref, _, _ in theirs:
+                first.setdefault(qid, ref)
+            figures = dict.fromkeys(first.values(), 1.0)
+        else:
+            figures = mastery(schedule, mine, [Answered(qid, ref, correct, moments(day))
+                                               for qid, ref, correct, day in theirs], now)
         ranked = sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order)))
         out.append(Mastery(user_id, tuple((name(ref), share) for ref, share in ranked)))
     return tuple(out)

@@ -1211,6 +1211,14 @@ class Store:
             span).fetchall())
         return daily, questions
 
+    def record_answers_mark(self, chat_id: int) -> tuple[int, int]:
+        """(how many, highest rowid) of the group's answers: two connections that see the same mark see the same
+        answers of the group, since answers are only ever added (record_answer) or moved whole to another chat id
+        (migrate_chat), and either changes it."""
+        found = self.db.execute("SELECT count(*), coalesce(max(rowid), 0) FROM answers WHERE chat_id = ?",
+                                [chat_id]).fetchone()
+        return int(found[0]), int(found[1])
+
     def record_polls(self, chat_id: int) -> tuple[tuple[str, str, float], ...]:
         """(question, ref, closes at) of every poll put to the group, oldest first."""
         return tuple(self.db.execute(

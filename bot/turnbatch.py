@@ -5,12 +5,15 @@ the same turn each want their record. Alone, each is a ledger transaction of its
 compare-and-set, COMMIT, and the pages written with it). Batched, the store runs the asks of one turn in one
 transaction (`Ledger.claim_many` / `record_many`, each ask still its own compare-and-set), and each asker hears its
 own answer. A batch that fails as a whole (the database locked) fails every ask in it, as each would have alone; an
-answer that is an exception (a record refused with `LostClaim`) is raised to its asker only.
+answer that is an exception (a record refused with `LostClaim`) is raised to its asker only. A batch that fails for
+any other reason (a bug or a constraint in one group's ask rolls back the whole transaction) runs again ask by ask,
+so that one ask's fault fails that ask alone: the others' records are of days already sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -57,16 +60,16 @@ class TurnBatch(Generic[A, R]):
         items = [ask for ask, _ in asks]
         run = self._run
         try:
-            answers = await self._db(lambda store: run(store, items))
+            try:
+                answers = await self._db(lambda store: run(store, items))
+            except sqlite3.OperationalError as exc:  # the database locked, or gone: each ask alone would meet it
+                answers = [exc] * len(items)
+            except Exception as exc:
+                answers = [exc] if len(items) == 1 else await self._one_by_one(items)
         except asyncio.CancelledError:
             for _, future in asks:
                 future.cancel()
             raise
-        except Exception as exc:
-            for _, future in asks:
-                if not future.done():
-                    future.set_exception(exc)
-            return
         settled = 0
         try:
             for (_, future), answer in zip(asks, answers, strict=True):
@@ -83,3 +86,18 @@ class TurnBatch(Generic[A, R]):
             for _, future in asks[settled:]:
                 future.cancel()
             raise
+
+    async def _one_by_one(self, items: list[A]) -> list[R | BaseException]:
+        """Each ask as a batch of its own: the answers of a batch that one ask's fault failed as a whole."""
+        answers: list[R | BaseException] = []
+        for item in items:
+            try:
+                [answer] = await self._db(self._alone(item))
+            except Exception as exc:
+                answer = exc
+            answers.append(answer)
+        return answers
+
+    def _alone(self, item: A) -> Callable[[Store], Sequence[R | BaseException]]:
+        run = self._run
+        return lambda store: run(store, [item])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from records.ledger import ledger_rows, question_stats, ref_key, summarize
@@ -138,3 +139,30 @@ def test_the_digest_is_due_on_monday_from_its_time_for_last_week() -> None:
     assert digest_week(datetime(2026, 11, 30, 23, 59), at) == date(2026, 11, 23)
     assert digest_week(datetime(2026, 11, 30, 8, 59), at) is None
     assert digest_week(datetime(2026, 12, 1, 9, 0), at) is None
+
+
+# Push days as offsets from D1 (a repeat is a second push on one date), members' presses as (member, push offset,
+# days late), today as an offset.
+steady_days = st.lists(st.integers(0, 7), min_size=0, max_size=8).map(sorted)
+steady_presses = st.lists(st.tuples(st.integers(1, 4), st.integers(0, 8), st.integers(0, 2)), max_size=30)
+
+
+@settings(max_examples=300)
+@given(steady_days, steady_presses, st.integers(0, 9))
+def test_members_on_the_roster_all_period_count_as_the_rule_per_day(
+        offsets: list[int], presses: list[tuple[int, int, int]], today: int) -> None:
+    """Members on the roster every push day and never excused are counted by bytes of 0/1 (records.ledger._Steady);
+    the same members, each given an excuse that covers no push day, go through the rule a day at a time: every
+    member's figures and every day's are the same."""
+    days = [D1 + timedelta(days=n) for n in offsets]
+    c = campaign(period=Period(D1 - timedelta(days=1), D1 + timedelta(days=9), "p"),
+                 today=D1 + timedelta(days=today),
+                 push_days=tuple(PushDay(d, n + 1, f"第{n + 1}天", ("1.1",)) for n, d in enumerate(days)),
+                 members=tuple(Member(uid, f"m{uid}", joined=D1 if uid == 2 else None) for uid in range(1, 5)),
+                 checkins=tuple(CheckIn(uid, D1 + timedelta(days=push), datetime.combine(
+                     D1 + timedelta(days=push + late), time(8))) for uid, push, late in presses),
+                 excuses=(), answers=(), asked=(), mastery=())
+    by_rule = replace(c, excuses=tuple(Excuse(uid, D1 - timedelta(days=30), D1 - timedelta(days=29))
+                                       for uid in range(1, 5)))
+    fast, slow = summarize(c), summarize(by_rule)
+    assert (fast.members, fast.days, fast.today) == (slow.members, slow.days, slow.today)

@@ -22,7 +22,7 @@ from records import ledgertext, wording
 from records.export import csv_value, ledger_table, write_export
 from records.ledger import ledger_rows, question_stats, summarize, tally
 from records.model import Answer, Campaign, CheckIn, Excuse, Member, MemberDays, Period, PushDay
-from schedules.review import Answered, ReviewSchedule, mastery
+from schedules.review import Answered, ReviewCard, ReviewSchedule, mastery
 
 GROUP = -100
 FIRST = date(2026, 11, 30)
@@ -37,8 +37,9 @@ answer_facts = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(USERS), st.
                         max_size=40)
 
 
-def stored(checkins: list[tuple[int, int, int, int]], answers: list[tuple[int, int, bool, int]]) -> Store:
-    store = Store(":memory:")
+def stored(checkins: list[tuple[int, int, int, int]], answers: list[tuple[int, int, bool, int]],
+           path: str = ":memory:") -> Store:
+    store = Store(path)
     store.ensure_group(GROUP, "组")
     for uid, push, delay, second in checkins:
         pressed = DAYS[push] + timedelta(days=delay)
@@ -153,3 +154,58 @@ def test_mastery_from_the_reduced_answers_equals_mastery_from_all(
         assert (mastery(SCHEDULE, cards_of.get(uid, ()), reduced[uid], NOW)
                 == mastery(SCHEDULE, cards_of.get(uid, ()), every[uid], NOW)), uid
     store.close()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(USERS[:4]), st.sampled_from(list(REF_OF)),
+                          st.sampled_from(["1.1", "9.9", "2.10", "开头"]), st.booleans(), st.integers(0, 4)),
+                max_size=25),
+       st.lists(st.tuples(st.sampled_from(USERS[:3]), st.sampled_from(list(REF_OF)), st.booleans(),
+                          st.integers(0, 2)), max_size=8))
+def test_mastery_rows_equal_mastery_of_each_member(answers: list[tuple[int, str, str, bool, int]],
+                                                   cards: list[tuple[int, str, bool, int]]) -> None:
+    """The export's mastery rows (bot/reports.mastery_rows: members with no card reviewed are counted without
+    mastery() itself) hold each member's schedules.review.mastery figures, ranked in reading order."""
+    from zoneinfo import ZoneInfo
+
+    from bot.reports import mastery_rows
+
+    zone = ZoneInfo("Asia/Shanghai")
+    cards_of: dict[int, list[ReviewCard]] = {}
+    for uid, qid, right, reviews in cards:
+        card = SCHEDULE.first_card(qid, REF_OF[qid], Answered(qid, REF_OF[qid], right, NOW - timedelta(days=3)))
+        cards_of.setdefault(uid, []).append(replace(card, reviews=reviews))
+    rows = [(uid, qid, ref, right, DAYS[day]) for uid, qid, ref, right, day in answers]
+    order = {"9.9": 0, "1.1": 1}  # reading order; 2.10 and 开头 are in none (ranked last)
+    got = mastery_rows(SCHEDULE, cards_of, rows, zone, lambda ref: f"§{ref}", order, NOW)
+    want = []
+    for uid in sorted(set(cards_of) | {r[0] for r in rows}):
+        figures = mastery(SCHEDULE, cards_of.get(uid, ()), [
+            Answered(q, ref, right, datetime.combine(day, time(), zone)) for u, q, ref, right, day in rows if u == uid],
+            NOW)
+        ranked = sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order)))
+        want.append((uid, tuple((f"§{ref}", share) for ref, share in ranked)))
+    assert [(m.user_id, m.sections) for m in got] == want
+
+
+def test_the_answers_per_day_counted_beside_are_those_of_the_exports_snapshot(tmp_path: Path) -> None:
+    """An export counts its answers per day on a second connection (bot/reports._day_tallies_beside): from the same
+    answers as the first connection's snapshot, or not at all when a write came in between the two snapshots
+    (then the first connection counts them, and the export stays one snapshot)."""
+    from bot.reports import _day_tallies_beside
+
+    writer = stored([(1, 0, 0, 60)], [(0, 1, True, 0), (1, 2, False, 1), (4, 3, True, 2)], str(tmp_path / "s.db"))
+    reader = writer.reader()
+    try:
+        with reader.snapshot():
+            mark = reader.record_answers_mark(GROUP)  # the snapshot starts here
+            mine = reader.record_day_tallies(GROUP, DAYS[0], DAYS[-1])
+            assert _day_tallies_beside(reader.reader(), mark, GROUP, DAYS[0], DAYS[-1]) == mine
+            with writer.atomic():  # another member answers: committed after the reader's snapshot began
+                assert writer.record_answer(PollRecord("p0", 1, GROUP, 0, "q0", "1.1", 0, 0, 1e12, False), 6, 0,
+                                            0.0, DAYS[0])
+            assert _day_tallies_beside(reader.reader(), mark, GROUP, DAYS[0], DAYS[-1]) is None
+            assert reader.record_day_tallies(GROUP, DAYS[0], DAYS[-1]) == mine  # still the snapshot's
+    finally:
+        reader.close()
+        writer.close()

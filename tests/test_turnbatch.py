@@ -52,6 +52,25 @@ async def test_a_batch_that_fails_as_a_whole_fails_every_ask_in_it(tmp_path: Pat
         assert all(isinstance(a, sqlite3.OperationalError) for a in answers)
 
 
+async def test_a_batch_one_ask_breaks_runs_again_ask_by_ask_and_fails_that_ask_alone(tmp_path: Path) -> None:
+    """One group's fault (a bug, a constraint) rolls back the whole batch's transaction: the other asks are records
+    of days already sent, so they must not fail with it (their claims would lapse and the days be sent again)."""
+    calls: list[list[int]] = []
+
+    def run(store: Store, asks: list[int]) -> list[int | BaseException]:
+        calls.append(asks)
+        if 2 in asks:
+            raise sqlite3.IntegrityError("CHECK constraint failed")
+        return [a * 10 for a in asks]
+
+    async with worker(tmp_path) as db:
+        batch: TurnBatch[int, int] = TurnBatch(db, run)
+        answers = await asyncio.gather(batch(1), batch(2), batch(3), return_exceptions=True)
+        assert answers[0] == 10 and answers[2] == 30
+        assert isinstance(answers[1], sqlite3.IntegrityError)
+        assert calls == [[1, 2, 3], [1], [2], [3]]
+
+
 async def test_a_cancelled_asker_only_stops_waiting(tmp_path: Path) -> None:
     seen: list[list[int]] = []
 
