@@ -7,11 +7,14 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot import storeworker
 from bot.store import Store
 from bot.storeworker import StoreWorker, posted_by
+from tests.botkit import settle
 
 
 async def test_calls_run_off_the_loop_thread_in_submission_order(tmp_path: Path) -> None:
@@ -416,3 +419,38 @@ async def test_the_reader_connection_is_opened_off_the_event_loop(tmp_path: Path
         monkeypatch.undo()
         worker.close()
     assert opened_on and loop_thread not in opened_on
+
+
+async def test_writes_posted_over_several_loop_turns_reach_the_store_thread_in_one_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each hand-over wakes the store's thread (and hands the GIL to it and back): posted writes wait for company,
+    and the flush takes them all along at once."""
+    monkeypatch.setattr(storeworker, "POST_WINDOW", 60.0)  # no timer goes first, however slow this machine is
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    batches: list[int] = []
+    execute = worker._execute
+
+    def counted(batch: list[Any]) -> None:  # on the store's thread, once per batch
+        batches.append(len(batch))
+        execute(batch)
+
+    worker._execute = counted  # type: ignore[method-assign]
+    for chat_id in range(-1, -6, -1):
+        worker.post(lambda s, c=chat_id: s.ensure_group(c, "组"))
+        await asyncio.sleep(0)  # another turn of the loop
+    await worker.flush()
+    assert batches == [6]  # the five writes and the flush's no-op
+    assert [await worker(lambda s, c=c: s.group(c) is not None) for c in range(-1, -6, -1)] == [True] * 5
+    worker.close()
+
+
+async def test_a_posted_write_alone_is_committed_without_a_flush_and_before_a_later_awaited_call(
+        tmp_path: Path) -> None:
+    worker = StoreWorker(Store(tmp_path / "s.db"))
+    other = sqlite3.connect(tmp_path / "s.db")
+    worker.post(lambda s: s.ensure_group(-1, "组"))
+    await settle(lambda: other.execute("SELECT count(*) FROM groups").fetchone()[0] == 1)  # nothing else came
+    worker.post(lambda s: s.ensure_group(-2, "组"))
+    assert await worker(lambda s: s.group(-2)) is not None  # handed over with it, and run before it
+    other.close()
+    worker.close()
