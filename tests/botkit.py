@@ -17,6 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from telegram import Update
+from telegram.ext import ContextTypes, MessageHandler, filters
+
 from bot.config import build_config
 from bot.fetcher import HandledQueue
 from bot.logs import setup_logging
@@ -226,3 +229,19 @@ async def webhook_bot(tmp_path: Path, secret: str | None = WEBHOOK_SECRET,
         finally:
             await stop(running)
             svc.db.close()
+
+
+@asynccontextmanager
+async def stuck_handler(h: Harness, text: str = "hang") -> AsyncIterator[asyncio.Event]:
+    """A handler, ahead of the bot's own, that never finishes for a message `text` until the yielded event is set
+    (set on leaving): a reply waiting a minute for its flood budget, or one that hangs for good."""
+    release = asyncio.Event()
+
+    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await release.wait()
+
+    h.running.app.add_handler(MessageHandler(filters.Regex(f"^{text}$"), hang), group=-10)
+    try:
+        yield release
+    finally:
+        release.set()

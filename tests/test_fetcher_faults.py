@@ -32,54 +32,37 @@ from tests.botkit import (
     post,
     refuse_first_group_write,
     settle,
+    stuck_handler,
     webhook_bot,
 )
 
 
 async def test_a_stuck_handler_does_not_stop_new_updates_from_being_fetched(tmp_path: Path) -> None:
-    release = asyncio.Event()
-
-    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await release.wait()
-
-    async with bot_running(tmp_path, rate_limit=False) as h:
-        h.running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
-        try:
-            h.standin.user_sends(MEMBER, MEMBER, "hang")
-            users = range(1000, 1120)  # a busy bot: more than one getUpdates window of updates behind the stuck one
-            for user in users:
-                h.standin.user_sends(user, user, "/toc")
-            await settle(lambda: sum(1 for u in users if h.standin.sent(u)) >= 99, timeout=20)
-            # The update after the full window is fetched and answered while the stuck one still hangs.
-            [reply] = await h.say(ADMIN, ADMIN, "/toc", timeout=15)
-            assert reply.text
-        finally:
-            release.set()
+    async with bot_running(tmp_path, rate_limit=False) as h, stuck_handler(h):
+        h.standin.user_sends(MEMBER, MEMBER, "hang")
+        users = range(1000, 1120)  # a busy bot: more than one getUpdates window of updates behind the stuck one
+        for user in users:
+            h.standin.user_sends(user, user, "/toc")
+        await settle(lambda: sum(1 for u in users if h.standin.sent(u)) >= 99, timeout=20)
+        # The update after the full window is fetched and answered while the stuck one still hangs.
+        [reply] = await h.say(ADMIN, ADMIN, "/toc", timeout=15)
+        assert reply.text
 
 
 async def test_updates_after_a_stuck_one_that_was_confirmed_past_are_confirmed_once_handled(tmp_path: Path) -> None:
     """Once a full window behind a stuck handler made the fetcher confirm past it, the stuck one holds nothing back
     any more: what comes after is confirmed as soon as it is handled. It used to stay at Telegram's side, sent
     again with every poll (every patience seconds) until another 100 updates had piled up behind it."""
-    release = asyncio.Event()
-
-    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await release.wait()
-
-    async with bot_running(tmp_path, rate_limit=False) as h:
-        h.running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
-        try:
-            h.standin.user_sends(MEMBER, MEMBER, "hang")
-            users = range(1000, 1120)  # more than a getUpdates window behind the stuck one
-            for user in users:
-                h.standin.user_sends(user, user, "/toc")
-            await settle(lambda: all(h.standin.sent(u) for u in users), timeout=30)
-            await h.say(ADMIN, ADMIN, "/toc", timeout=15)
-            # Everything handled is confirmed while the stuck one still hangs (it was confirmed past earlier).
-            await settle(lambda: not h.world.updates, timeout=10)
-            assert not release.is_set()
-        finally:
-            release.set()
+    async with bot_running(tmp_path, rate_limit=False) as h, stuck_handler(h) as release:
+        h.standin.user_sends(MEMBER, MEMBER, "hang")
+        users = range(1000, 1120)  # more than a getUpdates window behind the stuck one
+        for user in users:
+            h.standin.user_sends(user, user, "/toc")
+        await settle(lambda: all(h.standin.sent(u) for u in users), timeout=30)
+        await h.say(ADMIN, ADMIN, "/toc", timeout=15)
+        # Everything handled is confirmed while the stuck one still hangs (it was confirmed past earlier).
+        await settle(lambda: not h.world.updates, timeout=10)
+        assert not release.is_set()
 
 
 async def test_an_update_whose_store_write_failed_is_not_confirmed_as_handled(tmp_path: Path) -> None:

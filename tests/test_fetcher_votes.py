@@ -3,16 +3,15 @@ their batch but never parsed or handled; a closed poll's update still reaches th
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 from telegram import Update
-from telegram.ext import ContextTypes, MessageHandler, TypeHandler, filters
+from telegram.ext import ContextTypes, TypeHandler
 
 from bot.app import vote_counts
 from bot.fetcher import IGNORED, UpdatesRequest
-from tests.botkit import ADMIN, GROUP, MEMBER, add_group, bot_running, settle
+from tests.botkit import ADMIN, GROUP, MEMBER, add_group, bot_running, settle, stuck_handler
 
 ALICE, BOB = 31, 32
 
@@ -73,18 +72,9 @@ def test_the_vote_counts_of_a_batch_come_as_one_update_that_says_how_many_they_w
 async def test_a_stuck_handler_behind_a_window_of_vote_counts_does_not_make_the_bot_deaf(tmp_path: Path) -> None:
     """The window is full (100 updates) though only two of them reach PTB: the stuck one and the one that stands
     for the vote counts. The fetcher must still see a full window and confirm past the stuck update."""
-    release = asyncio.Event()
-
-    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await release.wait()
-
-    async with bot_running(tmp_path, rate_limit=False) as h:
-        h.running.app.add_handler(MessageHandler(filters.Regex("^hang$"), hang), group=-10)
-        try:
-            h.standin.user_sends(MEMBER, MEMBER, "hang")
-            for _ in range(120):
-                h.standin.world.enqueue("poll", counts(0)["poll"])  # type: ignore[arg-type]
-            [reply] = await h.say(ADMIN, ADMIN, "/toc", timeout=15)  # fetched while the stuck one still hangs
-            assert reply.text
-        finally:
-            release.set()
+    async with bot_running(tmp_path, rate_limit=False) as h, stuck_handler(h):
+        h.standin.user_sends(MEMBER, MEMBER, "hang")
+        for _ in range(120):
+            h.standin.world.enqueue("poll", counts(0)["poll"])  # type: ignore[arg-type]
+        [reply] = await h.say(ADMIN, ADMIN, "/toc", timeout=15)  # fetched while the stuck one still hangs
+        assert reply.text
