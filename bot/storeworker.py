@@ -97,9 +97,10 @@ class StoreWorker:
         self._outgoing.append(job)
         return await future
 
-    def post(self, call: Callable[[Store], Any]) -> None:
+    def post(self, call: Callable[[Store], Any], on_failure: Callable[[BaseException], None] | None = None) -> None:
         """A hot write nobody waits for: it runs and commits with the batch it lands in; a failure is logged and,
-        at the next `flush`, told to whoever `posted_by` named when it was posted (the update's fetcher).
+        at the next `flush`, told to `on_failure` (the poster's own undo, e.g. a cache entry to forget) and then to
+        whoever `posted_by` named when it was posted (the update's fetcher, which handles the update again).
 
         For bursts whose handler needs no answer from the store (a quiz answer to a poll we know): the handler
         ends at once instead of holding one of PTB's 64 update slots through a trip to this thread and back. Still
@@ -110,7 +111,7 @@ class StoreWorker:
         self._submitted += 1
         if not self._soon and self._later is None:
             self._later = loop.call_later(POST_WINDOW, self._hand_over)
-        self._outgoing.append(_Job(call, None, loop, True, on_error=posted_by.get()))
+        self._outgoing.append(_Job(call, None, loop, True, on_error=_both(on_failure, posted_by.get())))
 
     async def flush(self) -> None:
         """Return once every call submitted before it has run and is committed (hot ones included), whether its
@@ -312,3 +313,16 @@ def _settle(jobs: list[_Job]) -> None:
             job.future.set_exception(job.error)
         else:
             job.future.set_result(job.result)
+
+
+def _both(first: Callable[[BaseException], None] | None,
+          then: Callable[[BaseException], None] | None) -> Callable[[BaseException], None] | None:
+    """Tell a posted write's failure to `first`, then to `then` (either may be missing)."""
+    if first is None or then is None:
+        return first or then
+
+    def tell(error: BaseException) -> None:
+        first(error)
+        then(error)
+
+    return tell

@@ -17,7 +17,6 @@ from bot.handlers.groups import PRESENT
 from bot.handlers.lookup import reply
 from bot.services import services
 from bot.store import Checkin, Member, Store
-from bot.storeworker import posted_by
 from schedules.campaign import parse_date_range
 from schedules.due import parse_time
 
@@ -116,20 +115,10 @@ async def learn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # trip per message (its own transaction, three statements, an answer back to the loop) was most of what the
     # store thread cost the burst. Posted writes are group-committed, and the update fetcher (or the webhook queue)
     # flushes them before the update is confirmed, so nothing acknowledged is lost. A write that fails makes its
-    # update be handled again (bot/storeworker.py `posted_by`): the sighting is forgotten first, or the cache would
-    # call the retry fresh and skip the write.
-    told = posted_by.get()
-
-    def failed(error: BaseException) -> None:
-        roster.forget(chat.id, user.id)
-        if told is not None:
-            told(error)
-
-    token = posted_by.set(failed)
-    try:
-        svc.db.post(lambda s: s.remember_member(chat.id, user.id, user.full_name, user.username, now=now))
-    finally:
-        posted_by.reset(token)
+    # update be handled again: the sighting is forgotten first, or the cache would call the retry fresh and skip
+    # the write.
+    svc.db.post(lambda s: s.remember_member(chat.id, user.id, user.full_name, user.username, now=now),
+                on_failure=lambda _: roster.forget(chat.id, user.id))
 
 
 async def joined(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

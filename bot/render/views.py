@@ -34,13 +34,10 @@ class LookupViews:
 
     def section_pages(self, section: Section) -> tuple[str, ...]:
         """Every page of the section (render.section_messages)."""
-        return self._section(section)[0]
+        return self.section(section)[0]
 
     def section(self, section: Section) -> tuple[tuple[str, ...], InlineKeyboardMarkup]:
         """The section's pages and the buttons under its first page (no reading: render.section_keyboard)."""
-        return self._section(section)
-
-    def _section(self, section: Section) -> tuple[tuple[str, ...], InlineKeyboardMarkup]:
         found = self._sections.get(section.ref)
         if found is None:
             pages = tuple(section_messages(self.doc, section))
