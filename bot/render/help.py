@@ -50,7 +50,8 @@ def help_text(doc: Document, private: bool, offline: bool = False) -> str:
         lines += ["", "在私聊里你就是管理员：发送 /subscribe 即可订阅个人的每日推送。"]
     lines += ["", "也可以直接发“目录”“搜索 终身学习”或“二、3”。"]
     if offline:
-        lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言）"]
+        lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言，"
+                  "/demo 模拟一周的学习记录，私聊 /review 在与机器人的私聊里发言）"]
     return "\n".join(lines)
 
 
