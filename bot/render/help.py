@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bot.render.core import esc
+from bot.render.refs import ref_problem
 from content.model import Document
+from content.refs import RefError
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("toc", "全文目录"),
@@ -61,8 +63,12 @@ def section_usage() -> str:
             "点一下就能打开：/section_2_3　用 /toc 查看目录。")
 
 
-def ref_error(text: str, reason: str) -> str:
-    return f"找不到“{esc(text.strip()[:30])}”。{esc(reason)}\n例如：/section 2.3　或用 /toc 查看目录。"
+def ref_error(text: str, doc: Document, error: RefError) -> str:
+    """A /section reference that names nothing: why, and what would work (examples given once)."""
+    reason = esc(ref_problem(doc, error))
+    if error.problem == "unreadable":  # the reason already quotes the text and shows how to write one
+        return f"{reason}\n或用 /toc 查看目录。"
+    return f"找不到“{esc(text.strip()[:30])}”。{reason}\n例如：/section 2.3　或用 /toc 查看目录。"
 
 
 def unknown_command(command: str) -> str:
