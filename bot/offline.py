@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot import render
 from bot.config import Config
-from bot.demo import fill_demo_week
+from bot.demo import DEMO_MEMBERS, fill_demo_week
 from bot.render import zone_label
 from bot.runner import Running, start, stop
 from bot.services import Services, build_services
@@ -37,7 +37,8 @@ DEMO_TITLE = "学习小组（本地演示）"
 ME = 1
 OWNER_NAME = "学员"
 # A few members besides you, so leaderboards and answers have more than one name; `/as 小王` speaks as one.
-MEMBERS = {2: "小王", 3: "小李", 4: "小张"}
+# They are the first of the /demo's members, so the demo's week is theirs too.
+MEMBERS = {uid: name for uid, name, _, _ in DEMO_MEMBERS[:3]}
 QUIET = 0.4  # seconds without bot output or requests that end one step
 
 
@@ -200,11 +201,19 @@ class Terminal:
         """Offline only: a week of simulated members' check-ins and answers (bot/demo.py), for /report and /export."""
         svc = self.running.svc
         today = await svc.local_today(DEMO_CHAT)
-        group = await svc.db(lambda s: s.group(DEMO_CHAT))
-        zone = ZoneInfo(group.timezone if group else svc.config.push.default_timezone)
+        group = await svc.db(lambda s: s.ensure_group(DEMO_CHAT, DEMO_TITLE))
+        zone = ZoneInfo(group.timezone)
         week = await svc.db(lambda s: fill_demo_week(s, DEMO_CHAT, svc.plan, svc.questions, today, zone,
                                                      random.Random(today.toordinal())))
+        _seat_demo_members(self.standin, [uid for uid, *_ in DEMO_MEMBERS])
+        if week.last is None:
+            print(render.demo_nothing(str(svc.config.database)), file=self.out, flush=True)
+            return
         print(render.demo_filled(week.days, week.checkins, week.answers), file=self.out, flush=True)
+        if week.last > today:  # the week came after the group's last push: time in the demo moves on to its end
+            end = local_push_datetime(group.schedule, week.last) + timedelta(minutes=1)
+            self.clock.catch_up(end)
+            self._note(render.offline_demo_clock(end.strftime("%Y-%m-%d %H:%M"), zone_label(group.timezone, end)))
 
 
 def mark_underlines(text: str, entities: Sequence[dict[str, Any]]) -> str:
@@ -366,12 +375,23 @@ async def _restore_demo(standin: StandIn, svc: Services, clock: ShiftedClock) ->
         world.user(FakeUser(uid, name))
         chat.members[uid] = "member"
     demo = await svc.db(_end_stale_rounds)
+    seated = await svc.db(lambda s: [uid for uid, *_ in DEMO_MEMBERS if s.member(DEMO_CHAT, uid) is not None])
+    _seat_demo_members(standin, seated)
     if demo is None or not demo.active:
         return True
     chat.members[world.bot.id] = "member"
     if demo.last_pushed is not None:
         clock.catch_up(local_push_datetime(demo.schedule, demo.last_pushed) + timedelta(minutes=1))
     return False
+
+
+def _seat_demo_members(standin: StandIn, user_ids: Sequence[int]) -> None:
+    """The /demo's members sit in the stand-in's group too, so the member count Telegram gives includes them."""
+    chat = standin.world.chat(DEMO_CHAT)
+    for uid, name, _, _ in DEMO_MEMBERS:
+        if uid in user_ids:
+            standin.world.user(FakeUser(uid, name))
+            chat.members.setdefault(uid, "member")
 
 
 def _end_stale_rounds(store: Store) -> Group | None:

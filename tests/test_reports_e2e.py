@@ -222,3 +222,18 @@ async def test_a_finished_plan_sends_the_admins_the_full_export(tmp_path: Path) 
         member = next(r for r in ledger if r[1] == MEMBER)
         assert member[3] == total and member[6] is not None  # the last day, checked in
         assert len(h.standin.sent(ADMIN, "sendDocument")) == 1  # once
+
+
+async def test_report_and_roster_count_the_group_without_the_bot(tmp_path: Path) -> None:
+    """getChatMemberCount counts the bot too: /roster said 4 members and /report 5 for the same group."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        chat = h.world.chat(GROUP)
+        for uid in (WANG, LI, MEMBER):
+            chat.members[uid] = "member"
+        people = sum(1 for uid in chat.members if uid != h.world.bot.id)
+        [summary] = await h.say(GROUP, ADMIN, "/report", replies=1)
+        assert f"（群成员 {people} 人）" in (summary.text or "")
+        [count] = await h.say(GROUP, ADMIN, "/roster", replies=1)
+        assert f"群成员共 {people} 人，不含机器人" in (count.text or "")

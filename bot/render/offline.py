@@ -20,6 +20,14 @@ def demo_filled(days: int, checkins: int, answers: int) -> str:
             "试试 /report、/export、/export csv）\n")
 
 
+def demo_nothing(database: str) -> str:
+    return f"  （本地演示：学习计划已经全部推送完，没有新的日子可以模拟。想从头再来：退出后删除 {database} 再运行。）\n"
+
+
+def offline_demo_clock(when: str, zone: str) -> str:
+    return f"本地：模拟的一周排在上次推送之后，时钟已快进到 {when}，{zone}"
+
+
 def offline_banner(title: str, members: list[str]) -> str:
     """What the offline chat prints at start: what it is, how to reach Telegram instead, what to try."""
     return (
