@@ -40,7 +40,8 @@ OWNER_NAME = "学员"
 # A few members besides you, so leaderboards and answers have more than one name; `/as 小王` speaks as one.
 # They are the first of the /demo's members, so the demo's week is theirs too.
 MEMBERS = {uid: name for uid, name, _, _ in DEMO_MEMBERS[:3]}
-PEOPLE = {ME: OWNER_NAME, **MEMBERS}  # whose private chats with the bot are shown
+# Whose private chats with the bot are shown: you, the members, and the /demo's members once it has run.
+PEOPLE = {ME: OWNER_NAME, **{uid: name for uid, name, _, _ in DEMO_MEMBERS}}
 PRIVATE_PREFIX = "私聊"  # `私聊 /review` says /review in the private chat with the bot
 QUIET = 0.4  # seconds without bot output or requests that end one step
 
@@ -196,9 +197,11 @@ class Terminal:
 
     def _speak_as(self, name: str) -> None:
         """Offline only: type as another demo member (`/as 小王`), or as yourself again (`/as 我`)."""
-        names = {OWNER_NAME: ME, "我": ME, **{n: uid for uid, n in MEMBERS.items()}}
+        seated = self.standin.world.chat(DEMO_CHAT).members  # the /demo's members join the group when it runs
+        members = {n: uid for uid, n in PEOPLE.items() if uid != ME and uid in seated}
+        names = {OWNER_NAME: ME, "我": ME, **members}
         if name not in names:
-            self._note(render.offline_as_usage([OWNER_NAME, *MEMBERS.values()]))
+            self._note(render.offline_as_usage([OWNER_NAME, *members]))
             return
         self.speaker = names[name]
         owner = self.speaker == ME
