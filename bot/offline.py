@@ -168,6 +168,8 @@ class Terminal:
             self._speak_as(text[len(text.split()[0]):].strip())
         elif command == "/demo":
             await self._demo()
+        elif command == "/remindnow":
+            await self._remind_now()
         else:
             world.user_sends(DEMO_CHAT, self.speaker, text)
 
@@ -237,6 +239,24 @@ class Terminal:
             self._note(render.offline_clock_jumped(when, zone_label(group.timezone, target)))
         await self.running.pusher.run_now()
 
+
+    async def _remind_now(self) -> None:
+        """Offline only: move the clock to this evening's reminder time and run the reminder (/pushnow jumps from
+        one morning's push to the next, over the evening, and a missed reminder is never sent late)."""
+        svc = self.running.svc
+        group, reminder = await svc.db(lambda s: (s.group(DEMO_CHAT), s.reminder(DEMO_CHAT)))
+        if group is None or reminder is None or reminder.remind_time is None:
+            self._note(render.offline_remind_first())
+            return
+        zone = ZoneInfo(group.timezone)
+        local = self.clock().astimezone(zone)
+        target = datetime.combine(local.date(), reminder.remind_time, zone)
+        if target > local:
+            self.clock.catch_up(target + timedelta(seconds=1))
+            self._note(render.offline_clock_to_reminder(target.strftime("%Y-%m-%d %H:%M"),
+                                                        zone_label(group.timezone, target)))
+        if not await self.running.campaign.remind_due():
+            self._note(render.offline_no_reminder())
 
     async def _demo(self) -> None:
         """Offline only: a week of simulated members' check-ins and answers (bot/demo.py), for /report and /export."""
