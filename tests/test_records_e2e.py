@@ -234,3 +234,23 @@ async def test_a_roster_write_that_fails_is_written_when_its_update_is_handled_a
         await settle(lambda: not h.world.updates)  # then confirmed
         assert refused == [LI.id, LI.id]
         assert len(h.standin.sent(GROUP)) == before + 2  # handled again: /toc was answered twice
+
+
+async def test_a_member_without_a_username_is_excused_by_the_name_the_roster_shows(tmp_path: Path) -> None:
+    """小张 has no @username: /roster lists 小张, and an organizer types /excuse @小张 or /excuse 小张."""
+    async with bot_running(tmp_path, clock=FakeClock(TUESDAY)) as h:
+        await subscribed(h)
+        world, store = h.world, h.svc.store
+        for person in (WANG, ZHANG):
+            world.user_joins(GROUP, person)
+        await settle(lambda: len(store.roster(GROUP)) == 3)
+        [done] = await h.say(GROUP, ADMIN, "/excuse @小张 12-01..12-02 出差")
+        assert "小张" in (done.text or "") and "12-01 至 12-02" in (done.text or "")
+        assert store.excused_on(GROUP, date(2026, 12, 2)) == {ZHANG.id}
+        [cancelled] = await h.say(GROUP, ADMIN, "/excuse 小张 取消")
+        assert "小张" in (cancelled.text or "")
+        assert store.excused_on(GROUP, date(2026, 12, 2)) == set()
+        [done] = await h.say(GROUP, ADMIN, "/excuse @xiaowang 今天")  # a username still wins
+        assert "小王" in (done.text or "")
+        [unknown] = await h.say(GROUP, ADMIN, "/excuse @小周 今天")
+        assert "没有找到“@小周”" in (unknown.text or "") and "名单上的名字" in (unknown.text or "")

@@ -13,6 +13,7 @@ import pytest
 from bot.config import build_config
 from bot.demo import DEMO_MEMBERS
 from bot.offline import run_offline
+from bot.store import Store
 from records import wording
 
 
@@ -36,3 +37,29 @@ async def test_demo_report_and_export_offline(tmp_path: Path, monkeypatch: pytes
     assert {name for _, name, _, _ in DEMO_MEMBERS} <= set(summary)
     assert summary["小王"][2:4] == (7, 7) and summary["小周"][3] == 0
     assert summary["小刘"][6] == 2  # excused two days
+
+
+async def test_demo_after_a_push_and_run_again_adds_later_weeks_in_order(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's first session (/pushnow, then /demo) and /demo again, in this run and the next: the plan's days
+    stay in calendar order, nothing is written twice, and the demo's 小王 is the member `/as 小王` speaks as."""
+    monkeypatch.chdir(tmp_path)
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/subscribe\n/pushnow\n/demo\n/demo\n/roster\n/report\n"), out=out)
+    first = out.getvalue()
+    assert "新增推送 7 天" in first and "新增推送 6 天" in first  # 1 pushed + 7 + 6 = the plan's 14 days
+    assert "时钟已快进到" in first
+    roster = first.split("名单（")[1].split("🤖")[0]
+    assert roster.count("小王") == 1
+    assert "已登记 9 人（群成员共 9 人，不含机器人）" in first  # the demo's members sit in the group too
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/demo\n/today\n"), out=out)
+    assert "学习计划已经全部推送完" in out.getvalue()
+    store = Store(config.database)
+    try:
+        pushes = store.pushes(-100)
+    finally:
+        store.close()
+    assert [day for _, day in pushes] == list(range(1, 15))
+    assert [d for d, _ in pushes] == sorted(d for d, _ in pushes)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+import random
+from datetime import date, time, timedelta
 from pathlib import Path
 
-from bot.store import Checkin, GroupChanges, Store
+from sqlite_utils import Database
+
+from bot.store import Checkin, GroupChanges, Store, migrations
 from schedules.ledger import PlanRule, telegram_key
 
 D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
@@ -110,3 +113,35 @@ def test_a_daily_round_and_a_quiz_round_may_run_side_by_side(tmp_path: Path) -> 
     assert (daily.kind, daily.closes_at) == ("daily", 100.0)
     assert store.start_round(-1, 0, ["c"], "x", now=3.0, kind="daily") is None
     assert store.running_round(-1) == quiz and store.running_round(-1, "daily") == daily
+
+
+def test_the_member_index_migration_keeps_every_answer_and_counts_sections_without_a_sort(tmp_path: Path) -> None:
+    """m015 widens the member index of an existing database's answers: the counts per member and section stay what
+    the answers say, and SQLite reads them in the order it counts them (no temporary b-tree: the point of it)."""
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m015_record_tallies_by_member")
+    rng = random.Random(5)
+    rows = [{"poll_id": f"p{n}", "user_id": uid, "chat_id": -1, "round_id": n, "question_id": f"q{n % 7}",
+             "ref": f"1.{n % 3}", "option": 0, "correct": rng.randrange(2), "answered_at": float(n),
+             "local_date": (D1 + timedelta(days=n // 4)).isoformat(), "option_ids": ""}
+            for n in range(40) for uid in (1, 2, 3) if rng.random() < 0.8]
+    db["answers"].insert_all(rows)
+    db.close()
+    store = Store(path)
+    assert "m015_record_tallies_by_member" in store.applied_migrations()
+    columns = [r[2] for r in store.db.execute("PRAGMA index_info(answers_member)")]
+    assert columns == ["chat_id", "user_id", "ref", "local_date", "question_id", "correct"]
+    expected: dict[tuple[int, str], tuple[int, int, str, int, str]] = {}
+    for row in rows:  # in rowid order: the first answer of a member in a section is the earliest
+        key = (row["user_id"], row["ref"])
+        n, k, *first = expected.get(key, (0, 0, row["question_id"], row["correct"], row["local_date"]))
+        expected[key] = (n + 1, k + row["correct"], *first)  # type: ignore[assignment]
+    counted: list[str] = []  # the statement as SQLite ran it, parameters in place
+    store.db.conn.set_trace_callback(counted.append)
+    by_ref, _ = store.record_answer_tallies(-1, D1, D1 + timedelta(days=30), full=False)
+    store.db.conn.set_trace_callback(None)
+    assert {(uid, ref): (n, k, qid, c, day) for uid, ref, n, k, qid, c, day, _ in by_ref} == expected
+    (statement,) = counted
+    plan = " ".join(r[3] for r in store.db.execute(f"EXPLAIN QUERY PLAN {statement}"))
+    assert "answers_member" in plan and "TEMP B-TREE" not in plan

@@ -184,7 +184,7 @@ async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Pause daily pushes."""
     svc = services(context)
     group = await _group(update, svc, GroupChanges(paused=True))
-    await _show_settings(update, svc, group, render.paused_note())
+    await _show_settings(update, svc, group, render.paused_note() if group.subscribed else render.not_subscribed_note())
 
 
 @admin_only
@@ -192,7 +192,9 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Resume daily pushes."""
     svc = services(context)
     group = await _group(update, svc, GroupChanges(paused=False))
-    await _show_settings(update, svc, group, render.resumed_note())
+    # "Resumed" would be untrue of a group that never subscribed: nothing is pushed until /subscribe.
+    note = render.resumed_note() if group.subscribed else render.not_subscribed_note()
+    await _show_settings(update, svc, group, note)
 
 
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -208,8 +208,11 @@ async def _member_for(context: ContextTypes.DEFAULT_TYPE, chat_id: int, who: Use
         return await svc.db(ensure), None
     if who.startswith("@"):
         found = await svc.db(lambda s: s.member_by_username(chat_id, who))
-        return (found, None) if found is not None else (None, render.excuse_unknown(who))
-    named = await svc.db(lambda s: s.members_named(chat_id, who))
+        if found is not None:
+            return found, None
+    # A member without a username is typed as the roster shows them, often with an @ (/excuse @小王).
+    name = who.removeprefix("@") or who
+    named = await svc.db(lambda s: s.members_named(chat_id, name))
     if len(named) == 1:
         return named[0], None
     return None, render.excuse_ambiguous(who, len(named)) if named else render.excuse_unknown(who)

@@ -11,11 +11,11 @@ import logging
 import re
 
 from telegram import Bot, Chat, Update
-from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot import render
 from bot.handlers.lookup import reply
+from bot.handlers.records import chat_size
 from bot.reports import period_of, send_chart, send_export, send_private_report, summary_and_channels, summary_of
 from bot.services import Services, services
 from records.export import FORMATS
@@ -57,18 +57,11 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     summary, channels = await summary_and_channels(svc, chat.id, period)
     sent = await send_private_report(context.bot, update.effective_user.id, summary)
     link = None if sent else deep_link(context.bot, "report", chat.id)
-    text = render.report_group(summary, await _member_count(chat), link, sent)
+    text = render.report_group(summary, await chat_size(context, chat.id), link, sent)
     if channels:
         text = f"{text}\n\n{render.report_channels(channels)}"
     await reply(update, text)
     await send_chart(context.bot, chat.id, summary)
-
-
-async def _member_count(chat: Chat) -> int | None:
-    try:
-        return await chat.get_member_count()
-    except (Forbidden, BadRequest):
-        return None
 
 
 def parse_export_args(args: list[str]) -> tuple[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bot.render.core import esc
+from bot.render.refs import ref_problem
 from content.model import Document
+from content.refs import RefError
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("toc", "全文目录"),
@@ -30,7 +32,7 @@ ADMIN_COMMANDS = (
     "/dailyquiz 2 每次推送后附 2 道小题（0 关闭，最多 3）",
     "/stopquiz 结束正在进行的测验",
     "/roster 成员名单（完整名单私信给管理员；/roster remove @用户名 移出名单）",
-    "/excuse @用户名 12-01..12-05 出差 登记请假（也可回复该成员的消息）",
+    "/excuse @用户名（或名单上的名字） 12-01..12-05 出差 登记请假（也可回复该成员的消息）",
     "/remind 20:30 推送日晚上提醒未打卡的成员（/remind off 关闭）",
     "/report 学习报告（week、month、all 或 12-01..12-07；明细私信发送）",
     "/export 学习台账 Excel（/export csv 为 CSV；私信发送）",
@@ -50,7 +52,8 @@ def help_text(doc: Document, private: bool, offline: bool = False) -> str:
         lines += ["", "在私聊里你就是管理员：发送 /subscribe 即可订阅个人的每日推送。"]
     lines += ["", "也可以直接发“目录”“搜索 终身学习”或“二、3”。"]
     if offline:
-        lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言）"]
+        lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言，"
+                  "/demo 模拟一周的学习记录，私聊 /review 在与机器人的私聊里发言）"]
     return "\n".join(lines)
 
 
@@ -60,8 +63,12 @@ def section_usage() -> str:
             "点一下就能打开：/section_2_3　用 /toc 查看目录。")
 
 
-def ref_error(text: str, reason: str) -> str:
-    return f"找不到“{esc(text.strip()[:30])}”。{esc(reason)}\n例如：/section 2.3　或用 /toc 查看目录。"
+def ref_error(text: str, doc: Document, error: RefError) -> str:
+    """A /section reference that names nothing: why, and what would work (examples given once)."""
+    reason = esc(ref_problem(doc, error))
+    if error.problem == "unreadable":  # the reason already quotes the text and shows how to write one
+        return f"{reason}\n或用 /toc 查看目录。"
+    return f"找不到“{esc(text.strip()[:30])}”。{reason}\n例如：/section 2.3　或用 /toc 查看目录。"
 
 
 def unknown_command(command: str) -> str:

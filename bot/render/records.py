@@ -87,13 +87,14 @@ def remind_status(at: time | None) -> str:
 
 
 def excuse_usage() -> str:
-    return ("用法：/excuse @用户名 12-01..12-05 出差，或回复该成员的消息发送 /excuse 12-01..12-05 出差。"
+    return ("用法：/excuse @用户名 12-01..12-05 出差（没有用户名的成员写名单上的名字，如 /excuse 小王 12-01 病假），"
+            "或回复该成员的消息发送 /excuse 12-01..12-05 出差。"
             "日期可写 12-01、12-01..12-05、今天；取消请假：/excuse @用户名 取消。")
 
 
 def excuse_unknown(who: str) -> str:
-    return (f"名单里没有找到“{esc(clip(who, 24))}”。请用 @用户名，或回复该成员的消息再发送 /excuse。"
-            "（成员在群里发过言或点过按钮后才会出现在名单里。）")
+    return (f"名单里没有找到“{esc(clip(who, 24))}”。请用 @用户名或名单上的名字（/roster 查看），"
+            "或回复该成员的消息再发送 /excuse。（成员在群里发过言或点过按钮后才会出现在名单里。）")
 
 
 def excuse_ambiguous(who: str, count: int) -> str:
@@ -147,7 +148,8 @@ def roster_removed(name: str) -> str:
 
 
 def roster_not_found(who: str) -> str:
-    return f"名单里没有找到“{esc(clip(who, 24))}”。请用 @用户名，或回复该成员的消息再发送 /roster remove。"
+    return (f"名单里没有找到“{esc(clip(who, 24))}”。请用 @用户名或名单上的名字，"
+            "或回复该成员的消息再发送 /roster remove。")
 
 
 def daily_quiz_intro(count: int, closes: datetime) -> str:

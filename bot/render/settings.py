@@ -96,6 +96,10 @@ def resumed_note() -> str:
     return "▶️ 已恢复每日推送。\n\n"
 
 
+def not_subscribed_note() -> str:
+    return "本群还没有订阅每日推送：管理员发送 /subscribe 订阅后才会开始推送。\n\n"
+
+
 def bad_time() -> str:
     return "时间格式不对。请写成 时:分，例如 /settime 07:30 或 /settime 20:00。"
 
