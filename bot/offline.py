@@ -228,6 +228,9 @@ class Terminal:
         """Offline only: move the clock to this group's next push time and run the push tick."""
         svc = self.running.svc
         group, hold = await svc.db(lambda s: (s.group(DEMO_CHAT), s.push_hold(DEMO_CHAT)))
+        if group is not None and group.finished:
+            self._note(render.offline_plan_finished())
+            return
         if group is None or not group.pushable:
             self._note(render.offline_subscribe_first())
             return

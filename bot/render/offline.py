@@ -112,6 +112,10 @@ def offline_verdict(correct: bool, right_answer: str) -> str:
     return "✔ 回答正确！" if correct else f"✘ 回答错误，正确答案：{right_answer}"
 
 
+def offline_plan_finished() -> str:
+    return "本地：学习计划已经全部推送完，没有下一次推送了（管理员可用 /goto 1 从头再学）"
+
+
 def offline_subscribe_first() -> str:
     return "本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复"
 
