@@ -26,6 +26,7 @@ from bench import commands, export, push, quiz, review, startup
 from bench.commands import PACED_RATE
 from bench.common import ErrorCounter, Sizes
 from bench.report import Row, markdown_table, text_table
+from bot import sqlitelib
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 WATCHDOG_GRACE = 60.0  # seconds past a phase's timeout before the watchdog ends the whole process
@@ -132,7 +133,7 @@ def write_markdown(path: Path, rows: Sequence[Row], sizes: Sizes, argv: Sequence
                    note_lines: Sequence[str]) -> None:
     command = " ".join(["python -m bench", *argv])
     machine = f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, " \
-              f"{platform.system()} {platform.machine()}"
+              f"{platform.system()} {platform.machine()}, {sqlitelib.described()}"
     body = [
         "# studybot benchmark results",
         "",

@@ -56,3 +56,12 @@ def memory_in_use() -> int | None:
         return None
     used.restype = ctypes.c_int64
     return int(used())
+
+
+def described() -> str:
+    """"SQLite 3.40.1 (memory statistics off)": the library and this setting, for benchmark results."""
+    import sqlite3  # here, not above: importing it starts the library (see the module's docstring)
+
+    from bot import SQLITE_MEMORY_STATISTICS_OFF
+
+    return f"SQLite {sqlite3.sqlite_version} (memory statistics {'off' if SQLITE_MEMORY_STATISTICS_OFF else 'on'})"
