@@ -143,8 +143,8 @@ class StrangerChats(TypeHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
 
 def vote_counts(update: RawUpdate) -> bool:
     """An update that is only the new vote counts of a poll still open (Telegram sends one after every vote): no
-    handler acts on it (PollNews stops it unhandled), so the fetcher drops it unparsed (bot/fetcher.UpdatesRequest).
-    A closed poll's update is kept: it moves the quiz round on."""
+    handler acts on it (PollNews stops it unhandled), so it is dropped unparsed, by the fetcher (bot/fetcher.py
+    UpdatesRequest) and by the webhook (leave_out_unparsed). A closed poll's update is kept: it moves the round on."""
     poll = update.get("poll")
     return len(update) == 2 and isinstance(poll, dict) and poll.get("is_closed") is False
 
@@ -262,7 +262,7 @@ def build_application(svc: Services, base_url: str | None = None, rate_limit: bo
         ApplicationBuilder()
         .token(token)
         .base_url(base_url or config.telegram.base_url)
-        .update_queue(HandledQueue())  # webhook mode: a POST is answered once its update is stored (bot/fetcher.py)
+        .update_queue(HandledQueue(vote_counts))  # webhook: a POST is answered once its update is stored (fetcher.py)
         .concurrent_updates(64)
         .request(sending_request(config.telegram.timeout, config.telegram.proxy))
     )

@@ -21,7 +21,7 @@ from bot.channels_view import stop_notice
 from bot.config import Config
 from bot.delivery import Deliverer
 from bot.digest import TICK_SECONDS, WeeklyDigest
-from bot.fetcher import HandledQueue, UpdateFetcher, retry_after_header
+from bot.fetcher import HandledQueue, UpdateFetcher, leave_out_unparsed, retry_after_header
 from bot.handlers import review
 from bot.handlers.quiz import ROUNDS_KEY
 from bot.logs import redact_also
@@ -135,6 +135,7 @@ async def _receive_updates(app: Application, svc: Services) -> UpdateFetcher | N
             listen=hook.listen, port=hook.port, url_path=urlsplit(hook.url).path.lstrip("/"), webhook_url=hook.url,
             secret_token=webhook_secret(hook.secret_token, telegram.token), allowed_updates=ALLOWED_UPDATES)
         retry_after_header(app, app.update_queue)
+        leave_out_unparsed(app, app.update_queue)
         return None
     fetcher = UpdateFetcher(app, svc.db.flush, ALLOWED_UPDATES, timeout=10)
     await fetcher.start()

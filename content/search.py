@@ -95,10 +95,15 @@ class Page:
         return max(1, math.ceil(self.total / self.per_page))
 
 
+def query_words(query: str) -> list[str]:
+    """The words of a query as typed: split on whitespace (full-width space too), a NUL counted as a space."""
+    return query.replace("\x00", " ").split()  # str.split() also splits on U+3000; FTS5 stops at a NUL
+
+
 def split_terms(query: str) -> tuple[str, ...]:
-    """The distinct search terms of a query: whitespace-separated (full-width space too), folded, capped."""
+    """The distinct search terms of a query: its words (query_words), folded, capped."""
     terms: list[str] = []
-    for raw in query.replace("\x00", " ").split():  # str.split() also splits on U+3000; FTS5 stops at a NUL
+    for raw in query_words(query):
         folded = fold(raw)
         term = (folded.strip(_STRIP) or folded)[:MAX_TERM_CHARS]
         if term and term not in terms:

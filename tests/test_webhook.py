@@ -8,8 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from telegram import Update
+from telegram.ext import ContextTypes, TypeHandler
 
 from bot.config import ConfigError
+from bot.standin.state import PollState
 from tests.botkit import GROUP, MEMBER, TOKEN, debug_log, make_config, post, webhook_bot
 
 
@@ -110,3 +113,28 @@ def test_the_secret_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch
     assert header != secret
     assert "s3cret" == secret  # noqa: SIM300
     assert calls == [(b"s3cret", b"guessed"), (b"s3cret", b"s3cret")]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_an_open_polls_vote_counts_are_answered_200_undispatched_and_a_closed_polls_update_is_handled(
+        tmp_path: Path) -> None:
+    """As in polling (tests/test_fetcher_votes.py): the poll update Telegram sends after every vote of an open poll
+    is left out before PTB parses it, yet answered 200 (or Telegram would send it again); a closed poll's is not."""
+    seen: list[Update] = []
+
+    async def look(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        seen.append(update)
+
+    poll = PollState(id="5000", chat_id=GROUP, message_id=7, question="问题", options=["甲", "乙"], type="quiz",
+                     is_anonymous=False, allows_multiple_answers=False, correct_option_ids=(0,), votes={MEMBER: (0,)})
+    async with webhook_bot(tmp_path) as (_server, running, url):
+        running.app.add_handler(TypeHandler(Update, look), group=-100)  # before every handler of the bot
+        loop = asyncio.get_running_loop()
+        counts = {"update_id": 1, "poll": poll.to_api()}
+        assert await loop.run_in_executor(None, post, url, counts, "wrong") == 403  # the secret is checked first
+        assert await loop.run_in_executor(None, post, url, counts) == 200
+        poll.is_closed = True
+        closed = {"update_id": 2, "poll": poll.to_api()}
+        assert await loop.run_in_executor(None, post, url, closed) == 200  # answered once handled (HandledQueue)
+        assert [(u.update_id, u.poll.is_closed) for u in seen if u.poll is not None] == [(2, True)]
+        assert [u.update_id for u in seen] == [2]

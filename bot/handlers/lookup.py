@@ -90,7 +90,7 @@ async def search(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def send_search(update: Update, svc: Services, query: str, page: int) -> None:
-    _, text, keyboard = svc.views.search(query, page)
+    text, keyboard = svc.views.search(query, page)
     await reply(update, text, keyboard)
 
 
@@ -175,7 +175,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif kind == "srch":
         page, _, text = rest.partition(":")
         if _number(page) and text.strip():
-            _, shown, markup = svc.views.search(text, _number(page))
+            shown, markup = svc.views.search(text, _number(page))
             await _edit(query, shown, markup or InlineKeyboardMarkup([]))
     elif kind == "rd":
         ref, _, day = rest.partition(":")

@@ -4,7 +4,9 @@ The speech and its search index do not change while the bot runs, so `/section 2
 every time, and `/search 学习` the same hits. Rendering them (typography, escaping, splitting at sentence ends, the
 search's SQL and snippets) was about a twentieth of the CPU a lookup cost in a burst of them
 (`python -m bench --only commands`). Sections are few and all kept; searches are kept up to `searches`, the least
-recently used dropped first (a member can search for anything).
+recently used dropped first (a member can search for anything), keyed on the query's words as the search splits
+them: "终身学习 " and "终身学习" are one entry. They are not folded (終身學習 and 终身学习 find the same hits yet are
+two entries): the reply quotes the query as typed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from telegram import InlineKeyboardMarkup
 from bot.render.buttons import search_keyboard, section_keyboard
 from bot.render.lookup import search_results, section_messages
 from content.model import Document, Section
-from content.search import Page, SearchIndex
+from content.search import SearchIndex, query_words
 
 SEARCHES_KEPT = 512
 
@@ -30,7 +32,7 @@ class LookupViews:
         self.index = index
         self.searches = searches
         self._sections: dict[str, tuple[tuple[str, ...], InlineKeyboardMarkup]] = {}
-        self._searches: OrderedDict[tuple[str, int], tuple[Page, str, InlineKeyboardMarkup | None]] = OrderedDict()
+        self._searches: OrderedDict[tuple[str, int], tuple[str, InlineKeyboardMarkup | None]] = OrderedDict()
 
     def section_pages(self, section: Section) -> tuple[str, ...]:
         """Every page of the section (render.section_messages)."""
@@ -44,15 +46,16 @@ class LookupViews:
             found = self._sections[section.ref] = (pages, section_keyboard(self.doc, section, 0, len(pages)))
         return found
 
-    def search(self, query: str, page: int = 1) -> tuple[Page, str, InlineKeyboardMarkup | None]:
-        """Page `page` of the hits for `query`: the page, its text (render.search_results) and its buttons."""
+    def search(self, query: str, page: int = 1) -> tuple[str, InlineKeyboardMarkup | None]:
+        """Page `page` of the hits for `query`: its text (render.search_results) and its buttons."""
+        query = " ".join(query_words(query))  # what the search sees; whitespace as typed would only split the cache
         key = (query, page)
         found = self._searches.get(key)
         if found is not None:
             self._searches.move_to_end(key)
             return found
         result = self.index.page(query, page)
-        found = self._searches[key] = (result, search_results(query, result), search_keyboard(query, result))
+        found = self._searches[key] = (search_results(query, result), search_keyboard(query, result))
         while len(self._searches) > self.searches:
             self._searches.popitem(last=False)
         return found
