@@ -4,6 +4,3 @@ Every figure is measured against a bare python-telegram-bot baseline doing the s
 process run, against the same in-process Bot API stand-in, so machine noise and the stand-in's own cost hit both.
 """
 
-# The bot's package first, before any benchmark module imports sqlite3: it turns SQLite's memory statistics off,
-# which only works before the library starts (bot/sqlitelib.py), as `studybot run` has it.
-import bot  # noqa: F401

@@ -22,6 +22,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+# The bot's package before the phases, which import sqlite3: it turns SQLite's memory statistics off, which only works
+# before the library starts (bot/sqlitelib.py), as `studybot run` has it. Here, not in bench/__init__.py, so that the
+# bare-PTB start-up baseline (`python -m bench.bare_bot`) imports nothing of studybot.
+import bot  # noqa: F401
 from bench import commands, export, push, quiz, review, startup
 from bench.commands import PACED_RATE
 from bench.common import ErrorCounter, Sizes
