@@ -169,11 +169,12 @@ def _print_channels(store: Store, config: Config) -> None:
 
 def cmd_export(args: argparse.Namespace, config: Config) -> None:
     import asyncio
+    from datetime import date
 
     from bot.reports import export_file, load_summary
     from bot.services import build_services
     from records.model import Period
-    from records.period import parse_date
+    from records.period import parse_date, parse_period
 
     store = _open_store(config)
     known = store.group(args.chat)
@@ -183,13 +184,18 @@ def cmd_export(args: argparse.Namespace, config: Config) -> None:
     svc = build_services(config)
 
     async def export() -> Path:
-        today = await svc.local_today(args.chat)
-        first = await svc.db(lambda s: s.first_push(args.chat))
+        first, last = await svc.db(lambda s: (s.first_push(args.chat), (s.last_push(args.chat) or (None,))[0]))
+        # The offline chat's clock runs ahead of real time (/pushnow, /demo): its pushes may be after today.
+        today = max(await svc.local_today(args.chat), last or date.min)
         try:
-            start = parse_date(args.start, today) if args.start else min(first or today, today)
-            end = parse_date(args.end, today) if args.end else today
+            if args.start and args.end:  # one rule with /report's D..D: the end up to today, the start before it
+                chosen = parse_period(f"{args.start}..{args.end}", today)
+                start, end = chosen.first, chosen.last
+            else:
+                end = parse_date(args.end, today) if args.end else today
+                start = parse_date(args.start, end) if args.start else min(first or end, end)
         except ValueError as exc:
-            raise CliError(f"{exc}; use YYYY-MM-DD") from None
+            raise CliError(f"{exc}; use YYYY-MM-DD (--from before --to)") from None
         if end < start:
             raise CliError(f"--to {end} is before --from {start}")
         period = Period(start, end, f"{start}..{end}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TextIO
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from bot import render
@@ -39,7 +40,19 @@ OWNER_NAME = "学员"
 # A few members besides you, so leaderboards and answers have more than one name; `/as 小王` speaks as one.
 # They are the first of the /demo's members, so the demo's week is theirs too.
 MEMBERS = {uid: name for uid, name, _, _ in DEMO_MEMBERS[:3]}
+PEOPLE = {ME: OWNER_NAME, **MEMBERS}  # whose private chats with the bot are shown
+PRIVATE_PREFIX = "私聊"  # `私聊 /review` says /review in the private chat with the bot
 QUIET = 0.4  # seconds without bot output or requests that end one step
+
+
+@dataclass(frozen=True)
+class Button:
+    """One button of the latest keyboard: a callback (data) or a link (url)."""
+
+    chat_id: int
+    message_id: int
+    data: str
+    url: str
 
 
 class ShiftedClock:
@@ -67,13 +80,13 @@ class Terminal:
     clock: ShiftedClock
     out: TextIO = sys.stdout
     files: Path = field(default_factory=Path.cwd)  # where files the bot sends (exports, charts) are written
-    buttons: list[tuple[int, str]] = field(default_factory=list)  # (message id, callback data) of the latest keyboard
+    buttons: list[Button] = field(default_factory=list)  # the latest keyboard's
     open_poll: str | None = None
     pressed: str | None = None  # the callback query of the last button press, whose toast is still to show
     speaker: int = ME  # who types: you, or a demo member after `/as 小王`
 
     def show(self, record: SentRecord) -> None:
-        if record.chat_id == ME:
+        if record.chat_id in PEOPLE:
             self._show_private(record)
             return
         if record.chat_id != DEMO_CHAT:
@@ -90,11 +103,15 @@ class Terminal:
             self._print(render.offline_bot_label(), render.offline_poll_closed())
 
     def _show_private(self, record: SentRecord) -> None:
-        """The bot's private chat with you, shown inline with a 🔒 prefix; files are saved to the working folder."""
+        """The bot's private chat with you (or a member), shown inline with a 🔒 prefix; files go to the folder."""
+        label = render.offline_private_label(None if record.chat_id == ME else PEOPLE[record.chat_id])
         if record.file is not None:
-            self._print(render.offline_private_label(), self._save(record))
-        elif record.method == "sendMessage" and record.text is not None:
-            self._print(render.offline_private_label(), mark_underlines(record.text, record.entities))
+            self._print(label, self._save(record))
+        elif record.method == "sendPoll" and record.poll is not None:
+            self._show_poll(record.poll, label)
+        elif record.method in ("sendMessage", "editMessageText") and record.text is not None:
+            self._print(label, mark_underlines(record.text, record.entities))
+            self._remember_buttons(record)
 
     def _save(self, record: SentRecord) -> str:
         assert record.file is not None
@@ -103,17 +120,18 @@ class Terminal:
         caption = (record.message or {}).get("caption", "")
         return render.offline_file_saved(str(path.resolve()), caption)
 
-    def _show_poll(self, poll: dict[str, Any]) -> None:
+    def _show_poll(self, poll: dict[str, Any], label: str | None = None) -> None:
         self.open_poll = str(poll["id"])
-        self._print(render.offline_poll_label(),
+        self._print(label or render.offline_poll_label(),
                     render.offline_poll(poll["question"], [o["text"] for o in poll["options"]]))
 
     def _remember_buttons(self, record: SentRecord) -> None:
         rows = (record.reply_markup or {}).get("inline_keyboard") or []
-        found = [(record.message_id, b.get("callback_data", ""), b.get("text", "")) for row in rows for b in row]
+        found = [(Button(record.chat_id, record.message_id, b.get("callback_data", ""), b.get("url", "")),
+                  b.get("text", "")) for row in rows for b in row]
         if found:
-            self.buttons = [(m, data) for m, data, _ in found]
-            print(render.offline_buttons([text for _, _, text in found]), file=self.out, flush=True)
+            self.buttons = [button for button, _ in found]
+            print(render.offline_buttons([text for _, text in found]), file=self.out, flush=True)
 
     def _print(self, who: str, text: str) -> None:
         body = "\n".join("  " + line for line in text.splitlines())
@@ -132,10 +150,15 @@ class Terminal:
         if text.startswith("#") and text[1:].isdigit():
             index = int(text[1:]) - 1
             if 0 <= index < len(self.buttons):
-                message_id, data = self.buttons[index]
-                self.pressed = world.user_presses(DEMO_CHAT, self.speaker, message_id, data)
+                self._press(self.buttons[index])
             else:
                 self._note(render.offline_no_button())
+        elif command == PRIVATE_PREFIX:
+            said = text[len(PRIVATE_PREFIX):].strip()
+            if said:
+                world.user_sends(self.speaker, self.speaker, said)  # a private chat's id is the user's
+            else:
+                self._note(render.offline_private_usage(PRIVATE_PREFIX))
         elif text.isdigit() and self.open_poll is not None and len(text) <= 2:
             self._answer(int(text) - 1)
         elif command == "/pushnow":
@@ -146,6 +169,21 @@ class Terminal:
             await self._demo()
         else:
             world.user_sends(DEMO_CHAT, self.speaker, text)
+
+    def _press(self, button: Button) -> None:
+        """A callback button is pressed; a link button opens what Telegram would: a t.me/<bot>?start= deep link
+        starts the private chat with its payload (去私聊复习, a report's link), any other link is only named."""
+        if not button.url:
+            self.pressed = self.standin.world.user_presses(button.chat_id, self.speaker, button.message_id,
+                                                           button.data)
+            return
+        link = urlsplit(button.url)
+        payload = parse_qs(link.query).get("start", [""])[0]
+        if link.hostname != "t.me" or not payload:
+            self._note(render.offline_link(button.url))
+            return
+        self._note(render.offline_deep_link(payload))
+        self.standin.world.user_sends(self.speaker, self.speaker, f"/start {payload}")
 
     def show_toast(self) -> None:
         """The short notice Telegram pops up over the chat when a button is answered (e.g. 已记录：第 3 天)."""

@@ -114,3 +114,14 @@ async def test_sections_and_readings_show_full_width_punctuation(tmp_path: Path)
         text = part.text or ""
         assert "各级党委（组）要把推进马" in text and "(组)" not in text
         assert "四、加强领导，推动学习型党组织建设落到实处" in text  # the breadcrumb's heading too
+
+
+async def test_an_unreadable_reference_is_explained_once(tmp_path: Path) -> None:
+    """/section abc said 找不到“abc”。看不懂“abc”。 and gave two sets of examples."""
+    async with bot_running(tmp_path) as h:
+        [bad] = await h.say(GROUP, MEMBER, "/section abc")
+        text = bad.text or ""
+        assert text.startswith("看不懂“abc”。") and text.count("abc") == 1
+        assert text.count("写法示例") == 1 and "例如：" not in text and "/toc" in text
+        [missing] = await h.say(GROUP, MEMBER, "/section 2.99")
+        assert (missing.text or "").startswith("找不到“2.99”。第二部分只有 3 点")

@@ -79,3 +79,22 @@ async def test_the_readme_quick_start_shows_what_the_offline_chat_prints(tmp_pat
         found = transcript.find(line, at)
         assert found >= 0, f"README shows {line!r}, which the offline chat does not print (there)"
         at = found + len(line)
+
+
+async def test_the_private_chat_is_reachable_by_prefix_and_by_deep_link_buttons(tmp_path: Path) -> None:
+    """/review, /reminder and /forgetme only work in private, and the 📚 去私聊复习 button is a t.me link: offline, a
+    press on it answered as a stale check-in (its callback data is empty), and nothing could be said in private."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    lines = "/review\n#1\n私聊 /reminder 21:00\n私聊\n/as 小王\n私聊 /forgetme\n"
+    await run_offline(config, stdin=io.StringIO(lines), out=out)
+    steps = out.getvalue().split("\n> ")
+    pressed = next(s for s in steps if s.startswith("#1"))
+    assert "打开与机器人的私聊，并替你发送 /start review_-100" in pressed
+    assert "🔒 私聊 · 学习助手:" in pressed and "打卡" not in pressed
+    reminder = next(s for s in steps if s.startswith("私聊 /reminder"))
+    assert "🔒 私聊 · 学习助手:" in reminder and "21:00" in reminder and "只能在与我的私聊中使用" not in reminder
+    bare = next(s for s in steps if s.startswith("私聊\n"))
+    assert "私聊 /review" in bare  # how to use the prefix
+    forget = next(s for s in steps if s.startswith("私聊 /forgetme"))
+    assert "🔒 小王的私聊 · 学习助手:" in forget

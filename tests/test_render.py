@@ -13,6 +13,7 @@ from bot import render
 from bot.store import AnswerRecord
 from content.loader import load_document
 from content.readings import plan_readings
+from content.refs import RefError
 from content.search import Page, SearchIndex
 from content.typography import to_display
 
@@ -47,8 +48,10 @@ def test_section_messages_split_a_long_section_under_telegrams_limit() -> None:
 def test_user_text_is_escaped_in_html_replies() -> None:
     reply = render.search_results("<b>&</i>", Page((), 0, 1, 5))
     assert "<b>&</i>" not in reply and html.escape("<b>&</i>", quote=False) in reply
-    bad = render.ref_error("<script>", "没有这一部分。")
-    assert "<script>" not in bad
+    doc = load_document()
+    for error in (RefError("unreadable", text="<script>"), RefError("no_part", number=9)):
+        bad = render.ref_error("<script>", doc, error)
+        assert "<script>" not in bad and "&lt;script&gt;" in bad
 
 
 def test_reading_header_names_day_total_and_point() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -74,3 +74,30 @@ def test_export_refuses_unknown_groups_and_bad_dates(config: Path, tmp_path: Pat
     assert main(["-c", str(config), "export", "--chat", str(GROUP), "--from", "soon"]) == 1
     assert "use YYYY-MM-DD" in capsys.readouterr().err
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_export_dates_follow_one_rule_and_a_clock_run_ahead(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The offline chat's /pushnow and /demo push on dates after today: `studybot export` without dates used to end
+    at today (those days left out), and `--from 12-01 --to 12-07` said the end (last year) was before the start."""
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    ahead = [today + timedelta(days=n) for n in (3, 4)]
+    db = tmp_path / "ahead.db"
+    store = Store(db)
+    store.ensure_group(GROUP, "演示群")
+    for n, day in enumerate(ahead, start=1):
+        assert store.record_push(GROUP, day, n) is not None
+    store.close()
+    path = tmp_path / "ahead.yaml"
+    path.write_text(f'database: "{db}"\n', encoding="utf-8")
+    out = tmp_path / "all.xlsx"
+    assert main(["-c", str(path), "export", "--chat", str(GROUP), "-o", str(out)]) == 0
+    days = [r[0] for r in openpyxl.load_workbook(out)[wording.DAYS_SHEET].iter_rows(min_row=2, values_only=True)]
+    assert len(days) == 2, days
+    typed = tmp_path / "typed.xlsx"
+    first, last = (f"{d:%m-%d}" for d in ahead)
+    assert main(["-c", str(path), "export", "--chat", str(GROUP), "--from", first, "--to", last,
+                 "-o", str(typed)]) == 0, capsys.readouterr().err
+    daily = list(openpyxl.load_workbook(typed)[wording.DAYS_SHEET].iter_rows(min_row=2, values_only=True))
+    assert len(daily) == 2

@@ -237,3 +237,23 @@ async def test_report_and_roster_count_the_group_without_the_bot(tmp_path: Path)
         assert f"（群成员 {people} 人）" in (summary.text or "")
         [count] = await h.say(GROUP, ADMIN, "/roster", replies=1)
         assert f"群成员共 {people} 人，不含机器人" in (count.text or "")
+
+
+async def test_a_typed_period_is_named_once_and_a_full_day_is_praised(tmp_path: Path) -> None:
+    """/report 12-01..12-02 was headed （12-01..12-02：12-01 至 12-02） or, in another year, （2025-12-01..2025-12-07：
+    12-01 至 12-07）, the year lost in the run-on; and 今天还有 0 人未打卡 read oddly."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        today = await inject(h)
+        yesterday = today - timedelta(days=1)
+        now = datetime.now().timestamp()
+        await h.svc.db(lambda s: s.record_checkin(Checkin(GROUP, MEMBER, today, 2, today, time(9), now, False)))
+        typed = f"{yesterday:%m-%d}..{today:%m-%d}"
+        [summary] = await h.say(GROUP, ADMIN, f"/report {typed}", replies=1)
+        text = summary.text or ""
+        assert text.splitlines()[0].endswith(f"（{yesterday:%m-%d} 至 {today:%m-%d}）"), text.splitlines()[0]
+        assert "今天全员已打卡" in text and "0 人未打卡" not in text
+        later = today + timedelta(days=3)  # not yet this year: last year's, and the header says which year
+        if later.year == today.year:
+            [old] = await h.say(GROUP, ADMIN, f"/report {later:%m-%d}..{later:%m-%d}", replies=1)
+            assert f"（{later.year - 1}-{later:%m-%d}）" in (old.text or "").splitlines()[0]

@@ -76,7 +76,7 @@ async def show_ref(update: Update, svc: Services, text: str) -> None:
     try:
         found = resolve(svc.doc, text)
     except RefError as exc:
-        await reply(update, render.ref_error(text, render.ref_problem(svc.doc, exc)))
+        await reply(update, render.ref_error(text, svc.doc, exc))
         return
     if update.effective_chat is not None:
         await send_section(update.effective_chat, svc, found)

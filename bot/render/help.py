@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from bot.render.core import esc
+from bot.render.refs import ref_problem
 from content.model import Document
+from content.refs import RefError
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("toc", "全文目录"),
@@ -50,7 +52,8 @@ def help_text(doc: Document, private: bool, offline: bool = False) -> str:
         lines += ["", "在私聊里你就是管理员：发送 /subscribe 即可订阅个人的每日推送。"]
     lines += ["", "也可以直接发“目录”“搜索 终身学习”或“二、3”。"]
     if offline:
-        lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言）"]
+        lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言，"
+                  "/demo 模拟一周的学习记录，私聊 /review 在与机器人的私聊里发言）"]
     return "\n".join(lines)
 
 
@@ -60,8 +63,12 @@ def section_usage() -> str:
             "点一下就能打开：/section_2_3　用 /toc 查看目录。")
 
 
-def ref_error(text: str, reason: str) -> str:
-    return f"找不到“{esc(text.strip()[:30])}”。{esc(reason)}\n例如：/section 2.3　或用 /toc 查看目录。"
+def ref_error(text: str, doc: Document, error: RefError) -> str:
+    """A /section reference that names nothing: why, and what would work (examples given once)."""
+    reason = esc(ref_problem(doc, error))
+    if error.problem == "unreadable":  # the reason already quotes the text and shows how to write one
+        return f"{reason}\n或用 /toc 查看目录。"
+    return f"找不到“{esc(text.strip()[:30])}”。{reason}\n例如：/section 2.3　或用 /toc 查看目录。"
 
 
 def unknown_command(command: str) -> str:

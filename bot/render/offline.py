@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 
-def offline_private_label() -> str:
-    return "🔒 私聊 · 学习助手"
+def offline_private_label(member: str | None = None) -> str:
+    """The private chat with the bot: yours, or a member's after `/as 小王`."""
+    return f"🔒 {member}的私聊 · 学习助手" if member else "🔒 私聊 · 学习助手"
+
+
+def offline_private_usage(prefix: str) -> str:
+    return f"本地：在与机器人的私聊里发言，例如 {prefix} /review 或 {prefix} /help"
+
+
+def offline_deep_link(payload: str) -> str:
+    return f"本地：这个按钮打开与机器人的私聊，并替你发送 /start {payload}"
+
+
+def offline_link(url: str) -> str:
+    return f"本地：这个按钮在 Telegram 里打开网址 {url}"
 
 
 def offline_toast(text: str) -> str:
@@ -36,7 +49,7 @@ def offline_banner(title: str, members: list[str]) -> str:
         "again.\n"
         f"你是演示群“{title}”的群主，群里还有{'、'.join(members)}。试试：/toc、/section 2.3、/search 终身学习、"
         "/subscribe、/pushnow、/quiz 3；/as 小王 换成另一位成员发言；/demo 模拟一周的学习记录，再试 /report、/export；"
-        "输入 /help 查看全部命令，Ctrl-D 或 Ctrl-C 退出。\n"
+        "私聊 /review 在与机器人的私聊里发言；输入 /help 查看全部命令，Ctrl-D 或 Ctrl-C 退出。\n"
     )
 
 

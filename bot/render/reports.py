@@ -19,8 +19,14 @@ def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
+_NAMED_PERIODS = {wording.WEEK, wording.MONTH, wording.ALL, wording.LAST_WEEK}
+
+
 def _period_text(summary: RecordSummary) -> str:
+    """近 7 天：11-26 至 12-02; a typed range is its own label (2025-12-01 至 2025-12-07 when not this year)."""
     p = summary.campaign.period
+    if p.label not in _NAMED_PERIODS:
+        return esc(p.label.replace("..", " 至 "))
     return f"{esc(p.label)}：{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}" if p.last != p.first else "")
 
 
@@ -46,7 +52,7 @@ def report_group(summary: RecordSummary, members_total: int | None, link: str | 
     else:
         lines.append("测验：这段时间没有人作答。")
     if summary.today_missing is not None:
-        lines.append(f"今天还有 {summary.today_missing} 人未打卡。")
+        lines.append(f"今天还有 {summary.today_missing} 人未打卡。" if summary.today_missing else "今天全员已打卡 👏")
     top = [m for m in summary.top(REPORT_TOP_SHOWN) if m.checked > 0]  # no star for 0 days
     if top:
         names = "、".join(f"{esc(clip(m.name, 12))}（{m.checked} 天）" for m in top)
