@@ -25,6 +25,7 @@ import collections
 import concurrent.futures
 import contextlib
 import contextvars
+import copy
 import logging
 import queue
 import sqlite3
@@ -37,6 +38,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 # How long a posted write (`post`) may wait to be handed to the store's thread when nothing else goes first: the
 # flush before the update offset is confirmed (or any awaited call) hands it over sooner, with everything else.
@@ -284,7 +286,7 @@ class StoreWorker:
     def _fail(jobs: list[_Job], exc: Exception) -> None:
         log.warning("group commit of %d store calls failed: %s", len(jobs), exc)
         for job in jobs:
-            job.result, job.error = None, exc
+            job.result, job.error = None, exc if len(jobs) == 1 else own_copy(exc)
 
     @staticmethod
     def _answer(batch: list[_Job]) -> None:
@@ -298,6 +300,27 @@ class StoreWorker:
         for loop, jobs in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
                 loop.call_soon_threadsafe(_settle, jobs)
+
+
+def own_copy(error: E) -> E:
+    """`error` for one of the several callers that one failure fails (a batch, a group commit): a copy of it (same
+    type, arguments and attributes, e.g. sqlite3's error code) caused by it.
+
+    One object raised by many callers is changed by each: a caller raising it inside an `except` sets its
+    `__context__` for all, and a raise adds that caller's frames to its `__traceback__`, which the next future it is
+    handed to keeps (bot/turnbatch.py answers its askers over several loop turns): every later caller's logged
+    traceback then carries the earlier ones' frames. A copy is changed by its own caller only."""
+    try:
+        mine = copy.copy(error)
+    except Exception:  # an exception class that cannot be rebuilt from its arguments: shared, as before
+        return error
+    if mine is error:
+        return error
+    notes = getattr(error, "__notes__", None)
+    if notes is not None:
+        mine.__notes__ = list(notes)  # copied by reference with the rest of its attributes
+    mine.__cause__ = error  # also sets __suppress_context__, as `raise mine from error` would
+    return mine
 
 
 def _nothing(store: Store) -> None:

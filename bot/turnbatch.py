@@ -4,10 +4,11 @@ In a broadcast, the deliveries that start in the same turn each want a claim and
 the same turn each want their record. Alone, each is a ledger transaction of its own (BEGIN IMMEDIATE, the
 compare-and-set, COMMIT, and the pages written with it). Batched, the store runs the asks of one turn in one
 transaction (`Ledger.claim_many` / `record_many`, each ask still its own compare-and-set), and each asker hears its
-own answer. A batch that fails as a whole (the database locked) fails every ask in it, as each would have alone; an
-answer that is an exception (a record refused with `LostClaim`) is raised to its asker only. A batch that fails for
-any other reason (a bug or a constraint in one group's ask rolls back the whole transaction) runs again ask by ask,
-so that one ask's fault fails that ask alone: the others' records are of days already sent.
+own answer. A batch that fails as a whole (the database locked) fails every ask in it, as each would have alone,
+each asker with an exception object of its own (caused by the batch's); an answer that is an exception (a record
+refused with `LostClaim`) is raised to its asker only. A batch that fails for any other reason (a bug or a
+constraint in one group's ask rolls back the whole transaction) runs again ask by ask, so that one ask's fault
+fails that ask alone: the others' records are of days already sent.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from bot.store import Store
-from bot.storeworker import StoreWorker
+from bot.storeworker import StoreWorker, own_copy
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -63,7 +64,8 @@ class TurnBatch(Generic[A, R]):
             try:
                 answers = await self._db(lambda store: run(store, items))
             except sqlite3.OperationalError as exc:  # the database locked, or gone: each ask alone would meet it
-                answers = [exc] * len(items)
+                # Each asker its own exception (caused by this one): see own_copy.
+                answers = [exc] if len(items) == 1 else [own_copy(exc) for _ in items]
             except Exception as exc:
                 answers = [exc] if len(items) == 1 else await self._one_by_one(items)
         except asyncio.CancelledError:

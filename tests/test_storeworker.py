@@ -454,3 +454,19 @@ async def test_a_posted_write_alone_is_committed_without_a_flush_and_before_a_la
     assert await worker(lambda s: s.group(-2)) is not None  # handed over with it, and run before it
     other.close()
     worker.close()
+
+
+def test_a_group_commit_that_fails_as_a_whole_gives_each_caller_an_exception_of_its_own() -> None:
+    """As in bot/turnbatch.py: one object handed to many callers is changed by each one's raise (see own_copy)."""
+    loop = asyncio.new_event_loop()
+    try:
+        jobs = [storeworker._Job(call=lambda s: None, future=loop.create_future(), loop=loop, hot=True)
+                for _ in range(3)]
+        failed = sqlite3.OperationalError("database is locked")
+        StoreWorker._fail(jobs, failed)
+    finally:
+        loop.close()
+    errors = [job.error for job in jobs]
+    assert len({id(e) for e in errors}) == 3 and failed not in errors
+    assert all(type(e) is sqlite3.OperationalError and e.args == failed.args and e.__cause__ is failed
+               for e in errors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,44 @@ async def test_a_batch_that_fails_as_a_whole_fails_every_ask_in_it(tmp_path: Pat
         batch: TurnBatch[int, int] = TurnBatch(db, run)
         answers = await asyncio.gather(batch(1), batch(2), return_exceptions=True)
         assert all(isinstance(a, sqlite3.OperationalError) for a in answers)
+
+
+async def test_a_batch_that_fails_as_a_whole_hands_each_asker_an_exception_of_its_own(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """One object raised by every asker: each raise adds its frames to the object's traceback, which the askers
+    answered in a later turn (per_turn) are handed, so each logged traceback carried every earlier asker's frames;
+    and an asker raising it inside an `except` set its __context__ for all."""
+    locked = sqlite3.OperationalError("database is locked")
+
+    def run(store: Store, asks: list[int]) -> list[int | BaseException]:
+        raise locked
+
+    async def deliver(n: int) -> None:
+        try:
+            if n == 0:
+                try:
+                    raise KeyError("this asker's own trouble")
+                except KeyError:
+                    await batch(n)
+            else:
+                await batch(n)
+        except sqlite3.OperationalError:
+            logging.getLogger("test").exception("delivery %d failed", n)
+            raise
+
+    async with worker(tmp_path) as db:
+        batch: TurnBatch[int, int] = TurnBatch(db, run, per_turn=1)
+        answers = await asyncio.gather(*(asyncio.create_task(deliver(n)) for n in range(4)), return_exceptions=True)
+    assert len({id(a) for a in answers}) == 4 and all(a is not locked for a in answers)
+    for answer in answers:
+        assert type(answer) is sqlite3.OperationalError and answer.args == locked.args
+        assert answer.__cause__ is locked
+    assert isinstance(answers[0].__context__, KeyError)
+    assert all(a.__context__ is None for a in answers[1:]) and locked.__context__ is None
+    logged = [logging.Formatter().formatException(r.exc_info) for r in caplog.records if r.exc_info]
+    assert len(logged) == 4
+    assert len({text.count("\n") for text in logged[1:]}) == 1, [text.count("\n") for text in logged]
+    assert "this asker's own trouble" not in "".join(logged[1:])
 
 
 async def test_a_batch_one_ask_breaks_runs_again_ask_by_ask_and_fails_that_ask_alone(tmp_path: Path) -> None:
