@@ -22,10 +22,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+# The bot's package before the phases, which import sqlite3: it turns SQLite's memory statistics off, which only works
+# before the library starts (bot/sqlitelib.py), as `studybot run` has it. Here, not in bench/__init__.py, so that the
+# bare-PTB start-up baseline (`python -m bench.bare_bot`) imports nothing of studybot.
+import bot  # noqa: F401
 from bench import commands, export, push, quiz, review, startup
 from bench.commands import PACED_RATE
 from bench.common import ErrorCounter, Sizes
 from bench.report import Row, markdown_table, text_table
+from bot import sqlitelib
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 WATCHDOG_GRACE = 60.0  # seconds past a phase's timeout before the watchdog ends the whole process
@@ -132,7 +137,7 @@ def write_markdown(path: Path, rows: Sequence[Row], sizes: Sizes, argv: Sequence
                    note_lines: Sequence[str]) -> None:
     command = " ".join(["python -m bench", *argv])
     machine = f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, " \
-              f"{platform.system()} {platform.machine()}"
+              f"{platform.system()} {platform.machine()}, {sqlitelib.described()}"
     body = [
         "# studybot benchmark results",
         "",

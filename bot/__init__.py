@@ -2,5 +2,5 @@
 
 from bot.sqlitelib import memory_statistics_off
 
-# Before any of the bot's modules imports sqlite3, which starts the library: bot/sqlitelib.py says why.
+# On the bot's first import, before any of its modules imports sqlite3 or starts a thread: bot/sqlitelib.py says why.
 SQLITE_MEMORY_STATISTICS_OFF = memory_statistics_off()

@@ -40,7 +40,8 @@ OWNER_NAME = "学员"
 # A few members besides you, so leaderboards and answers have more than one name; `/as 小王` speaks as one.
 # They are the first of the /demo's members, so the demo's week is theirs too.
 MEMBERS = {uid: name for uid, name, _, _ in DEMO_MEMBERS[:3]}
-PEOPLE = {ME: OWNER_NAME, **MEMBERS}  # whose private chats with the bot are shown
+# Whose private chats with the bot are shown: you, the members, and the /demo's members once it has run.
+PEOPLE = {ME: OWNER_NAME, **{uid: name for uid, name, _, _ in DEMO_MEMBERS}}
 PRIVATE_PREFIX = "私聊"  # `私聊 /review` says /review in the private chat with the bot
 QUIET = 0.4  # seconds without bot output or requests that end one step
 
@@ -167,6 +168,8 @@ class Terminal:
             self._speak_as(text[len(text.split()[0]):].strip())
         elif command == "/demo":
             await self._demo()
+        elif command == "/remindnow":
+            await self._remind_now()
         else:
             world.user_sends(DEMO_CHAT, self.speaker, text)
 
@@ -196,9 +199,11 @@ class Terminal:
 
     def _speak_as(self, name: str) -> None:
         """Offline only: type as another demo member (`/as 小王`), or as yourself again (`/as 我`)."""
-        names = {OWNER_NAME: ME, "我": ME, **{n: uid for uid, n in MEMBERS.items()}}
+        seated = self.standin.world.chat(DEMO_CHAT).members  # the /demo's members join the group when it runs
+        members = {n: uid for uid, n in PEOPLE.items() if uid != ME and uid in seated}
+        names = {OWNER_NAME: ME, "我": ME, **members}
         if name not in names:
-            self._note(render.offline_as_usage([OWNER_NAME, *MEMBERS.values()]))
+            self._note(render.offline_as_usage([OWNER_NAME, *members]))
             return
         self.speaker = names[name]
         owner = self.speaker == ME
@@ -234,6 +239,24 @@ class Terminal:
             self._note(render.offline_clock_jumped(when, zone_label(group.timezone, target)))
         await self.running.pusher.run_now()
 
+
+    async def _remind_now(self) -> None:
+        """Offline only: move the clock to this evening's reminder time and run the reminder (/pushnow jumps from
+        one morning's push to the next, over the evening, and a missed reminder is never sent late)."""
+        svc = self.running.svc
+        group, reminder = await svc.db(lambda s: (s.group(DEMO_CHAT), s.reminder(DEMO_CHAT)))
+        if group is None or reminder is None or reminder.remind_time is None:
+            self._note(render.offline_remind_first())
+            return
+        zone = ZoneInfo(group.timezone)
+        local = self.clock().astimezone(zone)
+        target = datetime.combine(local.date(), reminder.remind_time, zone)
+        if target > local:
+            self.clock.catch_up(target + timedelta(seconds=1))
+            self._note(render.offline_clock_to_reminder(target.strftime("%Y-%m-%d %H:%M"),
+                                                        zone_label(group.timezone, target)))
+        if not await self.running.campaign.remind_due():
+            self._note(render.offline_no_reminder())
 
     async def _demo(self) -> None:
         """Offline only: a week of simulated members' check-ins and answers (bot/demo.py), for /report and /export."""

@@ -226,7 +226,8 @@ def _campaign_base(store: Store, svc: Services, chat_id: int, period: Period, to
     excuses = tuple(Excuse(e.user_id, e.start, e.end, e.reason) for e in store.excuses(chat_id, period.first,
                                                                                        period.last))
     campaign = Campaign(chat_id=chat_id, title=group.title if group else str(chat_id), period=period, today=today,
-                        push_days=push_days, members=tuple(members), excuses=excuses, asked=tuple(asked))
+                        push_days=push_days, members=tuple(members), excuses=excuses, asked=tuple(asked),
+                        sections=tuple(names.get(s.ref, s.ref) for s in svc.doc.sections()))
     return campaign, zone, names
 
 

@@ -509,16 +509,6 @@ def m013_record_tallies(db: Database) -> None:
     db.execute("CREATE INDEX checkins_period ON checkins(chat_id, push_date, user_id, local_date, local_time)")
 
 
-@migrations()
-def m015_record_tallies_by_member(db: Database) -> None:
-    """The member index of answers covers the count per member and section too (Store.record_answer_tallies):
-    ordered as that count groups, SQLite counts it as it reads, where answers_period made it sort 360,000 answers
-    first (a 5,000-member, 60-day group: 0.30 -> 0.18 s of the export's critical path). It still serves every
-    lookup by member, as the two-column index it replaces did."""
-    db.execute("DROP INDEX IF EXISTS answers_member")
-    db.execute("CREATE INDEX answers_member ON answers(chat_id, user_id, ref, local_date, question_id, correct)")
-
-
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -624,18 +614,31 @@ class Store:
         # Held by the worker for each batch (a group commit is many statements) and by every public method, so
         # a call from another thread (tests, start-up) waits instead of interleaving its statements.
         self.guard = threading.RLock()
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: switching to WAL may wait for a lock too
         if self.path != ":memory:" and not read_only:
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if not read_only:
-            migrations.apply(self.db)
+            self._migrate()
         # This process's owner id in the ledger: its claims are its own until their lease runs out.
         self.run_id = uuid.uuid4().hex
         self.ledger = SqliteLedger(self.db, self.guard)
         self.robots = RobotRecords(self.db, lambda: self.plan)
         # Quiz polls looked up in the transaction now open (see `snapshot_memo`), None outside one.
         self._poll_memo: dict[str, tuple[PollRecord, str | None] | None] | None = None
+
+    def _migrate(self) -> None:
+        """Apply the pending migrations holding the write lock from before they are read: two processes opening a
+        database that needs one (the bot and `studybot backup` just after an upgrade) would otherwise both find it
+        pending, and the second would fail to record it. The second waits (busy_timeout) and finds none."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            migrations.apply(self.db)  # each migration a savepoint inside this transaction
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
@@ -1192,10 +1195,16 @@ class Store:
         answered by members with review cards (`.answered`)."""
         span = [chat_id, first.isoformat(), last.isoformat()]
         where = "FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?"
+        # Over the group's whole record (an export of everything) the member index has the answers in the order
+        # this count groups them: counted as read, no sort. Over a part of it (a week's /report) the period index
+        # reads that part alone, then sorts it. Named, because SQLite's own choice goes one way for every period
+        # without statistics and the other way with them (ANALYZE).
+        index = "answers_member" if self._spans_all_answers(chat_id, first, last) else "answers_period"
         # Bare columns beside min(): SQLite takes them from the row with the smallest rowid, the earliest answer.
         by_ref = tuple(self.db.execute(
             f"""SELECT user_id, ref, count(*), sum(correct), question_id, correct, local_date, min(rowid)
-                {where} GROUP BY user_id, ref""", span).fetchall())
+                FROM answers INDEXED BY {index} WHERE chat_id = ? AND local_date BETWEEN ? AND ?
+                GROUP BY user_id, ref""", span).fetchall())
         if not full:
             return by_ref, None
         # Every question answered, for the members with review cards only: for the others mastery counts each
@@ -1205,6 +1214,13 @@ class Store:
                 AND user_id IN (SELECT user_id FROM review_cards WHERE chat_id = ? AND reviews > 0)
                 GROUP BY user_id, question_id""", [*span, chat_id]).fetchall())
         return by_ref, answered
+
+    def _spans_all_answers(self, chat_id: int, first: date, last: date) -> bool:
+        """Whether every answer of the group falls between `first` and `last` (two index lookups)."""
+        earliest, latest = self.db.execute(
+            """SELECT (SELECT min(local_date) FROM answers WHERE chat_id = ?),
+                      (SELECT max(local_date) FROM answers WHERE chat_id = ?)""", [chat_id, chat_id]).fetchone()
+        return earliest is None or (first.isoformat() <= earliest and latest <= last.isoformat())
 
     def record_day_tallies(self, chat_id: int, first: date, last: date
                            ) -> tuple[dict[int, str], tuple[tuple[str, str, int, int, int], ...]]:
@@ -1916,3 +1932,16 @@ class RobotRecords:
 def m014_chat_moves(db: Database) -> None:
     """Where a group went when it became a supergroup: a robot channel that follows the old id follows the new."""
     db.execute("CREATE TABLE chat_moves (old_id INTEGER PRIMARY KEY, new_id INTEGER NOT NULL)")
+
+
+# --- migrations after the sections' own: applied in the order they are defined, so each new one goes last -------
+
+
+@migrations()
+def m015_record_tallies_by_member(db: Database) -> None:
+    """The member index of answers covers the count per member and section too (Store.record_answer_tallies):
+    ordered as that count groups, SQLite counts a group's whole record as it reads it, where answers_period made it
+    sort all of it first (a 5,000-member, 60-day group: 0.30 -> 0.18 s of an export's critical path). It still
+    serves every lookup by member, as the two-column index it replaces did."""
+    db.execute("DROP INDEX IF EXISTS answers_member")
+    db.execute("CREATE INDEX answers_member ON answers(chat_id, user_id, ref, local_date, question_id, correct)")

@@ -59,11 +59,15 @@ _RATES = set(wording.RATE_HEADERS)
 
 def mastery_table(summary: Summary) -> tuple[list[str], list[tuple[int, str, list[float | None]]]]:
     """Section × member: the sections anyone has met (reading order), and per member (id, name, figure or None)."""
-    names = {m.user_id: m.name for m in summary.campaign.members}
-    # First met first (reading order within each member's row); a dict keeps that order without a list scan a ref.
-    order = list(dict.fromkeys(ref for row in summary.campaign.mastery for ref, _ in row.sections))
+    campaign = summary.campaign
+    names = {m.user_id: m.name for m in campaign.members}
+    # The sections met, in the speech's reading order; one the campaign does not list goes after those, in the
+    # order first met (each member's row is in reading order, but one who skipped a section would put it late).
+    rank = {ref: n for n, ref in enumerate(campaign.sections)}
+    met = dict.fromkeys(ref for row in campaign.mastery for ref, _ in row.sections)
+    order = sorted(met, key=lambda ref: rank.get(ref, len(rank)))
     rows = []
-    for row in summary.campaign.mastery:
+    for row in campaign.mastery:
         figures = dict(row.sections)
         rows.append((row.user_id, names.get(row.user_id, str(row.user_id)), [figures.get(ref) for ref in order]))
     return order, rows

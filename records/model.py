@@ -165,6 +165,7 @@ class Campaign:
     answers: tuple[Answer, ...] = ()
     asked: tuple[Asked, ...] = field(default=())
     mastery: tuple[Mastery, ...] = ()  # per member, from quiz answers and personal review (schedules/review.py)
+    sections: tuple[str, ...] = ()  # the speech's sections as the record names them, in reading order
     channels: tuple[ChannelRecord, ...] = ()  # the group's robot channels (bot/channels_view.py), for the export
     # Already counted (by the store, for a big group): then `checkins` and `answers` stay empty and are not read.
     tallies: Tallies | None = None

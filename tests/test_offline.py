@@ -98,3 +98,18 @@ async def test_the_private_chat_is_reachable_by_prefix_and_by_deep_link_buttons(
     assert "私聊 /review" in bare  # how to use the prefix
     forget = next(s for s in steps if s.startswith("私聊 /forgetme"))
     assert "🔒 小王的私聊 · 学习助手:" in forget
+
+
+async def test_remindnow_shows_the_evening_reminder_naming_who_has_not_checked_in(tmp_path: Path) -> None:
+    """/pushnow jumps from one morning's push to the next, over the evening: the /remind reminder was never seen."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    lines = ("/remindnow\n/subscribe\n/remind 20:30\n/pushnow\n/as 小王\n#3\n/as 小李\n/today\n/as 我\n"
+             "/remindnow\n/remindnow\n")
+    await run_offline(config, stdin=io.StringIO(lines), out=out)
+    steps = [s for s in out.getvalue().split("\n> ") if s.startswith("/remindnow")]
+    assert "先发送 /remind 20:30" in steps[0]
+    assert "时钟快进到今晚的提醒时间" in steps[1] and "20:30" in steps[1]
+    reminder = next(line for line in steps[1].splitlines() if "还没有打卡" in line)
+    assert "学员" in reminder and "小李" in reminder and "小王" not in reminder  # 小王 checked in
+    assert "这次没有发出提醒" in steps[2] and "还没有打卡" not in steps[2]  # once a day

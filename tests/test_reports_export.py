@@ -73,6 +73,18 @@ def test_the_mastery_sheet_is_section_by_member_in_reading_order(tmp_path: Path)
     assert csv_rows[1] == ["小王", "1", "100.0%", "25.0%", ""]
 
 
+def test_the_mastery_columns_follow_the_speech_not_the_first_member_listed(tmp_path: Path) -> None:
+    """小王 met 1.1 and 1.2, 小李 开头 (the opening) and 1.1: the columns still read 开头, 1.1, 1.2, as the speech does,
+    and a section the speech does not list (an old question's) comes after them."""
+    speech = campaign(sections=("开头", "1.1", "1.2", "1.3"))
+    book = openpyxl.load_workbook(write_export(summarize(speech), "xlsx", tmp_path / "m.xlsx"))
+    rows = [tuple(r) for r in book[wording.MASTERY_SHEET].iter_rows(values_only=True)]
+    assert rows == [("成员", "用户ID", "开头", "1.1", "1.2"), ("小王", 1, None, 1.0, 0.25), ("小李", 2, 0.5, 0.0, None)]
+    shorter = campaign(sections=("1.2", "1.1"))  # 开头 unknown to it: after the known ones
+    assert [tuple(r) for r in openpyxl.load_workbook(write_export(summarize(shorter), "xlsx", tmp_path / "n.xlsx"))[
+        wording.MASTERY_SHEET].iter_rows(values_only=True, max_row=1)] == [("成员", "用户ID", "1.2", "1.1", "开头")]
+
+
 def test_mastery_heatmap_is_a_png_and_needs_a_figure() -> None:
     if chart.cjk_font() is None:
         pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei, as .ci/run does)")

@@ -63,3 +63,17 @@ async def test_demo_after_a_push_and_run_again_adds_later_weeks_in_order(tmp_pat
         store.close()
     assert [day for _, day in pushes] == list(range(1, 15))
     assert [d for d, _ in pushes] == sorted(d for d, _ in pushes)
+
+
+async def test_after_the_demo_you_can_speak_as_its_members(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/demo puts 小周 and four others on the roster, but `/as 小周` only offered 学员、小王、小李、小张."""
+    monkeypatch.chdir(tmp_path)
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/as 小周\n/demo\n/as 小周\n/mystats\n/as 谁\n"), out=out)
+    steps = out.getvalue().split("\n> ")
+    before, after = (s for s in steps if s.startswith("/as 小周"))
+    assert "可选：学员、小王、小李、小张；" in before
+    assert "现在以 小周（普通成员）的身份发言" in after
+    assert "小周，你在本群还没有答过题" in next(s for s in steps if s.startswith("/mystats"))
+    assert "小周" in next(s for s in steps if s.startswith("/as 谁"))

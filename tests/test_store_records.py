@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import random
+import sqlite3
+import subprocess
+import sys
 from datetime import date, time, timedelta
 from pathlib import Path
+from time import sleep
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -115,12 +120,11 @@ def test_a_daily_round_and_a_quiz_round_may_run_side_by_side(tmp_path: Path) -> 
     assert store.running_round(-1) == quiz and store.running_round(-1, "daily") == daily
 
 
-def test_the_member_index_migration_keeps_every_answer_and_counts_sections_without_a_sort(tmp_path: Path) -> None:
-    """m015 widens the member index of an existing database's answers: the counts per member and section stay what
-    the answers say, and SQLite reads them in the order it counts them (no temporary b-tree: the point of it)."""
-    path = tmp_path / "old.db"
+def old_database(path: Path) -> list[dict[str, Any]]:
+    """A database from before m015 holding three members' answers over ten days; returns the answers written."""
     db = Database(path)
-    migrations.apply(db, stop_before="m015_record_tallies_by_member")
+    db.enable_wal()  # as the bot left it
+    migrations.apply(db, stop_before="m015_record_tallies_by_member")  # the last one: every other is applied
     rng = random.Random(5)
     rows = [{"poll_id": f"p{n}", "user_id": uid, "chat_id": -1, "round_id": n, "question_id": f"q{n % 7}",
              "ref": f"1.{n % 3}", "option": 0, "correct": rng.randrange(2), "answered_at": float(n),
@@ -128,20 +132,80 @@ def test_the_member_index_migration_keeps_every_answer_and_counts_sections_witho
             for n in range(40) for uid in (1, 2, 3) if rng.random() < 0.8]
     db["answers"].insert_all(rows)
     db.close()
+    return rows
+
+
+def section_counts(rows: list[dict[str, Any]]) -> dict[tuple[int, str], tuple[int, int, str, int, str]]:
+    """(member, section) -> (answered, correct, and the earliest answer's question, correct and date)."""
+    out: dict[tuple[int, str], tuple[int, int, str, int, str]] = {}
+    for row in rows:  # in rowid order: the first answer of a member in a section is the earliest
+        key = (row["user_id"], row["ref"])
+        n, k, qid, c, day = out.get(key, (0, 0, row["question_id"], row["correct"], row["local_date"]))
+        out[key] = (n + 1, k + row["correct"], qid, c, day)
+    return out
+
+
+def counted_with_plan(store: Store, first: date, last: date) -> tuple[dict[tuple[int, str], tuple[Any, ...]], str]:
+    """The store's counts per member and section, and SQLite's plan of the statement it ran for them."""
+    counted: list[str] = []  # the statement as SQLite ran it, parameters in place
+    store.db.conn.set_trace_callback(counted.append)
+    by_ref, _ = store.record_answer_tallies(-1, first, last, full=False)
+    store.db.conn.set_trace_callback(None)
+    statement = next(s for s in counted if "GROUP BY user_id, ref" in s)
+    plan = " ".join(r[3] for r in store.db.execute(f"EXPLAIN QUERY PLAN {statement}"))
+    return {(uid, ref): (n, k, qid, c, day) for uid, ref, n, k, qid, c, day, _ in by_ref}, plan
+
+
+def test_the_member_index_migration_keeps_every_answer_and_counts_sections_without_a_sort(tmp_path: Path) -> None:
+    """m015 widens the member index of an existing database's answers: the counts per member and section stay what
+    the answers say; over the whole record SQLite reads them in the order it counts them (no temporary b-tree: the
+    point of it), over a week of it only that week (the period index), whatever its own choice would be."""
+    path = tmp_path / "old.db"
+    rows = old_database(path)
     store = Store(path)
     assert "m015_record_tallies_by_member" in store.applied_migrations()
     columns = [r[2] for r in store.db.execute("PRAGMA index_info(answers_member)")]
     assert columns == ["chat_id", "user_id", "ref", "local_date", "question_id", "correct"]
-    expected: dict[tuple[int, str], tuple[int, int, str, int, str]] = {}
-    for row in rows:  # in rowid order: the first answer of a member in a section is the earliest
-        key = (row["user_id"], row["ref"])
-        n, k, *first = expected.get(key, (0, 0, row["question_id"], row["correct"], row["local_date"]))
-        expected[key] = (n + 1, k + row["correct"], *first)  # type: ignore[assignment]
-    counted: list[str] = []  # the statement as SQLite ran it, parameters in place
-    store.db.conn.set_trace_callback(counted.append)
-    by_ref, _ = store.record_answer_tallies(-1, D1, D1 + timedelta(days=30), full=False)
-    store.db.conn.set_trace_callback(None)
-    assert {(uid, ref): (n, k, qid, c, day) for uid, ref, n, k, qid, c, day, _ in by_ref} == expected
-    (statement,) = counted
-    plan = " ".join(r[3] for r in store.db.execute(f"EXPLAIN QUERY PLAN {statement}"))
-    assert "answers_member" in plan and "TEMP B-TREE" not in plan
+    for analyzed in (False, True):  # SQLite's own choice changes with statistics; the store's does not
+        counts, plan = counted_with_plan(store, D1, D1 + timedelta(days=30))
+        assert counts == section_counts(rows)
+        assert "answers_member" in plan and "TEMP B-TREE" not in plan
+        start, end = D1 + timedelta(days=3), D1 + timedelta(days=9)
+        counts, plan = counted_with_plan(store, start, end)
+        assert counts == section_counts([r for r in rows if start.isoformat() <= r["local_date"] <= end.isoformat()])
+        assert "answers_period (chat_id=? AND local_date>? AND local_date<?)" in plan
+        if not analyzed:
+            store.db.execute("ANALYZE")
+
+
+OPEN_STORE = """
+import sys
+from bot.store import Store
+print("opening", flush=True)
+store = Store(sys.argv[1])
+print(sorted(store.applied_migrations())[-1], flush=True)
+"""
+
+
+def test_two_processes_opening_a_database_that_needs_a_migration_both_start(tmp_path: Path) -> None:
+    """Both find m015 pending while another connection holds the write lock; the first to get it migrates, the
+    second then finds nothing pending (it used to fail recording the same migration again)."""
+    path = tmp_path / "old.db"
+    old_database(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # as a bot's write would, while the two start
+    root = Path(__file__).resolve().parent.parent
+    starts = [subprocess.Popen([sys.executable, "-c", OPEN_STORE, str(path)], cwd=root, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    try:
+        for process in starts:
+            assert process.stdout is not None and process.stdout.readline().strip() == "opening"
+        sleep(0.5)  # let both read what is pending and wait for the lock (a miss only weakens the test)
+        holder.execute("COMMIT")
+        results = [process.communicate(timeout=60) for process in starts]
+    finally:
+        for process in starts:
+            process.kill()
+        holder.close()
+    assert [(p.returncode, out.split()[-1]) for p, (out, _) in zip(starts, results, strict=True)] == [
+        (0, "m015_record_tallies_by_member")] * 2, [err for _, err in results]

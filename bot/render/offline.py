@@ -41,6 +41,18 @@ def offline_demo_clock(when: str, zone: str) -> str:
     return f"本地：模拟的一周排在上次推送之后，时钟已快进到 {when}，{zone}"
 
 
+def offline_remind_first() -> str:
+    return "本地：还没有设置打卡提醒，先发送 /remind 20:30，再用 /remindnow 快进到提醒时间"
+
+
+def offline_clock_to_reminder(when: str, zone: str) -> str:
+    return f"本地：时钟快进到今晚的提醒时间 {when}，{zone}"
+
+
+def offline_no_reminder() -> str:
+    return "本地：这次没有发出提醒：今天还没有推送、今天已经提醒过，或者大家都已打卡或请假"
+
+
 def offline_banner(title: str, members: list[str]) -> str:
     """What the offline chat prints at start: what it is, how to reach Telegram instead, what to try."""
     return (
