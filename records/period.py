@@ -16,16 +16,32 @@ _SEPARATORS = re.compile(r"\s*(?:\.\.|～|~|至|到|—|--)\s*")
 _DATE = re.compile(r"^(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?$")
 
 
-def parse_date(text: str, today: date) -> date:
-    """2026-12-01, 12-01, 12/1 or 12月1日; without a year, the latest such date not after today."""
+def _typed(text: str) -> tuple[int | None, int, int]:
+    """(year or None, month, day) of 2026-12-01, 12-01, 12/1 or 12月1日."""
     match = _DATE.match(text.strip())
     if match is None:
         raise ValueError(f"not a date: {text!r}")
     year, month, day = match.groups()
-    if year:
-        return date(int(year), int(month), int(day))
-    found = date(today.year, int(month), int(day))
-    return found if found <= today else date(today.year - 1, int(month), int(day))
+    return (int(year) if year else None), int(month), int(day)
+
+
+def parse_date(text: str, today: date) -> date:
+    """2026-12-01, 12-01, 12/1 or 12月1日; without a year, the latest such date not after today."""
+    year, month, day = _typed(text)
+    if year is not None:
+        return date(year, month, day)
+    found = date(today.year, month, day)
+    return found if found <= today else date(today.year - 1, month, day)
+
+
+def parse_end(text: str, start: date) -> date:
+    """A period's end as `parse_date` reads dates, but without a year the first such date on or after `start`:
+    12-01..12-07 typed on 12-02 is this week, not last year's (a period may run on past today)."""
+    year, month, day = _typed(text)
+    if year is not None:
+        return date(year, month, day)
+    found = date(start.year, month, day)
+    return found if found >= start else date(start.year + 1, month, day)
 
 
 def parse_period(text: str, today: date, first_push: date | None = None) -> Period:
@@ -40,9 +56,10 @@ def parse_period(text: str, today: date, first_push: date | None = None) -> Peri
     parts = _SEPARATORS.split(text.strip())
     if len(parts) > 2 or not all(parts):
         raise ValueError(f"not a period: {text!r}")
-    # Without a year, the end is the latest such date up to today, and the start the latest up to the end.
-    last = parse_date(parts[-1], today)
-    first = parse_date(parts[0], last)
+    # Without a year, the start is the latest such date up to today (a report looks back), and the end the first
+    # on or after the start: 12-28..01-03 crosses the new year, 12-01..12-07 in that week is this year's.
+    first = parse_date(parts[0], today)
+    last = parse_end(parts[-1], first) if len(parts) == 2 else first
     if last < first:
         raise ValueError("the period ends before it starts")
     if (last - first).days >= LONGEST:

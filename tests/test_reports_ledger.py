@@ -113,6 +113,10 @@ TODAY = date(2026, 12, 3)
     ("2026-11-01~2026-11-30", date(2026, 11, 1), date(2026, 11, 30)),
     ("11月1日至11月3日", date(2026, 11, 1), date(2026, 11, 3)),
     ("12-20..01-05", date(2025, 12, 20), date(2026, 1, 5)),
+    # The campaign's week, typed in its first days: this year's, running on past today (it was last year's).
+    ("12-01..12-07", date(2026, 12, 1), date(2026, 12, 7)),
+    ("11-30..12-31", date(2026, 11, 30), date(2026, 12, 31)),
+    ("2026-12-01..12-07", date(2026, 12, 1), date(2026, 12, 7)),
 ])
 def test_periods(text: str, first: date, last: date) -> None:
     period = parse_period(text, TODAY, first_push=date(2026, 10, 1))
@@ -166,3 +170,16 @@ def test_members_on_the_roster_all_period_count_as_the_rule_per_day(
                                        for uid in range(1, 5)))
     fast, slow = summarize(c), summarize(by_rule)
     assert (fast.members, fast.days, fast.today) == (slow.members, slow.days, slow.today)
+
+
+@given(st.dates(min_value=date(2001, 1, 1), max_value=date(2099, 12, 31)),
+       st.dates(min_value=date(2001, 1, 1), max_value=date(2001, 12, 31)),
+       st.dates(min_value=date(2001, 1, 1), max_value=date(2001, 12, 31)))
+def test_a_range_typed_without_years_starts_by_today_and_ends_within_a_year_after(today: date, start: date,
+                                                                                  end: date) -> None:
+    """As typed (months and days), the start the latest by today, the end the first on or after the start."""
+    period = parse_period(f"{start:%m-%d}..{end:%m-%d}", today)
+    assert (period.first.month, period.first.day, period.last.month, period.last.day) == (
+        start.month, start.day, end.month, end.day)
+    assert period.first <= today and today - period.first < timedelta(days=366)
+    assert period.first <= period.last and period.last - period.first < timedelta(days=366)
