@@ -186,8 +186,11 @@ def _batched(texts: Iterable[bytes], size: int = sheetxml.CHUNK_CHARS) -> Iterat
 
 
 # A CSV field opening with one of these is a formula to Excel, LibreOffice and Google Sheets (=HYPERLINK(...),
-# -2+3, @SUM(...), and a tab or carriage return before them): a member's name is typed by the member.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# -2+3, @SUM(...), and a tab or carriage return before them): a member's name is typed by the member. The full-width
+# signs a Chinese keyboard gives are one to Apple Numbers, which folds them to ASCII (＝2+2 opens as 4: the reason
+# csv-stringify escapes them, adaltas/node-csv#387; said of Japanese Excel too, OWASP/www-community#1088), though
+# not to LibreOffice (7.4 opens ＝1+1 as text).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 
 def csv_text(text: str) -> str:

@@ -232,7 +232,8 @@ def test_without_isal_the_rows_go_through_zlib_on_a_second_thread_and_read_back(
 
 # Names a member could type that a spreadsheet would run as a formula (OWASP's CSV injection), and two that it would
 # not: text with "=" inside, and one that already opens with an apostrophe.
-FORMULA_NAMES = ("=1+1", '=HYPERLINK("http://x.invalid","点我")', "+86 138", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
+FORMULA_NAMES = ("=1+1", '=HYPERLINK("http://x.invalid","点我")', "+86 138", "-2+3", "@SUM(A1)", "\t=1", "\r=1",
+                 "＝1+1", "＋86 138", "－2+3", "＠SUM(A1)")  # full width, as a Chinese keyboard types them
 PLAIN_NAMES = ("a=b", "'引号", "小王")
 
 
