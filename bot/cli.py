@@ -188,7 +188,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> None:
         # The offline chat's clock runs ahead of real time (/pushnow, /demo): its pushes may be after today.
         today = max(await svc.local_today(args.chat), last or date.min)
         try:
-            if args.start and args.end:  # one rule with /report's D..D: the end up to today, the start before it
+            if args.start and args.end:  # one rule with /report's D..D (records/period.parse_period)
                 chosen = parse_period(f"{args.start}..{args.end}", today)
                 start, end = chosen.first, chosen.last
             else:
