@@ -232,9 +232,8 @@ def _record_part(store: Store, held: Claim, parts: int, message_id: int) -> None
 def _claim_all(store: Store, asks: list[tuple[int, ClaimAsk]]) -> list[tuple[Claim, Group] | None]:
     """The claims of one loop turn, in one ledger transaction; each with its group (None: not pushable, or not
     claimed). The group goes on to `after_push`, which needs no trip of its own then."""
-    groups = [store.group(chat_id) for chat_id, _ in asks]
-    pushable = [(group, ask) for group, (_, ask) in zip(groups, asks, strict=True)
-                if group is not None and group.pushable]
+    groups = store.groups_by_id([chat_id for chat_id, _ in asks])
+    pushable = [(group, ask) for chat_id, ask in asks if (group := groups.get(chat_id)) is not None and group.pushable]
     claims = store.ledger.claim_many([ask for _, ask in pushable]) if pushable else []
     held = {id(ask): (claim, group) for (group, ask), claim in zip(pushable, claims, strict=True)
             if claim is not None}
