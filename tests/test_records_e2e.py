@@ -254,3 +254,20 @@ async def test_a_member_without_a_username_is_excused_by_the_name_the_roster_sho
         assert "小王" in (done.text or "")
         [unknown] = await h.say(GROUP, ADMIN, "/excuse @小周 今天")
         assert "没有找到“@小周”" in (unknown.text or "") and "名单上的名字" in (unknown.text or "")
+
+
+async def test_an_excuse_typed_end_first_is_refused_not_kept_for_a_year(tmp_path: Path) -> None:
+    """/excuse @xiaowang 12-05..12-03 was kept as 12-05 to next year's 12-03 (363 days), confirmed as
+    “12-05 至 12-03”; it is refused with the dates the right way round, and nothing is stored."""
+    async with bot_running(tmp_path, clock=FakeClock(TUESDAY)) as h:
+        await subscribed(h)
+        h.world.user_joins(GROUP, WANG)
+        await settle(lambda: h.svc.store.member(GROUP, WANG.id) is not None)
+        [refused] = await h.say(GROUP, ADMIN, "/excuse @xiaowang 12-05..12-03 出差")
+        assert "结束日期 12-03 在开始日期 12-05 之前" in (refused.text or "") and "12-03..12-05" in (refused.text or "")
+        [refused] = await h.say(GROUP, ADMIN, "/excuse @xiaowang 2026-12-05..2026-12-03 出差")
+        assert "2026-12-03..2026-12-05" in (refused.text or "")
+        assert h.svc.store.excuses(GROUP) == []
+        [done] = await h.say(GROUP, ADMIN, "/excuse @xiaowang 12-30..01-02 探亲")  # over the new year: as meant
+        assert "12-30 至 01-02" in (done.text or "")
+        assert [(e.start, e.end) for e in h.svc.store.excuses(GROUP)] == [(date(2026, 12, 30), date(2027, 1, 2))]

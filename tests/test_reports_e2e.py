@@ -260,3 +260,16 @@ async def test_a_typed_period_is_named_once_and_a_full_day_is_praised(tmp_path: 
             await settle(lambda: len(h.standin.sent(GROUP, "sendMessage")) > before)
             old = h.standin.sent(GROUP, "sendMessage")[before]
             assert f"（{later.year - 1}-{later:%m-%d}）" in (old.text or "").splitlines()[0]
+
+
+async def test_a_period_typed_end_first_is_refused_with_the_dates_the_right_way_round(tmp_path: Path) -> None:
+    """/report 12-07..12-01 typed on 12-02 was a 360-day report from last December (and /export a 360-day file);
+    it is refused, naming the range the organizer meant, and nothing goes to the private chat."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        for command in ("/report", "/export", "/export csv"):  # on any date: a 12-01 after 12-07 is 359 days on
+            [refused] = await h.say(GROUP, ADMIN, f"{command} 12-07..12-01")
+            text = refused.text or ""
+            assert "结束日期 12-01 在开始日期 12-07 之前" in text and "12-01..12-07" in text, text
+        assert h.standin.sent(ADMIN) == []

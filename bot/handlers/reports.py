@@ -19,7 +19,7 @@ from bot.handlers.records import chat_size
 from bot.reports import period_of, send_chart, send_export, send_private_report, summary_and_channels, summary_of
 from bot.services import Services, services
 from records.export import FORMATS
-from records.period import parse_period
+from records.period import ReversedPeriod, parse_period
 
 log = logging.getLogger(__name__)
 _PAYLOAD = re.compile(r"^(report|export)_(-?\d{1,20})(?:_(xlsx|csv))?$")
@@ -51,6 +51,9 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         period = await period_of(svc, chat.id, " ".join(context.args or []))
+    except ReversedPeriod as typed:
+        await reply(update, render.period_reversed(typed.start, typed.end, typed.with_years))
+        return
     except ValueError:
         await reply(update, render.report_usage())
         return
@@ -80,6 +83,9 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     fmt, text = parse_export_args(list(context.args or []))
     try:
         await period_of(svc, chat.id, text)  # refuse a bad period before any work
+    except ReversedPeriod as typed:
+        await reply(update, render.period_reversed(typed.start, typed.end, typed.with_years))
+        return
     except ValueError:
         await reply(update, render.export_usage())
         return

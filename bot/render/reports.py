@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.render.core import clip, esc, split_lines
 from records import wording
 from records.chart import MASTERY_MOST_MEMBERS
@@ -96,6 +98,13 @@ def report_table_attached(members: int) -> str:
 def report_usage() -> str:
     return ("用法：/report [week|month|all|开始日期..结束日期]\n例如：/report　/report month　/report 12-01..12-07\n"
             "（默认近 7 天）")
+
+
+def period_reversed(start: date, end: date, with_years: bool) -> str:
+    """A date range typed end first (records.period.ReversedPeriod): its dates the right way round."""
+    shown = "%Y-%m-%d" if with_years else "%m-%d"
+    return (f"结束日期 {end:{shown}} 在开始日期 {start:{shown}} 之前。是要写 {end:{shown}}..{start:{shown}} 吗？"
+            "跨年的时段请写上年份，例如 2026-12-28..2027-01-03。")
 
 
 def export_usage() -> str:
