@@ -273,3 +273,19 @@ async def test_a_period_typed_end_first_is_refused_with_the_dates_the_right_way_
             text = refused.text or ""
             assert "结束日期 12-01 在开始日期 12-07 之前" in text and "12-01..12-07" in text, text
         assert h.standin.sent(ADMIN) == []
+
+
+async def test_the_mastery_sheet_counts_a_miss_never_reviewed_as_not_known(tmp_path: Path) -> None:
+    """小李 answered his one question in 1.1 wrong and never opened /review: the 掌握度 sheet said 100% (green in
+    the heatmap) beside 汇总's 正确率 0% and 薄弱章节 1.1. A miss not reviewed counts as not known."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        await h.say(GROUP, ADMIN, "/export")
+        [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
+        assert doc.file is not None
+        book = openpyxl.load_workbook(io.BytesIO(doc.file.data))
+        rows = list(book[wording.MASTERY_SHEET].iter_rows(values_only=True))
+        column = rows[0].index("1.1")
+        mastery = {r[0]: r[column] for r in rows[1:]}
+        assert mastery["小李"] == 0.0 and mastery["小王"] == 1.0, mastery
