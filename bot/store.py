@@ -1250,6 +1250,17 @@ class Store:
         return tuple(self.db.execute(
             "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
 
+    def has_record(self, chat_id: int, first: date, last: date) -> bool:
+        """Whether an export of [first, last] holds anything: a push sent or a quiz answer in it, or a member's
+        review card (the 掌握度 sheet shows those whatever the period)."""
+        if self.pushes(chat_id, first, last):
+            return True
+        found = self.db.execute(
+            """SELECT EXISTS (SELECT 1 FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?)
+                      OR EXISTS (SELECT 1 FROM review_cards WHERE chat_id = ?)""",
+            [chat_id, first.isoformat(), last.isoformat(), chat_id]).fetchone()
+        return bool(found[0])
+
     def first_push(self, chat_id: int) -> date | None:
         pushes = self.pushes(chat_id)  # through pushes(): the ledger behind it is issue9a's to change
         return pushes[0][0] if pushes else None

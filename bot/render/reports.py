@@ -8,6 +8,7 @@ from bot.render.core import clip, esc, split_lines
 from records import wording
 from records.chart import MASTERY_MOST_MEMBERS
 from records.ledger import Summary as RecordSummary
+from records.model import Period
 
 # The words written into export files and charts live in records/wording.py, a catalogue this module owns.
 
@@ -26,7 +27,10 @@ _NAMED_PERIODS = {wording.WEEK, wording.MONTH, wording.ALL, wording.LAST_WEEK}
 
 def _period_text(summary: RecordSummary) -> str:
     """近 7 天：11-26 至 12-02; a typed range is its own label (2025-12-01 至 2025-12-07 when not this year)."""
-    p = summary.campaign.period
+    return _period_label(summary.campaign.period)
+
+
+def _period_label(p: Period) -> str:
     if p.label not in _NAMED_PERIODS:
         return esc(p.label.replace("..", " 至 "))
     return f"{esc(p.label)}：{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}" if p.last != p.first else "")
@@ -65,6 +69,14 @@ def report_group(summary: RecordSummary, members_total: int | None, link: str | 
         lines.append(f'\n完整的成员明细只在私聊里发送：请先<a href="{esc(link)}">点这里打开与我的私聊</a>，'
                      "点“开始”后我就发给你。")
     return "\n".join(lines)
+
+
+def records_nothing(period: Period, first_push: date | None, command: str) -> str:
+    """/report or /export of a period with no push and no answer (before the campaign, say): no table, no file."""
+    text = f"📊 {_period_label(period)}：这段时间没有推送，也没有人答题，没有可统计的记录。"
+    if first_push is None:
+        return text + "本群还没有推送过（管理员发 /subscribe 订阅后每天推送，推送后即可打卡）。"
+    return text + f"本群从 {first_push:%Y-%m-%d} 开始推送，发 {command} all 可查看全部。"
 
 
 def report_private(summary: RecordSummary) -> list[str]:
