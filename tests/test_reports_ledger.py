@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from records.ledger import ledger_rows, question_stats, ref_key, summarize
 from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Mastery, Member, Period, PushDay
-from records.period import digest_week, last_week, parse_period
+from records.period import ReversedPeriod, digest_week, last_week, parse_period
 
 D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
 WANG, LI, ZHANG, ZHAO = 1, 2, 3, 4
@@ -130,6 +130,25 @@ def test_bad_periods_are_refused(text: str) -> None:
         parse_period(text, TODAY)
 
 
+@pytest.mark.parametrize(("text", "start", "end", "with_years"), [
+    ("12-07..12-01", date(2025, 12, 7), date(2026, 12, 1), False),  # was 360 days from last December
+    ("12-05..12-03", date(2025, 12, 5), date(2026, 12, 3), False),  # a start after today: was 363 days
+    ("11-20..10-01", date(2026, 11, 20), date(2027, 10, 1), False),
+    ("2026-12-05..2026-12-01", date(2026, 12, 5), date(2026, 12, 1), True),
+])
+def test_a_period_typed_end_first_is_refused_with_its_dates(text: str, start: date, end: date,
+                                                           with_years: bool) -> None:
+    with pytest.raises(ReversedPeriod) as refused:
+        parse_period(text, TODAY)
+    assert (refused.value.start, refused.value.end, refused.value.with_years) == (start, end, with_years)
+
+
+def test_a_short_period_over_the_new_year_is_read_as_meant() -> None:
+    assert parse_period("12-28..01-03", date(2027, 1, 2)) == Period(date(2026, 12, 28), date(2027, 1, 3),
+                                                                      "2026-12-28..2027-01-03")
+    assert parse_period("11-01..02-28", TODAY).last == date(2027, 2, 28)  # 119 days over the new year
+
+
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)))
 def test_last_week_is_the_monday_to_sunday_before(today: date) -> None:
     week = last_week(today)
@@ -177,8 +196,17 @@ def test_members_on_the_roster_all_period_count_as_the_rule_per_day(
        st.dates(min_value=date(2001, 1, 1), max_value=date(2001, 12, 31)))
 def test_a_range_typed_without_years_starts_by_today_and_ends_within_a_year_after(today: date, start: date,
                                                                                   end: date) -> None:
-    """As typed (months and days), the start the latest by today, the end the first on or after the start."""
-    period = parse_period(f"{start:%m-%d}..{end:%m-%d}", today)
+    """As typed (months and days), the start the latest by today, the end the first on or after the start; unless
+    that end is earlier in the calendar and half a year or more on: then it was typed end first, and refused."""
+    typed = f"{start:%m-%d}..{end:%m-%d}"
+    try:
+        period = parse_period(typed, today)
+    except ReversedPeriod as refused:
+        assert (end.month, end.day) < (start.month, start.day)
+        assert refused.end - refused.start >= timedelta(days=183)
+        assert (refused.start.month, refused.start.day, refused.end.month, refused.end.day) == (
+            start.month, start.day, end.month, end.day)
+        return
     assert (period.first.month, period.first.day, period.last.month, period.last.day) == (
         start.month, start.day, end.month, end.day)
     assert period.first <= today and today - period.first < timedelta(days=366)
