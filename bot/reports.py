@@ -144,16 +144,23 @@ def _day_tallies_beside(twin: Store, mark: tuple[int, int], chat_id: int, first:
         twin.close()
 
 
-def mastery_answers(counts: RecordTallies) -> list[tuple[int, str, str, bool, date]]:
-    """(member, question, stored ref, correct, local date) for mastery(): every question answered by members with
-    review cards; for the others their earliest answer in each section, which is all mastery() needs of them
-    (with no card, each question answered counts as known: schedules/review.py)."""
+Shares = Mapping[int, Sequence[tuple[str, int, int]]]  # member -> (stored ref, answered, right) per section
+
+
+def mastery_answers(counts: RecordTallies) -> tuple[list[tuple[int, str, str, bool, date]], Shares]:
+    """What mastery needs of the period's answers: for members with review cards, the latest answer to every
+    question they answered (member, question, stored ref, correct, local date), for mastery(); for the others,
+    their answers and right answers per section (by_ref): a miss they never reviewed counts as not known, so their
+    figure is the share they got right (mastery()'s own figure when each question was put to them once; a question
+    asked again counts each answer)."""
     days: _Parsed[str, date] = _Parsed(date.fromisoformat)
     carded = {uid for uid, *_ in counts.answered or ()}
     answered = [(uid, qid, ref, correct == 1, days(day)) for uid, qid, ref, correct, day, _ in counts.answered or ()]
-    answered += [(uid, qid, ref, correct == 1, days(day))
-                 for uid, ref, _, _, qid, correct, day, _ in counts.by_ref if uid not in carded]
-    return answered
+    shares: dict[int, list[tuple[str, int, int]]] = {}
+    for uid, ref, n, right, *_ in counts.by_ref:
+        if uid not in carded:
+            shares.setdefault(uid, []).append((ref, n, right))
+    return answered, shares
 
 
 def tallies_from(counts: RecordTallies, names: Mapping[str, str]) -> Tallies:
@@ -232,35 +239,32 @@ def _campaign_base(store: Store, svc: Services, chat_id: int, period: Period, to
 
 
 def _mastery(svc: Services, cards: Mapping[int, Sequence[ReviewCard]],
-             answers: Sequence[tuple[int, str, str, bool, date]], zone: ZoneInfo, name: Callable[[str], str]
-             ) -> tuple[Mastery, ...]:
+             answers: tuple[Sequence[tuple[int, str, str, bool, date]], Shares], zone: ZoneInfo,
+             name: Callable[[str], str]) -> tuple[Mastery, ...]:
     """Each member's mastery per section, in reading order, from their review cards (store.group_review_cards)
-    and their answers of the period: (member, question, stored ref, correct, local date), at least the first
-    answer to each question."""
+    and their answers of the period (`mastery_answers`)."""
     order = {s.ref: i for i, s in enumerate(svc.doc.sections())}
-    return mastery_rows(ReviewSchedule(svc.config.review.desired_retention), cards, answers, zone, name, order,
+    return mastery_rows(ReviewSchedule(svc.config.review.desired_retention), cards, *answers, zone, name, order,
                         svc.clock())
 
 
 def mastery_rows(schedule: ReviewSchedule, cards: Mapping[int, Sequence[ReviewCard]],
-                 answers: Sequence[tuple[int, str, str, bool, date]], zone: ZoneInfo, name: Callable[[str], str],
-                 order: Mapping[str, int], now: datetime) -> tuple[Mastery, ...]:
-    """`_mastery`'s rows: schedules.review.mastery per member, sections ranked by `order` (reading order)."""
+                 answers: Sequence[tuple[int, str, str, bool, date]], shares: Shares, zone: ZoneInfo,
+                 name: Callable[[str], str], order: Mapping[str, int], now: datetime) -> tuple[Mastery, ...]:
+    """`_mastery`'s rows, sections ranked by `order` (reading order): schedules.review.mastery for a member with a
+    card reviewed (from `answers`), the share right per section for the others (from `shares`)."""
     answered: dict[int, list[tuple[str, str, bool, date]]] = {}
     for uid, qid, ref, correct, day in answers:
         answered.setdefault(uid, []).append((qid, ref, correct, day))
     moments: _Parsed[date, datetime] = _Parsed(lambda day: datetime.combine(day, datetime.min.time(), zone))
     out = []
-    for user_id in sorted(set(cards) | set(answered)):
+    for user_id in sorted(set(cards) | set(answered) | set(shares)):
         mine, theirs = cards.get(user_id, ()), answered.get(user_id, ())
         figures: Mapping[str, float]
         if not any(card.reviews for card in mine):
-            # No card reviewed (most members): mastery() counts every question answered as known, 1.0 for each
-            # section of a question's first answer; said here without an Answered object and a time per answer.
-            first: dict[str, str] = {}
-            for qid, ref, _, _ in theirs:
-                first.setdefault(qid, ref)
-            figures = dict.fromkeys(first.values(), 1.0)
+            # No card reviewed (most members): their misses stand, uncarded (schedules.review.mastery), so a
+            # section is the share they got right; counted by SQLite, without an Answered object per answer.
+            figures = {ref: right / n for ref, n, right in shares.get(user_id, ()) if n}
         else:
             figures = mastery(schedule, mine, [Answered(qid, ref, correct, moments(day))
                                                for qid, ref, correct, day in theirs], now)

@@ -1217,10 +1217,10 @@ class Store:
                 GROUP BY user_id, ref""", span).fetchall())
         if not full:
             return by_ref, None
-        # Every question answered, for the members with review cards only: for the others mastery counts each
-        # question answered as known, so their earliest answer in each section (in by_ref) says all of it.
+        # Every question answered, its latest answer (max: SQLite takes the bare columns from that row), for the
+        # members with review cards only: the others' mastery is their share right per section (in by_ref).
         answered = tuple(self.db.execute(
-            f"""SELECT user_id, question_id, ref, correct, local_date, min(rowid) {where}
+            f"""SELECT user_id, question_id, ref, correct, local_date, max(rowid) {where}
                 AND user_id IN (SELECT user_id FROM review_cards WHERE chat_id = ? AND reviews > 0)
                 GROUP BY user_id, question_id""", [*span, chat_id]).fetchall())
         return by_ref, answered
@@ -1259,6 +1259,17 @@ class Store:
         """(question, ref, closes at) of every poll put to the group, oldest first."""
         return tuple(self.db.execute(
             "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
+
+    def has_record(self, chat_id: int, first: date, last: date) -> bool:
+        """Whether an export of [first, last] holds anything: a push sent or a quiz answer in it, or a member's
+        review card (the 掌握度 sheet shows those whatever the period)."""
+        if self.pushes(chat_id, first, last):
+            return True
+        found = self.db.execute(
+            """SELECT EXISTS (SELECT 1 FROM answers WHERE chat_id = ? AND local_date BETWEEN ? AND ?)
+                      OR EXISTS (SELECT 1 FROM review_cards WHERE chat_id = ?)""",
+            [chat_id, first.isoformat(), last.isoformat(), chat_id]).fetchone()
+        return bool(found[0])
 
     def first_push(self, chat_id: int) -> date | None:
         pushes = self.pushes(chat_id)  # through pushes(): the ledger behind it is issue9a's to change
@@ -1410,7 +1421,7 @@ class RecordTallies:
     by_ref: tuple[tuple[int, str, int, int, str, int, str, int], ...]
     daily: dict[int, str] | None = None  # user -> per local date: date SEP "answered,correct", SEP between
     questions: tuple[tuple[str, str, int, int, int], ...] | None = None  # question, ref, answered, correct, _
-    # user, question, ref, correct, local date of the earliest answer to each question, of members with review
+    # user, question, ref, correct, local date of the latest answer to each question, of members with review
     # cards (the others' mastery needs no more than by_ref); _
     answered: tuple[tuple[int, str, str, int, str, int], ...] | None = None
 

@@ -40,17 +40,23 @@ def ledger_table(campaign: Campaign) -> Iterator[tuple[Cell, ...]]:
                excuse.reason if excuse else "", answered, correct)
 
 
+def share(part: int, whole: int) -> float | None:
+    """A rate cell: empty, not 0 %, when there is nothing to count (no answers, no one expected), so that an
+    organizer's average over a column leaves out who never answered instead of counting them as all wrong."""
+    return part / whole if whole else None
+
+
 def summary_cells(m: MemberStat) -> tuple[Cell, ...]:
-    return (m.name, m.user_id, m.expected, m.checked, m.rate, m.late, m.excused, m.streak, m.best_streak,
-            m.answered, m.correct, m.accuracy, " ".join(m.weakest))
+    return (m.name, m.user_id, m.expected, m.checked, share(m.checked, m.expected), m.late, m.excused, m.streak,
+            m.best_streak, m.answered, m.correct, share(m.correct, m.answered), " ".join(m.weakest))
 
 
 def quiz_cells(q: QuestionStat) -> tuple[Cell, ...]:
-    return (q.question_id, q.ref, q.text, q.asked, q.answered, q.correct, q.rate)
+    return (q.question_id, q.ref, q.text, q.asked, q.answered, q.correct, share(q.correct, q.answered))
 
 
 def day_cells(d: DayStat) -> tuple[Cell, ...]:
-    return (d.local_date, d.day, d.reading, d.expected, d.checked, d.late, d.rate)
+    return (d.local_date, d.day, d.reading, d.expected, d.checked, d.late, share(d.checked, d.expected))
 
 
 # Which columns hold a rate (shown as a percentage), per sheet: the headers say so.

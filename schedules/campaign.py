@@ -10,6 +10,8 @@ import unicodedata
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from records.period import check_order
+
 # 12-01, 12/01, 12.01, 12月1日, 2026-12-01; a range joins two with .., ~, -, 到, 至.
 _ONE = r"(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?"
 RANGE = re.compile(rf"^{_ONE}(?:\s*(?:\.\.|~|～|到|至|—|–|-)\s*{_ONE})?$")
@@ -22,7 +24,8 @@ def parse_date_range(text: str, today: date) -> tuple[date, date]:
     """'12-01..12-05', '12-01', '12月1日到12月5日', '今天' as inclusive (start, end); ValueError if not a range.
 
     A date without a year is the one nearest `today` (an excuse in January for 12-28 means last December); an end
-    earlier in the calendar than its start is in the next year (12-30..01-02).
+    earlier in the calendar than its start is in the next year (12-30..01-02), unless that makes half a year or
+    more: 12-05..12-03 is typed end first, refused (records.period.ReversedPeriod, one rule with /report).
     """
     typed = unicodedata.normalize("NFKC", text).strip().lower()
     if typed in WORD_DAYS:
@@ -38,8 +41,7 @@ def parse_date_range(text: str, today: date) -> tuple[date, date]:
     end = _nearest(start, y2, m2, d2)
     if y2 is None and end < start:
         end = _on(start.year + 1, int(m2), int(d2))
-    if end < start:
-        raise ValueError(f"the range ends before it starts: {text!r}")
+    check_order(start, end, y2 is not None)
     if end - start > LONGEST_EXCUSE:
         raise ValueError(f"a range longer than a year: {text!r}")
     return start, end

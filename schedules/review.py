@@ -128,12 +128,14 @@ def mastery(schedule: ReviewSchedule, cards: Iterable[ReviewCard], answers: Iter
     """Per section, how well the member knows it (0–1).
 
     A question with a review card counts as its current retrievability if its last answer was right, and as 0 while
-    the last answer stands wrong; one answered in quizzes but never missed counts as known (1.0). A section's figure
-    is the mean over the questions the member has answered.
+    the last answer stands wrong; one with no card counts by its latest quiz answer: known (1.0) if right, 0 if
+    wrong (a miss not yet carded, as for a member who never opened /review, is as weak as a fresh miss's card). A
+    section's figure is the mean over the questions the member has answered.
     """
     per_question: dict[str, tuple[str, float]] = {}
-    for answer in answers:
-        per_question.setdefault(answer.question_id, (answer.ref, 1.0))
+    for answer in sorted(answers, key=lambda a: a.at):  # stable: of two at one time, the one given later is later
+        ref = per_question.get(answer.question_id, (answer.ref, 0.0))[0]
+        per_question[answer.question_id] = (ref, 1.0 if answer.correct else 0.0)
     for card in cards:
         if card.reviews == 0:
             continue  # offered but never answered: says nothing yet

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from content.attendance import current_cycle, summarize, to_remind
+from records.period import ReversedPeriod
 from schedules.campaign import daily_quiz_close, parse_date_range, parse_open_until, reminder_due
 
 TODAY = date(2026, 12, 1)
@@ -35,6 +36,16 @@ def test_excuse_dates_read_as_written(text: str, expected: tuple[date, date]) ->
 def test_what_is_not_a_date_range_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_date_range(text, TODAY)
+
+
+@pytest.mark.parametrize(("text", "start", "end"), [
+    ("12-05..12-03", date(2026, 12, 5), date(2027, 12, 3)),  # was an excuse of 363 days, shown as 12-05 至 12-03
+    ("2026-12-05..2026-12-03", date(2026, 12, 5), date(2026, 12, 3)),
+])
+def test_an_excuse_typed_end_first_is_refused_with_its_dates(text: str, start: date, end: date) -> None:
+    with pytest.raises(ReversedPeriod) as refused:
+        parse_date_range(text, TODAY)
+    assert (refused.value.start, refused.value.end) == (start, end)
 
 
 @given(st.dates(date(2000, 1, 1), date(2100, 12, 31)), st.integers(0, 60))

@@ -254,3 +254,41 @@ async def test_a_member_without_a_username_is_excused_by_the_name_the_roster_sho
         assert "小王" in (done.text or "")
         [unknown] = await h.say(GROUP, ADMIN, "/excuse @小周 今天")
         assert "没有找到“@小周”" in (unknown.text or "") and "名单上的名字" in (unknown.text or "")
+
+
+async def test_an_excuse_typed_end_first_is_refused_not_kept_for_a_year(tmp_path: Path) -> None:
+    """/excuse @xiaowang 12-05..12-03 was kept as 12-05 to next year's 12-03 (363 days), confirmed as
+    “12-05 至 12-03”; it is refused with the dates the right way round, and nothing is stored."""
+    async with bot_running(tmp_path, clock=FakeClock(TUESDAY)) as h:
+        await subscribed(h)
+        h.world.user_joins(GROUP, WANG)
+        await settle(lambda: h.svc.store.member(GROUP, WANG.id) is not None)
+        [refused] = await h.say(GROUP, ADMIN, "/excuse @xiaowang 12-05..12-03 出差")
+        assert "结束日期 12-03 在开始日期 12-05 之前" in (refused.text or "") and "12-03..12-05" in (refused.text or "")
+        [refused] = await h.say(GROUP, ADMIN, "/excuse @xiaowang 2026-12-05..2026-12-03 出差")
+        assert "2026-12-03..2026-12-05" in (refused.text or "")
+        assert h.svc.store.excuses(GROUP) == []
+        [done] = await h.say(GROUP, ADMIN, "/excuse @xiaowang 12-30..01-02 探亲")  # over the new year: as meant
+        assert "12-30 至 01-02" in (done.text or "")
+        assert [(e.start, e.end) for e in h.svc.store.excuses(GROUP)] == [(date(2026, 12, 30), date(2027, 1, 2))]
+
+
+async def test_today_before_the_first_push_says_so_after_a_goto_too(tmp_path: Path) -> None:
+    """/today after /goto 5 and before any push showed day 4 with no word that nothing was pushed yet (and no
+    ✅ button, unexplained); a subscribed group was still told to /subscribe."""
+    async with bot_running(tmp_path, clock=FakeClock(TUESDAY)) as h:
+        await add_group(h)
+        [today] = await h.say(GROUP, MEMBER, "/today")
+        assert (today.text or "").startswith("还没有开始推送，先看看第一天的内容（管理员可发 /subscribe 订阅）")
+        await subscribed(h)
+        [today] = await h.say(GROUP, MEMBER, "/today")
+        assert (today.text or "").startswith("还没有开始推送，先看看第一天的内容（推送后在推送下方点“✅ 已学习”打卡）")
+        await h.say(GROUP, ADMIN, "/goto 5")
+        [today] = await h.say(GROUP, MEMBER, "/today")
+        first, header = (today.text or "").splitlines()[:3:2]
+        assert first.startswith("还没有开始推送，先看看第一次推送的第 5 天内容"), first
+        assert "第 5 天" in header and checkin_button(today.reply_markup) is None
+        reading = await push(h)  # the push sends day 5: /today shows it, with the button
+        [today] = await h.say(GROUP, MEMBER, "/today")
+        assert not (today.text or "").startswith("还没有") and "第 5 天" in (today.text or "").splitlines()[0]
+        assert checkin_button(today.reply_markup) is not None and "第 5 天" in (reading.text or "")

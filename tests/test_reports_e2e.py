@@ -259,4 +259,79 @@ async def test_a_typed_period_is_named_once_and_a_full_day_is_praised(tmp_path: 
             h.standin.user_sends(GROUP, ADMIN, f"/report {later:%m-%d}..{later:%m-%d}")
             await settle(lambda: len(h.standin.sent(GROUP, "sendMessage")) > before)
             old = h.standin.sent(GROUP, "sendMessage")[before]
-            assert f"（{later.year - 1}-{later:%m-%d}）" in (old.text or "").splitlines()[0]
+            # Nothing was pushed then: the one-line answer names the period with its year.
+            assert f"📊 {later.year - 1}-{later:%m-%d}：" in (old.text or "").splitlines()[0]
+
+
+async def test_a_period_typed_end_first_is_refused_with_the_dates_the_right_way_round(tmp_path: Path) -> None:
+    """/report 12-07..12-01 typed on 12-02 was a 360-day report from last December (and /export a 360-day file);
+    it is refused, naming the range the organizer meant, and nothing goes to the private chat."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        for command in ("/report", "/export", "/export csv"):  # on any date: a 12-01 after 12-07 is 359 days on
+            [refused] = await h.say(GROUP, ADMIN, f"{command} 12-07..12-01")
+            text = refused.text or ""
+            assert "结束日期 12-01 在开始日期 12-07 之前" in text and "12-01..12-07" in text, text
+        assert h.standin.sent(ADMIN) == []
+
+
+async def test_the_mastery_sheet_counts_a_miss_never_reviewed_as_not_known(tmp_path: Path) -> None:
+    """小李 answered his one question in 1.1 wrong and never opened /review: the 掌握度 sheet said 100% (green in
+    the heatmap) beside 汇总's 正确率 0% and 薄弱章节 1.1. A miss not reviewed counts as not known."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        await inject(h)
+        await h.say(GROUP, ADMIN, "/export")
+        [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
+        assert doc.file is not None
+        book = openpyxl.load_workbook(io.BytesIO(doc.file.data))
+        rows = list(book[wording.MASTERY_SHEET].iter_rows(values_only=True))
+        column = rows[0].index("1.1")
+        mastery = {r[0]: r[column] for r in rows[1:]}
+        assert mastery["小李"] == 0.0 and mastery["小王"] == 1.0, mastery
+
+
+async def test_a_period_with_nothing_in_it_gets_one_short_answer_and_no_table_or_file(tmp_path: Path) -> None:
+    """/report of a range before the campaign sent the admin a table of 0/0（0%） for everyone and said
+    完整的成员明细已私信发给你; /export sent an empty ledger. Now one line in the group says when pushing began."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        [fresh] = await h.say(GROUP, ADMIN, "/report")
+        assert "没有可统计的记录" in (fresh.text or "") and "还没有推送过" in (fresh.text or "")
+        today = await inject(h)
+        start = today - timedelta(days=1)
+        for command in ("/report", "/export", "/export csv"):
+            [nothing] = await h.say(GROUP, ADMIN, f"{command} 2025-01-01..2025-01-05")
+            text = nothing.text or ""
+            assert "2025-01-01 至 2025-01-05" in text and "没有可统计的记录" in text, text
+            assert f"本群从 {start:%Y-%m-%d} 开始推送，发 {command.split()[0]} all 可查看全部" in text
+        assert h.standin.sent(ADMIN) == []
+
+
+async def test_a_calendar_month_is_reported_and_exported_whole(tmp_path: Path) -> None:
+    """/report 12月 (this month, by name) covers the month's days and says which, /export 2026-12 csv sends the
+    month's file, 上周 is last Monday to Sunday, and /report 13月 gets the usage, not a report."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        today = await inject(h)
+        first = today.replace(day=1)
+        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+        [summary] = await h.say(GROUP, ADMIN, f"/report {today.month}月", replies=1)
+        text = summary.text or ""
+        assert text.splitlines()[0].endswith(f"（{today.month} 月：{first:%m-%d} 至 {last:%m-%d}）"), text
+        pushed = 2 if today.day > 1 else 1  # the injected pushes are yesterday and today
+        assert f"推送天数：{pushed} 天" in text
+        await settle(lambda: h.standin.sent(ADMIN, "sendMessage"))  # the private table, before the next command
+        if chart.cjk_font() is not None:  # and the chart, or it is taken for the next command's reply
+            await h.standin.wait_for_sent(GROUP, 1, method="sendPhoto")
+        [usage] = await h.say(GROUP, ADMIN, "/report 13月")
+        assert (usage.text or "").startswith("用法：/report")
+        monday = today - timedelta(days=today.weekday() + 7)
+        if today.weekday() > 0:  # the campaign began yesterday, this week: nothing last week
+            [before] = await h.say(GROUP, ADMIN, "/export 上周 csv")
+            assert (before.text or "").startswith(f"📊 上周：{monday:%m-%d} 至 {monday + timedelta(days=6):%m-%d}：")
+        [done] = await h.say(GROUP, ADMIN, f"/export {today.year}-{today.month} csv")
+        assert done.text == "学习台账已私信发给你。"
+        [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
+        assert doc.file is not None and doc.file.filename.endswith(f"_{first:%Y%m%d}-{last:%Y%m%d}.zip")

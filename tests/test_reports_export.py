@@ -63,6 +63,25 @@ def test_csv_cells_equal_the_record_with_a_bom(tmp_path: Path) -> None:
     assert li_day1[6:9] == ["2026-12-02 21:00:00", "是", ""]
 
 
+def test_a_rate_with_nothing_to_count_is_an_empty_cell_not_zero(tmp_path: Path) -> None:
+    """小赵 never answered and 问题三 was asked but never answered: their 正确率 is empty (an organizer's average over
+    the column leaves them out), while 小李's one wrong answer is 0 %."""
+    s = summarize(campaign())
+    book = openpyxl.load_workbook(write_export(s, "xlsx", tmp_path / "r.xlsx"))
+    accuracy = wording.SUMMARY_HEADERS.index(wording.ACCURACY)
+    members = {r[0]: r for r in book[wording.SUMMARY_SHEET].iter_rows(min_row=2, values_only=True)}
+    assert (members["小王"][accuracy], members["小李"][accuracy], members["小赵"][accuracy]) == (0.5, 0.0, None)
+    questions = {r[0]: r for r in book[wording.QUIZ_SHEET].iter_rows(min_row=2, values_only=True)}
+    assert (questions["q1"][-1], questions["q3"][-1]) == (0.5, None)
+    archive = zipfile.ZipFile(write_export(s, "csv", tmp_path / "r.zip"))
+    rows = {r[0]: r for r in csv.reader(io.StringIO(archive.read(
+        f"{wording.CSV_NAMES[wording.SUMMARY_SHEET]}.csv").decode("utf-8-sig")))}
+    assert (rows["小李"][accuracy], rows["小赵"][accuracy]) == ("0.0%", "")
+    empty_day = summarize(campaign(members=()))
+    assert {r[-1] for r in openpyxl.load_workbook(write_export(empty_day, "xlsx", tmp_path / "d.xlsx"))[
+        wording.DAYS_SHEET].iter_rows(min_row=2, values_only=True)} == {None}
+
+
 def test_the_mastery_sheet_is_section_by_member_in_reading_order(tmp_path: Path) -> None:
     book = openpyxl.load_workbook(write_export(summarize(campaign()), "xlsx", tmp_path / "m.xlsx"))
     rows = [tuple(r) for r in book[wording.MASTERY_SHEET].iter_rows(values_only=True)]

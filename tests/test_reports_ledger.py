@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from records.ledger import ledger_rows, question_stats, ref_key, summarize
 from records.model import Answer, Asked, Campaign, CheckIn, Excuse, Mastery, Member, Period, PushDay
-from records.period import digest_week, last_week, parse_period
+from records.period import ReversedPeriod, digest_week, last_week, parse_period
 
 D1, D2, D3 = date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)
 WANG, LI, ZHANG, ZHAO = 1, 2, 3, 4
@@ -130,6 +130,61 @@ def test_bad_periods_are_refused(text: str) -> None:
         parse_period(text, TODAY)
 
 
+@pytest.mark.parametrize(("text", "start", "end", "with_years"), [
+    ("12-07..12-01", date(2025, 12, 7), date(2026, 12, 1), False),  # was 360 days from last December
+    ("12-05..12-03", date(2025, 12, 5), date(2026, 12, 3), False),  # a start after today: was 363 days
+    ("11-20..10-01", date(2026, 11, 20), date(2027, 10, 1), False),
+    ("2026-12-05..2026-12-01", date(2026, 12, 5), date(2026, 12, 1), True),
+])
+def test_a_period_typed_end_first_is_refused_with_its_dates(text: str, start: date, end: date,
+                                                           with_years: bool) -> None:
+    with pytest.raises(ReversedPeriod) as refused:
+        parse_period(text, TODAY)
+    assert (refused.value.start, refused.value.end, refused.value.with_years) == (start, end, with_years)
+
+
+def test_a_short_period_over_the_new_year_is_read_as_meant() -> None:
+    assert parse_period("12-28..01-03", date(2027, 1, 2)) == Period(date(2026, 12, 28), date(2027, 1, 3),
+                                                                      "2026-12-28..2027-01-03", dates_typed=True)
+    assert parse_period("11-01..02-28", TODAY).last == date(2027, 2, 28)  # 119 days over the new year
+
+
+@pytest.mark.parametrize(("text", "first", "last", "label"), [
+    ("上周", date(2026, 11, 23), date(2026, 11, 29), "上周"),  # TODAY is a Thursday
+    ("lastweek", date(2026, 11, 23), date(2026, 11, 29), "上周"),
+    ("上月", date(2026, 11, 1), date(2026, 11, 30), "11 月"),
+    ("上个月", date(2026, 11, 1), date(2026, 11, 30), "11 月"),
+    ("11月", date(2026, 11, 1), date(2026, 11, 30), "11 月"),
+    ("11月份", date(2026, 11, 1), date(2026, 11, 30), "11 月"),
+    ("12月", date(2026, 12, 1), date(2026, 12, 31), "12 月"),  # this month, whole: it may run on past today
+    ("1月", date(2026, 1, 1), date(2026, 1, 31), "1 月"),  # January has begun this year: this year's
+    ("2025年12月", date(2025, 12, 1), date(2025, 12, 31), "2025 年 12 月"),
+    ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "2024 年 2 月"),
+    ("2026/9", date(2026, 9, 1), date(2026, 9, 30), "9 月"),
+])
+def test_calendar_weeks_and_months(text: str, first: date, last: date, label: str) -> None:
+    period = parse_period(text, TODAY)
+    assert (period.first, period.last, period.label, period.dates_typed) == (first, last, label, False)
+
+
+def test_a_month_not_yet_begun_this_year_is_last_years() -> None:
+    assert parse_period("12月", date(2027, 1, 15)) == Period(date(2026, 12, 1), date(2026, 12, 31), "2026 年 12 月")
+    assert parse_period("上月", date(2027, 1, 15)).label == "2026 年 12 月"
+
+
+@pytest.mark.parametrize("text", ["13月", "0月", "2026-13", "2026-00", "月份"])
+def test_months_that_are_none_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_period(text, TODAY)
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)))
+def test_last_month_is_the_whole_calendar_month_before(today: date) -> None:
+    month = parse_period("上月", today)
+    assert month.first.day == 1 and month.last + timedelta(days=1) == today.replace(day=1)
+    assert parse_period(f"{month.first.year}-{month.first.month}", today) == month
+
+
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)))
 def test_last_week_is_the_monday_to_sunday_before(today: date) -> None:
     week = last_week(today)
@@ -177,8 +232,17 @@ def test_members_on_the_roster_all_period_count_as_the_rule_per_day(
        st.dates(min_value=date(2001, 1, 1), max_value=date(2001, 12, 31)))
 def test_a_range_typed_without_years_starts_by_today_and_ends_within_a_year_after(today: date, start: date,
                                                                                   end: date) -> None:
-    """As typed (months and days), the start the latest by today, the end the first on or after the start."""
-    period = parse_period(f"{start:%m-%d}..{end:%m-%d}", today)
+    """As typed (months and days), the start the latest by today, the end the first on or after the start; unless
+    that end is earlier in the calendar and half a year or more on: then it was typed end first, and refused."""
+    typed = f"{start:%m-%d}..{end:%m-%d}"
+    try:
+        period = parse_period(typed, today)
+    except ReversedPeriod as refused:
+        assert (end.month, end.day) < (start.month, start.day)
+        assert refused.end - refused.start >= timedelta(days=183)
+        assert (refused.start.month, refused.start.day, refused.end.month, refused.end.day) == (
+            start.month, start.day, end.month, end.day)
+        return
     assert (period.first.month, period.first.day, period.last.month, period.last.day) == (
         start.month, start.day, end.month, end.day)
     assert period.first <= today and today - period.first < timedelta(days=366)

@@ -136,23 +136,35 @@ NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
                 max_size=8))
 def test_mastery_from_the_reduced_answers_equals_mastery_from_all(
         answers: list[tuple[int, int, bool, int]], cards: list[tuple[int, str, bool, bool]]) -> None:
-    """The export gives mastery() every question answered only for members with review cards, and one answer per
-    section for the others; each member's figures are those from all their answers."""
+    """The export gives mastery() the latest answer to every question only for members with a review card reviewed;
+    each one's figures are those from all their answers. The others get their answers and right answers per
+    section, their share right: mastery()'s figure whenever each question was put to them once."""
     store = stored([], answers)
     for uid, qid, right, reviewed in cards:
         card = SCHEDULE.first_card(qid, REF_OF[qid], Answered(qid, REF_OF[qid], right, NOW - timedelta(days=3)))
         store.save_review_cards(GROUP, uid, [card if reviewed else replace(card, reviews=0)])
-    every: dict[int, list[Answered]] = {}
-    for uid, qid, ref, correct, _ in store.record_facts(GROUP, DAYS[0], DAYS[-1]).answers:
-        every.setdefault(uid, []).append(Answered(qid, ref, correct == 1, NOW))
+    every: dict[int, list[Answered]] = {}  # in the order they came (the latest answer to a question stands)
+    for n, (uid, qid, ref, correct) in enumerate(store.db.execute(
+            "SELECT user_id, question_id, ref, correct FROM answers ORDER BY rowid").fetchall()):
+        every.setdefault(uid, []).append(Answered(qid, ref, correct == 1, NOW + timedelta(seconds=n)))
+    rows, shares = mastery_answers(store.record_tallies(GROUP, DAYS[0], DAYS[-1]))
     reduced: dict[int, list[Answered]] = {}
-    for uid, qid, ref, correct, _ in mastery_answers(store.record_tallies(GROUP, DAYS[0], DAYS[-1])):
+    for uid, qid, ref, correct, _ in rows:
         reduced.setdefault(uid, []).append(Answered(qid, ref, correct, NOW))
     cards_of = store.group_review_cards(GROUP)
-    assert set(reduced) == set(every)
-    for uid in every:
+    reviewed = {uid for uid, theirs in cards_of.items() if any(c.reviews for c in theirs)}
+    assert set(reduced) == set(every) & reviewed and set(shares) == set(every) - reviewed
+    for uid in reduced:
         assert (mastery(SCHEDULE, cards_of.get(uid, ()), reduced[uid], NOW)
                 == mastery(SCHEDULE, cards_of.get(uid, ()), every[uid], NOW)), uid
+    for uid, per_section in shares.items():
+        theirs = every[uid]
+        assert sorted(per_section) == sorted(
+            (ref, sum(a.ref == ref for a in theirs), sum(a.ref == ref and a.correct for a in theirs))
+            for ref in {a.ref for a in theirs})
+        if len({a.question_id for a in theirs}) == len(theirs):
+            figures = mastery(SCHEDULE, cards_of.get(uid, ()), theirs, NOW)
+            assert figures == {ref: right / n for ref, n, right in per_section}
     store.close()
 
 
@@ -164,8 +176,8 @@ def test_mastery_from_the_reduced_answers_equals_mastery_from_all(
                           st.integers(0, 2)), max_size=8))
 def test_mastery_rows_equal_mastery_of_each_member(answers: list[tuple[int, str, str, bool, int]],
                                                    cards: list[tuple[int, str, bool, int]]) -> None:
-    """The export's mastery rows (bot/reports.mastery_rows: members with no card reviewed are counted without
-    mastery() itself) hold each member's schedules.review.mastery figures, ranked in reading order."""
+    """The export's mastery rows (bot/reports.mastery_rows) hold schedules.review.mastery's figures for each member
+    with a card reviewed and the share right per section for the others, ranked in reading order."""
     from zoneinfo import ZoneInfo
 
     from bot.reports import mastery_rows
@@ -176,13 +188,24 @@ def test_mastery_rows_equal_mastery_of_each_member(answers: list[tuple[int, str,
         card = SCHEDULE.first_card(qid, REF_OF[qid], Answered(qid, REF_OF[qid], right, NOW - timedelta(days=3)))
         cards_of.setdefault(uid, []).append(replace(card, reviews=reviews))
     rows = [(uid, qid, ref, right, DAYS[day]) for uid, qid, ref, right, day in answers]
+    reviewed = {uid for uid, theirs in cards_of.items() if any(c.reviews for c in theirs)}
+    counted: dict[int, dict[str, tuple[int, int]]] = {}  # as by_ref counts them: per member and section
+    for u, _, ref, right, _ in rows:
+        if u not in reviewed:
+            n, k = counted.setdefault(u, {}).get(ref, (0, 0))
+            counted[u][ref] = (n + 1, k + right)
+    shares = {u: [(ref, n, k) for ref, (n, k) in theirs.items()] for u, theirs in counted.items()}
     order = {"9.9": 0, "1.1": 1}  # reading order; 2.10 and 开头 are in none (ranked last)
-    got = mastery_rows(SCHEDULE, cards_of, rows, zone, lambda ref: f"§{ref}", order, NOW)
+    got = mastery_rows(SCHEDULE, cards_of, [r for r in rows if r[0] in reviewed], shares, zone, lambda ref: f"§{ref}",
+                       order, NOW)
     want = []
     for uid in sorted(set(cards_of) | {r[0] for r in rows}):
-        figures = mastery(SCHEDULE, cards_of.get(uid, ()), [
-            Answered(q, ref, right, datetime.combine(day, time(), zone)) for u, q, ref, right, day in rows if u == uid],
-            NOW)
+        if uid in reviewed:
+            figures = mastery(SCHEDULE, cards_of.get(uid, ()), [
+                Answered(q, ref, right, datetime.combine(day, time(), zone))
+                for u, q, ref, right, day in rows if u == uid], NOW)
+        else:  # the share right per section
+            figures = {ref: k / n for ref, (n, k) in counted.get(uid, {}).items()}
         ranked = sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order)))
         want.append((uid, tuple((f"§{ref}", share) for ref, share in ranked)))
     assert [(m.user_id, m.sections) for m in got] == want

@@ -115,6 +115,14 @@ def test_mastery_counts_a_never_missed_question_as_known_and_a_fresh_miss_as_wea
     assert strongest_and_weakest({"1.1": 0.5}) == ([], ["1.1"])
 
 
+def test_mastery_counts_a_miss_with_no_card_by_its_latest_answer() -> None:
+    """A member who never opened /review has no cards: a miss is not known (it counted as known before)."""
+    answers = [Answered("q", "1.1", True, T0), missed("bad", "1.2", T0),
+               missed("again", "2.1", T0), Answered("again", "2.1", True, T0 + timedelta(days=1))]
+    assert mastery(SCHEDULE, [], answers, T0 + timedelta(days=2)) == {"1.1": 1.0, "1.2": 0.0, "2.1": 1.0}
+    assert mastery(SCHEDULE, [], list(reversed(answers)), T0 + timedelta(days=2))["2.1"] == 1.0  # by time
+
+
 def test_the_sentence_that_states_an_answer_is_found_whole() -> None:
     text = "一、标题\n我们要坚持学习。要把学习作为终身追求，持之以恒！其他内容。"
     assert sentence_containing(text, "终身追求") == "要把学习作为终身追求，持之以恒！"

@@ -138,3 +138,35 @@ async def test_an_open_polls_vote_counts_are_answered_200_undispatched_and_a_clo
         assert await loop.run_in_executor(None, post, url, closed) == 200  # answered once handled (HandledQueue)
         assert [(u.update_id, u.poll.is_closed) for u in seen if u.poll is not None] == [(2, True)]
         assert [u.update_id for u in seen] == [2]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_without_ptbs_server_to_reach_the_webhook_still_serves_every_update_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The vote-count filter and the Retry-After header reach into PTB's webhook server (it gives no hook for them).
+    Should a PTB release move it, the bot must still serve: the filter and the header are left off, with a
+    warning, and an open poll's vote counts are parsed and dispatched as PTB alone would."""
+    import bot.fetcher
+
+    monkeypatch.setattr(bot.fetcher, "_webhook_app", lambda app: None)
+    seen: list[Update] = []
+
+    async def look(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        seen.append(update)
+
+    poll = PollState(id="5000", chat_id=GROUP, message_id=7, question="问题", options=["甲", "乙"], type="quiz",
+                     is_anonymous=False, allows_multiple_answers=False, correct_option_ids=(0,), votes={MEMBER: (0,)})
+    with caplog.at_level("WARNING", logger="bot.fetcher"):
+        async with webhook_bot(tmp_path) as (server, running, url):
+            running.app.add_handler(TypeHandler(Update, look), group=-100)
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, post, url, {"update_id": 1, "poll": poll.to_api()}) == 200
+            message = server.world.user_sends(GROUP, MEMBER, "/toc")
+            server.world.updates.clear()
+            assert await loop.run_in_executor(None, post, url, {"update_id": 2, "message": message}) == 200
+            [reply] = await server.wait_for_sent(GROUP, 1)
+    assert "〔1.1〕" in (reply.text or "")
+    assert [u.update_id for u in seen] == [1, 2]  # the vote counts were dispatched: no filter
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.fetcher"]
+    assert any("every update is parsed and dispatched" in w for w in warnings)
+    assert any("without Retry-After" in w for w in warnings)

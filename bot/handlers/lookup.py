@@ -111,14 +111,14 @@ async def _reading(update: Update, context: ContextTypes.DEFAULT_TYPE, upcoming:
         return
     title = chat.title or chat.full_name or ""
     group = await svc.db(lambda s: s.ensure_group(chat.id, title))
-    started = group.last_pushed is not None or group.next_day > 1
+    started = group.last_pushed is not None  # a /goto before the first push moves the day, it starts nothing
     total = len(svc.plan)
     if upcoming and group.finished:
         await reply(update, render.plan_finished(svc.doc, total))
         return
     day = group.next_day if upcoming or not started else group.next_day - 1
     reading = svc.reading(day)
-    note = render.reading_note(upcoming=upcoming, started=started)
+    note = render.reading_note(upcoming=upcoming, started=started, day=day, subscribed=group.subscribed)
     # /today carries the same 已学习 button as the push it repeats.
     checkin = None if upcoming or not started else await checkin_button(svc, chat.id, reading.day)
     await reply(update, note + render.reading_message(svc.doc, reading, total),

@@ -17,6 +17,7 @@ from bot.handlers.groups import PRESENT
 from bot.handlers.lookup import reply
 from bot.services import services
 from bot.store import Checkin, Member, Store
+from records.period import ReversedPeriod
 from schedules.campaign import parse_date_range
 from schedules.due import parse_time
 
@@ -241,6 +242,9 @@ async def excuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         rest = [f"{rest[0]}..{rest[2]}", *rest[3:]]
     try:
         start, end = parse_date_range(rest[0], today)
+    except ReversedPeriod as typed:
+        await reply(update, render.period_reversed(typed.start, typed.end, typed.with_years))
+        return
     except ValueError:
         await reply(update, render.excuse_usage())
         return

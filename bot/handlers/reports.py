@@ -19,7 +19,7 @@ from bot.handlers.records import chat_size
 from bot.reports import period_of, send_chart, send_export, send_private_report, summary_and_channels, summary_of
 from bot.services import Services, services
 from records.export import FORMATS
-from records.period import parse_period
+from records.period import ReversedPeriod, parse_period
 
 log = logging.getLogger(__name__)
 _PAYLOAD = re.compile(r"^(report|export)_(-?\d{1,20})(?:_(xlsx|csv))?$")
@@ -51,10 +51,17 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         period = await period_of(svc, chat.id, " ".join(context.args or []))
+    except ReversedPeriod as typed:
+        await reply(update, render.period_reversed(typed.start, typed.end, typed.with_years))
+        return
     except ValueError:
         await reply(update, render.report_usage())
         return
     summary, channels = await summary_and_channels(svc, chat.id, period)
+    if not summary.days and not summary.quiz_answers and not channels:
+        first = await svc.db(lambda s: s.first_push(chat.id))
+        await reply(update, render.records_nothing(period, first, "/report"))
+        return
     sent = await send_private_report(context.bot, update.effective_user.id, summary)
     link = None if sent else deep_link(context.bot, "report", chat.id)
     text = render.report_group(summary, await chat_size(context, chat.id), link, sent)
@@ -79,9 +86,16 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     fmt, text = parse_export_args(list(context.args or []))
     try:
-        await period_of(svc, chat.id, text)  # refuse a bad period before any work
+        period = await period_of(svc, chat.id, text)  # refuse a bad period before any work
+    except ReversedPeriod as typed:
+        await reply(update, render.period_reversed(typed.start, typed.end, typed.with_years))
+        return
     except ValueError:
         await reply(update, render.export_usage())
+        return
+    found, first = await svc.db(lambda s: (s.has_record(chat.id, period.first, period.last), s.first_push(chat.id)))
+    if not found:
+        await reply(update, render.records_nothing(period, first, "/export"))
         return
     if await send_export(context.bot, svc, update.effective_user.id, chat.id, period_text=text, fmt=fmt):
         await reply(update, render.export_sent())

@@ -48,10 +48,16 @@ def reading_messages(doc: Document, reading: Reading, total: int) -> list[str]:
     return [f"{head}（{i}/{len(parts)}）\n\n{esc(part)}" for i, part in enumerate(parts, start=1)]
 
 
-def reading_note(upcoming: bool, started: bool) -> str:
+def reading_note(upcoming: bool, started: bool, day: int = 1, subscribed: bool = False) -> str:
+    """The line above /today or /next; before the first push, /today shows what it will send (day 1, or the day an
+    admin's /goto chose) and says how to get going: subscribe, or wait for the push to check in under it."""
     if upcoming:
         return "⏭ 下一次推送的内容：\n\n"
-    return "" if started else "还没有开始推送，先看看第一天的内容（管理员可发 /subscribe 订阅）：\n\n"
+    if started:
+        return ""
+    what = "第一天的内容" if day == 1 else f"第一次推送的第 {day} 天内容"
+    how = "推送后在推送下方点“✅ 已学习”打卡" if subscribed else "管理员可发 /subscribe 订阅"
+    return f"还没有开始推送，先看看{what}（{how}）：\n\n"
 
 
 def plan_finished(doc: Document, total: int) -> str:

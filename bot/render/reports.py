@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.render.core import clip, esc, split_lines
 from records import wording
 from records.chart import MASTERY_MOST_MEMBERS
 from records.ledger import Summary as RecordSummary
+from records.model import Period
 
 # The words written into export files and charts live in records/wording.py, a catalogue this module owns.
 
@@ -19,13 +22,13 @@ def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
-_NAMED_PERIODS = {wording.WEEK, wording.MONTH, wording.ALL, wording.LAST_WEEK}
-
-
 def _period_text(summary: RecordSummary) -> str:
     """近 7 天：11-26 至 12-02; a typed range is its own label (2025-12-01 至 2025-12-07 when not this year)."""
-    p = summary.campaign.period
-    if p.label not in _NAMED_PERIODS:
+    return _period_label(summary.campaign.period)
+
+
+def _period_label(p: Period) -> str:
+    if p.dates_typed:
         return esc(p.label.replace("..", " 至 "))
     return f"{esc(p.label)}：{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}" if p.last != p.first else "")
 
@@ -65,6 +68,14 @@ def report_group(summary: RecordSummary, members_total: int | None, link: str | 
     return "\n".join(lines)
 
 
+def records_nothing(period: Period, first_push: date | None, command: str) -> str:
+    """/report or /export of a period with no push and no answer (before the campaign, say): no table, no file."""
+    text = f"📊 {_period_label(period)}：这段时间没有推送，也没有人答题，没有可统计的记录。"
+    if first_push is None:
+        return text + "本群还没有推送过（管理员发 /subscribe 订阅后每天推送，推送后即可打卡）。"
+    return text + f"本群从 {first_push:%Y-%m-%d} 开始推送，发 {command} all 可查看全部。"
+
+
 def report_private(summary: RecordSummary) -> list[str]:
     """The admin's full per-member table, fewest check-ins first, split to fit Telegram's limit."""
     c = summary.campaign
@@ -94,13 +105,20 @@ def report_table_attached(members: int) -> str:
 
 
 def report_usage() -> str:
-    return ("用法：/report [week|month|all|开始日期..结束日期]\n例如：/report　/report month　/report 12-01..12-07\n"
-            "（默认近 7 天）")
+    return ("用法：/report [week|month|上周|上月|11月|all|开始日期..结束日期]\n"
+            "例如：/report　/report 上月　/report 12-01..12-07\n（默认近 7 天；month 为近 30 天，11月、上月为整月）")
+
+
+def period_reversed(start: date, end: date, with_years: bool) -> str:
+    """A date range typed end first (records.period.ReversedPeriod): its dates the right way round."""
+    shown = "%Y-%m-%d" if with_years else "%m-%d"
+    return (f"结束日期 {end:{shown}} 在开始日期 {start:{shown}} 之前。是要写 {end:{shown}}..{start:{shown}} 吗？"
+            "跨年的时段请写上年份，例如 2026-12-28..2027-01-03。")
 
 
 def export_usage() -> str:
-    return ("用法：/export [week|month|all|开始日期..结束日期] [csv]\n例如：/export　/export month csv\n"
-            "（默认全部日期，Excel 文件）")
+    return ("用法：/export [week|month|上周|上月|11月|all|开始日期..结束日期] [csv]\n"
+            "例如：/export　/export 11月 csv\n（默认全部日期，Excel 文件）")
 
 
 def records_admins_only() -> str:
