@@ -82,7 +82,7 @@ class Terminal:
     out: TextIO = sys.stdout
     files: Path = field(default_factory=Path.cwd)  # where files the bot sends (exports, charts) are written
     buttons: list[Button] = field(default_factory=list)  # the latest keyboard's
-    open_poll: str | None = None
+    open_polls: list[str] = field(default_factory=list)  # polls shown, oldest first (a daily quiz sends several)
     pressed: str | None = None  # the callback query of the last button press, whose toast is still to show
     speaker: int = ME  # who types: you, or a demo member after `/as 小王`
 
@@ -122,7 +122,7 @@ class Terminal:
         return render.offline_file_saved(str(path.resolve()), caption)
 
     def _show_poll(self, poll: dict[str, Any], label: str | None = None) -> None:
-        self.open_poll = str(poll["id"])
+        self.open_polls = [*self.open_polls[-19:], str(poll["id"])]
         self._print(label or render.offline_poll_label(),
                     render.offline_poll(poll["question"], [o["text"] for o in poll["options"]]))
 
@@ -160,7 +160,7 @@ class Terminal:
                 world.user_sends(self.speaker, self.speaker, said)  # a private chat's id is the user's
             else:
                 self._note(render.offline_private_usage(PRIVATE_PREFIX))
-        elif text.isdigit() and self.open_poll is not None and len(text) <= 2:
+        elif text.isdigit() and self.open_polls and len(text) <= 2:
             self._answer(int(text) - 1)
         elif command == "/pushnow":
             await self._push_now()
@@ -210,8 +210,16 @@ class Terminal:
         self._note(render.offline_speaking_as(OWNER_NAME if owner else name, owner))
 
     def _answer(self, option: int) -> None:
-        poll = self.standin.world.polls.get(self.open_poll or "")
-        if poll is None or poll.is_closed or not 0 <= option < len(poll.options):
+        """A number answers the first question still open to the speaker, in the order shown: a daily quiz sends
+        all its questions at once, so 1 answers 【1/2】 and the next number 【2/2】."""
+        world = self.standin.world
+        theirs = [p for p in (world.polls.get(i) for i in self.open_polls)
+                  if p is not None and not p.is_closed and p.chat_id in (DEMO_CHAT, self.speaker)]
+        poll = next((p for p in theirs if self.speaker not in p.votes), None)
+        if poll is None and theirs:
+            print(f"  {render.offline_already_answered()}", file=self.out, flush=True)
+            return
+        if poll is None or not 0 <= option < len(poll.options):
             print(f"  {render.offline_no_poll()}", file=self.out, flush=True)
             return
         try:
@@ -220,7 +228,7 @@ class Terminal:
             print(f"  {render.offline_already_answered()}", file=self.out, flush=True)
             return
         correct = option in poll.correct_option_ids
-        verdict = render.offline_verdict(correct, poll.options[poll.correct_option_ids[0]])
+        verdict = render.offline_verdict(correct, poll.options[poll.correct_option_ids[0]], poll.question)
         explanation = f"\n  {poll.explanation}" if poll.explanation else ""
         print(f"  {verdict}{explanation}\n", file=self.out, flush=True)
 

@@ -113,3 +113,15 @@ async def test_remindnow_shows_the_evening_reminder_naming_who_has_not_checked_i
     reminder = next(line for line in steps[1].splitlines() if "还没有打卡" in line)
     assert "学员" in reminder and "小李" in reminder and "小王" not in reminder  # 小王 checked in
     assert "这次没有发出提醒" in steps[2] and "还没有打卡" not in steps[2]  # once a day
+
+
+async def test_the_daily_quizs_questions_are_answered_in_the_order_shown(tmp_path: Path) -> None:
+    """A daily quiz of 2 sends both polls at once; a typed number answered only the last one shown, so 【1/2】 could
+    never be answered offline. Numbers now answer the open questions in order, each verdict naming its question."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/subscribe\n/dailyquiz 2\n/pushnow\n1\n1\n1\n"), out=out)
+    answers = out.getvalue().split("> /pushnow")[1].split("\n> 1\n")[1:]
+    assert len(answers) == 3
+    assert answers[0].lstrip().startswith("【1/2】") and answers[1].lstrip().startswith("【2/2】"), answers
+    assert answers[2].strip() == "（这道题你已经答过了）"

@@ -108,8 +108,10 @@ def offline_already_answered() -> str:
     return "（这道题你已经答过了）"
 
 
-def offline_verdict(correct: bool, right_answer: str) -> str:
-    return "✔ 回答正确！" if correct else f"✘ 回答错误，正确答案：{right_answer}"
+def offline_verdict(correct: bool, right_answer: str, question: str = "") -> str:
+    """Right or wrong, after the question's number when it has one (【1/2】: several may be open at once)."""
+    which = question[:question.index("】") + 1] if question.startswith("【") and "】" in question else ""
+    return which + ("✔ 回答正确！" if correct else f"✘ 回答错误，正确答案：{right_answer}")
 
 
 def offline_plan_finished() -> str:
