@@ -237,7 +237,8 @@ class Terminal:
         svc = self.running.svc
         group, hold = await svc.db(lambda s: (s.group(DEMO_CHAT), s.push_hold(DEMO_CHAT)))
         if group is not None and group.finished:
-            self._note(render.offline_plan_finished())
+            if not await self._finish_now(group):
+                self._note(render.offline_plan_finished())
             return
         if group is None or not group.pushable:
             self._note(render.offline_subscribe_first())
@@ -250,6 +251,20 @@ class Terminal:
             self._note(render.offline_clock_jumped(when, zone_label(group.timezone, target)))
         await self.running.pusher.run_now()
 
+
+    async def _finish_now(self, group: Group) -> bool:
+        """Offline only: after the last push, move the clock to that day's end (its quiz's close), when the group
+        gets its completion summary and the admins the full export; False if that is past (already sent)."""
+        if group.last_pushed is None:
+            return False
+        ends = self.running.campaign.day_closes(group, group.last_pushed)
+        if ends <= self.clock():
+            return False
+        self.clock.catch_up(ends + timedelta(seconds=1))
+        local = ends.astimezone(ZoneInfo(group.timezone))
+        self._note(render.offline_clock_to_plan_end(local.strftime("%Y-%m-%d %H:%M"), zone_label(group.timezone, ends)))
+        await self.running.campaign.run_now()
+        return True
 
     async def _remind_now(self) -> None:
         """Offline only: move the clock to this evening's reminder time and run the reminder (/pushnow jumps from

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.config import build_config
 from bot.offline import mark_underlines, run_offline
 
@@ -125,3 +127,19 @@ async def test_the_daily_quizs_questions_are_answered_in_the_order_shown(tmp_pat
     assert len(answers) == 3
     assert answers[0].lstrip().startswith("【1/2】") and answers[1].lstrip().startswith("【2/2】"), answers
     assert answers[2].strip() == "（这道题你已经答过了）"
+
+
+async def test_pushnow_after_the_last_push_runs_on_to_the_completion_summary_and_export(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The completion summary and the admins' full export come when the last day is over (its quiz closed, 22:00):
+    offline, /pushnow only said the plan was all pushed, so the end of the plan could not be seen."""
+    monkeypatch.chdir(tmp_path)
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/subscribe\n/goto 14\n/pushnow\n#3\n/pushnow\n/pushnow\n"), out=out)
+    last, ended, again = out.getvalue().split("> /pushnow")[1:]
+    assert "第 14 天 / 共 14 天" in last and "学习总结" not in last
+    assert "22:00" in ended.splitlines()[1] and "学习总结" in ended and "打卡率 100%" in ended
+    assert "🔒 私聊" in ended and "附上完整的学习台账" in ended
+    assert list(tmp_path.glob("学习台账_*.xlsx"))
+    assert "学习计划已经全部推送完" in again and "学习总结" not in again

@@ -118,6 +118,11 @@ def offline_plan_finished() -> str:
     return "本地：学习计划已经全部推送完，没有下一次推送了（管理员可用 /goto 1 从头再学）"
 
 
+def offline_clock_to_plan_end(when: str, zone: str) -> str:
+    return (f"本地：计划已全部推送，时钟快进到最后一天结束（当天测验截止）{when}，{zone}："
+            "本群收到学习总结，管理员收到完整台账")
+
+
 def offline_subscribe_first() -> str:
     return "本地：请先发送 /subscribe 订阅每日推送，或 /resume 恢复"
 
