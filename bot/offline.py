@@ -42,6 +42,7 @@ OWNER_NAME = "学员"
 MEMBERS = {uid: name for uid, name, _, _ in DEMO_MEMBERS[:3]}
 # Whose private chats with the bot are shown: you, the members, and the /demo's members once it has run.
 PEOPLE = {ME: OWNER_NAME, **{uid: name for uid, name, _, _ in DEMO_MEMBERS}}
+TME = "https://t.me/"
 PRIVATE_PREFIX = "私聊"  # `私聊 /review` says /review in the private chat with the bot
 QUIET = 0.4  # seconds without bot output or requests that end one step
 
@@ -130,6 +131,11 @@ class Terminal:
         rows = (record.reply_markup or {}).get("inline_keyboard") or []
         found = [(Button(record.chat_id, record.message_id, b.get("callback_data", ""), b.get("url", "")),
                   b.get("text", "")) for row in rows for b in row]
+        # A t.me link in the text (the report's "open the private chat" link) is tapped like a link button.
+        units = (record.text or "").encode("utf-16-le")
+        found += [(Button(record.chat_id, record.message_id, "", e["url"]),
+                   render.offline_text_link(units[2 * e["offset"]:2 * (e["offset"] + e["length"])].decode("utf-16-le")))
+                  for e in record.entities if e.get("type") == "text_link" and e.get("url", "").startswith(TME)]
         if found:
             self.buttons = [button for button, _ in found]
             print(render.offline_buttons([text for _, text in found]), file=self.out, flush=True)
@@ -156,7 +162,10 @@ class Terminal:
                 self._note(render.offline_no_button())
         elif command == PRIVATE_PREFIX:
             said = text[len(PRIVATE_PREFIX):].strip()
-            if said:
+            if said.split()[:1] == ["/stop"]:  # as Telegram's 停止机器人: the bot may no longer write first
+                world.unstarted.add(self.speaker)
+                self._note(render.offline_private_stopped())
+            elif said:
                 world.user_sends(self.speaker, self.speaker, said)  # a private chat's id is the user's
             else:
                 self._note(render.offline_private_usage(PRIVATE_PREFIX))

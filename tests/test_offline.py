@@ -143,3 +143,18 @@ async def test_pushnow_after_the_last_push_runs_on_to_the_completion_summary_and
     assert "🔒 私聊" in ended and "附上完整的学习台账" in ended
     assert list(tmp_path.glob("学习台账_*.xlsx"))
     assert "学习计划已经全部推送完" in again and "学习总结" not in again
+
+
+async def test_the_deep_link_fallback_can_be_tried_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline you always had a private chat with the bot, and a text link's address was not shown, so the report's
+    fallback for an admin who never opened one (a t.me link in the group reply) could not be tried. `私聊 /stop`
+    closes it; the link is pressed as a button and delivers the table in private."""
+    monkeypatch.chdir(tmp_path)
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/subscribe\n/pushnow\n私聊 /stop\n/report\n#1\n"), out=out)
+    report, pressed = out.getvalue().split("\n> ")[-2:]  # what /report and then #1 printed
+    assert report.startswith("/report") and pressed.startswith("#1")
+    assert "🔒" not in report and "完整的成员明细只在私聊里发送" in report
+    assert "#1 🔗 点这里打开与我的私聊" in report
+    assert "/start report_-100" in pressed and "🔒 私聊" in pressed and "成员明细" in pressed

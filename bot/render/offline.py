@@ -16,6 +16,15 @@ def offline_deep_link(payload: str) -> str:
     return f"本地：这个按钮打开与机器人的私聊，并替你发送 /start {payload}"
 
 
+def offline_text_link(text: str) -> str:
+    return f"🔗 {text}"
+
+
+def offline_private_stopped() -> str:
+    return ("本地：你停用了与机器人的私聊（如同从未打开过），机器人不能再先给你发消息；"
+            "在私聊里发言，或点群里的 t.me 链接，即可恢复")
+
+
 def offline_link(url: str) -> str:
     return f"本地：这个按钮在 Telegram 里打开网址 {url}"
 
