@@ -307,3 +307,28 @@ async def test_a_period_with_nothing_in_it_gets_one_short_answer_and_no_table_or
             assert "2025-01-01 至 2025-01-05" in text and "没有可统计的记录" in text, text
             assert f"本群从 {start:%Y-%m-%d} 开始推送，发 {command.split()[0]} all 可查看全部" in text
         assert h.standin.sent(ADMIN) == []
+
+
+async def test_the_deep_link_delivers_the_period_asked_for_in_the_group(tmp_path: Path) -> None:
+    """/report month or /export 12-02 from an admin without a private chat gave a link whose /start sent the
+    week's table or the whole ledger, whatever was asked. The link now carries the period."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        today = await inject(h)
+        h.world.unstarted.add(ADMIN)
+        [summary] = await h.say(GROUP, ADMIN, "/report month")
+        url = next(e for e in summary.entities if e["type"] == "text_link")["url"]
+        assert url == f"{LINK}_month"
+        [table] = await h.say(ADMIN, ADMIN, f"/start {url.split('start=')[1]}", replies=1)
+        assert "近 30 天" in (table.text or "").splitlines()[0]
+        h.world.unstarted.add(ADMIN)
+        before = len(h.standin.sent(GROUP, "sendMessage"))
+        h.standin.user_sends(GROUP, ADMIN, f"/export {today:%m-%d} csv")  # the month's chart may still be on its way
+        await settle(lambda: len(h.standin.sent(GROUP, "sendMessage")) > before)
+        answer = h.standin.sent(GROUP, "sendMessage")[before]
+        url = next(e for e in answer.entities if e["type"] == "text_link")["url"]
+        assert url == f"https://t.me/studybot_test_bot?start=export_{GROUP}_csv_{today:%Y%m%d}-{today:%Y%m%d}"
+        await h.say(ADMIN, ADMIN, f"/start {url.split('start=')[1]}", replies=0)
+        await settle(lambda: h.standin.sent(ADMIN, "sendDocument"))
+        [doc] = h.standin.sent(ADMIN, "sendDocument")
+        assert doc.file is not None and doc.file.filename.endswith(f"_{today:%Y%m%d}-{today:%Y%m%d}.zip")
