@@ -43,6 +43,7 @@ MEMBERS = {uid: name for uid, name, _, _ in DEMO_MEMBERS[:3]}
 # Whose private chats with the bot are shown: you, the members, and the /demo's members once it has run.
 PEOPLE = {ME: OWNER_NAME, **{uid: name for uid, name, _, _ in DEMO_MEMBERS}}
 TME = "https://t.me/"
+REPLY_PREFIX = "回复"  # `回复 小王 /excuse 今天 病假` replies to 小王's latest message in the group
 PRIVATE_PREFIX = "私聊"  # `私聊 /review` says /review in the private chat with the bot
 QUIET = 0.4  # seconds without bot output or requests that end one step
 
@@ -86,6 +87,7 @@ class Terminal:
     open_polls: list[str] = field(default_factory=list)  # polls shown, oldest first (a daily quiz sends several)
     pressed: str | None = None  # the callback query of the last button press, whose toast is still to show
     speaker: int = ME  # who types: you, or a demo member after `/as 小王`
+    said: dict[int, int] = field(default_factory=dict)  # each speaker's latest message in the group, for 回复
 
     def show(self, record: SentRecord) -> None:
         if record.chat_id in PEOPLE:
@@ -179,8 +181,10 @@ class Terminal:
             await self._demo()
         elif command == "/remindnow":
             await self._remind_now()
+        elif command == REPLY_PREFIX:
+            self._reply(text[len(REPLY_PREFIX):].strip())
         else:
-            world.user_sends(DEMO_CHAT, self.speaker, text)
+            self.said[self.speaker] = world.user_sends(DEMO_CHAT, self.speaker, text)["message_id"]
 
     def _press(self, button: Button) -> None:
         """A callback button is pressed; a link button opens what Telegram would: a t.me/<bot>?start= deep link
@@ -205,6 +209,18 @@ class Terminal:
         self.pressed = None
         if answer and answer.get("text"):
             self._note(render.offline_toast(str(answer["text"])))
+
+    def _reply(self, rest: str) -> None:
+        """Offline only: `回复 小王 /excuse 今天 病假` says the text as a reply to 小王's latest message here."""
+        name, _, said = rest.partition(" ")
+        whom = next((uid for uid, n in PEOPLE.items() if n == name), ME if name == "我" else None)
+        if whom is None or not said.strip():
+            self._note(render.offline_reply_usage(REPLY_PREFIX))
+        elif whom not in self.said:
+            self._note(render.offline_reply_nothing(name))
+        else:
+            sent = self.standin.world.user_sends(DEMO_CHAT, self.speaker, said.strip(), reply_to=self.said[whom])
+            self.said[self.speaker] = sent["message_id"]
 
     def _speak_as(self, name: str) -> None:
         """Offline only: type as another demo member (`/as 小王`), or as yourself again (`/as 我`)."""

@@ -158,3 +158,15 @@ async def test_the_deep_link_fallback_can_be_tried_offline(tmp_path: Path, monke
     assert "🔒" not in report and "完整的成员明细只在私聊里发送" in report
     assert "#1 🔗 点这里打开与我的私聊" in report
     assert "/start report_-100" in pressed and "🔒 私聊" in pressed and "成员明细" in pressed
+
+
+async def test_an_excuse_by_reply_can_be_tried_offline(tmp_path: Path) -> None:
+    """/excuse by replying to the member's message had no offline form: `回复 小王 …` replies to 小王's latest one."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    lines = "/as 小王\n大家好\n/as 我\n回复 小李 /excuse 今天\n回复 小王 /excuse 今天 病假\n/roster\n"
+    await run_offline(config, stdin=io.StringIO(lines), out=out)
+    li, wang, roster = out.getvalue().split("\n> ")[-3:]
+    assert "小李 在这次运行里还没有在群里发过言" in li
+    assert "✅ 已登记 小王 请假" in wang and "病假" in wang
+    assert "小王 · 今天请假" in roster

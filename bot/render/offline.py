@@ -16,6 +16,14 @@ def offline_deep_link(payload: str) -> str:
     return f"本地：这个按钮打开与机器人的私聊，并替你发送 /start {payload}"
 
 
+def offline_reply_usage(prefix: str) -> str:
+    return f"本地：回复某人在群里的最新一条消息，例如 {prefix} 小王 /excuse 今天 病假"
+
+
+def offline_reply_nothing(name: str) -> str:
+    return f"本地：{name} 在这次运行里还没有在群里发过言，没有可以回复的消息（先 /as {name} 说一句话）"
+
+
 def offline_text_link(text: str) -> str:
     return f"🔗 {text}"
 
