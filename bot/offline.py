@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import queue
 import random
+import re
 import sys
 import threading
 import time
@@ -43,6 +44,8 @@ MEMBERS = {uid: name for uid, name, _, _ in DEMO_MEMBERS[:3]}
 # Whose private chats with the bot are shown: you, the members, and the /demo's members once it has run.
 PEOPLE = {ME: OWNER_NAME, **{uid: name for uid, name, _, _ in DEMO_MEMBERS}}
 TME = "https://t.me/"
+READING_DAY = re.compile(r"第 (\d+) 天 / 共 \d+ 天")  # a reading's header (push, /today)
+EARLIER_PRESS = re.compile(r"^#(\d+)\s*第\s*(\d+)\s*天$")
 REPLY_PREFIX = "回复"  # `回复 小王 /excuse 今天 病假` replies to 小王's latest message in the group
 PRIVATE_PREFIX = "私聊"  # `私聊 /review` says /review in the private chat with the bot
 QUIET = 0.4  # seconds without bot output or requests that end one step
@@ -88,6 +91,7 @@ class Terminal:
     pressed: str | None = None  # the callback query of the last button press, whose toast is still to show
     speaker: int = ME  # who types: you, or a demo member after `/as 小王`
     said: dict[int, int] = field(default_factory=dict)  # each speaker's latest message in the group, for 回复
+    by_day: dict[int, list[Button]] = field(default_factory=dict)  # the buttons under each day's latest reading
 
     def show(self, record: SentRecord) -> None:
         if record.chat_id in PEOPLE:
@@ -141,6 +145,9 @@ class Terminal:
         if found:
             self.buttons = [button for button, _ in found]
             print(render.offline_buttons([text for _, text in found]), file=self.out, flush=True)
+            day = READING_DAY.search(record.text or "")
+            if record.chat_id == DEMO_CHAT and day is not None:  # a push (or /today) of that day: for `#3 第1天`
+                self.by_day[int(day.group(1))] = self.buttons
 
     def _print(self, who: str, text: str) -> None:
         body = "\n".join("  " + line for line in text.splitlines())
@@ -162,6 +169,13 @@ class Terminal:
                 self._press(self.buttons[index])
             else:
                 self._note(render.offline_no_button())
+        elif (earlier := EARLIER_PRESS.match(text)) is not None:  # `#3 第1天`: under day 1's reading (补学)
+            index, day = int(earlier.group(1)) - 1, int(earlier.group(2))
+            buttons = self.by_day.get(day, [])
+            if 0 <= index < len(buttons):
+                self._press(buttons[index])
+            else:
+                self._note(render.offline_no_day_button(day))
         elif command == PRIVATE_PREFIX:
             said = text[len(PRIVATE_PREFIX):].strip()
             if said.split()[:1] == ["/stop"]:  # as Telegram's 停止机器人: the bot may no longer write first

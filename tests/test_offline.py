@@ -170,3 +170,16 @@ async def test_an_excuse_by_reply_can_be_tried_offline(tmp_path: Path) -> None:
     assert "小李 在这次运行里还没有在群里发过言" in li
     assert "✅ 已登记 小王 请假" in wang and "病假" in wang
     assert "小王 · 今天请假" in roster
+
+
+async def test_a_late_check_in_on_an_earlier_push_can_be_tried_offline(tmp_path: Path) -> None:
+    """补学 is a press on an older reading's ✅ button, but #N presses only under the latest message, so after the
+    next push the earlier one's button was out of reach. `#3 第1天` presses under day 1's reading."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    lines = "/subscribe\n/pushnow\n/pushnow\n#3 第1天\n#3 第1天\n#3\n#3 第9天\n"
+    await run_offline(config, stdin=io.StringIO(lines), out=out)
+    late, again, today, missing = out.getvalue().split("\n> ")[-4:]
+    assert "✅ 打卡成功：第 1 天（补学）" in late and "已记录：第 1 天" in again
+    assert "✅ 打卡成功：第 2 天" in today and "补学" not in today
+    assert "没有第 9 天的推送消息" in missing

@@ -105,6 +105,10 @@ def offline_buttons(labels: list[str]) -> str:
     return f"  按钮：{numbered}（输入 #编号 点击）"
 
 
+def offline_no_day_button(day: int) -> str:
+    return f"本地：这次运行里没有第 {day} 天的推送消息，或它下面没有这个编号的按钮"
+
+
 def offline_no_button() -> str:
     return "没有这个按钮"
 
