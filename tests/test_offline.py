@@ -183,3 +183,12 @@ async def test_a_late_check_in_on_an_earlier_push_can_be_tried_offline(tmp_path:
     assert "✅ 打卡成功：第 1 天（补学）" in late and "已记录：第 1 天" in again
     assert "✅ 打卡成功：第 2 天" in today and "补学" not in today
     assert "没有第 9 天的推送消息" in missing
+
+
+async def test_help_offline_names_every_offline_form(tmp_path: Path) -> None:
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/help\n"), out=out)
+    offline = out.getvalue().split("本地离线模式：")[1].split("）\n")[0]
+    for form in ("/pushnow", "/as 小王", "/demo", "/remindnow", "私聊 /review", "#3 第1天", "回复 小王", "私聊 /stop"):
+        assert form in offline, form
