@@ -332,3 +332,23 @@ async def test_the_deep_link_delivers_the_period_asked_for_in_the_group(tmp_path
         await settle(lambda: h.standin.sent(ADMIN, "sendDocument"))
         [doc] = h.standin.sent(ADMIN, "sendDocument")
         assert doc.file is not None and doc.file.filename.endswith(f"_{today:%Y%m%d}-{today:%Y%m%d}.zip")
+
+
+async def test_all_begins_at_the_first_quiz_when_the_group_tried_quizzes_before_its_first_push(tmp_path: Path) -> None:
+    """/report all and /export (all by default) began at the first push, so quizzes answered before subscribing were
+    left out of the record. `all` begins at the group's first day on record."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        today = await inject(h)
+        early = today - timedelta(days=4)
+
+        def before(s: Store) -> None:
+            poll = PollRecord("early", 1, GROUP, 300, "q9", "1.2", 0, 0, datetime.now().timestamp() + 60, False)
+            s.record_poll(poll)
+            assert s.record_answer(poll, WANG, 0, datetime.now().timestamp(), early)
+
+        await h.svc.db(before)
+        [summary] = await h.say(GROUP, ADMIN, "/report all", replies=1)
+        header = (summary.text or "").splitlines()[0]
+        assert f"全部：{early:%m-%d} 至 {today:%m-%d}" in header, header
+        assert "作答 4 次" in (summary.text or "")
