@@ -198,7 +198,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> None:
             raise CliError(f"{exc}; use YYYY-MM-DD (--from before --to)") from None
         if end < start:
             raise CliError(f"--to {end} is before --from {start}")
-        period = Period(start, end, f"{start}..{end}")
+        period = Period(start, end, f"{start}..{end}", dates_typed=True)
         summary = await svc.db.read(lambda s: load_summary(s, svc, args.chat, period, today))
         if args.output is None:
             return await export_file(svc, summary, args.format, Path.cwd())

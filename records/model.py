@@ -94,11 +94,13 @@ class Mastery:
 
 @dataclass(frozen=True)
 class Period:
-    """Inclusive local dates; `label` names it in replies (本周, 本月, 全部, 12-01..12-05)."""
+    """Inclusive local dates; `label` names it in replies (近 7 天, 11 月, 全部, 12-01..12-05). `dates_typed`: the
+    label is the dates themselves (a typed range), so a reply does not name them a second time."""
 
     first: date
     last: date
     label: str
+    dates_typed: bool = False
 
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.first <= day <= self.last

@@ -11,10 +11,14 @@ from records.model import Period
 WEEK_WORDS = {"", "week", "w", "本周", "周", "一周", "近7天", "7"}
 MONTH_WORDS = {"month", "m", "本月", "月", "一月", "近30天", "30"}
 ALL_WORDS = {"all", "全部", "所有", "全程"}
+LAST_WEEK_WORDS = {"lastweek", "上周", "上一周"}
+LAST_MONTH_WORDS = {"lastmonth", "上月", "上个月", "上一月"}
 LONGEST = 400  # days: a typo such as 2062-12-01 gets an answer, not a 40-year table
 HALF_YEAR = timedelta(days=183)
 _SEPARATORS = re.compile(r"\s*(?:\.\.|～|~|至|到|—|--)\s*")
 _DATE = re.compile(r"^(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?$")
+# A calendar month: 11月, 11月份, 2026年11月, 2026-11 (a date needs a day, so neither form is a date).
+_MONTH = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月份?$|^(\d{4})[-/.](\d{1,2})$")
 
 
 class ReversedPeriod(ValueError):
@@ -76,6 +80,15 @@ def parse_period(text: str, today: date, first_push: date | None = None) -> Peri
         return Period(today - timedelta(days=29), today, wording.MONTH)
     if word in ALL_WORDS:
         return Period(min(first_push or today, today), today, wording.ALL)
+    if word in LAST_WEEK_WORDS:
+        return last_week(today)
+    if word in LAST_MONTH_WORDS:
+        previous = today.replace(day=1) - timedelta(days=1)
+        return calendar_month(previous.year, previous.month, today)
+    month = _MONTH.match(word)
+    if month is not None:
+        year, number = (month[1], month[2]) if month[2] else (month[3], month[4])
+        return _month_named(int(year) if year else None, int(number), today)
     parts = _SEPARATORS.split(text.strip())
     if len(parts) > 2 or not all(parts):
         raise ValueError(f"not a period: {text!r}")
@@ -90,7 +103,23 @@ def parse_period(text: str, today: date, first_push: date | None = None) -> Peri
     label = f"{first:%m-%d}" if first == last else f"{first:%m-%d}..{last:%m-%d}"
     if first.year != today.year or last.year != today.year:
         label = f"{first}" if first == last else f"{first}..{last}"
-    return Period(first, last, label)
+    return Period(first, last, label, dates_typed=True)
+
+
+def calendar_month(year: int, month: int, today: date) -> Period:
+    """The whole calendar month (it may run on past today, as a typed range may)."""
+    first = date(year, month, 1)
+    last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+    return Period(first, last, wording.month_label(year, month, today.year))
+
+
+def _month_named(year: int | None, month: int, today: date) -> Period:
+    """11月 without a year is the latest November that has begun by today (a report looks back)."""
+    if not 1 <= month <= 12:
+        raise ValueError(f"not a month: {month}")
+    if year is None:
+        year = today.year if date(today.year, month, 1) <= today else today.year - 1
+    return calendar_month(year, month, today)
 
 
 def last_week(today: date) -> Period:

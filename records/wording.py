@@ -11,6 +11,12 @@ MONTH = "近 30 天"
 ALL = "全部"
 LAST_WEEK = "上周"
 
+
+def month_label(year: int, month: int, this_year: int) -> str:
+    """11 月; 2025 年 11 月 when it is not this year's."""
+    return f"{month} 月" if year == this_year else f"{year} 年 {month} 月"
+
+
 LEDGER_SHEET = "台账"
 SUMMARY_SHEET = "汇总"
 QUIZ_SHEET = "测验"

@@ -352,3 +352,31 @@ async def test_all_begins_at_the_first_quiz_when_the_group_tried_quizzes_before_
         header = (summary.text or "").splitlines()[0]
         assert f"全部：{early:%m-%d} 至 {today:%m-%d}" in header, header
         assert "作答 4 次" in (summary.text or "")
+
+
+async def test_a_calendar_month_is_reported_and_exported_whole(tmp_path: Path) -> None:
+    """/report 12月 (this month, by name) covers the month's days and says which, /export 2026-12 csv sends the
+    month's file, 上周 is last Monday to Sunday, and /report 13月 gets the usage, not a report."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        today = await inject(h)
+        first = today.replace(day=1)
+        last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+        [summary] = await h.say(GROUP, ADMIN, f"/report {today.month}月", replies=1)
+        text = summary.text or ""
+        assert text.splitlines()[0].endswith(f"（{today.month} 月：{first:%m-%d} 至 {last:%m-%d}）"), text
+        pushed = 2 if today.day > 1 else 1  # the injected pushes are yesterday and today
+        assert f"推送天数：{pushed} 天" in text
+        await settle(lambda: h.standin.sent(ADMIN, "sendMessage"))  # the private table, before the next command
+        if chart.cjk_font() is not None:  # and the chart, or it is taken for the next command's reply
+            await h.standin.wait_for_sent(GROUP, 1, method="sendPhoto")
+        [usage] = await h.say(GROUP, ADMIN, "/report 13月")
+        assert (usage.text or "").startswith("用法：/report")
+        monday = today - timedelta(days=today.weekday() + 7)
+        if today.weekday() > 0:  # the campaign began yesterday, this week: nothing last week
+            [before] = await h.say(GROUP, ADMIN, "/export 上周 csv")
+            assert (before.text or "").startswith(f"📊 上周：{monday:%m-%d} 至 {monday + timedelta(days=6):%m-%d}：")
+        [done] = await h.say(GROUP, ADMIN, f"/export {today.year}-{today.month} csv")
+        assert done.text == "学习台账已私信发给你。"
+        [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")
+        assert doc.file is not None and doc.file.filename.endswith(f"_{first:%Y%m%d}-{last:%Y%m%d}.zip")

@@ -145,8 +145,44 @@ def test_a_period_typed_end_first_is_refused_with_its_dates(text: str, start: da
 
 def test_a_short_period_over_the_new_year_is_read_as_meant() -> None:
     assert parse_period("12-28..01-03", date(2027, 1, 2)) == Period(date(2026, 12, 28), date(2027, 1, 3),
-                                                                      "2026-12-28..2027-01-03")
+                                                                      "2026-12-28..2027-01-03", dates_typed=True)
     assert parse_period("11-01..02-28", TODAY).last == date(2027, 2, 28)  # 119 days over the new year
+
+
+@pytest.mark.parametrize(("text", "first", "last", "label"), [
+    ("上周", date(2026, 11, 23), date(2026, 11, 29), "上周"),  # TODAY is a Thursday
+    ("lastweek", date(2026, 11, 23), date(2026, 11, 29), "上周"),
+    ("上月", date(2026, 11, 1), date(2026, 11, 30), "11 月"),
+    ("上个月", date(2026, 11, 1), date(2026, 11, 30), "11 月"),
+    ("11月", date(2026, 11, 1), date(2026, 11, 30), "11 月"),
+    ("11月份", date(2026, 11, 1), date(2026, 11, 30), "11 月"),
+    ("12月", date(2026, 12, 1), date(2026, 12, 31), "12 月"),  # this month, whole: it may run on past today
+    ("1月", date(2026, 1, 1), date(2026, 1, 31), "1 月"),  # January has begun this year: this year's
+    ("2025年12月", date(2025, 12, 1), date(2025, 12, 31), "2025 年 12 月"),
+    ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "2024 年 2 月"),
+    ("2026/9", date(2026, 9, 1), date(2026, 9, 30), "9 月"),
+])
+def test_calendar_weeks_and_months(text: str, first: date, last: date, label: str) -> None:
+    period = parse_period(text, TODAY)
+    assert (period.first, period.last, period.label, period.dates_typed) == (first, last, label, False)
+
+
+def test_a_month_not_yet_begun_this_year_is_last_years() -> None:
+    assert parse_period("12月", date(2027, 1, 15)) == Period(date(2026, 12, 1), date(2026, 12, 31), "2026 年 12 月")
+    assert parse_period("上月", date(2027, 1, 15)).label == "2026 年 12 月"
+
+
+@pytest.mark.parametrize("text", ["13月", "0月", "2026-13", "2026-00", "月份"])
+def test_months_that_are_none_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_period(text, TODAY)
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)))
+def test_last_month_is_the_whole_calendar_month_before(today: date) -> None:
+    month = parse_period("上月", today)
+    assert month.first.day == 1 and month.last + timedelta(days=1) == today.replace(day=1)
+    assert parse_period(f"{month.first.year}-{month.first.month}", today) == month
 
 
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)))

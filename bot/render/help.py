@@ -34,7 +34,7 @@ ADMIN_COMMANDS = (
     "/roster 成员名单（完整名单私信给管理员；/roster remove @用户名 移出名单）",
     "/excuse @用户名（或名单上的名字） 12-01..12-05 出差 登记请假（也可回复该成员的消息）",
     "/remind 20:30 推送日晚上提醒未打卡的成员（/remind off 关闭）",
-    "/report 学习报告（week、month、all 或 12-01..12-07；明细私信发送）",
+    "/report 学习报告（week、month、上周、上月、11月、all 或 12-01..12-07；明细私信发送）",
     "/export 学习台账 Excel（/export csv 为 CSV；私信发送）",
 )
 

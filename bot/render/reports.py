@@ -22,16 +22,13 @@ def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
-_NAMED_PERIODS = {wording.WEEK, wording.MONTH, wording.ALL, wording.LAST_WEEK}
-
-
 def _period_text(summary: RecordSummary) -> str:
     """近 7 天：11-26 至 12-02; a typed range is its own label (2025-12-01 至 2025-12-07 when not this year)."""
     return _period_label(summary.campaign.period)
 
 
 def _period_label(p: Period) -> str:
-    if p.label not in _NAMED_PERIODS:
+    if p.dates_typed:
         return esc(p.label.replace("..", " 至 "))
     return f"{esc(p.label)}：{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}" if p.last != p.first else "")
 
@@ -108,8 +105,8 @@ def report_table_attached(members: int) -> str:
 
 
 def report_usage() -> str:
-    return ("用法：/report [week|month|all|开始日期..结束日期]\n例如：/report　/report month　/report 12-01..12-07\n"
-            "（默认近 7 天）")
+    return ("用法：/report [week|month|上周|上月|11月|all|开始日期..结束日期]\n"
+            "例如：/report　/report 上月　/report 12-01..12-07\n（默认近 7 天；month 为近 30 天，11月、上月为整月）")
 
 
 def period_reversed(start: date, end: date, with_years: bool) -> str:
@@ -120,8 +117,8 @@ def period_reversed(start: date, end: date, with_years: bool) -> str:
 
 
 def export_usage() -> str:
-    return ("用法：/export [week|month|all|开始日期..结束日期] [csv]\n例如：/export　/export month csv\n"
-            "（默认全部日期，Excel 文件）")
+    return ("用法：/export [week|month|上周|上月|11月|all|开始日期..结束日期] [csv]\n"
+            "例如：/export　/export 11月 csv\n（默认全部日期，Excel 文件）")
 
 
 def records_admins_only() -> str:
