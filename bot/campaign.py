@@ -197,7 +197,7 @@ class CampaignTick:
         ended = await self.svc.db(lambda s: [(g, d) for g, d in s.plan_ends(total)])
         posted = 0
         for group, push_date in ended:
-            if now >= self._day_closes(group, push_date) and await self._post_summary(group, push_date, now):
+            if now >= self.day_closes(group, push_date) and await self._post_summary(group, push_date, now):
                 posted += 1
                 await self._export_to_admins(group)
         return posted
@@ -221,7 +221,8 @@ class CampaignTick:
             return False
         return True
 
-    def _day_closes(self, group: Group, push_date: date) -> datetime:
+    def day_closes(self, group: Group, push_date: date) -> datetime:
+        """When the push of `push_date` is over: its daily quiz's close (the completion summary waits for it)."""
         zone = ZoneInfo(group.timezone)
         pushed = datetime.combine(push_date, group.push_time, tzinfo=zone)
         return daily_quiz_close(pushed, group.timezone, self.svc.config.quiz.daily_until)

@@ -184,7 +184,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> None:
     svc = build_services(config)
 
     async def export() -> Path:
-        first, last = await svc.db(lambda s: (s.first_push(args.chat), (s.last_push(args.chat) or (None,))[0]))
+        first, last = await svc.db(lambda s: (s.first_record(args.chat), (s.last_push(args.chat) or (None,))[0]))
         # The offline chat's clock runs ahead of real time (/pushnow, /demo): its pushes may be after today.
         today = max(await svc.local_today(args.chat), last or date.min)
         try:

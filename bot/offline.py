@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import queue
 import random
+import re
 import sys
 import threading
 import time
@@ -42,6 +43,10 @@ OWNER_NAME = "学员"
 MEMBERS = {uid: name for uid, name, _, _ in DEMO_MEMBERS[:3]}
 # Whose private chats with the bot are shown: you, the members, and the /demo's members once it has run.
 PEOPLE = {ME: OWNER_NAME, **{uid: name for uid, name, _, _ in DEMO_MEMBERS}}
+TME = "https://t.me/"
+READING_DAY = re.compile(r"第 (\d+) 天 / 共 \d+ 天")  # a reading's header (push, /today)
+EARLIER_PRESS = re.compile(r"^#(\d+)\s*第\s*(\d+)\s*天$")
+REPLY_PREFIX = "回复"  # `回复 小王 /excuse 今天 病假` replies to 小王's latest message in the group
 PRIVATE_PREFIX = "私聊"  # `私聊 /review` says /review in the private chat with the bot
 QUIET = 0.4  # seconds without bot output or requests that end one step
 
@@ -82,9 +87,11 @@ class Terminal:
     out: TextIO = sys.stdout
     files: Path = field(default_factory=Path.cwd)  # where files the bot sends (exports, charts) are written
     buttons: list[Button] = field(default_factory=list)  # the latest keyboard's
-    open_poll: str | None = None
+    open_polls: list[str] = field(default_factory=list)  # polls shown, oldest first (a daily quiz sends several)
     pressed: str | None = None  # the callback query of the last button press, whose toast is still to show
     speaker: int = ME  # who types: you, or a demo member after `/as 小王`
+    said: dict[int, int] = field(default_factory=dict)  # each speaker's latest message in the group, for 回复
+    by_day: dict[int, list[Button]] = field(default_factory=dict)  # the buttons under each day's latest reading
 
     def show(self, record: SentRecord) -> None:
         if record.chat_id in PEOPLE:
@@ -122,7 +129,7 @@ class Terminal:
         return render.offline_file_saved(str(path.resolve()), caption)
 
     def _show_poll(self, poll: dict[str, Any], label: str | None = None) -> None:
-        self.open_poll = str(poll["id"])
+        self.open_polls = [*self.open_polls[-19:], str(poll["id"])]
         self._print(label or render.offline_poll_label(),
                     render.offline_poll(poll["question"], [o["text"] for o in poll["options"]]))
 
@@ -130,9 +137,17 @@ class Terminal:
         rows = (record.reply_markup or {}).get("inline_keyboard") or []
         found = [(Button(record.chat_id, record.message_id, b.get("callback_data", ""), b.get("url", "")),
                   b.get("text", "")) for row in rows for b in row]
+        # A t.me link in the text (the report's "open the private chat" link) is tapped like a link button.
+        units = (record.text or "").encode("utf-16-le")
+        found += [(Button(record.chat_id, record.message_id, "", e["url"]),
+                   render.offline_text_link(units[2 * e["offset"]:2 * (e["offset"] + e["length"])].decode("utf-16-le")))
+                  for e in record.entities if e.get("type") == "text_link" and e.get("url", "").startswith(TME)]
         if found:
             self.buttons = [button for button, _ in found]
             print(render.offline_buttons([text for _, text in found]), file=self.out, flush=True)
+            day = READING_DAY.search(record.text or "")
+            if record.chat_id == DEMO_CHAT and day is not None:  # a push (or /today) of that day: for `#3 第1天`
+                self.by_day[int(day.group(1))] = self.buttons
 
     def _print(self, who: str, text: str) -> None:
         body = "\n".join("  " + line for line in text.splitlines())
@@ -154,13 +169,23 @@ class Terminal:
                 self._press(self.buttons[index])
             else:
                 self._note(render.offline_no_button())
+        elif (earlier := EARLIER_PRESS.match(text)) is not None:  # `#3 第1天`: under day 1's reading (补学)
+            index, day = int(earlier.group(1)) - 1, int(earlier.group(2))
+            buttons = self.by_day.get(day, [])
+            if 0 <= index < len(buttons):
+                self._press(buttons[index])
+            else:
+                self._note(render.offline_no_day_button(day))
         elif command == PRIVATE_PREFIX:
             said = text[len(PRIVATE_PREFIX):].strip()
-            if said:
+            if said.split()[:1] == ["/stop"]:  # as Telegram's 停止机器人: the bot may no longer write first
+                world.unstarted.add(self.speaker)
+                self._note(render.offline_private_stopped())
+            elif said:
                 world.user_sends(self.speaker, self.speaker, said)  # a private chat's id is the user's
             else:
                 self._note(render.offline_private_usage(PRIVATE_PREFIX))
-        elif text.isdigit() and self.open_poll is not None and len(text) <= 2:
+        elif text.isdigit() and self.open_polls and len(text) <= 2:
             self._answer(int(text) - 1)
         elif command == "/pushnow":
             await self._push_now()
@@ -170,8 +195,10 @@ class Terminal:
             await self._demo()
         elif command == "/remindnow":
             await self._remind_now()
+        elif command == REPLY_PREFIX:
+            self._reply(text[len(REPLY_PREFIX):].strip())
         else:
-            world.user_sends(DEMO_CHAT, self.speaker, text)
+            self.said[self.speaker] = world.user_sends(DEMO_CHAT, self.speaker, text)["message_id"]
 
     def _press(self, button: Button) -> None:
         """A callback button is pressed; a link button opens what Telegram would: a t.me/<bot>?start= deep link
@@ -197,6 +224,18 @@ class Terminal:
         if answer and answer.get("text"):
             self._note(render.offline_toast(str(answer["text"])))
 
+    def _reply(self, rest: str) -> None:
+        """Offline only: `回复 小王 /excuse 今天 病假` says the text as a reply to 小王's latest message here."""
+        name, _, said = rest.partition(" ")
+        whom = next((uid for uid, n in PEOPLE.items() if n == name), ME if name == "我" else None)
+        if whom is None or not said.strip():
+            self._note(render.offline_reply_usage(REPLY_PREFIX))
+        elif whom not in self.said:
+            self._note(render.offline_reply_nothing(name))
+        else:
+            sent = self.standin.world.user_sends(DEMO_CHAT, self.speaker, said.strip(), reply_to=self.said[whom])
+            self.said[self.speaker] = sent["message_id"]
+
     def _speak_as(self, name: str) -> None:
         """Offline only: type as another demo member (`/as 小王`), or as yourself again (`/as 我`)."""
         seated = self.standin.world.chat(DEMO_CHAT).members  # the /demo's members join the group when it runs
@@ -210,8 +249,16 @@ class Terminal:
         self._note(render.offline_speaking_as(OWNER_NAME if owner else name, owner))
 
     def _answer(self, option: int) -> None:
-        poll = self.standin.world.polls.get(self.open_poll or "")
-        if poll is None or poll.is_closed or not 0 <= option < len(poll.options):
+        """A number answers the first question still open to the speaker, in the order shown: a daily quiz sends
+        all its questions at once, so 1 answers 【1/2】 and the next number 【2/2】."""
+        world = self.standin.world
+        theirs = [p for p in (world.polls.get(i) for i in self.open_polls)
+                  if p is not None and not p.is_closed and p.chat_id in (DEMO_CHAT, self.speaker)]
+        poll = next((p for p in theirs if self.speaker not in p.votes), None)
+        if poll is None and theirs:
+            print(f"  {render.offline_already_answered()}", file=self.out, flush=True)
+            return
+        if poll is None or not 0 <= option < len(poll.options):
             print(f"  {render.offline_no_poll()}", file=self.out, flush=True)
             return
         try:
@@ -220,7 +267,7 @@ class Terminal:
             print(f"  {render.offline_already_answered()}", file=self.out, flush=True)
             return
         correct = option in poll.correct_option_ids
-        verdict = render.offline_verdict(correct, poll.options[poll.correct_option_ids[0]])
+        verdict = render.offline_verdict(correct, poll.options[poll.correct_option_ids[0]], poll.question)
         explanation = f"\n  {poll.explanation}" if poll.explanation else ""
         print(f"  {verdict}{explanation}\n", file=self.out, flush=True)
 
@@ -229,7 +276,8 @@ class Terminal:
         svc = self.running.svc
         group, hold = await svc.db(lambda s: (s.group(DEMO_CHAT), s.push_hold(DEMO_CHAT)))
         if group is not None and group.finished:
-            self._note(render.offline_plan_finished())
+            if not await self._finish_now(group):
+                self._note(render.offline_plan_finished())
             return
         if group is None or not group.pushable:
             self._note(render.offline_subscribe_first())
@@ -242,6 +290,20 @@ class Terminal:
             self._note(render.offline_clock_jumped(when, zone_label(group.timezone, target)))
         await self.running.pusher.run_now()
 
+
+    async def _finish_now(self, group: Group) -> bool:
+        """Offline only: after the last push, move the clock to that day's end (its quiz's close), when the group
+        gets its completion summary and the admins the full export; False if that is past (already sent)."""
+        if group.last_pushed is None:
+            return False
+        ends = self.running.campaign.day_closes(group, group.last_pushed)
+        if ends <= self.clock():
+            return False
+        self.clock.catch_up(ends + timedelta(seconds=1))
+        local = ends.astimezone(ZoneInfo(group.timezone))
+        self._note(render.offline_clock_to_plan_end(local.strftime("%Y-%m-%d %H:%M"), zone_label(group.timezone, ends)))
+        await self.running.campaign.run_now()
+        return True
 
     async def _remind_now(self) -> None:
         """Offline only: move the clock to this evening's reminder time and run the reminder (/pushnow jumps from

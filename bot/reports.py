@@ -276,7 +276,7 @@ def mastery_rows(schedule: ReviewSchedule, cards: Mapping[int, Sequence[ReviewCa
 async def period_of(svc: Services, chat_id: int, text: str) -> Period:
     """The period `text` names for this group (ValueError if none)."""
     today = await svc.local_today(chat_id)
-    first = await svc.db(lambda s: s.first_push(chat_id))
+    first = await svc.db(lambda s: s.first_record(chat_id))
     return parse_period(text, today, first_push=first)
 
 

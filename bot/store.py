@@ -1260,6 +1260,13 @@ class Store:
         return tuple(self.db.execute(
             "SELECT question_id, ref, closes_at FROM polls WHERE chat_id = ? ORDER BY rowid", [chat_id]).fetchall())
 
+    def first_record(self, chat_id: int) -> date | None:
+        """The group's first day on record: its first push, or a quiz answered before it (a group that tried /quiz
+        before subscribing): where a report or export of `all` begins."""
+        found = self.db.execute("SELECT min(local_date) FROM answers WHERE chat_id = ?", [chat_id]).fetchone()[0]
+        days = [d for d in (self.first_push(chat_id), date.fromisoformat(found) if found else None) if d is not None]
+        return min(days, default=None)
+
     def has_record(self, chat_id: int, first: date, last: date) -> bool:
         """Whether an export of [first, last] holds anything: a push sent or a quiz answer in it, or a member's
         review card (the 掌握度 sheet shows those whatever the period)."""

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.config import build_config
 from bot.offline import mark_underlines, run_offline
 
@@ -113,3 +115,80 @@ async def test_remindnow_shows_the_evening_reminder_naming_who_has_not_checked_i
     reminder = next(line for line in steps[1].splitlines() if "还没有打卡" in line)
     assert "学员" in reminder and "小李" in reminder and "小王" not in reminder  # 小王 checked in
     assert "这次没有发出提醒" in steps[2] and "还没有打卡" not in steps[2]  # once a day
+
+
+async def test_the_daily_quizs_questions_are_answered_in_the_order_shown(tmp_path: Path) -> None:
+    """A daily quiz of 2 sends both polls at once; a typed number answered only the last one shown, so 【1/2】 could
+    never be answered offline. Numbers now answer the open questions in order, each verdict naming its question."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/subscribe\n/dailyquiz 2\n/pushnow\n1\n1\n1\n"), out=out)
+    answers = out.getvalue().split("> /pushnow")[1].split("\n> 1\n")[1:]
+    assert len(answers) == 3
+    assert answers[0].lstrip().startswith("【1/2】") and answers[1].lstrip().startswith("【2/2】"), answers
+    assert answers[2].strip() == "（这道题你已经答过了）"
+
+
+async def test_pushnow_after_the_last_push_runs_on_to_the_completion_summary_and_export(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The completion summary and the admins' full export come when the last day is over (its quiz closed, 22:00):
+    offline, /pushnow only said the plan was all pushed, so the end of the plan could not be seen."""
+    monkeypatch.chdir(tmp_path)
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/subscribe\n/goto 14\n/pushnow\n#3\n/pushnow\n/pushnow\n"), out=out)
+    last, ended, again = out.getvalue().split("> /pushnow")[1:]
+    assert "第 14 天 / 共 14 天" in last and "学习总结" not in last
+    assert "22:00" in ended.splitlines()[1] and "学习总结" in ended and "打卡率 100%" in ended
+    assert "🔒 私聊" in ended and "附上完整的学习台账" in ended
+    assert list(tmp_path.glob("学习台账_*.xlsx"))
+    assert "学习计划已经全部推送完" in again and "学习总结" not in again
+
+
+async def test_the_deep_link_fallback_can_be_tried_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline you always had a private chat with the bot, and a text link's address was not shown, so the report's
+    fallback for an admin who never opened one (a t.me link in the group reply) could not be tried. `私聊 /stop`
+    closes it; the link is pressed as a button and delivers the table in private."""
+    monkeypatch.chdir(tmp_path)
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/subscribe\n/pushnow\n私聊 /stop\n/report\n#1\n"), out=out)
+    report, pressed = out.getvalue().split("\n> ")[-2:]  # what /report and then #1 printed
+    assert report.startswith("/report") and pressed.startswith("#1")
+    assert "🔒" not in report and "完整的成员明细只在私聊里发送" in report
+    assert "#1 🔗 点这里打开与我的私聊" in report
+    assert "/start report_-100" in pressed and "🔒 私聊" in pressed and "成员明细" in pressed
+
+
+async def test_an_excuse_by_reply_can_be_tried_offline(tmp_path: Path) -> None:
+    """/excuse by replying to the member's message had no offline form: `回复 小王 …` replies to 小王's latest one."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    lines = "/as 小王\n大家好\n/as 我\n回复 小李 /excuse 今天\n回复 小王 /excuse 今天 病假\n/roster\n"
+    await run_offline(config, stdin=io.StringIO(lines), out=out)
+    li, wang, roster = out.getvalue().split("\n> ")[-3:]
+    assert "小李 在这次运行里还没有在群里发过言" in li
+    assert "✅ 已登记 小王 请假" in wang and "病假" in wang
+    assert "小王 · 今天请假" in roster
+
+
+async def test_a_late_check_in_on_an_earlier_push_can_be_tried_offline(tmp_path: Path) -> None:
+    """补学 is a press on an older reading's ✅ button, but #N presses only under the latest message, so after the
+    next push the earlier one's button was out of reach. `#3 第1天` presses under day 1's reading."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    lines = "/subscribe\n/pushnow\n/pushnow\n#3 第1天\n#3 第1天\n#3\n#3 第9天\n"
+    await run_offline(config, stdin=io.StringIO(lines), out=out)
+    late, again, today, missing = out.getvalue().split("\n> ")[-4:]
+    assert "✅ 打卡成功：第 1 天（补学）" in late and "已记录：第 1 天" in again
+    assert "✅ 打卡成功：第 2 天" in today and "补学" not in today
+    assert "没有第 9 天的推送消息" in missing
+
+
+async def test_help_offline_names_every_offline_form(tmp_path: Path) -> None:
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/help\n"), out=out)
+    offline = out.getvalue().split("本地离线模式：")[1].split("）\n")[0]
+    for form in ("/pushnow", "/as 小王", "/demo", "/remindnow", "私聊 /review", "#3 第1天", "回复 小王", "私聊 /stop"):
+        assert form in offline, form

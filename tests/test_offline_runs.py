@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.config import build_config
 from bot.offline import run_offline
 
@@ -25,7 +27,9 @@ async def _run(config: object, lines: str | bytes) -> str:
     return out.getvalue()
 
 
-async def test_three_runs_over_one_database_keep_admin_quiz_and_pushes_working(tmp_path: Path) -> None:
+async def test_three_runs_over_one_database_keep_admin_quiz_and_pushes_working(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # 27 pushes pass the plan's end: the final export is saved in the working folder
     config = build_config({"database": str(tmp_path / "demo.db")}, "test", tmp_path, env={})
     days: list[int] = []
     for run in range(3):

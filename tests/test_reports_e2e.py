@@ -309,6 +309,51 @@ async def test_a_period_with_nothing_in_it_gets_one_short_answer_and_no_table_or
         assert h.standin.sent(ADMIN) == []
 
 
+async def test_the_deep_link_delivers_the_period_asked_for_in_the_group(tmp_path: Path) -> None:
+    """/report month or /export 12-02 from an admin without a private chat gave a link whose /start sent the
+    week's table or the whole ledger, whatever was asked. The link now carries the period."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        today = await inject(h)
+        h.world.unstarted.add(ADMIN)
+        [summary] = await h.say(GROUP, ADMIN, "/report month")
+        url = next(e for e in summary.entities if e["type"] == "text_link")["url"]
+        assert url == f"{LINK}_month"
+        [table] = await h.say(ADMIN, ADMIN, f"/start {url.split('start=')[1]}", replies=1)
+        assert "近 30 天" in (table.text or "").splitlines()[0]
+        h.world.unstarted.add(ADMIN)
+        before = len(h.standin.sent(GROUP, "sendMessage"))
+        h.standin.user_sends(GROUP, ADMIN, f"/export {today:%m-%d} csv")  # the month's chart may still be on its way
+        await settle(lambda: len(h.standin.sent(GROUP, "sendMessage")) > before)
+        answer = h.standin.sent(GROUP, "sendMessage")[before]
+        url = next(e for e in answer.entities if e["type"] == "text_link")["url"]
+        assert url == f"https://t.me/studybot_test_bot?start=export_{GROUP}_csv_{today:%Y%m%d}-{today:%Y%m%d}"
+        await h.say(ADMIN, ADMIN, f"/start {url.split('start=')[1]}", replies=0)
+        await settle(lambda: h.standin.sent(ADMIN, "sendDocument"))
+        [doc] = h.standin.sent(ADMIN, "sendDocument")
+        assert doc.file is not None and doc.file.filename.endswith(f"_{today:%Y%m%d}-{today:%Y%m%d}.zip")
+
+
+async def test_all_begins_at_the_first_quiz_when_the_group_tried_quizzes_before_its_first_push(tmp_path: Path) -> None:
+    """/report all and /export (all by default) began at the first push, so quizzes answered before subscribing were
+    left out of the record. `all` begins at the group's first day on record."""
+    async with bot_running(tmp_path) as h:
+        await add_group(h)
+        today = await inject(h)
+        early = today - timedelta(days=4)
+
+        def before(s: Store) -> None:
+            poll = PollRecord("early", 1, GROUP, 300, "q9", "1.2", 0, 0, datetime.now().timestamp() + 60, False)
+            s.record_poll(poll)
+            assert s.record_answer(poll, WANG, 0, datetime.now().timestamp(), early)
+
+        await h.svc.db(before)
+        [summary] = await h.say(GROUP, ADMIN, "/report all", replies=1)
+        header = (summary.text or "").splitlines()[0]
+        assert f"全部：{early:%m-%d} 至 {today:%m-%d}" in header, header
+        assert "作答 4 次" in (summary.text or "")
+
+
 async def test_a_calendar_month_is_reported_and_exported_whole(tmp_path: Path) -> None:
     """/report 12月 (this month, by name) covers the month's days and says which, /export 2026-12 csv sends the
     month's file, 上周 is last Monday to Sunday, and /report 13月 gets the usage, not a report."""
@@ -330,7 +375,7 @@ async def test_a_calendar_month_is_reported_and_exported_whole(tmp_path: Path) -
         monday = today - timedelta(days=today.weekday() + 7)
         if today.weekday() > 0:  # the campaign began yesterday, this week: nothing last week
             [before] = await h.say(GROUP, ADMIN, "/export 上周 csv")
-            assert (before.text or "").startswith(f"📊 上周：{monday:%m-%d} 至 {monday + timedelta(days=6):%m-%d}：")
+            assert (before.text or "").startswith(f"📊 上周（{monday:%m-%d} 至 {monday + timedelta(days=6):%m-%d}）：")
         [done] = await h.say(GROUP, ADMIN, f"/export {today.year}-{today.month} csv")
         assert done.text == "学习台账已私信发给你。"
         [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")

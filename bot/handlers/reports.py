@@ -2,7 +2,8 @@
 
 Member names and per-member figures go to the admin's private chat only. If the admin never opened one, Telegram
 refuses (403 "bot can't initiate conversation"): the group reply then carries a t.me link that opens the private chat
-with `/start report_<chat>` (or `export_<chat>_<format>`), handled by `start_payload`.
+with `/start report_<chat>` (or `export_<chat>_<format>`, either with the period asked for), handled by
+`start_payload`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,34 @@ from bot.handlers.lookup import reply
 from bot.handlers.records import chat_size
 from bot.reports import period_of, send_chart, send_export, send_private_report, summary_and_channels, summary_of
 from bot.services import Services, services
+from records import wording
 from records.export import FORMATS
-from records.period import ReversedPeriod, parse_period
+from records.model import Period
+from records.period import ReversedPeriod
 
 log = logging.getLogger(__name__)
-_PAYLOAD = re.compile(r"^(report|export)_(-?\d{1,20})(?:_(xlsx|csv))?$")
+# A start payload is at most 64 of A-Z a-z 0-9 _ -: report_<chat>[_<period>], export_<chat>_<fmt>[_<period>],
+# the period `month`, `all` or first-last as YYYYMMDD-YYYYMMDD (none: a report's week, an export's all).
+_PAYLOAD = re.compile(r"^(report|export)_(-?\d{1,20})(?:_(xlsx|csv))?(?:_(month|all|\d{8}-\d{8}))?$")
+_NAMED = {wording.MONTH: "month", wording.ALL: "all"}
 
 
-def deep_link(bot: Bot, kind: str, chat_id: int, fmt: str = "") -> str:
-    return f"https://t.me/{bot.username}?start={kind}_{chat_id}" + (f"_{fmt}" if fmt else "")
+def deep_link(bot: Bot, kind: str, chat_id: int, fmt: str = "", period: Period | None = None) -> str:
+    """The t.me link that opens the private chat and asks again for what was asked in the group, period included."""
+    link = f"https://t.me/{bot.username}?start={kind}_{chat_id}" + (f"_{fmt}" if fmt else "")
+    if period is None or period.label == (wording.WEEK if kind == "report" else wording.ALL):
+        return link
+    return f"{link}_{_NAMED.get(period.label) or f'{period.first:%Y%m%d}-{period.last:%Y%m%d}'}"
+
+
+def _period_text(payload: str | None, default: str) -> str:
+    """The period a payload names, as /report would read it typed."""
+    if payload is None:
+        return default
+    if "-" not in payload:
+        return payload
+    first, last = (f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in payload.split("-"))
+    return f"{first}..{last}"
 
 
 async def _admin_in_group(update: Update, svc: Services) -> Chat | None:
@@ -63,7 +83,7 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(update, render.records_nothing(period, first, "/report"))
         return
     sent = await send_private_report(context.bot, update.effective_user.id, summary)
-    link = None if sent else deep_link(context.bot, "report", chat.id)
+    link = None if sent else deep_link(context.bot, "report", chat.id, period=period)
     text = render.report_group(summary, await chat_size(context, chat.id), link, sent)
     if channels:
         text = f"{text}\n\n{render.report_channels(channels)}"
@@ -100,11 +120,12 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if await send_export(context.bot, svc, update.effective_user.id, chat.id, period_text=text, fmt=fmt):
         await reply(update, render.export_sent())
     else:
-        await reply(update, render.export_link(deep_link(context.bot, "export", chat.id, fmt)))
+        await reply(update, render.export_link(deep_link(context.bot, "export", chat.id, fmt, period)))
 
 
 async def start_payload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Handle `/start report_<chat>` or `/start export_<chat>_<fmt>` in private; False if it is no such link."""
+    """Handle `/start report_<chat>[_<period>]` or `/start export_<chat>_<fmt>[_<period>]` in private (the period
+    asked for in the group); False if it is no such link."""
     args = list(context.args or [])
     chat, user = update.effective_chat, update.effective_user
     match = _PAYLOAD.match(args[0]) if len(args) == 1 else None
@@ -116,11 +137,16 @@ async def start_payload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> b
     if group is None or user.id not in await svc.admins.admin_ids(context.bot, group_id):
         await reply(update, render.records_link_expired())
         return True
-    if kind == "export":
-        await send_export(context.bot, svc, user.id, group_id, fmt=fmt)
+    text = _period_text(match.group(4), "all" if kind == "export" else "week")
+    try:
+        period = await period_of(svc, group_id, text)
+    except ValueError:  # a link's dates edited by hand
+        await reply(update, render.records_link_expired())
         return True
-    today = await svc.local_today(group_id)
-    summary = await summary_of(svc, group_id, parse_period("week", today))
+    if kind == "export":
+        await send_export(context.bot, svc, user.id, group_id, period_text=text, fmt=fmt)
+        return True
+    summary = await summary_of(svc, group_id, period)
     await send_private_report(context.bot, user.id, summary)
     await send_chart(context.bot, user.id, summary)
     return True

@@ -16,6 +16,23 @@ def offline_deep_link(payload: str) -> str:
     return f"本地：这个按钮打开与机器人的私聊，并替你发送 /start {payload}"
 
 
+def offline_reply_usage(prefix: str) -> str:
+    return f"本地：回复某人在群里的最新一条消息，例如 {prefix} 小王 /excuse 今天 病假"
+
+
+def offline_reply_nothing(name: str) -> str:
+    return f"本地：{name} 在这次运行里还没有在群里发过言，没有可以回复的消息（先 /as {name} 说一句话）"
+
+
+def offline_text_link(text: str) -> str:
+    return f"🔗 {text}"
+
+
+def offline_private_stopped() -> str:
+    return ("本地：你停用了与机器人的私聊（如同从未打开过），机器人不能再先给你发消息；"
+            "在私聊里发言，或点群里的 t.me 链接，即可恢复")
+
+
 def offline_link(url: str) -> str:
     return f"本地：这个按钮在 Telegram 里打开网址 {url}"
 
@@ -88,6 +105,10 @@ def offline_buttons(labels: list[str]) -> str:
     return f"  按钮：{numbered}（输入 #编号 点击）"
 
 
+def offline_no_day_button(day: int) -> str:
+    return f"本地：这次运行里没有第 {day} 天的推送消息，或它下面没有这个编号的按钮"
+
+
 def offline_no_button() -> str:
     return "没有这个按钮"
 
@@ -108,12 +129,19 @@ def offline_already_answered() -> str:
     return "（这道题你已经答过了）"
 
 
-def offline_verdict(correct: bool, right_answer: str) -> str:
-    return "✔ 回答正确！" if correct else f"✘ 回答错误，正确答案：{right_answer}"
+def offline_verdict(correct: bool, right_answer: str, question: str = "") -> str:
+    """Right or wrong, after the question's number when it has one (【1/2】: several may be open at once)."""
+    which = question[:question.index("】") + 1] if question.startswith("【") and "】" in question else ""
+    return which + ("✔ 回答正确！" if correct else f"✘ 回答错误，正确答案：{right_answer}")
 
 
 def offline_plan_finished() -> str:
     return "本地：学习计划已经全部推送完，没有下一次推送了（管理员可用 /goto 1 从头再学）"
+
+
+def offline_clock_to_plan_end(when: str, zone: str) -> str:
+    return (f"本地：计划已全部推送，时钟快进到最后一天结束（当天测验截止）{when}，{zone}："
+            "本群收到学习总结，管理员收到完整台账")
 
 
 def offline_subscribe_first() -> str:
