@@ -15,6 +15,7 @@ fails that ask alone: the others' records are of days already sent.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -46,7 +47,7 @@ class TurnBatch(Generic[A, R]):
         self._per_turn = per_turn
         self._asks: list[tuple[A, asyncio.Future[R]]] = []
         self._due = False  # a batch goes at the next turn of the loop (call_soon)
-        self._with_store = False  # a batch is with the store: asks made meanwhile wait and go together after it
+        self._in_flight: asyncio.Task[None] | None = None  # the batch with the store: asks made meanwhile go after it
         self._calls: set[asyncio.Task[None]] = set()  # held until done (the loop keeps only weak references)
 
     async def __call__(self, ask: A) -> R:
@@ -60,17 +61,29 @@ class TurnBatch(Generic[A, R]):
     def _send_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         # At the next turn: by then every delivery woken in this turn has made its ask. Not while a batch is with
         # the store: its answer sends the asks made meanwhile, all in one (see the class docstring).
-        if self._asks and not self._due and not self._with_store:
+        if self._asks and not self._due and self._in_flight is None:
             self._due = True
             loop.call_soon(self._send)
 
     def _send(self) -> None:
         self._due = False
         asks, self._asks = self._asks, []
-        self._with_store = True
         call = asyncio.get_running_loop().create_task(self._call(asks), name=f"store batch {self._run.__name__}")
+        self._in_flight = call
         self._calls.add(call)
-        call.add_done_callback(self._calls.discard)
+        call.add_done_callback(functools.partial(self._ended, asks))
+
+    def _ended(self, asks: list[tuple[A, asyncio.Future[R]]], call: asyncio.Task[None]) -> None:
+        # A batch's task cancelled before its first step (the loop's shutdown cancels every task, one created in the
+        # last turn too) never ran `_call`, nor its `finally`: its askers still hear (a delivery stopped meanwhile
+        # waits for its claim, to give it back), and the next batch still goes.
+        self._calls.discard(call)
+        for _, future in asks:
+            if not future.done():
+                future.cancel()
+        if self._in_flight is call:
+            self._in_flight = None
+            self._send_soon(call.get_loop())
 
     async def _call(self, asks: list[tuple[A, asyncio.Future[R]]]) -> None:
         items = [ask for ask, _ in asks]
@@ -88,7 +101,7 @@ class TurnBatch(Generic[A, R]):
                 future.cancel()
             raise
         finally:
-            self._with_store = False
+            self._in_flight = None
             self._send_soon(asyncio.get_running_loop())
         settled = 0
         try:

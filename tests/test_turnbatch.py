@@ -184,3 +184,26 @@ async def test_at_most_per_turn_askers_go_on_in_one_turn_of_the_loop(tmp_path: P
         stop = True
         assert max(collections.Counter(turns).values()) <= per_turn, turns
         assert len(set(turns)) == -(-8 // per_turn)
+
+
+async def test_a_batch_cancelled_before_its_first_step_still_answers_its_askers_and_the_next_batch_goes(
+        tmp_path: Path) -> None:
+    """The loop's shutdown cancels every task, the batch's too, perhaps one created in the last turn and not yet
+    started: its coroutine then never runs, nor its try/finally. Its askers must still hear (cancelled), or a
+    delivery stopped meanwhile, which waits for its claim to give it back (bot/delivery.py), waits forever; and
+    "a batch is with the store" must not stay set, or no ask after it is ever sent."""
+    def run(store: Store, asks: list[int]) -> list[int | BaseException]:
+        return [a * 10 for a in asks]
+
+    async with worker(tmp_path) as db:
+        batch: TurnBatch[int, int] = TurnBatch(db, run)
+        first = asyncio.ensure_future(batch(1))
+        await asyncio.sleep(0)  # the ask is made
+        await asyncio.sleep(0)  # the batch's task is created (at the next turn), its first step not yet taken
+        [call] = [t for t in asyncio.all_tasks() if t.get_name().startswith("store batch")]
+        call.cancel()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert call.cancelled()
+        assert first.done()  # its asker hears it (not: pending for ever)
+        assert await asyncio.wait_for(batch(2), 10) == 20  # the next ask still goes (the timeout: a hang guard)
