@@ -13,8 +13,9 @@ exactly-once; this module only walks its steps and copes with Telegram and SQLit
 - a group that becomes a supergroup mid-push takes its claim along (the store re-keys it), so the record lands at the
   new id.
 
-In a broadcast the claims asked for in one turn of the event loop go to the store as one ledger transaction, and so
-do the records (bot/turnbatch.py; each ask is still its own compare-and-set, schedules/ledger.py "Batches").
+In a broadcast the claims asked for in one turn of the event loop, or while the last batch of claims was with the
+store, go to the store as one ledger transaction, and so do the records (bot/turnbatch.py; each ask is still its
+own compare-and-set, schedules/ledger.py "Batches").
 """
 
 from __future__ import annotations
@@ -139,8 +140,8 @@ class Deliverer:
         return True
 
     async def _claim(self, chat_id: int, ask: ClaimAsk) -> tuple[Claim, Group] | None:
-        """The claim, taken in this loop turn's batch. A delivery stopped meanwhile (shutdown) gives back the claim
-        its batch takes all the same: held by nobody, it would keep the next process waiting out its lease."""
+        """The claim, taken in the batch this ask goes with. A delivery stopped meanwhile (shutdown) gives back the
+        claim its batch takes all the same: held by nobody, it would keep the next process waiting out its lease."""
         claiming = asyncio.ensure_future(self._claims((chat_id, ask)))
         try:
             return await asyncio.shield(claiming)
@@ -230,11 +231,10 @@ def _record_part(store: Store, held: Claim, parts: int, message_id: int) -> None
 
 
 def _claim_all(store: Store, asks: list[tuple[int, ClaimAsk]]) -> list[tuple[Claim, Group] | None]:
-    """The claims of one loop turn, in one ledger transaction; each with its group (None: not pushable, or not
+    """The claims of one batch, in one ledger transaction; each with its group (None: not pushable, or not
     claimed). The group goes on to `after_push`, which needs no trip of its own then."""
-    groups = [store.group(chat_id) for chat_id, _ in asks]
-    pushable = [(group, ask) for group, (_, ask) in zip(groups, asks, strict=True)
-                if group is not None and group.pushable]
+    groups = store.groups_by_id([chat_id for chat_id, _ in asks])
+    pushable = [(group, ask) for chat_id, ask in asks if (group := groups.get(chat_id)) is not None and group.pushable]
     claims = store.ledger.claim_many([ask for _, ask in pushable]) if pushable else []
     held = {id(ask): (claim, group) for (group, ask), claim in zip(pushable, claims, strict=True)
             if claim is not None}

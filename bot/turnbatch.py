@@ -1,8 +1,9 @@
-"""Asks made during one turn of the event loop, sent to the store's thread together as one call.
+"""Asks made during one turn of the event loop, or while the previous batch was with the store, sent to the store's
+thread together as one call (group commit).
 
 In a broadcast, the deliveries that start in the same turn each want a claim and those whose send was answered in
 the same turn each want their record. Alone, each is a ledger transaction of its own (BEGIN IMMEDIATE, the
-compare-and-set, COMMIT, and the pages written with it). Batched, the store runs the asks of one turn in one
+compare-and-set, COMMIT, and the pages written with it). Batched, the store runs the asks of one batch in one
 transaction (`Ledger.claim_many` / `record_many`, each ask still its own compare-and-set), and each asker hears its
 own answer. A batch that fails as a whole (the database locked) fails every ask in it, as each would have alone,
 each asker with an exception object of its own (caused by the batch's); an answer that is an exception (a record
@@ -31,7 +32,12 @@ class TurnBatch(Generic[A, R]):
 
     `per_turn`: at most that many askers are answered in one turn of the loop. Each answered asker goes on in the
     next turn, all of them in that one turn: 64 deliveries that each go on to a send (1-2 ms of CPU apiece) would
-    keep the loop from everything else for ~0.1 s."""
+    keep the loop from everything else for ~0.1 s.
+
+    One batch at a time is with the store: the asks made while it is go together in the next, sent when its answer
+    is back (group commit). Alone, every loop turn with an ask in it was a batch of its own: in a broadcast with
+    limits off 1-3 asks each, and each a wake-up of the store's thread and a tussle for the GIL with the loop,
+    which cost the process more CPU than the SQL itself. An ask made while the store is idle goes at once."""
 
     def __init__(self, db: StoreWorker, run: Callable[[Store, list[A]], Sequence[R | BaseException]], *,
                  per_turn: int = 1_000_000) -> None:
@@ -39,20 +45,29 @@ class TurnBatch(Generic[A, R]):
         self._run = run
         self._per_turn = per_turn
         self._asks: list[tuple[A, asyncio.Future[R]]] = []
+        self._due = False  # a batch goes at the next turn of the loop (call_soon)
+        self._with_store = False  # a batch is with the store: asks made meanwhile wait and go together after it
         self._calls: set[asyncio.Task[None]] = set()  # held until done (the loop keeps only weak references)
 
     async def __call__(self, ask: A) -> R:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        if not self._asks:
-            # At the next turn: by then every delivery woken in this turn has made its ask.
-            loop.call_soon(self._send)
         self._asks.append((ask, future))
+        self._send_soon(loop)
         # A caller cancelled meanwhile only stops waiting: its ask is in the batch and runs, as a store call would.
         return await future
 
+    def _send_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        # At the next turn: by then every delivery woken in this turn has made its ask. Not while a batch is with
+        # the store: its answer sends the asks made meanwhile, all in one (see the class docstring).
+        if self._asks and not self._due and not self._with_store:
+            self._due = True
+            loop.call_soon(self._send)
+
     def _send(self) -> None:
+        self._due = False
         asks, self._asks = self._asks, []
+        self._with_store = True
         call = asyncio.get_running_loop().create_task(self._call(asks), name=f"store batch {self._run.__name__}")
         self._calls.add(call)
         call.add_done_callback(self._calls.discard)
@@ -72,6 +87,9 @@ class TurnBatch(Generic[A, R]):
             for _, future in asks:
                 future.cancel()
             raise
+        finally:
+            self._with_store = False
+            self._send_soon(asyncio.get_running_loop())
         settled = 0
         try:
             for (_, future), answer in zip(asks, answers, strict=True):

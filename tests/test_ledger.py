@@ -342,3 +342,22 @@ def test_a_claim_and_its_record_are_one_read_and_the_writes_each(tmp_path: Path)
         assert progress.last_date == START
     finally:
         store.close()
+
+
+def test_a_batch_is_one_read_and_one_write_per_table_whatever_its_size(tmp_path: Path) -> None:
+    """Set based: a broadcast's batch of claims (or records) costs the statements of one ask, not of each ask."""
+    store = Store(tmp_path / "ledger.db", plan=PLAN)
+    statements: list[str] = []
+    store.db.conn.set_trace_callback(statements.append)
+    try:
+        asks = [ClaimAsk(key, START, "a", 1_772_400_000.0, PLAN, LEASE) for key in KEYS]
+        claims = store.ledger.claim_many([*asks, asks[0]])  # the same date twice: the second ask is refused
+        assert len(statements) == 4, statements  # BEGIN IMMEDIATE, the read, the insert, COMMIT
+        assert [c is not None for c in claims] == [True, True, True, False]
+        statements.clear()
+        held = [c for c in claims if c is not None]
+        answers = store.ledger.record_many([RecordAsk(c, 7, PLAN) for c in [*held, held[0]]])
+        assert len(statements) == 5, statements  # BEGIN IMMEDIATE, the read, the days, the progress, COMMIT
+        assert all(a == Progress(next_day=2, last_date=START) for a in answers)  # the repeat: already done
+    finally:
+        store.close()

@@ -375,7 +375,7 @@ async def test_a_calendar_month_is_reported_and_exported_whole(tmp_path: Path) -
         monday = today - timedelta(days=today.weekday() + 7)
         if today.weekday() > 0:  # the campaign began yesterday, this week: nothing last week
             [before] = await h.say(GROUP, ADMIN, "/export 上周 csv")
-            assert (before.text or "").startswith(f"📊 上周：{monday:%m-%d} 至 {monday + timedelta(days=6):%m-%d}：")
+            assert (before.text or "").startswith(f"📊 上周（{monday:%m-%d} 至 {monday + timedelta(days=6):%m-%d}）：")
         [done] = await h.say(GROUP, ADMIN, f"/export {today.year}-{today.month} csv")
         assert done.text == "学习台账已私信发给你。"
         [doc] = await h.standin.wait_for_sent(ADMIN, 1, method="sendDocument")

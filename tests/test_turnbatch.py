@@ -1,4 +1,5 @@
-"""bot/turnbatch.py: the asks of one loop turn are one store call; each asker hears its own answer."""
+"""bot/turnbatch.py: the asks of one loop turn (or made while a batch is with the store) are one store call; each
+asker hears its own answer."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import collections
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,6 +43,37 @@ async def test_the_asks_of_one_turn_are_one_store_call_and_each_asker_gets_its_o
         assert isinstance(answers[2], LookupError)  # only the asker whose answer it is
         assert await batch(7) == 70  # a later turn: a call of its own
         assert calls[-1] == [7]
+
+
+async def test_asks_made_while_a_batch_is_with_the_store_go_together_once_it_is_answered(tmp_path: Path) -> None:
+    """Group commit: one batch at a time is with the store; what is asked meanwhile, over any number of loop turns,
+    is the next batch, sent when the first is answered (in a broadcast each batch was a wake-up of the store's
+    thread of its own, for one to three asks)."""
+    calls: list[list[int]] = []
+    first_running = threading.Event()
+    let_first_finish = threading.Event()
+
+    def run(store: Store, asks: list[int]) -> list[int | BaseException]:
+        calls.append(asks)
+        if asks == [1]:
+            first_running.set()
+            let_first_finish.wait(timeout=10)
+        return [a * 10 for a in asks]
+
+    async with worker(tmp_path) as db:
+        batch: TurnBatch[int, int] = TurnBatch(db, run)
+        first = asyncio.ensure_future(batch(1))
+        await asyncio.to_thread(first_running.wait, 10)  # the first batch is with the store
+        later = []
+        for n in (2, 3, 4):  # each in a turn of its own
+            later.append(asyncio.ensure_future(batch(n)))
+            await asyncio.sleep(0)
+        let_first_finish.set()
+        assert await first == 10
+        assert await asyncio.gather(*later) == [20, 30, 40]
+        assert calls == [[1], [2, 3, 4]]  # one turn each, yet one batch: not [[1], [2], [3], [4]]
+        assert await batch(5) == 50  # the store idle again: an ask goes at once, alone
+        assert calls[-1] == [5]
 
 
 async def test_a_batch_that_fails_as_a_whole_fails_every_ask_in_it(tmp_path: Path) -> None:

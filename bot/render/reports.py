@@ -33,6 +33,13 @@ def _period_label(p: Period) -> str:
     return f"{esc(p.label)}：{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}" if p.last != p.first else "")
 
 
+def _period_phrase(p: Period) -> str:
+    """The period as the subject of a sentence: 上周（11-23 至 11-29）, or a typed range's own dates."""
+    if p.dates_typed:
+        return _period_label(p)
+    return f"{esc(p.label)}（{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}）" if p.last != p.first else "）")
+
+
 def report_group(summary: RecordSummary, members_total: int | None, link: str | None, sent: bool) -> str:
     """The group's short report: counts and rates only, a few top names; the full table goes in private."""
     c = summary.campaign
@@ -70,7 +77,7 @@ def report_group(summary: RecordSummary, members_total: int | None, link: str | 
 
 def records_nothing(period: Period, first_push: date | None, command: str) -> str:
     """/report or /export of a period with no push and no answer (before the campaign, say): no table, no file."""
-    text = f"📊 {_period_label(period)}：这段时间没有推送，也没有人答题，没有可统计的记录。"
+    text = f"📊 {_period_phrase(period)}：这段时间没有推送，也没有人答题，没有可统计的记录。"
     if first_push is None:
         return text + "本群还没有推送过（管理员发 /subscribe 订阅后每天推送，推送后即可打卡）。"
     return text + f"本群从 {first_push:%Y-%m-%d} 开始推送，发 {command} all 可查看全部。"
