@@ -195,6 +195,8 @@ class Terminal:
             await self._demo()
         elif command == "/remindnow":
             await self._remind_now()
+        elif command in ("/join", "/leave"):
+            self._join_or_leave(command == "/join", text[len(text.split()[0]):].strip())
         elif command == REPLY_PREFIX:
             self._reply(text[len(REPLY_PREFIX):].strip())
         else:
@@ -223,6 +225,23 @@ class Terminal:
         self.pressed = None
         if answer and answer.get("text"):
             self._note(render.offline_toast(str(answer["text"])))
+
+    def _join_or_leave(self, joins: bool, name: str) -> None:
+        """Offline only: `/join 小赵` or `/leave 小王`: a member joins or leaves the group, with the service message
+        and the chat_member update Telegram sends (the roster follows them)."""
+        uid = next((uid for uid, n in PEOPLE.items() if n == name and uid != ME), None)
+        if uid is None:
+            self._note(render.offline_join_usage([n for u, n in PEOPLE.items() if u != ME]))
+            return
+        world = self.standin.world
+        world.user(FakeUser(uid, name))
+        if joins:
+            world.user_joins(DEMO_CHAT, uid)
+        else:
+            world.user_leaves(DEMO_CHAT, uid)
+        self._note(render.offline_joined(name, joins))
+        if not joins and self.speaker == uid:  # who left types no more in the group: you again
+            self._speak_as(OWNER_NAME)
 
     def _reply(self, rest: str) -> None:
         """Offline only: `回复 小王 /excuse 今天 病假` says the text as a reply to 小王's latest message here."""

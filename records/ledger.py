@@ -352,10 +352,13 @@ def summarize(campaign: Campaign) -> Summary:
         quiz_members += answered > 0
         quiz_answers += answered
     today = next((d for d in days if d.local_date == campaign.today), None)
+    # In reading order (开头 first, 结语 last), as the 掌握度 sheet; a ref the speech does not have (a changed
+    # speech) after those, by number.
+    order = {ref: i for i, ref in enumerate(campaign.sections)}
     return Summary(
         campaign=campaign, days=tuple(days), members=members,
-        sections=tuple(SectionStat(ref, n, c) for ref, (n, c) in sorted(sections.items(),
-                                                                          key=lambda kv: ref_key(kv[0]))),
+        sections=tuple(SectionStat(ref, n, c) for ref, (n, c) in sorted(
+            sections.items(), key=lambda kv: (order.get(kv[0], len(order)), ref_key(kv[0])))),
         quiz_members=quiz_members, quiz_answers=quiz_answers, quiz_correct=quiz_correct, today=today)
 
 

@@ -190,5 +190,17 @@ async def test_help_offline_names_every_offline_form(tmp_path: Path) -> None:
     out = io.StringIO()
     await run_offline(config, stdin=io.StringIO("/help\n"), out=out)
     offline = out.getvalue().split("本地离线模式：")[1].split("）\n")[0]
-    for form in ("/pushnow", "/as 小王", "/demo", "/remindnow", "私聊 /review", "#3 第1天", "回复 小王", "私聊 /stop"):
+    for form in ("/pushnow", "/as 小王", "/demo", "/remindnow", "私聊 /review", "#3 第1天", "回复 小王", "/join 小赵",
+                 "/leave 小王", "私聊 /stop"):
         assert form in offline, form
+
+
+async def test_joins_and_leaves_can_be_tried_offline(tmp_path: Path) -> None:
+    """The roster follows join and leave service messages, but offline nobody could join or leave: /join, /leave."""
+    config = build_config({"database": str(tmp_path / "offline.db")}, "test", tmp_path, env={})
+    out = io.StringIO()
+    await run_offline(config, stdin=io.StringIO("/as 小王\n大家好\n/leave 小王\n/join 小赵\n/roster\n"), out=out)
+    left, joined, roster = out.getvalue().split("\n> ")[-3:]
+    assert "小王 退出了群聊" in left and "现在以 学员（群主）的身份发言" in left
+    assert "小赵 加入了群聊" in joined
+    assert "小王（已退群）" in roster and "小赵 · " in roster and "入群" in roster

@@ -149,8 +149,15 @@ async def test_roster_goes_to_the_admin_privately_and_the_group_sees_a_count(tmp
         h.world.user_blocks_bot(ADMIN)  # the admin's private chat is closed: the group reply links to it
         [linked] = await h.say(GROUP, ADMIN, "/roster")
         assert [e["url"] for e in linked.entities if e["type"] == "text_link"] == [
-            "https://t.me/studybot_test_bot?start=roster"]
+            f"https://t.me/studybot_test_bot?start=roster_{GROUP}"]
         assert "已登记 3 人" in (linked.text or "")  # Wang was taken off the roll
+        # The link opens the private chat with /start roster_<group>, which delivers the roster (it only said
+        # 再回到群里发送命令: come back to the group and send the command again).
+        h.world.chat(ADMIN).blocked = False  # Telegram's Restart unblocks, then sends the link's /start
+        [table] = await h.say(ADMIN, ADMIN, f"/start roster_{GROUP}")
+        assert "名单" in (table.text or "") and "小王 @xiaowang（已移出名单）" in (table.text or "")
+        [refused] = await h.say(LI.id, LI, f"/start roster_{GROUP}")  # not an admin: nothing private
+        assert "不是该群的管理员" in (refused.text or "")
 
 
 async def test_excuse_by_username_and_by_reply_and_the_reminder_names_exactly_who_is_missing(tmp_path: Path) -> None:

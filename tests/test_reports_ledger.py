@@ -247,3 +247,11 @@ def test_a_range_typed_without_years_starts_by_today_and_ends_within_a_year_afte
         start.month, start.day, end.month, end.day)
     assert period.first <= today and today - period.first < timedelta(days=366)
     assert period.first <= period.last and period.last - period.first < timedelta(days=366)
+
+
+def test_the_sections_quiz_accuracy_is_in_reading_order() -> None:
+    """The chart's 各章节测验正确率 put 开头 after 2.3 (refs sorted by number, names last); reading order puts it
+    first, as the 掌握度 sheet does; a ref the speech no longer has comes last."""
+    answers = tuple(Answer(WANG, f"q{ref}", ref, True, D2) for ref in ("2.10", "9.9", "结语", "开头", "2.9"))
+    summary = summarize(campaign(answers=answers, sections=("开头", "1.1", "2.9", "2.10", "结语")))
+    assert [s.ref for s in summary.sections] == ["开头", "2.9", "2.10", "结语", "9.9"]

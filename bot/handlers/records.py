@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import Chat, ChatMemberUpdated, Message, MessageEntity, Update, User
+from telegram import Bot, Chat, ChatMemberUpdated, Message, MessageEntity, Update, User
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
@@ -15,8 +15,8 @@ from bot import render
 from bot.campaign import CAMPAIGN_KEY, CampaignState, parse_checkin_data
 from bot.handlers.groups import PRESENT
 from bot.handlers.lookup import reply
-from bot.services import services
-from bot.store import Checkin, Member, Store
+from bot.services import Services, services
+from bot.store import Checkin, Group, Member, Store
 from records.period import ReversedPeriod
 from schedules.campaign import parse_date_range
 from schedules.due import parse_time
@@ -266,22 +266,31 @@ async def roster(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if args:
         await reply(update, render.roster_usage())
         return
-    today = await svc.local_today(chat.id)
-    group = await svc.db(lambda s: s.ensure_group(chat.id, chat.title or ""))
-    members, excused = await svc.db(lambda s: (s.roster(chat.id, include_gone=True), s.excused_on(chat.id, today)))
-    size = await chat_size(context, chat.id)
-    sent = False
-    try:
-        for text in render.roster_table(group.title, members, excused, group.timezone):
-            await context.bot.send_message(admin.id, text, parse_mode="HTML")
-        sent = True
-    except (Forbidden, TelegramError) as exc:  # never started a private chat with the bot (or cannot be written to)
-        log.info("roster for %s: private chat with %s failed: %s", chat.id, admin.id, exc)
-    present = sum(m.status == "present" for m in members)
-    text = render.roster_count(present, size, sent)
+    await svc.db(lambda s: s.ensure_group(chat.id, chat.title or ""))
+    present, sent = await send_roster(context.bot, svc, admin.id, chat.id)
+    text = render.roster_count(present, await chat_size(context, chat.id), sent)
     if not sent:
-        text += "\n" + render.private_needed(f"https://t.me/{context.bot.username}?start=roster")
+        text += "\n" + render.private_needed(f"https://t.me/{context.bot.username}?start=roster_{chat.id}")
     await reply(update, text)
+
+
+async def send_roster(bot: Bot, svc: Services, admin_id: int, chat_id: int) -> tuple[int, bool]:
+    """The full roster to the admin in private: (members present, whether it could be sent)."""
+    today = await svc.local_today(chat_id)
+
+    def load(s: Store) -> tuple[Group | None, list[Member], set[int]]:
+        return s.group(chat_id), s.roster(chat_id, include_gone=True), s.excused_on(chat_id, today)
+
+    group, members, excused = await svc.db(load)
+    present = sum(m.status == "present" for m in members)
+    try:
+        for text in render.roster_table(group.title if group else None, members, excused,
+                                        group.timezone if group else svc.config.push.default_timezone):
+            await bot.send_message(admin_id, text, parse_mode="HTML")
+    except (Forbidden, TelegramError) as exc:  # never started a private chat with the bot (or cannot be written to)
+        log.info("roster for %s: private chat with %s failed: %s", chat_id, admin_id, exc)
+        return present, False
+    return present, True
 
 
 async def _remove(update: Update, context: ContextTypes.DEFAULT_TYPE, args: list[str]) -> None:

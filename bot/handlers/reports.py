@@ -16,7 +16,7 @@ from telegram.ext import ContextTypes
 
 from bot import render
 from bot.handlers.lookup import reply
-from bot.handlers.records import chat_size
+from bot.handlers.records import chat_size, send_roster
 from bot.reports import period_of, send_chart, send_export, send_private_report, summary_and_channels, summary_of
 from bot.services import Services, services
 from records import wording
@@ -27,7 +27,7 @@ from records.period import ReversedPeriod
 log = logging.getLogger(__name__)
 # A start payload is at most 64 of A-Z a-z 0-9 _ -: report_<chat>[_<period>], export_<chat>_<fmt>[_<period>],
 # the period `month`, `all` or first-last as YYYYMMDD-YYYYMMDD (none: a report's week, an export's all).
-_PAYLOAD = re.compile(r"^(report|export)_(-?\d{1,20})(?:_(xlsx|csv))?(?:_(month|all|\d{8}-\d{8}))?$")
+_PAYLOAD = re.compile(r"^(report|export|roster)_(-?\d{1,20})(?:_(xlsx|csv))?(?:_(month|all|\d{8}-\d{8}))?$")
 _NAMED = {wording.MONTH: "month", wording.ALL: "all"}
 
 
@@ -124,8 +124,8 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def start_payload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Handle `/start report_<chat>[_<period>]` or `/start export_<chat>_<fmt>[_<period>]` in private (the period
-    asked for in the group); False if it is no such link."""
+    """Handle `/start report_<chat>[_<period>]`, `/start export_<chat>_<fmt>[_<period>]` (the period asked for in
+    the group) or `/start roster_<chat>` in private; False if it is no such link."""
     args = list(context.args or [])
     chat, user = update.effective_chat, update.effective_user
     match = _PAYLOAD.match(args[0]) if len(args) == 1 else None
@@ -136,6 +136,9 @@ async def start_payload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> b
     group = await svc.db(lambda s: s.group(group_id))
     if group is None or user.id not in await svc.admins.admin_ids(context.bot, group_id):
         await reply(update, render.records_link_expired())
+        return True
+    if kind == "roster":
+        await send_roster(context.bot, svc, user.id, group_id)
         return True
     text = _period_text(match.group(4), "all" if kind == "export" else "week")
     try:

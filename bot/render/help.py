@@ -55,7 +55,7 @@ def help_text(doc: Document, private: bool, offline: bool = False) -> str:
         lines += ["", "（本地离线模式：/pushnow 立即推送下一段，/as 小王 换成另一位成员发言，"
                   "/demo 模拟一周的学习记录，/remindnow 快进到今晚的打卡提醒，私聊 /review 在与机器人的私聊里发言，"
                   "#3 第1天 点第 1 天推送下的按钮（补学），回复 小王 /excuse 今天 以回复的方式发言，"
-                  "私聊 /stop 关闭与机器人的私聊）"]
+                  "/join 小赵、/leave 小王 让成员入群或退群，私聊 /stop 关闭与机器人的私聊）"]
     return "\n".join(lines)
 
 

@@ -16,6 +16,14 @@ def offline_deep_link(payload: str) -> str:
     return f"本地：这个按钮打开与机器人的私聊，并替你发送 /start {payload}"
 
 
+def offline_join_usage(names: list[str]) -> str:
+    return f"本地：让一位成员入群或退群，例如 /join 小赵、/leave 小王；可选：{'、'.join(names)}"
+
+
+def offline_joined(name: str, joins: bool) -> str:
+    return f"本地：{name} {'加入了' if joins else '退出了'}群聊"
+
+
 def offline_reply_usage(prefix: str) -> str:
     return f"本地：回复某人在群里的最新一条消息，例如 {prefix} 小王 /excuse 今天 病假"
 

@@ -124,7 +124,7 @@ def roster_count(present: int, chat_size: int | None, sent_privately: bool) -> s
 
 
 def private_needed(link: str) -> str:
-    return f'完整名单只发在私聊里：请先<a href="{esc(link)}">点这里和我私聊</a>，再回到群里发送命令。'
+    return f'完整名单只发在私聊里：请先<a href="{esc(link)}">点这里打开与我的私聊</a>，点“开始”后我就发给你。'
 
 
 def roster_table(title: str | None, members: Sequence[Member], excused_today: Collection[int], zone: str
