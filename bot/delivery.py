@@ -142,7 +142,7 @@ class Deliverer:
     async def _claim(self, chat_id: int, ask: ClaimAsk) -> tuple[Claim, Group] | None:
         """The claim, taken in the batch this ask goes with. A delivery stopped meanwhile (shutdown) gives back the
         claim its batch takes all the same: held by nobody, it would keep the next process waiting out its lease."""
-        claiming = asyncio.ensure_future(self._claims((chat_id, ask)))
+        claiming = self._claims.ask((chat_id, ask))  # a future: in a broadcast a task per push less
         try:
             return await asyncio.shield(claiming)
         except asyncio.CancelledError:
@@ -188,7 +188,7 @@ class Deliverer:
         """Mark the day sent and move the group on, until the write lands; None if the claim was taken over."""
         ask = RecordAsk(held, message_id, self.svc.plan_rule)
         try:
-            return await until_done(lambda: self._records(ask), self._record_backoff_cap, "push record")
+            return await until_done(lambda: self._records.ask(ask), self._record_backoff_cap, "push record")
         except LostClaim as exc:
             log.warning("push to %s for %s was sent, but %s", held.key, held.local_date, exc)
             return None

@@ -51,12 +51,17 @@ class TurnBatch(Generic[A, R]):
         self._calls: set[asyncio.Task[None]] = set()  # held until done (the loop keeps only weak references)
 
     async def __call__(self, ask: A) -> R:
+        # A caller cancelled meanwhile only stops waiting: its ask is in the batch and runs, as a store call would.
+        return await self.ask(ask)
+
+    def ask(self, ask: A) -> asyncio.Future[R]:
+        """The ask's answer to come, as a future: a caller that must hear it even when cancelled (to undo what the
+        store did for it) shields the future itself, with no task of its own wrapped around the ask."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._asks.append((ask, future))
         self._send_soon(loop)
-        # A caller cancelled meanwhile only stops waiting: its ask is in the batch and runs, as a store call would.
-        return await future
+        return future
 
     def _send_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         # At the next turn: by then every delivery woken in this turn has made its ask. Not while a batch is with
