@@ -82,9 +82,9 @@ def cmd_content_check(args: argparse.Namespace, config: Config) -> None:
 
 
 def _database_problems(config: Config) -> list[str]:
-    from bot.store import check_database
+    from bot.store import check_database, library_problems
 
-    return check_database(config.database)
+    return library_problems() + check_database(config.database)
 
 
 def cmd_config_check(args: argparse.Namespace, config: Config) -> None:

@@ -510,6 +510,30 @@ def m013_record_tallies(db: Database) -> None:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+# The oldest SQLite library the store's statements run on: UPDATE ... FROM (3.33) in the ledger's batches and
+# FTS5's trigram tokenizer (3.34) in search; the JSON functions (json_each) and FTS5 must be compiled in.
+SQLITE_NEEDED = (3, 34, 0)
+
+
+def library_problems() -> list[str]:
+    """What the SQLite library Python links to lacks for this store, one line each (empty: nothing). Without it every
+    ledger batch would fail on "no such table: json_each", retried as if the database were locked."""
+    version = sqlite3.sqlite_version_info
+    if version < SQLITE_NEEDED:
+        return [f"SQLite {'.'.join(map(str, version))} is too old: studybot needs {'.'.join(map(str, SQLITE_NEEDED))}"
+                " or later (a Python that links a newer SQLite: python.org's installers, the python Docker images)"]
+    probe = sqlite3.connect(":memory:")
+    try:
+        for feature, statement in (("the JSON functions", "SELECT value FROM json_each('[1]')"),
+                                   ("FTS5 with the trigram tokenizer",
+                                    "CREATE VIRTUAL TABLE temp.probe USING fts5(x, tokenize='trigram')")):
+            try:
+                probe.execute(statement).fetchall()
+            except sqlite3.OperationalError:
+                return [f"SQLite {sqlite3.sqlite_version} was built without {feature}, which studybot needs"]
+    finally:
+        probe.close()
+    return []
 
 
 def check_database(path: Path) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import ConfigError, build_config
 from bot.logs import setup_logging
-from bot.store import GroupChanges, Store, backup_database, check_database
+from bot.store import GroupChanges, Store, backup_database, check_database, library_problems
 from tests.botkit import ADMIN, TOKEN, bot_running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,3 +161,36 @@ def test_log_file_rotates_and_keeps_secrets_out(tmp_path: Path) -> None:
         for handler in root.handlers:
             handler.close()
         root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+
+
+def test_this_sqlite_library_has_what_the_store_needs() -> None:
+    assert library_problems() == []
+
+
+def test_an_sqlite_too_old_or_built_without_a_feature_is_named_before_the_bot_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ubuntu 20.04's SQLite 3.31 has no UPDATE ... FROM: every ledger batch would fail and be retried as a lock."""
+    import bot.store
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bot.store.sqlite3, "sqlite_version_info", (3, 31, 1))
+    [problem] = library_problems()
+    assert "SQLite 3.31.1 is too old" in problem and "3.34.0" in problem
+    config = write_config(tmp_path, "data.db")
+    for command in (["config", "check"], ["run"]):
+        assert main(["-c", str(config), *command]) == 1
+        assert "SQLite 3.31.1 is too old" in capsys.readouterr().err
+    assert not (tmp_path / "data.db").exists()  # refused before anything was written
+    monkeypatch.undo()
+
+    class WithoutJson:
+        def execute(self, statement: str) -> sqlite3.Cursor:
+            raise sqlite3.OperationalError("no such table: json_each")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(bot.store.sqlite3, "connect", lambda *args, **kwargs: WithoutJson())
+    assert library_problems() == [f"SQLite {sqlite3.sqlite_version} was built without the JSON functions, "
+                                  "which studybot needs"]
