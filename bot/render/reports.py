@@ -27,17 +27,17 @@ def _period_text(summary: RecordSummary) -> str:
     return _period_label(summary.campaign.period)
 
 
+def _dates(p: Period) -> str:
+    return f"{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}" if p.last != p.first else "")
+
+
 def _period_label(p: Period) -> str:
-    if p.dates_typed:
-        return esc(p.label.replace("..", " 至 "))
-    return f"{esc(p.label)}：{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}" if p.last != p.first else "")
+    return esc(p.label.replace("..", " 至 ")) if p.dates_typed else f"{esc(p.label)}：{_dates(p)}"
 
 
 def _period_phrase(p: Period) -> str:
     """The period as the subject of a sentence: 上周（11-23 至 11-29）, or a typed range's own dates."""
-    if p.dates_typed:
-        return _period_label(p)
-    return f"{esc(p.label)}（{p.first:%m-%d}" + (f" 至 {p.last:%m-%d}）" if p.last != p.first else "）")
+    return _period_label(p) if p.dates_typed else f"{esc(p.label)}（{_dates(p)}）"
 
 
 def report_group(summary: RecordSummary, members_total: int | None, link: str | None, sent: bool) -> str:
